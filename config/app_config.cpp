@@ -1,0 +1,310 @@
+#include "config/app_config.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <sstream>
+
+extern char** environ;
+
+namespace tandem::config {
+
+namespace {
+
+std::string trim(const std::string& s) {
+  auto b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string::npos)
+    return {};
+  auto e = s.find_last_not_of(" \t\r\n");
+  return s.substr(b, e - b + 1);
+}
+
+template <class Int>
+Int parse_int(const std::string& key, const std::string& text, Int min, Int max) {
+  long long v = 0;
+  auto t = trim(text);
+  auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+  if (ec != std::errc{} || p != t.data() + t.size() || t.empty())
+    throw config_error(key + ": '" + text + "' is not an integer");
+  if (v < static_cast<long long>(min) || v > static_cast<long long>(max))
+    throw config_error(key + ": " + t + " is outside " + std::to_string(min) + ".."
+                       + std::to_string(max));
+  return static_cast<Int>(v);
+}
+
+bool parse_bool(const std::string& key, const std::string& text) {
+  auto t = trim(text);
+  std::transform(t.begin(), t.end(), t.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (t == "true" || t == "1" || t == "yes" || t == "on")
+    return true;
+  if (t == "false" || t == "0" || t == "no" || t == "off")
+    return false;
+  throw config_error(key + ": '" + text + "' is not a boolean (true/false)");
+}
+
+std::string parse_choice(const std::string& key, const std::string& text,
+                         std::initializer_list<const char*> choices) {
+  auto t = trim(text);
+  for (auto c : choices)
+    if (t == c)
+      return t;
+  std::string all;
+  for (auto c : choices)
+    all += (all.empty() ? "" : ", ") + std::string{c};
+  throw config_error(key + ": '" + text + "' is not one of " + all);
+}
+
+std::vector<std::string> parse_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream in{text};
+  std::string item;
+  while (std::getline(in, item, ','))
+    if (auto t = trim(item); !t.empty())
+      out.push_back(t);
+  return out;
+}
+
+std::string join(const std::vector<std::string>& xs) {
+  std::string out;
+  for (auto& x : xs)
+    out += (out.empty() ? "" : ",") + x;
+  return out;
+}
+
+/// One configuration key: how to set it from text and how to show it.
+struct key_spec {
+  const char* name;
+  const char* help;
+  std::function<void(app_config&, const std::string&)> set;
+  std::function<std::string(const app_config&)> show;
+};
+
+template <class Int>
+key_spec int_key(const char* name, const char* help, Int min, Int max,
+                 Int* (*field)(app_config&)) {
+  return {name, help,
+          [=](app_config& c, const std::string& v) { *field(c) = parse_int<Int>(name, v, min, max); },
+          [=](const app_config& c) { return std::to_string(*field(const_cast<app_config&>(c))); }};
+}
+
+key_spec string_key(const char* name, const char* help, std::string* (*field)(app_config&),
+                    bool allow_empty = false) {
+  return {name, help,
+          [=](app_config& c, const std::string& v) {
+            auto t = trim(v);
+            if (t.empty() && !allow_empty)
+              throw config_error(std::string{name} + ": must not be empty");
+            *field(c) = t;
+          },
+          [=](const app_config& c) { return *field(const_cast<app_config&>(c)); }};
+}
+
+const std::vector<key_spec>& key_table() {
+  constexpr int max_ms = 24 * 3600 * 1000;
+  constexpr auto max_size = std::size_t{1} << 40;
+  static const std::vector<key_spec> keys = {
+    string_key("http.address", "address to listen on",
+               [](app_config& c) { return &c.http.address; }),
+    int_key<uint16_t>("http.port", "port to listen on (0 picks a free one)", 0, 65535,
+                      [](app_config& c) { return &c.http.port; }),
+    int_key<int>("http.io_threads", "io_context threads serving HTTP and WebSocket", 1, 64,
+                 [](app_config& c) { return &c.http.io_threads; }),
+    int_key<std::size_t>("http.body_limit", "largest request body in bytes (larger: 413)", 1,
+                         max_size, [](app_config& c) { return &c.http.body_limit; }),
+    int_key<int>("http.request_timeout_ms", "deadline for the actors answering one request", 1,
+                 max_ms, [](app_config& c) { return &c.http.request_timeout_ms; }),
+    int_key<int>("http.idle_timeout_ms", "close a keep-alive connection idle this long", 1,
+                 max_ms, [](app_config& c) { return &c.http.idle_timeout_ms; }),
+    {"http.cors_origins", "allowed Origins, comma separated; * echoes any Origin",
+     [](app_config& c, const std::string& v) {
+       auto xs = parse_list(v);
+       if (xs.empty())
+         throw config_error("http.cors_origins: must list at least one origin or *");
+       c.http.cors_origins = std::move(xs);
+     },
+     [](const app_config& c) { return join(c.http.cors_origins); }},
+    int_key<int>("http.shutdown_timeout_ms", "time in-flight requests get on SIGTERM", 0, max_ms,
+                 [](app_config& c) { return &c.http.shutdown_timeout_ms; }),
+    int_key<std::size_t>("ws.frame_limit", "largest inbound WebSocket frame in bytes", 1,
+                         max_size, [](app_config& c) { return &c.ws.frame_limit; }),
+    int_key<int>("scheduler.threads", "CAF scheduler worker threads", 1, 256,
+                 [](app_config& c) { return &c.scheduler.threads; }),
+    {"scheduler.policy", "CAF scheduler policy: sharing or stealing",
+     [](app_config& c, const std::string& v) {
+       c.scheduler.policy = parse_choice("scheduler.policy", v, {"sharing", "stealing"});
+     },
+     [](const app_config& c) { return c.scheduler.policy; }},
+    string_key("db.dsn", "PostgreSQL connection string (libpq format)",
+               [](app_config& c) { return &c.db.dsn; }),
+    int_key<int>("db.pool_size", "database connections, one detached worker each", 1, 256,
+                 [](app_config& c) { return &c.db.pool_size; }),
+    int_key<std::size_t>("db.queue_limit", "queued database jobs before refusing (503)", 0,
+                         max_size, [](app_config& c) { return &c.db.queue_limit; }),
+    int_key<int>("db.statement_timeout_ms", "PostgreSQL statement_timeout", 1, max_ms,
+                 [](app_config& c) { return &c.db.statement_timeout_ms; }),
+    int_key<int>("db.connect_timeout_ms", "connection attempt timeout", 1000, max_ms,
+                 [](app_config& c) { return &c.db.connect_timeout_ms; }),
+    string_key("redis.host", "Redis host", [](app_config& c) { return &c.redis.host; }),
+    int_key<uint16_t>("redis.port", "Redis port", 1, 65535,
+                      [](app_config& c) { return &c.redis.port; }),
+    int_key<int>("redis.pool_size", "Redis connections, one detached worker each", 1, 256,
+                 [](app_config& c) { return &c.redis.pool_size; }),
+    int_key<std::size_t>("redis.queue_limit", "queued Redis commands before refusing (503)", 0,
+                         max_size, [](app_config& c) { return &c.redis.queue_limit; }),
+    int_key<int>("redis.timeout_ms", "Redis connect and command timeout", 1, max_ms,
+                 [](app_config& c) { return &c.redis.timeout_ms; }),
+    {"log.level", "debug, info, warn or error",
+     [](app_config& c, const std::string& v) {
+       c.log.level = parse_choice("log.level", v, {"debug", "info", "warn", "error"});
+     },
+     [](const app_config& c) { return c.log.level; }},
+    {"log.requests", "one JSON line per HTTP request (true/false)",
+     [](app_config& c, const std::string& v) { c.log.requests = parse_bool("log.requests", v); },
+     [](const app_config& c) { return std::string{c.log.requests ? "true" : "false"}; }},
+  };
+  return keys;
+}
+
+const key_spec& find_key(const std::string& name, const std::string& origin) {
+  for (auto& k : key_table())
+    if (name == k.name)
+      return k;
+  throw config_error(origin + ": unknown configuration key '" + name + "'");
+}
+
+std::string env_name(const std::string& key) {
+  std::string out = "TANDEM_";
+  for (char c : key)
+    out += c == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+void apply_file(app_config& cfg, const std::string& path) {
+  std::ifstream in{path};
+  if (!in)
+    throw config_error("cannot read config file '" + path + "'");
+  std::string line, section;
+  for (int lineno = 1; std::getline(in, line); ++lineno) {
+    auto where = path + ":" + std::to_string(lineno);
+    auto t = trim(line);
+    if (t.empty() || t[0] == '#' || t[0] == ';')
+      continue;
+    if (t.front() == '[') {
+      if (t.back() != ']')
+        throw config_error(where + ": malformed section header '" + t + "'");
+      section = trim(t.substr(1, t.size() - 2));
+      continue;
+    }
+    auto eq = t.find('=');
+    if (eq == std::string::npos)
+      throw config_error(where + ": expected 'key = value', got '" + t + "'");
+    auto key = trim(t.substr(0, eq));
+    auto value = trim(t.substr(eq + 1));
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
+      value = value.substr(1, value.size() - 2);
+    auto full = section.empty() ? key : section + "." + key;
+    try {
+      find_key(full, where).set(cfg, value);
+    } catch (const config_error& e) {
+      std::string msg = e.what();
+      throw config_error(msg.rfind(where, 0) == 0 ? msg : where + ": " + msg);
+    }
+  }
+}
+
+void apply_env(app_config& cfg, const std::map<std::string, std::string>& env) {
+  // Variables of a known section must name a known key (a typo is an error);
+  // other TANDEM_* variables (the scripts' and tests' own) are not ours to judge.
+  std::vector<std::string> sections;
+  for (auto& k : key_table()) {
+    std::string name = k.name;
+    sections.push_back(env_name(name.substr(0, name.find('.'))) + "_");
+  }
+  for (auto& [var, value] : env) {
+    bool ours = std::any_of(sections.begin(), sections.end(),
+                            [&](const std::string& s) { return var.rfind(s, 0) == 0; });
+    if (!ours)
+      continue;
+    auto it = std::find_if(key_table().begin(), key_table().end(),
+                           [&](const key_spec& k) { return env_name(k.name) == var; });
+    if (it == key_table().end())
+      throw config_error("environment: unknown configuration variable " + var);
+    try {
+      it->set(cfg, value);
+    } catch (const config_error& e) {
+      throw config_error("environment " + var + ": " + e.what());
+    }
+  }
+}
+
+} // namespace
+
+command_line parse_command_line(const std::vector<std::string>& args,
+                                const std::map<std::string, std::string>& env) {
+  command_line out;
+  std::string config_file;
+  std::vector<std::pair<std::string, std::string>> overrides;
+  bool have_command = false;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const auto& a = args[i];
+    auto next_value = [&](const std::string& name) {
+      if (i + 1 >= args.size())
+        throw config_error("command line: " + name + " needs a value");
+      return args[++i];
+    };
+    if (a == "--help" || a == "-h") {
+      out.command = "help";
+      have_command = true;
+    } else if (a == "--config" || a.rfind("--config=", 0) == 0) {
+      config_file = a == "--config" ? next_value(a) : a.substr(9);
+    } else if (a.rfind("--", 0) == 0) {
+      auto body = a.substr(2);
+      auto eq = body.find('=');
+      auto name = body.substr(0, eq);
+      find_key(name, "command line");
+      overrides.emplace_back(name, eq == std::string::npos ? next_value(a) : body.substr(eq + 1));
+    } else if (!have_command && (a == "serve" || a == "migrate" || a == "help")) {
+      out.command = a;
+      have_command = true;
+    } else {
+      throw config_error("command line: unexpected argument '" + a + "' (try --help)");
+    }
+  }
+  if (config_file.empty())
+    if (auto it = env.find("TANDEM_CONFIG"); it != env.end() && !it->second.empty())
+      config_file = it->second;
+  if (!config_file.empty())
+    apply_file(out.config, config_file);
+  apply_env(out.config, env);
+  for (auto& [name, value] : overrides) {
+    try {
+      find_key(name, "command line").set(out.config, value);
+    } catch (const config_error& e) {
+      throw config_error(std::string{"command line: "} + e.what());
+    }
+  }
+  return out;
+}
+
+std::map<std::string, std::string> process_environment() {
+  std::map<std::string, std::string> out;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    std::string kv = *e;
+    if (auto eq = kv.find('='); eq != std::string::npos)
+      out.emplace(kv.substr(0, eq), kv.substr(eq + 1));
+  }
+  return out;
+}
+
+std::string describe_keys(const app_config& cfg) {
+  std::ostringstream out;
+  for (auto& k : key_table())
+    out << "  --" << k.name << " (" << env_name(k.name) << ") = " << k.show(cfg) << "\n      "
+        << k.help << "\n";
+  return out.str();
+}
+
+} // namespace tandem::config

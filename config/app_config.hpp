@@ -1,0 +1,88 @@
+// Tandem's configuration: plain structs with their built-in defaults, and the
+// loader that layers defaults < config file < TANDEM_* environment < command line.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace tandem::config {
+
+struct http_config {
+  std::string address = "127.0.0.1";
+  uint16_t port = 8080;
+  int io_threads = 1;                      // one io thread measured fastest on 2 cores
+  std::size_t body_limit = 1024 * 1024;    // bytes; larger bodies get 413
+  int request_timeout_ms = 5000;           // deadline for the actors answering a request
+  int idle_timeout_ms = 60000;             // keep-alive connection without a request
+  std::vector<std::string> cors_origins = {"*"};  // "*" echoes any Origin
+  int shutdown_timeout_ms = 10000;         // in-flight requests get this long on SIGTERM
+};
+
+struct ws_config {
+  std::size_t frame_limit = 16 * 1024;     // bytes per inbound frame
+};
+
+struct scheduler_config {
+  int threads = 2;
+  std::string policy = "sharing";          // "sharing" or "stealing" (design.md section 2, Threads)
+};
+
+struct db_config {
+  std::string dsn = "host=127.0.0.1 port=5432 dbname=tandem user=postgres";
+  int pool_size = 4;                       // detached workers, one connection each
+  std::size_t queue_limit = 1024;          // queued jobs beyond this are refused at once (503)
+  int statement_timeout_ms = 5000;
+  int connect_timeout_ms = 3000;
+};
+
+struct redis_config {
+  std::string host = "127.0.0.1";
+  uint16_t port = 6379;
+  int pool_size = 2;
+  std::size_t queue_limit = 1024;
+  int timeout_ms = 1000;                   // connect and per-command timeout
+};
+
+struct log_config {
+  std::string level = "info";              // debug, info, warn, error
+  bool requests = true;                    // one JSON line per HTTP request
+};
+
+struct app_config {
+  http_config http;
+  ws_config ws;
+  scheduler_config scheduler;
+  db_config db;
+  redis_config redis;
+  log_config log;
+};
+
+/// A configuration problem found at start-up; `what()` is one line for the operator.
+class config_error : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+/// What the command line asked for besides configuration keys.
+struct command_line {
+  std::string command = "serve";           // serve | migrate | help
+  app_config config;
+};
+
+/// Builds the configuration from defaults, the `--config FILE` (INI: `[section]`
+/// then `key = value`), `TANDEM_<SECTION>_<KEY>` variables of `env`, and
+/// `--section.key=value` / `--section.key value` arguments, in that order.
+/// Throws `config_error` on unknown keys, bad values or a missing file.
+command_line parse_command_line(const std::vector<std::string>& args,
+                                const std::map<std::string, std::string>& env);
+
+/// The process environment as a map (for `parse_command_line`).
+std::map<std::string, std::string> process_environment();
+
+/// Every key with its current value and description, for `tandem help`.
+std::string describe_keys(const app_config& cfg);
+
+} // namespace tandem::config

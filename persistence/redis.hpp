@@ -1,0 +1,21 @@
+// The Redis facade: a typed actor over a bounded pool of detached workers,
+// each owning one synchronous hiredis connection that reconnects by itself.
+#pragma once
+
+#include "actors/messages.hpp"
+#include "config/app_config.hpp"
+
+namespace tandem::persistence {
+
+/// Errors: `errc::overloaded` when the queue is full, `errc::redis_unavailable`
+/// when Redis cannot be reached or a command times out, `errc::redis_error`
+/// for an error reply.
+using redis_actor = caf::typed_actor<
+  /// Sends PING; replies true.
+  caf::replies_to<atom::ping>::with<bool>,
+  /// Runs one command given as its arguments (binary safe), e.g. {"SET", "k", "v"}.
+  caf::replies_to<atom::command, std::vector<std::string>>::with<redis_reply>>;
+
+redis_actor spawn_redis(caf::actor_system& sys, const config::redis_config& cfg);
+
+} // namespace tandem::persistence
