@@ -1,0 +1,37 @@
+#include "http/message.hpp"
+
+namespace tandem::http {
+
+std::optional<std::string> request::header(const std::string& name) const {
+  for (auto& [k, v] : headers)
+    if (k == name)
+      return v;
+  return std::nullopt;
+}
+
+response error_response(unsigned status, const std::string& detail) {
+  return json_response(status, json{{"detail", detail}});
+}
+
+response json_response(unsigned status, const json& body) {
+  response res;
+  res.status = status;
+  res.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
+  return res;
+}
+
+std::optional<json> parse_json_object(const request& req, response& error) {
+  auto parsed = json::parse(req.body, nullptr, false);
+  if (parsed.is_discarded()) {
+    error = error_response(400, req.body.empty() ? "Request body is empty; expected a JSON object"
+                                                 : "Request body is not valid JSON");
+    return std::nullopt;
+  }
+  if (!parsed.is_object()) {
+    error = error_response(400, "Request body must be a JSON object");
+    return std::nullopt;
+  }
+  return parsed;
+}
+
+} // namespace tandem::http

@@ -1,0 +1,56 @@
+// Beast-free request and response types that routes and handlers work with, so
+// that only http/server.cpp compiles Beast and handlers stay cheap to build and test.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace tandem::http {
+
+using json = nlohmann::json;
+
+struct request {
+  std::string method;                                      ///< "GET", "POST", ...
+  std::string path;                                        ///< decoded, without the query
+  std::map<std::string, std::string> query;                ///< decoded query parameters
+  std::map<std::string, std::string> params;               ///< path parameters of the route
+  std::vector<std::pair<std::string, std::string>> headers;///< names in lower case
+  std::string body;
+  std::string request_id;
+
+  /// The first header named `name` (lower case), if any.
+  std::optional<std::string> header(const std::string& name) const;
+};
+
+struct response {
+  unsigned status = 200;
+  std::string body;
+  std::string content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+/// Delivers the response for one request. Callable once, from any thread:
+/// the server posts it back to the connection's strand.
+using responder = std::function<void(response)>;
+
+/// Handles one routed request; must not block (hand work to actors instead).
+using handler = std::function<void(request&, responder)>;
+
+/// `{"detail": detail}` with the given status.
+response error_response(unsigned status, const std::string& detail);
+
+/// A JSON body with the given status.
+response json_response(unsigned status, const json& body);
+
+/// Parses the body as JSON whatever the Content-Type (PageNow's registration
+/// form sends text/plain). Returns nullopt and fills `error` (a 400 response)
+/// when the body is empty, not JSON, or not an object.
+std::optional<json> parse_json_object(const request& req, response& error);
+
+} // namespace tandem::http

@@ -1,0 +1,46 @@
+// Prometheus metrics of the HTTP front: request counts by route and status,
+// latency histograms by route, open connections and requests in flight.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <tuple>
+#include <vector>
+
+namespace tandem::http {
+
+class metrics {
+public:
+  /// Records one answered request. `route` is the route's pattern (bounded
+  /// cardinality), never the raw path.
+  void observe(const std::string& method, const std::string& route, unsigned status,
+               double seconds);
+
+  std::atomic<long> open_connections{0};
+  std::atomic<long> requests_in_flight{0};
+
+  /// Adds text produced by another component (already in exposition format).
+  void add_collector(std::function<std::string()> collector);
+
+  /// The Prometheus text exposition of everything recorded.
+  std::string render() const;
+
+  /// Upper bounds of the latency buckets, in seconds.
+  static const std::vector<double>& buckets();
+
+private:
+  struct histogram {
+    std::vector<uint64_t> counts;  // one per bucket, not cumulative
+    uint64_t count = 0;
+    double sum = 0;
+  };
+  mutable std::mutex mutex_;
+  std::map<std::tuple<std::string, std::string, unsigned>, uint64_t> requests_;
+  std::map<std::pair<std::string, std::string>, histogram> latency_;
+  std::vector<std::function<std::string()>> collectors_;
+};
+
+} // namespace tandem::http

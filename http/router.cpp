@@ -1,0 +1,133 @@
+#include "http/router.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace tandem::http {
+
+namespace {
+
+std::vector<std::string> split_path(const std::string& path) {
+  std::vector<std::string> out;
+  std::size_t pos = 0;
+  while (pos < path.size()) {
+    if (path[pos] == '/') {
+      ++pos;
+      continue;
+    }
+    auto next = path.find('/', pos);
+    out.push_back(path.substr(pos, next - pos));
+    pos = next == std::string::npos ? path.size() : next;
+  }
+  return out;
+}
+
+bool is_param(const std::string& segment) {
+  return segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+} // namespace
+
+std::optional<std::string> percent_decode(const std::string& in, bool plus_is_space) {
+  std::string out;
+  out.reserve(in.size());
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    char c = in[i];
+    if (c == '%') {
+      if (i + 2 >= in.size())
+        return std::nullopt;
+      int hi = hex_value(in[i + 1]);
+      int lo = hex_value(in[i + 2]);
+      if (hi < 0 || lo < 0)
+        return std::nullopt;
+      char decoded = static_cast<char>(hi * 16 + lo);
+      if (decoded == '\0')
+        return std::nullopt;
+      out += decoded;
+      i += 2;
+    } else if (c == '+' && plus_is_space) {
+      out += ' ';
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::map<std::string, std::string> parse_query(const std::string& query) {
+  std::map<std::string, std::string> out;
+  std::size_t pos = 0;
+  while (pos <= query.size()) {
+    auto amp = query.find('&', pos);
+    auto pair = query.substr(pos, amp == std::string::npos ? std::string::npos : amp - pos);
+    if (!pair.empty()) {
+      auto eq = pair.find('=');
+      auto key = percent_decode(pair.substr(0, eq), true);
+      auto value = percent_decode(eq == std::string::npos ? "" : pair.substr(eq + 1), true);
+      if (key && value && !key->empty())
+        out.emplace(std::move(*key), std::move(*value));
+    }
+    if (amp == std::string::npos)
+      break;
+    pos = amp + 1;
+  }
+  return out;
+}
+
+void router::add(std::string method, std::string pattern, handler fn) {
+  for (auto& r : routes_)
+    if (r.method == method && r.pattern == pattern)
+      throw std::invalid_argument("duplicate route " + method + " " + pattern);
+  auto segments = split_path(pattern);
+  routes_.push_back(route{std::move(method), std::move(pattern), std::move(segments), std::move(fn)});
+}
+
+router::match_result router::match(const std::string& method, const std::string& raw_path) const {
+  match_result result;
+  std::vector<std::string> segments;
+  for (auto& raw : split_path(raw_path)) {
+    auto decoded = percent_decode(raw, false);
+    if (!decoded) {
+      result.kind = match_result::bad_path;
+      return result;
+    }
+    segments.push_back(std::move(*decoded));
+  }
+  for (auto& r : routes_) {
+    if (r.segments.size() != segments.size())
+      continue;
+    std::map<std::string, std::string> params;
+    bool ok = true;
+    for (std::size_t i = 0; i < segments.size() && ok; ++i) {
+      if (is_param(r.segments[i]))
+        params[r.segments[i].substr(1, r.segments[i].size() - 2)] = segments[i];
+      else
+        ok = r.segments[i] == segments[i];
+    }
+    if (!ok)
+      continue;
+    if (std::find(result.allowed.begin(), result.allowed.end(), r.method) == result.allowed.end())
+      result.allowed.push_back(r.method);
+    if (r.method == method && result.matched == nullptr) {
+      result.matched = &r;
+      result.params = std::move(params);
+    }
+  }
+  if (result.matched != nullptr)
+    result.kind = match_result::found;
+  else if (!result.allowed.empty())
+    result.kind = match_result::method_not_allowed;
+  return result;
+}
+
+} // namespace tandem::http

@@ -1,0 +1,46 @@
+// A static route table: method + pattern ("/users/id/{id}") to handler, with
+// path parameters, and the 404/405 distinction the clients and tests rely on.
+#pragma once
+
+#include "http/message.hpp"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tandem::http {
+
+/// Percent-decodes `in`; `plus_is_space` for query strings. Returns nullopt on
+/// a malformed escape or a decoded NUL byte.
+std::optional<std::string> percent_decode(const std::string& in, bool plus_is_space);
+
+/// Splits "a=1&b=x%20y" into decoded pairs; malformed pairs are dropped.
+std::map<std::string, std::string> parse_query(const std::string& query);
+
+class router {
+public:
+  struct route {
+    std::string method;
+    std::string pattern;                 ///< also the metrics label of the route
+    std::vector<std::string> segments;   ///< "{name}" segments capture
+    handler fn;
+  };
+
+  struct match_result {
+    enum kind_t { found, not_found, method_not_allowed, bad_path } kind = not_found;
+    const route* matched = nullptr;
+    std::map<std::string, std::string> params;
+    std::vector<std::string> allowed;    ///< methods of the path, for 405's Allow and CORS
+  };
+
+  /// Adds a route; throws std::invalid_argument on a duplicate method + pattern.
+  void add(std::string method, std::string pattern, handler fn);
+
+  /// Matches a raw (still percent-encoded) path without its query string.
+  match_result match(const std::string& method, const std::string& raw_path) const;
+
+private:
+  std::vector<route> routes_;
+};
+
+} // namespace tandem::http

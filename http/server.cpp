@@ -1,0 +1,380 @@
+#include "http/server.hpp"
+
+#include "config/log.hpp"
+#include "http/cors.hpp"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <condition_variable>
+#include <random>
+#include <thread>
+#include <unordered_map>
+
+namespace tandem::http {
+
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+namespace {
+
+constexpr std::size_t header_limit = 16 * 1024;
+constexpr auto accept_retry_delay = std::chrono::milliseconds(50);
+
+std::string lower(beast::string_view s) {
+  std::string out{s};
+  for (auto& c : out)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+/// Keeps a client's X-Request-Id when it is short and plain; otherwise makes one.
+std::string request_id_for(const std::optional<std::string>& incoming) {
+  auto plain = [](const std::string& s) {
+    return !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+    });
+  };
+  if (incoming && plain(*incoming))
+    return *incoming;
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(rng()));
+  return buf;
+}
+
+} // namespace
+
+class session;
+
+struct server::impl {
+  impl(const config::http_config& c, bool log, router r, metrics& m)
+    : cfg(c), log_requests(log), routes(std::move(r)), stats(m), cors(c.cors_origins),
+      acceptor(net::make_strand(ioc)), retry_timer(acceptor.get_executor()) {
+  }
+
+  void do_accept();
+  void on_accept(beast::error_code ec, tcp::socket socket);
+  void forget(session* s);
+
+  config::http_config cfg;
+  bool log_requests;
+  router routes;
+  metrics& stats;
+  cors_policy cors;
+  net::io_context ioc;
+  tcp::acceptor acceptor;
+  net::steady_timer retry_timer;
+  std::vector<std::thread> threads;
+  std::atomic<bool> stopping{false};
+  std::mutex sessions_mutex;
+  std::condition_variable sessions_cv;
+  std::unordered_map<session*, std::weak_ptr<session>> sessions;
+};
+
+/// One keep-alive HTTP connection. Everything runs on the connection's strand;
+/// only the responder crosses threads, by posting back onto it.
+class session : public std::enable_shared_from_this<session> {
+public:
+  session(tcp::socket&& socket, server::impl& srv) : stream_(std::move(socket)), srv_(srv) {
+    ++srv_.stats.open_connections;
+  }
+
+  ~session() {
+    --srv_.stats.open_connections;
+    srv_.forget(this);
+  }
+
+  void run() {
+    beast::error_code ignored;
+    stream_.socket().set_option(tcp::no_delay(true), ignored);
+    net::dispatch(stream_.get_executor(),
+                  beast::bind_front_handler(&session::do_read, shared_from_this()));
+  }
+
+  /// Server shutdown: close now if idle, else after the response in flight.
+  void shutdown() {
+    net::post(stream_.get_executor(), [self = shared_from_this()] {
+      self->closing_ = true;
+      if (!self->busy_)
+        self->close();
+    });
+  }
+
+private:
+  void do_read() {
+    if (closing_)
+      return close();
+    parser_.emplace();
+    parser_->body_limit(srv_.cfg.body_limit);
+    parser_->header_limit(header_limit);
+    stream_.expires_after(std::chrono::milliseconds(srv_.cfg.idle_timeout_ms));
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      beast::bind_front_handler(&session::on_read, shared_from_this()));
+  }
+
+  void on_read(beast::error_code ec, std::size_t) {
+    if (!ec)
+      return handle(parser_->release());
+    auto answer = protocol_error_response(ec);
+    if (!answer)
+      return close();  // end of stream, timeout, reset, or shutdown
+    // The rest of the stream cannot be trusted: answer in the usual JSON shape, then close.
+    started_ = std::chrono::steady_clock::now();
+    keep_alive_ = false;
+    begin_request("-", "unmatched", std::nullopt, std::nullopt);
+    send(std::move(*answer));
+  }
+
+  std::optional<response> protocol_error_response(const beast::error_code& ec) const {
+    if (ec == bhttp::error::body_limit)
+      return error_response(413, "Request body exceeds the limit of "
+                                   + std::to_string(srv_.cfg.body_limit) + " bytes");
+    if (ec == bhttp::error::header_limit)
+      return error_response(431, "Request headers are too large");
+    bool parse_error = ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category();
+    if (parse_error && ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message)
+      return error_response(400, "Malformed HTTP request: " + ec.message());
+    return std::nullopt;
+  }
+
+  void begin_request(std::string method, std::string route, std::optional<std::string> origin,
+                     std::optional<std::string> incoming_id) {
+    busy_ = true;
+    ++srv_.stats.requests_in_flight;
+    method_ = std::move(method);
+    route_ = std::move(route);
+    origin_ = std::move(origin);
+    request_id_ = request_id_for(incoming_id);
+  }
+
+  void handle(bhttp::request<bhttp::string_body> raw) {
+    started_ = std::chrono::steady_clock::now();
+    keep_alive_ = raw.keep_alive();
+    version_ = raw.version();
+    request req;
+    req.method = std::string{raw.method_string()};
+    for (auto& field : raw)
+      req.headers.emplace_back(lower(field.name_string()), std::string{field.value()});
+    std::string target{raw.target()};
+    auto qpos = target.find('?');
+    std::string raw_path = target.substr(0, qpos);
+    if (qpos != std::string::npos)
+      req.query = parse_query(target.substr(qpos + 1));
+    req.path = percent_decode(raw_path, false).value_or(raw_path);
+    req.body = std::move(raw.body());
+
+    auto m = srv_.routes.match(req.method, raw_path);
+    bool preflight = cors_policy::is_preflight(req);
+    begin_request(req.method,
+                  m.matched ? m.matched->pattern : preflight ? "preflight" : "unmatched",
+                  req.header("origin"), req.header("x-request-id"));
+    req.request_id = request_id_;
+
+    using kind = router::match_result;
+    if (m.kind == kind::bad_path)
+      return send(error_response(400, "Malformed percent-encoding in the path"));
+    if (m.kind == kind::not_found)
+      return send(error_response(404, "Not Found"));
+    if (preflight)
+      return send(srv_.cors.preflight(req, m.allowed));
+    if (m.kind == kind::method_not_allowed) {
+      auto res = error_response(405, "Method Not Allowed");
+      std::string allow;
+      for (auto& a : m.allowed)
+        allow += (allow.empty() ? "" : ", ") + a;
+      res.headers.emplace_back("Allow", allow);
+      return send(std::move(res));
+    }
+    req.params = std::move(m.params);
+    auto answered = std::make_shared<std::atomic<bool>>(false);
+    responder respond = [self = shared_from_this(), answered](response res) {
+      if (answered->exchange(true))
+        return;  // a handler may answer once only
+      net::post(self->stream_.get_executor(),
+                [self, res = std::move(res)]() mutable { self->send(std::move(res)); });
+    };
+    try {
+      m.matched->fn(req, respond);
+    } catch (const std::exception& e) {
+      log::error("handler threw", {{"request_id", request_id_}, {"error", e.what()}});
+      respond(error_response(500, "Internal Server Error"));
+    }
+  }
+
+  void send(response res) {
+    srv_.cors.decorate(origin_, res);
+    auto msg = std::make_shared<bhttp::response<bhttp::string_body>>(
+      static_cast<bhttp::status>(res.status), version_);
+    msg->set(bhttp::field::server, "tandem");
+    if (!res.content_type.empty())
+      msg->set(bhttp::field::content_type, res.content_type);
+    msg->set("X-Request-Id", request_id_);
+    for (auto& [name, value] : res.headers)
+      msg->insert(name, value);
+    msg->body() = std::move(res.body);
+    msg->keep_alive(keep_alive_ && !closing_ && !srv_.stopping);
+    msg->prepare_payload();
+
+    auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_);
+    srv_.stats.observe(method_, route_, res.status, elapsed.count());
+    --srv_.stats.requests_in_flight;
+    if (srv_.log_requests)
+      log::info("request", {{"request_id", request_id_},
+                            {"method", method_},
+                            {"route", route_},
+                            {"status", res.status},
+                            {"latency_ms", elapsed.count() * 1000.0}});
+    bhttp::async_write(stream_, *msg,
+                       [self = shared_from_this(), msg](beast::error_code ec, std::size_t) {
+                         self->on_write(ec, msg->keep_alive());
+                       });
+  }
+
+  void on_write(beast::error_code ec, bool keep_alive) {
+    busy_ = false;
+    if (ec || !keep_alive)
+      return close();
+    do_read();
+  }
+
+  void close() {
+    if (closed_)
+      return;
+    closed_ = true;
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.close();
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  server::impl& srv_;
+  // -- the request being answered (one at a time: the next read starts after the write)
+  bool busy_ = false;
+  bool keep_alive_ = true;
+  unsigned version_ = 11;
+  std::string method_;
+  std::string route_;
+  std::optional<std::string> origin_;
+  std::string request_id_;
+  std::chrono::steady_clock::time_point started_;
+  // -- life cycle
+  bool closing_ = false;
+  bool closed_ = false;
+};
+
+void server::impl::do_accept() {
+  acceptor.async_accept(net::make_strand(ioc),
+                        beast::bind_front_handler(&server::impl::on_accept, this));
+}
+
+void server::impl::on_accept(beast::error_code ec, tcp::socket socket) {
+  if (stopping || !acceptor.is_open())
+    return;
+  if (ec) {
+    // Out of file descriptors and the like: back off instead of spinning.
+    log::warn("accept failed", {{"error", ec.message()}});
+    retry_timer.expires_after(accept_retry_delay);
+    retry_timer.async_wait([this](beast::error_code e) {
+      if (!e)
+        do_accept();
+    });
+    return;
+  }
+  auto s = std::make_shared<session>(std::move(socket), *this);
+  {
+    std::lock_guard<std::mutex> guard{sessions_mutex};
+    sessions.emplace(s.get(), s);
+  }
+  s->run();
+  do_accept();
+}
+
+void server::impl::forget(session* s) {
+  std::lock_guard<std::mutex> guard{sessions_mutex};
+  sessions.erase(s);
+  sessions_cv.notify_all();
+}
+
+server::server(const config::http_config& cfg, bool log_requests, router routes, metrics& stats)
+  : impl_(std::make_unique<impl>(cfg, log_requests, std::move(routes), stats)) {
+}
+
+server::~server() {
+  if (!impl_->threads.empty())
+    shutdown();
+}
+
+uint16_t server::start() {
+  auto& d = *impl_;
+  beast::error_code ec;
+  auto address = net::ip::make_address(d.cfg.address, ec);
+  if (ec)
+    throw std::runtime_error("http.address '" + d.cfg.address + "' is not an IP address");
+  tcp::endpoint endpoint{address, d.cfg.port};
+  auto check = [&](const char* what) {
+    if (ec)
+      throw std::runtime_error(std::string{"cannot "} + what + " " + d.cfg.address + ":"
+                               + std::to_string(d.cfg.port) + ": " + ec.message());
+  };
+  d.acceptor.open(endpoint.protocol(), ec);
+  check("open");
+  d.acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  check("configure");
+  d.acceptor.bind(endpoint, ec);
+  check("bind");
+  d.acceptor.listen(net::socket_base::max_listen_connections, ec);
+  check("listen on");
+  auto port = d.acceptor.local_endpoint().port();
+  net::dispatch(d.acceptor.get_executor(), [&d] { d.do_accept(); });
+  for (int i = 0; i < d.cfg.io_threads; ++i)
+    d.threads.emplace_back([&d] { d.ioc.run(); });
+  return port;
+}
+
+std::size_t server::shutdown() {
+  auto& d = *impl_;
+  if (d.stopping.exchange(true))
+    return 0;
+  net::post(d.acceptor.get_executor(), [&d] {
+    beast::error_code ignored;
+    d.acceptor.close(ignored);
+    d.retry_timer.cancel();
+  });
+  std::vector<std::shared_ptr<session>> live;
+  {
+    std::lock_guard<std::mutex> guard{d.sessions_mutex};
+    for (auto& [ptr, weak] : d.sessions)
+      if (auto s = weak.lock())
+        live.push_back(std::move(s));
+  }
+  for (auto& s : live)
+    s->shutdown();
+  live.clear();
+  std::size_t cut = 0;
+  {
+    std::unique_lock<std::mutex> guard{d.sessions_mutex};
+    auto deadline = std::chrono::steady_clock::now()
+                    + std::chrono::milliseconds(d.cfg.shutdown_timeout_ms);
+    d.sessions_cv.wait_until(guard, deadline, [&d] { return d.sessions.empty(); });
+    cut = d.sessions.size();
+  }
+  d.ioc.stop();
+  for (auto& t : d.threads)
+    t.join();
+  d.threads.clear();
+  return cut;
+}
+
+} // namespace tandem::http

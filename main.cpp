@@ -1,0 +1,130 @@
+// tandem: config -> migrations -> actor system -> actors -> HTTP front -> wait
+// for SIGTERM/SIGINT -> drain -> stop.
+#include "actors/messages.hpp"
+#include "config/app_config.hpp"
+#include "config/log.hpp"
+#include "http/routes.hpp"
+#include "http/server.hpp"
+#include "persistence/db.hpp"
+#include "persistence/migrations.hpp"
+#include "persistence/redis.hpp"
+
+#include <caf/all.hpp>
+#include <pqxx/pqxx>
+
+#include <csignal>
+#include <iostream>
+
+namespace {
+
+using namespace tandem;
+
+constexpr const char* usage = R"(usage: tandem [serve|migrate|help] [--config FILE] [--section.key=value ...]
+
+  serve     apply pending migrations, then run a node (default)
+  migrate   apply pending migrations and exit
+
+Every key can be set in the config file ([section] then key = value), in the
+environment as TANDEM_<SECTION>_<KEY>, or on the command line, in increasing
+order of precedence. Keys and their current values:
+)";
+
+/// libpq messages span lines; the operator gets one.
+std::string one_line(std::string text) {
+  for (auto& c : text)
+    if (c == '\n' || c == '\t')
+      c = ' ';
+  while (!text.empty() && text.back() == ' ')
+    text.pop_back();
+  return text;
+}
+
+/// Connects once and applies pending migrations; the node refuses to start
+/// (non-zero exit) when the database cannot be reached.
+int migrate(const config::app_config& cfg) {
+  try {
+    pqxx::connection conn{cfg.db.dsn};
+    auto applied = persistence::apply_migrations(conn);
+    log::info("migrations applied", {{"applied", applied},
+                                     {"version", persistence::applied_migration_version(conn)}});
+    return 0;
+  } catch (const pqxx::broken_connection& e) {
+    std::cerr << "tandem: cannot connect to PostgreSQL (db.dsn): " << one_line(e.what()) << "\n";
+  } catch (const std::exception& e) {
+    std::cerr << "tandem: migrations failed: " << one_line(e.what()) << "\n";
+  }
+  return 1;
+}
+
+/// Blocks SIGINT and SIGTERM in every thread started after this call, so that
+/// main alone receives them through sigwait.
+sigset_t block_stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
+}
+
+int serve(const config::app_config& cfg) {
+  if (auto rc = migrate(cfg); rc != 0)
+    return rc;
+  auto stop_signals = block_stop_signals();
+
+  caf::actor_system_config sys_cfg;
+  add_message_types(sys_cfg);
+  sys_cfg.set("scheduler.max-threads", cfg.scheduler.threads);
+  sys_cfg.set("scheduler.policy", cfg.scheduler.policy == "sharing" ? caf::atom("sharing")
+                                                                     : caf::atom("stealing"));
+  sys_cfg.set("logger.file-verbosity", caf::atom("quiet"));
+  sys_cfg.set("logger.console-verbosity", caf::atom("quiet"));
+  caf::actor_system sys{sys_cfg};
+
+  auto db = persistence::spawn_db(sys, cfg.db);
+  auto redis = persistence::spawn_redis(sys, cfg.redis);
+  http::metrics stats;
+  http::server server{cfg.http, cfg.log.requests,
+                      http::make_routes({sys, cfg, db, redis, stats}), stats};
+  uint16_t port = 0;
+  try {
+    port = server.start();
+  } catch (const std::exception& e) {
+    std::cerr << "tandem: " << e.what() << "\n";
+    caf::anon_send_exit(db, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(redis, caf::exit_reason::user_shutdown);
+    return 1;
+  }
+  log::info("listening", {{"url", "http://" + cfg.http.address + ":" + std::to_string(port)},
+                          {"port", port}});
+
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  log::info("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  auto cut = server.shutdown();
+  caf::anon_send_exit(db, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(redis, caf::exit_reason::user_shutdown);
+  log::info("stopped", {{"connections_cut", cut}});
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  config::command_line cmd;
+  try {
+    cmd = config::parse_command_line(std::vector<std::string>(argv + 1, argv + argc),
+                                     config::process_environment());
+  } catch (const config::config_error& e) {
+    std::cerr << "tandem: " << e.what() << "\n";
+    return 2;
+  }
+  log::set_level(cmd.config.log.level);
+  if (cmd.command == "help") {
+    std::cout << usage << config::describe_keys(cmd.config);
+    return 0;
+  }
+  if (cmd.command == "migrate")
+    return migrate(cmd.config);
+  return serve(cmd.config);
+}
