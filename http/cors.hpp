@@ -24,7 +24,8 @@ public:
   void decorate(const std::optional<std::string>& origin, response& res) const;
 
   /// The answer to a preflight for a path that accepts `methods`: 204 with the
-  /// allowed methods and headers, or 403 for an Origin not on the list.
+  /// allowed methods and headers (`decorate` adds the origin's), or 403 for an
+  /// Origin not on the list.
   response preflight(const request& req, const std::vector<std::string>& methods) const;
 
 private:
