@@ -6,6 +6,7 @@
 #include "http/routes.hpp"
 #include "http/server.hpp"
 #include "persistence/db.hpp"
+#include "persistence/db_worker.hpp"
 #include "persistence/migrations.hpp"
 #include "persistence/redis.hpp"
 
@@ -43,7 +44,8 @@ std::string one_line(std::string text) {
 /// (non-zero exit) when the database cannot be reached.
 int migrate(const config::app_config& cfg) {
   try {
-    pqxx::connection conn{cfg.db.dsn};
+    pqxx::connection conn{
+      persistence::dsn_with_connect_timeout(cfg.db.dsn, cfg.db.connect_timeout_ms)};
     auto applied = persistence::apply_migrations(conn);
     log::info("migrations applied", {{"applied", applied},
                                      {"version", persistence::applied_migration_version(conn)}});
@@ -64,6 +66,8 @@ sigset_t block_stop_signals() {
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  // A peer that closes early must cost a write error, not the process.
+  std::signal(SIGPIPE, SIG_IGN);
   return set;
 }
 

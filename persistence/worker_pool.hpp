@@ -1,0 +1,344 @@
+// A bounded pool of workers behind one facade actor: the one mechanism under both the
+// database and the Redis facades (design.md section 2, "Bounded everything").
+//
+// The facade (an event-based actor) owns a `worker_pool` in its state. A handler
+// submits a job and returns its response promise; the pool hands the job to an idle
+// worker or queues it (FIFO, bounded). The worker runs the job on its own thread and
+// replies a `completion`, a closure that the facade then runs to deliver the promise:
+// promises are only ever delivered from the facade's own context.
+#pragma once
+
+#include "actors/messages.hpp"
+#include "config/log.hpp"
+
+#include <caf/all.hpp>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace tandem::persistence {
+
+// -- jobs and workers ---------------------------------------------------------
+
+/// Delivers a job's outcome to its caller. Built by a worker, run by the facade.
+struct completion {
+  std::function<void()> deliver;
+};
+
+/// One unit of work for a worker that owns a `Session` (a database connection, a
+/// Redis context). Local only: it carries closures.
+template <class Session>
+struct pool_job {
+  /// Names the operation in logs and errors; never carries its parameters.
+  std::string name;
+  /// Runs on the worker's thread; may throw (the session maps what it throws).
+  std::function<completion(Session&)> run;
+  /// Builds the completion that reports `err` to the caller instead.
+  std::function<completion(caf::error)> fail;
+};
+
+/// A worker runs one job at a time and replies the job's completion.
+template <class Session>
+using pool_worker = caf::typed_actor<
+  typename caf::replies_to<atom::run, pool_job<Session>>::template with<completion>>;
+
+/// Spawns one worker; the pool calls it at start and to replace a worker that died.
+template <class Session>
+using worker_factory = std::function<pool_worker<Session>(caf::actor_system&)>;
+
+/// A real worker's state: its session, built when the worker starts.
+template <class Session>
+struct pool_worker_state {
+  std::optional<Session> session;
+  static inline const char* name = "tandem.pool_worker";
+};
+
+/// The behavior of a real worker: owns one `Session` built from `args` and runs each
+/// job through `completion Session::execute(const pool_job<Session>&)`, which must
+/// not throw. Spawn it `caf::detached` when the session blocks its thread.
+template <class Session, class... Args>
+typename pool_worker<Session>::behavior_type pool_worker_impl(
+  typename pool_worker<Session>::template stateful_pointer<pool_worker_state<Session>> self,
+  Args... args) {
+  self->state.session.emplace(std::move(args)...);
+  return {
+    [self](atom::run, const pool_job<Session>& job) -> completion {
+      return self->state.session->execute(job);
+    },
+  };
+}
+
+// -- the pool -----------------------------------------------------------------
+
+/// A snapshot of a pool's load, for metrics.
+struct pool_stats {
+  uint32_t workers = 0;     ///< Workers able to take a job.
+  uint32_t busy = 0;        ///< Jobs running on a worker.
+  uint64_t queued = 0;      ///< Jobs waiting for a worker.
+  uint64_t queue_limit = 0; ///< Most jobs that may wait.
+  uint64_t rejected = 0;    ///< Jobs refused with errc::overloaded since start.
+  uint64_t restarts = 0;    ///< Workers replaced after they died.
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, pool_stats& x) {
+  return f(caf::meta::type_name("pool_stats"), x.workers, x.busy, x.queued, x.queue_limit,
+           x.rejected, x.restarts);
+}
+
+/// How a pool is sized (from db_config / redis_config).
+struct pool_settings {
+  std::string name;            ///< "db", "redis": names the pool in logs.
+  std::size_t size = 1;        ///< Number of workers; at least one is started.
+  std::size_t queue_limit = 0; ///< Jobs that may wait when every worker is busy.
+};
+
+namespace detail {
+
+template <class T>
+struct unwrap_expected {
+  using type = T;
+};
+
+template <class T>
+struct unwrap_expected<caf::expected<T>> {
+  using type = T;
+};
+
+/// What a job's caller receives when the job returns `R` (`T` or `caf::expected<T>`).
+template <class R>
+using reply_type_t = typename unwrap_expected<R>::type;
+
+} // namespace detail
+
+/// Dispatches jobs to a fixed number of workers for the facade actor `Self` that owns
+/// the pool in its state (`Self` is e.g. `db_actor::base`). Idle workers get a job at
+/// once; otherwise jobs wait in FIFO order, at most `queue_limit` of them, and beyond
+/// that the caller gets `errc::overloaded` at once. A worker that dies fails its
+/// running job with `errc::internal` and is replaced. The pool installs the owner's
+/// down handler and stops its workers when the owner terminates.
+template <class Session, class Self>
+class worker_pool {
+public:
+  using job_type = pool_job<Session>;
+  using worker_type = pool_worker<Session>;
+
+  /// Starts the workers; `self` is the owner, which must outlive the pool (keep the
+  /// pool in the owner's state).
+  worker_pool(Self* self, pool_settings settings, worker_factory<Session> factory)
+      : self_(self), settings_(std::move(settings)), factory_(std::move(factory)) {
+    slots_.resize(std::max<std::size_t>(settings_.size, 1));
+    for (auto& s : slots_)
+      start_worker(s);
+    self_->set_down_handler([this](caf::down_msg& msg) { on_down(msg); });
+  }
+
+  worker_pool(const worker_pool&) = delete;
+  worker_pool& operator=(const worker_pool&) = delete;
+
+  ~worker_pool() {
+    // The owner is terminating and will run no more completions: answer every
+    // waiting and running job now rather than leave its caller to time out.
+    auto gone = caf::make_error(caf::sec::request_receiver_down);
+    for (auto& s : slots_) {
+      if (s.job)
+        s.job->fail(gone).deliver();
+      if (s.worker)
+        caf::anon_send_exit(s.worker, caf::exit_reason::user_shutdown);
+    }
+    for (auto& job : queue_)
+      job.fail(gone).deliver();
+  }
+
+  /// Runs `fn(Session&)` on a worker and answers the request being handled with what
+  /// it returns (`T` or `caf::expected<T>`). Exceptions thrown by `fn` are mapped to
+  /// errors by the session. Call only from a message handler of the owner.
+  template <class F>
+  auto submit(std::string name, F fn)
+    -> caf::result<detail::reply_type_t<std::invoke_result_t<const F&, Session&>>> {
+    using result_type = std::invoke_result_t<const F&, Session&>;
+    using reply_type = detail::reply_type_t<result_type>;
+    auto rp = self_->template make_response_promise<reply_type>();
+    job_type job;
+    job.name = std::move(name);
+    // May run twice: a database session retries once on a fresh connection.
+    job.run = [rp, fn = std::move(fn)](Session& session) -> completion {
+      auto res = fn(session);
+      return {[rp, res = std::move(res)]() mutable {
+        if constexpr (std::is_same_v<result_type, reply_type>) {
+          rp.deliver(std::move(res));
+        } else if (res) {
+          rp.deliver(std::move(*res));
+        } else {
+          rp.deliver(std::move(res.error()));
+        }
+      }};
+    };
+    job.fail = [rp](caf::error err) -> completion {
+      return {[rp, err = std::move(err)]() mutable { rp.deliver(std::move(err)); }};
+    };
+    enqueue(std::move(job));
+    return rp;
+  }
+
+  /// The current load.
+  pool_stats stats() const {
+    pool_stats st;
+    for (auto& s : slots_) {
+      st.workers += s.worker ? 1 : 0;
+      st.busy += s.job ? 1 : 0;
+    }
+    st.queued = queue_.size();
+    st.queue_limit = settings_.queue_limit;
+    st.rejected = rejected_;
+    st.restarts = restarts_;
+    return st;
+  }
+
+private:
+  /// A job a worker is running, kept to fail it if the worker dies.
+  struct in_flight {
+    uint64_t ticket;
+    std::string name;
+    std::function<completion(caf::error)> fail;
+  };
+
+  struct slot {
+    worker_type worker; ///< Empty while a failed worker waits to be replaced.
+    caf::actor_addr addr;
+    std::optional<in_flight> job;
+  };
+
+  void start_worker(slot& s) {
+    s.worker = factory_(self_->system());
+    s.addr = s.worker.address();
+    self_->monitor(s.worker);
+  }
+
+  void enqueue(job_type job) {
+    for (std::size_t i = 0; i < slots_.size(); ++i) {
+      if (slots_[i].worker && !slots_[i].job) {
+        dispatch(i, std::move(job));
+        return;
+      }
+    }
+    if (queue_.size() < settings_.queue_limit) {
+      queue_.push_back(std::move(job));
+      return;
+    }
+    ++rejected_;
+    // Logged once per busy spell, not once per refused job: the counter is in stats.
+    if (!saturated_) {
+      saturated_ = true;
+      log::warn("pool queue full, refusing jobs",
+                {{"pool", settings_.name}, {"queue_limit", settings_.queue_limit}});
+    }
+    job.fail(caf::make_error(errc::overloaded)).deliver();
+  }
+
+  void dispatch(std::size_t index, job_type job) {
+    auto& s = slots_[index];
+    auto ticket = ++tickets_;
+    s.job = in_flight{ticket, job.name, job.fail};
+    // No timeout here: statement and command timeouts bound the work in the worker,
+    // and each caller bounds its own wait with its request timeout.
+    self_->request(s.worker, caf::infinite, atom::run_v, std::move(job))
+      .then([this, index, ticket](completion& done) { on_done(index, ticket, done); },
+            [this, index, ticket](caf::error& err) { on_worker_error(index, ticket, err); });
+  }
+
+  /// The job in `index` unless `ticket` is stale (its worker died meanwhile and the
+  /// job was failed already).
+  in_flight* current(std::size_t index, uint64_t ticket) {
+    auto& job = slots_[index].job;
+    return job && job->ticket == ticket ? &*job : nullptr;
+  }
+
+  void on_done(std::size_t index, uint64_t ticket, completion& done) {
+    auto* job = current(index, ticket);
+    if (job == nullptr)
+      return;
+    if (done.deliver) {
+      done.deliver();
+    } else {
+      log::error("pool worker replied no completion",
+                 {{"pool", settings_.name}, {"job", job->name}});
+      job->fail(caf::make_error(errc::internal)).deliver();
+    }
+    slots_[index].job.reset();
+    next(index);
+  }
+
+  /// A worker that answers with an error instead of a completion failed (it threw or
+  /// terminated): fail its job, stop it, and let the down handler replace it.
+  void on_worker_error(std::size_t index, uint64_t ticket, const caf::error& err) {
+    auto* job = current(index, ticket);
+    if (job == nullptr)
+      return;
+    auto& s = slots_[index];
+    log::error("pool worker failed", {{"pool", settings_.name}, {"job", job->name},
+                                      {"error", describe(err)}});
+    job->fail(caf::make_error(errc::internal)).deliver();
+    s.job.reset();
+    self_->send_exit(s.worker, caf::exit_reason::kill);
+    s.worker = worker_type{};
+  }
+
+  void on_down(const caf::down_msg& msg) {
+    auto i = std::find_if(slots_.begin(), slots_.end(),
+                          [&](const slot& s) { return s.addr == msg.source; });
+    if (i == slots_.end())
+      return;
+    nlohmann::json fields = {{"pool", settings_.name}, {"reason", describe(msg.reason)}};
+    if (i->job) {
+      fields["job"] = i->job->name;
+      i->job->fail(caf::make_error(errc::internal)).deliver();
+      i->job.reset();
+    }
+    log::error("pool worker died, replacing it", std::move(fields));
+    ++restarts_;
+    start_worker(*i);
+    next(static_cast<std::size_t>(i - slots_.begin()));
+  }
+
+  /// Gives the idle worker in `index` the oldest waiting job.
+  void next(std::size_t index) {
+    if (queue_.empty()) {
+      saturated_ = false;
+      return;
+    }
+    auto job = std::move(queue_.front());
+    queue_.pop_front();
+    dispatch(index, std::move(job));
+  }
+
+  Self* self_;
+  pool_settings settings_;
+  worker_factory<Session> factory_;
+  std::vector<slot> slots_;
+  std::deque<job_type> queue_;
+  uint64_t tickets_ = 0;
+  uint64_t rejected_ = 0;
+  uint64_t restarts_ = 0;
+  bool saturated_ = false;
+};
+
+} // namespace tandem::persistence
+
+namespace caf {
+
+// Jobs and completions carry closures and never leave the process.
+template <class Session>
+struct allowed_unsafe_message_type<tandem::persistence::pool_job<Session>> : std::true_type {};
+
+} // namespace caf
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tandem::persistence::completion)

@@ -1,0 +1,343 @@
+// The worker pool under CAF's deterministic scheduler. Real workers are detached and
+// would bypass the test scheduler, so these tests inject event-based fake workers.
+#include "persistence/worker_pool.hpp"
+
+#include <caf/all.hpp>
+
+#include <deque>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "tests/support/caf_catch_dsl.hpp" // last: defines expect, _ and friends
+
+using namespace tandem;
+using namespace tandem::persistence;
+using namespace std::chrono_literals;
+
+namespace {
+
+// -- fake workers -------------------------------------------------------------
+
+/// What a fake worker "owns": its number, so that replies show who ran a job.
+struct fake_session {
+  int id;
+};
+
+/// The workers' shared log, owned by the test (the scheduler runs one thread).
+struct fake_backend {
+  std::vector<std::string> started; ///< Job names in the order workers got them.
+};
+
+struct fake_worker_state {
+  /// Jobs named "hold..." with their promises, kept until `atom::command`.
+  std::vector<std::pair<pool_job<fake_session>, caf::typed_response_promise<completion>>> held;
+  static inline const char* name = "fake_worker";
+};
+
+/// A pool worker that tests can also tell to finish the jobs it holds.
+using fake_worker_actor = pool_worker<fake_session>::extend<caf::reacts_to<atom::command>>;
+
+/// Acts on the job's name: "hold..." waits for `atom::command`, "die" terminates
+/// without replying, "throw" throws, "fail" fails with errc::db_timeout, and
+/// anything else runs at once.
+fake_worker_actor::behavior_type
+fake_worker(fake_worker_actor::stateful_pointer<fake_worker_state> self, fake_backend* backend,
+            int id) {
+  return {
+    [=](atom::run, pool_job<fake_session>& job) -> caf::result<completion> {
+      backend->started.push_back(job.name);
+      fake_session session{id};
+      if (job.name.rfind("hold", 0) == 0) {
+        auto rp = self->make_response_promise<completion>();
+        self->state.held.emplace_back(std::move(job), rp);
+        return rp;
+      }
+      if (job.name == "die") {
+        auto never_delivered = self->make_response_promise<completion>();
+        self->quit(caf::exit_reason::user_shutdown);
+        return never_delivered;
+      }
+      if (job.name == "throw")
+        throw std::runtime_error("fake worker bug");
+      if (job.name == "fail")
+        return job.fail(caf::make_error(errc::db_timeout));
+      return job.run(session);
+    },
+    [=](atom::command) {
+      fake_session session{id};
+      for (auto& [job, rp] : self->state.held)
+        rp.deliver(job.run(session));
+      self->state.held.clear();
+    },
+  };
+}
+
+// -- a facade over fake workers ---------------------------------------------------
+
+/// Answers `(run, name)` with "name@worker", or errc::not_found for "missing".
+using test_facade = caf::typed_actor<caf::replies_to<atom::run, std::string>::with<std::string>,
+                                     caf::replies_to<atom::stats>::with<pool_stats>>;
+
+struct facade_state {
+  std::optional<worker_pool<fake_session, test_facade::base>> pool;
+  static inline const char* name = "test_facade";
+};
+
+test_facade::behavior_type facade_impl(test_facade::stateful_pointer<facade_state> self,
+                                       pool_settings settings,
+                                       worker_factory<fake_session> factory) {
+  self->state.pool.emplace(self, std::move(settings), std::move(factory));
+  return {
+    [=](atom::run, const std::string& name) {
+      return self->state.pool->submit(name, [name](fake_session& s) -> caf::expected<std::string> {
+        if (name == "missing")
+          return caf::make_error(errc::not_found);
+        return name + "@" + std::to_string(s.id);
+      });
+    },
+    [=](atom::stats) { return self->state.pool->stats(); },
+  };
+}
+
+// -- fixture ----------------------------------------------------------------------
+
+struct test_config : caf::actor_system_config {
+  test_config() {
+    set("scheduler.policy", caf::atom("testing"));
+    set("logger.file-verbosity", caf::atom("quiet"));
+    tandem::add_message_types(*this);
+  }
+};
+
+/// What one caller received.
+struct outcome {
+  std::optional<std::string> value;
+  std::optional<caf::error> error;
+
+  bool done() const {
+    return value || error;
+  }
+
+  errc code() const {
+    return error ? code_of(*error) : errc::none;
+  }
+};
+
+struct pool_fixture {
+  test_config cfg;
+  caf::actor_system sys{cfg};
+  caf::scheduler::test_coordinator& sched
+    = dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
+  fake_backend backend;
+  std::vector<fake_worker_actor> workers; ///< Every worker spawned, replacements included.
+  test_facade facade;
+  std::deque<outcome> outcomes;  ///< One per caller; a deque keeps references valid.
+  std::vector<std::string> arrivals; ///< Job names in the order their replies arrived.
+
+  ~pool_fixture() {
+    caf::anon_send_exit(facade, caf::exit_reason::user_shutdown);
+    sched.run();
+  }
+
+  void start_pool(std::size_t size, std::size_t queue_limit) {
+    worker_factory<fake_session> factory = [this](caf::actor_system& s) {
+      auto worker = s.spawn(fake_worker, &backend, static_cast<int>(workers.size()) + 1);
+      workers.push_back(worker);
+      return pool_worker<fake_session>{worker};
+    };
+    facade = sys.spawn(facade_impl, pool_settings{"test", size, queue_limit}, factory);
+    sched.run();
+  }
+
+  /// Spawns a caller that requests job `name` and records what it gets; nothing
+  /// runs until the scheduler does.
+  caf::actor spawn_caller(const std::string& name, caf::duration timeout = caf::infinite) {
+    auto* out = &outcomes.emplace_back();
+    auto* order = &arrivals;
+    auto target = facade;
+    return sys.spawn([=](caf::event_based_actor* self) {
+      self->request(target, timeout, atom::run_v, name)
+        .then(
+          [=](std::string& value) {
+            out->value = std::move(value);
+            order->push_back(name);
+          },
+          [=](caf::error& err) {
+            out->error = std::move(err);
+            order->push_back(name);
+          });
+    });
+  }
+
+  /// A caller's request, run until nothing is left to do.
+  outcome& call(const std::string& name, caf::duration timeout = caf::infinite) {
+    spawn_caller(name, timeout);
+    sched.run();
+    return outcomes.back();
+  }
+
+  /// Lets worker `index` (0-based, in spawn order) finish the jobs it holds.
+  void release(std::size_t index) {
+    caf::anon_send(workers.at(index), atom::command_v);
+    sched.run();
+  }
+
+  pool_stats stats() {
+    pool_stats result;
+    bool answered = false;
+    sys.spawn([=, &result, &answered](caf::event_based_actor* self) {
+      self->request(facade, caf::infinite, atom::stats_v).then([&](pool_stats& st) {
+        result = st;
+        answered = true;
+      });
+    });
+    sched.run();
+    REQUIRE(answered);
+    return result;
+  }
+};
+
+} // namespace
+
+TEST_CASE_METHOD(pool_fixture, "a pool with one busy worker runs the waiting jobs in arrival order",
+                 "[pool]") {
+  start_pool(1, 10);
+  auto& first = call("hold-first");
+  auto& b = call("b");
+  auto& c = call("c");
+  auto& d = call("d");
+  CHECK(backend.started == std::vector<std::string>{"hold-first"});
+  CHECK(stats().busy == 1);
+  CHECK(stats().queued == 3);
+  CHECK_FALSE(b.done());
+
+  release(0);
+
+  CHECK(backend.started == std::vector<std::string>{"hold-first", "b", "c", "d"});
+  CHECK(arrivals == std::vector<std::string>{"hold-first", "b", "c", "d"});
+  CHECK(first.value == "hold-first@1");
+  CHECK(b.value == "b@1");
+  CHECK(c.value == "c@1");
+  CHECK(d.value == "d@1");
+  CHECK(stats().queued == 0);
+  CHECK(stats().busy == 0);
+}
+
+TEST_CASE_METHOD(pool_fixture,
+                 "idle workers get jobs at once and a freed worker takes the next one", "[pool]") {
+  start_pool(2, 10);
+  call("hold-a");
+  call("hold-b");
+  CHECK(backend.started == std::vector<std::string>{"hold-a", "hold-b"});
+  CHECK(stats().busy == 2);
+  auto& c = call("c");
+  CHECK(stats().queued == 1);
+  CHECK_FALSE(c.done());
+
+  release(1);
+
+  CHECK(c.value == "c@2");
+  CHECK(arrivals == std::vector<std::string>{"hold-b", "c"});
+}
+
+TEST_CASE_METHOD(pool_fixture,
+                 "at the queue limit the next caller gets overloaded at once and no queued job "
+                 "is lost",
+                 "[pool]") {
+  start_pool(1, 2);
+  auto& a = call("hold-a");
+  auto& b = call("b");
+  auto& c = call("c");
+  CHECK(stats().queued == 2);
+
+  // The refusal is the facade's immediate reply: no worker sees the job.
+  auto caller = spawn_caller("d");
+  sched.run_once(); // the caller starts and sends its request
+  expect((atom::run, std::string), from(caller).to(facade).with(_, std::string{"d"}));
+  expect((caf::error), from(facade).to(caller));
+  auto& d = outcomes.back();
+  CHECK(d.code() == errc::overloaded);
+  CHECK_FALSE(a.done());
+  CHECK_FALSE(b.done());
+  CHECK_FALSE(c.done());
+  CHECK(stats().rejected == 1);
+
+  release(0);
+
+  CHECK(a.value == "hold-a@1");
+  CHECK(b.value == "b@1");
+  CHECK(c.value == "c@1");
+  CHECK(backend.started == std::vector<std::string>{"hold-a", "b", "c"});
+  CHECK(arrivals == std::vector<std::string>{"d", "hold-a", "b", "c"});
+}
+
+TEST_CASE_METHOD(pool_fixture, "a job's error reaches its caller with its error code", "[pool]") {
+  start_pool(1, 4);
+  CHECK(call("fail").code() == errc::db_timeout);
+  CHECK(call("missing").code() == errc::not_found);
+  CHECK(call("ok").value == "ok@1");
+  CHECK(stats().restarts == 0);
+}
+
+TEST_CASE_METHOD(pool_fixture,
+                 "a worker that dies silently fails its job with internal and is replaced",
+                 "[pool]") {
+  start_pool(1, 4);
+  spawn_caller("die");
+  spawn_caller("queued"); // waits in the pool's queue behind "die"
+  sched.run();
+  auto& dying = outcomes.at(0);
+  auto& queued = outcomes.at(1);
+
+  CHECK(dying.code() == errc::internal);
+  CHECK(queued.value == "queued@2");
+  CHECK(workers.size() == 2);
+  auto st = stats();
+  CHECK(st.restarts == 1);
+  CHECK(st.workers == 1);
+  CHECK(st.busy == 0);
+}
+
+TEST_CASE_METHOD(pool_fixture, "a worker that throws fails its job with internal and is replaced",
+                 "[pool]") {
+  start_pool(1, 4);
+  CHECK(call("throw").code() == errc::internal);
+  CHECK(call("after").value == "after@2");
+  CHECK(stats().restarts == 1);
+}
+
+TEST_CASE_METHOD(pool_fixture,
+                 "a caller's request times out in virtual time while the worker never answers",
+                 "[pool]") {
+  start_pool(1, 4);
+  auto& hung = call("hold-forever", caf::duration{2s});
+  CHECK(backend.started == std::vector<std::string>{"hold-forever"});
+
+  sched.clock().advance_time(1s);
+  sched.run();
+  CHECK_FALSE(hung.done());
+
+  sched.clock().advance_time(1s);
+  sched.run();
+  REQUIRE(hung.error);
+  CHECK(*hung.error == caf::sec::request_timeout);
+  // The worker still holds the job: its slot stays busy until it answers.
+  CHECK(stats().busy == 1);
+}
+
+TEST_CASE_METHOD(pool_fixture,
+                 "when the facade terminates its running and waiting callers are answered",
+                 "[pool]") {
+  start_pool(1, 4);
+  auto& running = call("hold-a");
+  auto& waiting = call("b");
+  caf::anon_send_exit(facade, caf::exit_reason::user_shutdown);
+  sched.run();
+  REQUIRE(running.error);
+  CHECK(*running.error == caf::sec::request_receiver_down);
+  REQUIRE(waiting.error);
+  CHECK(*waiting.error == caf::sec::request_receiver_down);
+}

@@ -1,0 +1,86 @@
+// Shared by the persistence integration tests: a real actor system, a blocking
+// request helper, a deadline poll, and a guard that restarts a stopped server.
+#pragma once
+
+#include "actors/messages.hpp"
+#include "tests/support/test_env.hpp"
+
+#include <caf/all.hpp>
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <cstdlib>
+#include <string>
+#include <thread>
+#include <utility>
+
+namespace tandem::test {
+
+/// A real actor system (the workers under test are detached threads) and a
+/// blocking caller, which tests may use and actors may not.
+struct actor_system_fixture {
+  caf::actor_system_config cfg;
+  caf::actor_system sys{init(cfg)};
+  caf::scoped_actor self{sys};
+
+  static caf::actor_system_config& init(caf::actor_system_config& c) {
+    tandem::add_message_types(c);
+    c.set("scheduler.max-threads", 2);
+    c.set("logger.file-verbosity", caf::atom("quiet"));
+    c.set("logger.console-verbosity", caf::atom("quiet"));
+    return c;
+  }
+
+  /// Requests `xs` from `hdl` and waits for the reply of type `T` or an error.
+  template <class T, class Handle, class... Ts>
+  caf::expected<T> ask(const Handle& hdl, std::chrono::milliseconds timeout, Ts&&... xs) {
+    caf::expected<T> result{caf::make_error(caf::sec::unexpected_response)};
+    self->request(hdl, timeout, std::forward<Ts>(xs)...)
+      .receive([&](T& x) { result = std::move(x); },
+               [&](caf::error& err) { result = std::move(err); });
+    return result;
+  }
+};
+
+/// Polls `pred` every 50 ms until it holds or `deadline` has passed.
+template <class Predicate>
+bool eventually(std::chrono::milliseconds deadline, Predicate pred) {
+  auto until = std::chrono::steady_clock::now() + deadline;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() >= until)
+      return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return true;
+}
+
+/// Stops a test server ("pg" or "redis") and starts it again when asked, or at the
+/// latest when the test ends, so that a failed test leaves it running.
+class stopped_service {
+public:
+  explicit stopped_service(std::string name) : name_(std::move(name)) {
+    services(name_ + "-stop");
+  }
+
+  stopped_service(const stopped_service&) = delete;
+  stopped_service& operator=(const stopped_service&) = delete;
+
+  void start() {
+    started_ = true;
+    services(name_ + "-start");
+  }
+
+  ~stopped_service() {
+    if (!started_) {
+      auto cmd = required_env("TANDEM_TEST_SERVICES") + " " + name_ + "-start";
+      if (std::system(cmd.c_str()) != 0)
+        WARN("could not restart " << name_ << " after a failed test: " << cmd);
+    }
+  }
+
+private:
+  std::string name_;
+  bool started_ = false;
+};
+
+} // namespace tandem::test
