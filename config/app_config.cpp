@@ -106,6 +106,57 @@ const std::vector<key_spec>& key_table() {
   constexpr int max_ms = 24 * 3600 * 1000;
   constexpr auto max_size = std::size_t{1} << 40;
   static const std::vector<key_spec> keys = {
+    {"node.mode", "development or production (production refuses missing or development keys)",
+     [](app_config& c, const std::string& v) {
+       c.node.mode = parse_choice("node.mode", v, {"development", "production"});
+     },
+     [](const app_config& c) { return c.node.mode; }},
+    string_key("auth.jwt_key", "HS256 signing key of access tokens (or auth.jwt_key_file)",
+               [](app_config& c) { return &c.auth.jwt_key; }, true),
+    string_key("auth.jwt_key_file", "file holding the HS256 signing key",
+               [](app_config& c) { return &c.auth.jwt_key_file; }, true),
+    string_key("auth.issuer", "iss of issued access tokens", [](app_config& c) { return &c.auth.issuer; }),
+    string_key("auth.audience", "aud of issued access tokens",
+               [](app_config& c) { return &c.auth.audience; }),
+    int_key<int>("auth.access_ttl_s", "access token lifetime in seconds", 1, 7 * 24 * 3600,
+                 [](app_config& c) { return &c.auth.access_ttl_s; }),
+    int_key<int>("auth.refresh_ttl_s", "refresh token lifetime in seconds", 1, 365 * 24 * 3600,
+                 [](app_config& c) { return &c.auth.refresh_ttl_s; }),
+    int_key<int>("auth.login_max_failures", "failed logins per email within the window before 429",
+                 1, 1000000, [](app_config& c) { return &c.auth.login_max_failures; }),
+    int_key<int>("auth.login_max_failures_per_address",
+                 "failed logins per client address within the window before 429", 1, 1000000,
+                 [](app_config& c) { return &c.auth.login_max_failures_per_address; }),
+    int_key<int>("auth.login_window_s", "window of the login throttle in seconds", 1, 7 * 24 * 3600,
+                 [](app_config& c) { return &c.auth.login_window_s; }),
+    int_key<int>("auth.hasher_threads", "detached argon2id password hashing workers", 1, 64,
+                 [](app_config& c) { return &c.auth.hasher_threads; }),
+    int_key<std::size_t>("auth.hasher_queue_limit", "queued password hashes before refusing (503)",
+                         0, max_size, [](app_config& c) { return &c.auth.hasher_queue_limit; }),
+    int_key<int>("auth.argon2_memory_kib", "argon2id memory cost in KiB", 8, 4 * 1024 * 1024,
+                 [](app_config& c) { return &c.auth.argon2_memory_kib; }),
+    int_key<int>("auth.argon2_iterations", "argon2id time cost", 1, 100,
+                 [](app_config& c) { return &c.auth.argon2_iterations; }),
+    string_key("auth.external_issuer", "issuer of accepted external RS256 ID tokens (empty: none)",
+               [](app_config& c) { return &c.auth.external_issuer; }, true),
+    string_key("auth.external_jwks_file", "JWKS file with the external issuer's public keys",
+               [](app_config& c) { return &c.auth.external_jwks_file; }, true),
+    string_key("auth.external_audience", "required aud of external tokens (empty: not checked)",
+               [](app_config& c) { return &c.auth.external_audience; }, true),
+    string_key("auth.external_user_claim", "claim of external tokens holding the user id",
+               [](app_config& c) { return &c.auth.external_user_claim; }),
+    string_key("media.dir", "directory of the built-in media store (profile images)",
+               [](app_config& c) { return &c.media.dir; }),
+    string_key("media.url_key", "HMAC key signing media URLs (or media.url_key_file)",
+               [](app_config& c) { return &c.media.url_key; }, true),
+    string_key("media.url_key_file", "file holding the media URL key",
+               [](app_config& c) { return &c.media.url_key_file; }, true),
+    string_key("media.public_url", "base URL of signed media URLs (empty: this node's address)",
+               [](app_config& c) { return &c.media.public_url; }, true),
+    int_key<std::size_t>("media.max_bytes", "largest profile image in bytes", 1, max_size,
+                         [](app_config& c) { return &c.media.max_bytes; }),
+    int_key<int>("media.url_ttl_s", "lifetime of signed media URLs in seconds", 1, 7 * 24 * 3600,
+                 [](app_config& c) { return &c.media.url_ttl_s; }),
     string_key("http.address", "address to listen on",
                [](app_config& c) { return &c.http.address; }),
     int_key<uint16_t>("http.port", "port to listen on (0 picks a free one)", 0, 65535,
@@ -301,9 +352,15 @@ std::map<std::string, std::string> process_environment() {
 
 std::string describe_keys(const app_config& cfg) {
   std::ostringstream out;
-  for (auto& k : key_table())
-    out << "  --" << k.name << " (" << env_name(k.name) << ") = " << k.show(cfg) << "\n      "
-        << k.help << "\n";
+  for (auto& k : key_table()) {
+    std::string name = k.name;
+    auto value = k.show(cfg);
+    bool secret = name.size() > 4 && name.compare(name.size() - 4, 4, "_key") == 0;
+    if (secret && !value.empty())
+      value = "(set, not shown)";
+    out << "  --" << name << " (" << env_name(name) << ") = " << value << "\n      " << k.help
+        << "\n";
+  }
   return out.str();
 }
 

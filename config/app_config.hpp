@@ -51,7 +51,43 @@ struct log_config {
   bool requests = true;                    // one JSON line per HTTP request
 };
 
+struct node_config {
+  std::string mode = "development";        // "production" refuses development keys
+};
+
+struct auth_config {
+  std::string jwt_key;                     // HS256 key; empty: the development key (refused in production)
+  std::string jwt_key_file;                // or read the key from this file
+  std::string issuer = "tandem";
+  std::string audience = "tandem-clients";
+  int access_ttl_s = 15 * 60;
+  int refresh_ttl_s = 30 * 24 * 3600;
+  int login_max_failures = 5;              // per email within the window, then 429
+  int login_max_failures_per_address = 50; // per client address within the window
+  int login_window_s = 15 * 60;
+  int hasher_threads = 2;                  // detached argon2id workers
+  std::size_t hasher_queue_limit = 256;
+  int argon2_memory_kib = 19456;           // OWASP's argon2id minimum: 19 MiB, t=2, p=1
+  int argon2_iterations = 2;
+  std::string external_issuer;             // optional RS256 ID tokens (e.g. a Cognito pool)
+  std::string external_jwks_file;
+  std::string external_audience;           // empty: not checked
+  std::string external_user_claim = "cognito:username";
+};
+
+struct media_config {
+  std::string dir = ".local/media";        // profile images live here
+  std::string url_key;                     // HMAC key for signed URLs; empty: development key
+  std::string url_key_file;
+  std::string public_url;                  // base of signed URLs; empty: http://<http.address>:<port>
+  std::size_t max_bytes = 2 * 1024 * 1024;
+  int url_ttl_s = 3600;
+};
+
 struct app_config {
+  node_config node;
+  auth_config auth;
+  media_config media;
   http_config http;
   ws_config ws;
   scheduler_config scheduler;

@@ -112,3 +112,11 @@ TEST_CASE("the key description lists every key with its environment name", "[con
   CHECK_THAT(text, Catch::Contains("--http.port (TANDEM_HTTP_PORT) = 8080"));
   CHECK_THAT(text, Catch::Contains("--db.statement_timeout_ms (TANDEM_DB_STATEMENT_TIMEOUT_MS)"));
 }
+
+TEST_CASE("the key description never shows secrets", "[config]") {
+  app_config cfg;
+  cfg.auth.jwt_key = "super-secret-value";
+  auto text = describe_keys(cfg);
+  CHECK_THAT(text, !Catch::Contains("super-secret-value"));
+  CHECK_THAT(text, Catch::Contains("--auth.jwt_key (TANDEM_AUTH_JWT_KEY) = (set, not shown)"));
+}
