@@ -23,6 +23,7 @@ struct request {
   std::vector<std::pair<std::string, std::string>> headers;///< names in lower case
   std::string body;
   std::string request_id;
+  std::string remote_address;                              ///< the peer's IP address
 
   /// The first header named `name` (lower case), if any.
   std::optional<std::string> header(const std::string& name) const;

@@ -24,6 +24,7 @@ public:
     std::string pattern;                 ///< also the metrics label of the route
     std::vector<std::string> segments;   ///< "{name}" segments capture
     handler fn;
+    std::size_t body_limit = 0;          ///< 0: http.body_limit; else this route's own
   };
 
   struct match_result {
@@ -34,7 +35,8 @@ public:
   };
 
   /// Adds a route; throws std::invalid_argument on a duplicate method + pattern.
-  void add(std::string method, std::string pattern, handler fn);
+  /// `body_limit` (bytes) replaces http.body_limit for this route when not 0.
+  void add(std::string method, std::string pattern, handler fn, std::size_t body_limit = 0);
 
   /// Matches a raw (still percent-encoded) path without its query string.
   match_result match(const std::string& method, const std::string& raw_path) const;

@@ -115,9 +115,26 @@ private:
     if (closing_)
       return close();
     parser_.emplace();
-    parser_->body_limit(srv_.cfg.body_limit);
     parser_->header_limit(header_limit);
+    body_limit_ = srv_.cfg.body_limit;
+    parser_->body_limit(body_limit_);
     stream_.expires_after(std::chrono::milliseconds(srv_.cfg.idle_timeout_ms));
+    bhttp::async_read_header(stream_, buffer_, *parser_,
+                             beast::bind_front_handler(&session::on_header, shared_from_this()));
+  }
+
+  // The headers name the route, and a route may accept larger bodies (uploads)
+  // than http.body_limit: set the limit before the body is read.
+  void on_header(beast::error_code ec, std::size_t) {
+    if (ec)
+      return on_read(ec, 0);
+    auto target = parser_->get().target();
+    std::string raw_path{target.substr(0, target.find('?'))};
+    auto m = srv_.routes.match(std::string{parser_->get().method_string()}, raw_path);
+    if (m.matched != nullptr && m.matched->body_limit != 0) {
+      body_limit_ = m.matched->body_limit;
+      parser_->body_limit(body_limit_);
+    }
     bhttp::async_read(stream_, buffer_, *parser_,
                       beast::bind_front_handler(&session::on_read, shared_from_this()));
   }
@@ -138,7 +155,7 @@ private:
   std::optional<response> protocol_error_response(const beast::error_code& ec) const {
     if (ec == bhttp::error::body_limit)
       return error_response(413, "Request body exceeds the limit of "
-                                   + std::to_string(srv_.cfg.body_limit) + " bytes");
+                                   + std::to_string(body_limit_) + " bytes");
     if (ec == bhttp::error::header_limit)
       return error_response(431, "Request headers are too large");
     bool parse_error = ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category();
@@ -172,6 +189,8 @@ private:
       req.query = parse_query(target.substr(qpos + 1));
     req.path = percent_decode(raw_path, false).value_or(raw_path);
     req.body = std::move(raw.body());
+    beast::error_code ignored;
+    req.remote_address = stream_.socket().remote_endpoint(ignored).address().to_string();
 
     auto m = srv_.routes.match(req.method, raw_path);
     bool preflight = cors_policy::is_preflight(req);
@@ -259,6 +278,7 @@ private:
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::size_t body_limit_ = 0;
   server::impl& srv_;
   // -- the request being answered (one at a time: the next read starts after the write)
   bool busy_ = false;
