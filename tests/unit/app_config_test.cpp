@@ -4,6 +4,8 @@
 
 #include <cstdio>
 #include <fstream>
+#include <iterator>
+#include <sstream>
 #include <unistd.h>
 
 using namespace tandem::config;
@@ -119,4 +121,22 @@ TEST_CASE("the key description never shows secrets", "[config]") {
   auto text = describe_keys(cfg);
   CHECK_THAT(text, !Catch::Contains("super-secret-value"));
   CHECK_THAT(text, Catch::Contains("--auth.jwt_key (TANDEM_AUTH_JWT_KEY) = (set, not shown)"));
+}
+
+TEST_CASE("the example config in deploy/ lists every key with its default", "[config]") {
+  auto path = std::string{TANDEM_SOURCE_DIR} + "/deploy/tandem.example.ini";
+  auto from_example = parse_command_line({"--config", path}, {});
+  // Same values as the built-in defaults, and every key present in the file.
+  CHECK(describe_keys(from_example.config) == describe_keys(app_config{}));
+  std::ifstream in{path};
+  std::string text{std::istreambuf_iterator<char>{in}, {}};
+  std::istringstream keys{describe_keys(app_config{})};
+  for (std::string line; std::getline(keys, line);) {
+    if (line.rfind("  --", 0) != 0)
+      continue;
+    auto name = line.substr(4, line.find(' ', 4) - 4);
+    auto key = name.substr(name.find('.') + 1);
+    INFO("key " << name);
+    CHECK_THAT(text, Catch::Contains("\n" + key + " ="));
+  }
 }
