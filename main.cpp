@@ -1,12 +1,19 @@
 // tandem: config -> migrations -> actor system -> actors -> HTTP front -> wait
 // for SIGTERM/SIGINT -> drain -> stop.
 #include "actors/messages.hpp"
+#include "actors/accounts.hpp"
+#include "actors/password_hasher.hpp"
+#include "actors/tokens.hpp"
+#include "actors/user_registry.hpp"
 #include "config/app_config.hpp"
 #include "config/log.hpp"
+#include "config/secrets.hpp"
+#include "http/media_urls.hpp"
 #include "http/routes.hpp"
 #include "http/server.hpp"
 #include "persistence/db.hpp"
 #include "persistence/db_worker.hpp"
+#include "persistence/media_store.hpp"
 #include "persistence/migrations.hpp"
 #include "persistence/redis.hpp"
 
@@ -72,8 +79,25 @@ sigset_t block_stop_signals() {
 }
 
 int serve(const config::app_config& cfg) {
+  // Keys first: a node that refuses its keys must stop before it touches anything.
+  std::shared_ptr<const token_service> tokens;
+  std::string media_url_key;
+  try {
+    tokens = token_service::from_config(cfg);
+    media_url_key = config::resolve_media_url_key(cfg);
+  } catch (const config::config_error& e) {
+    std::cerr << "tandem: " << e.what() << "\n";
+    return 2;
+  }
   if (auto rc = migrate(cfg); rc != 0)
     return rc;
+  // After the database check, so that a node refused for its database creates no directory.
+  try {
+    persistence::prepare_media_dir(cfg.media.dir);
+  } catch (const std::exception& e) {
+    std::cerr << "tandem: " << e.what() << "\n";
+    return 1;
+  }
   auto stop_signals = block_stop_signals();
 
   caf::actor_system_config sys_cfg;
@@ -87,9 +111,21 @@ int serve(const config::app_config& cfg) {
 
   auto db = persistence::spawn_db(sys, cfg.db);
   auto redis = persistence::spawn_redis(sys, cfg.redis);
+  auto hasher = spawn_password_hasher(sys, cfg.auth);
+  auto accounts = spawn_accounts(
+    sys, {cfg.auth, std::chrono::milliseconds(cfg.http.request_timeout_ms), tokens, db, redis,
+          hasher});
+  auto media = persistence::spawn_media(sys, cfg.media);
+  auto users = spawn_user_registry(sys, db, user_settings_from(cfg));
+  // URLs name this node's bound port when media.public_url is empty: set after start.
+  auto media_urls = std::make_shared<http::media_url_signer>(
+    std::move(media_url_key), cfg.media.public_url, cfg.http.address,
+    std::chrono::seconds(cfg.media.url_ttl_s));
   http::metrics stats;
   http::server server{cfg.http, cfg.log.requests,
-                      http::make_routes({sys, cfg, db, redis, stats}), stats};
+                      http::make_routes(
+                        {sys, cfg, db, redis, stats, tokens, accounts, media, media_urls, users}),
+                      stats};
   uint16_t port = 0;
   try {
     port = server.start();
@@ -97,8 +133,13 @@ int serve(const config::app_config& cfg) {
     std::cerr << "tandem: " << e.what() << "\n";
     caf::anon_send_exit(db, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(redis, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(media, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(accounts, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(hasher, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(users, caf::exit_reason::user_shutdown);
     return 1;
   }
+  media_urls->set_port(port);
   log::info("listening", {{"url", "http://" + cfg.http.address + ":" + std::to_string(port)},
                           {"port", port}});
 
@@ -108,6 +149,10 @@ int serve(const config::app_config& cfg) {
   auto cut = server.shutdown();
   caf::anon_send_exit(db, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(redis, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(media, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(accounts, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(hasher, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(users, caf::exit_reason::user_shutdown);
   log::info("stopped", {{"connections_cut", cut}});
   return 0;
 }

@@ -2,6 +2,11 @@
 // CAF type-id block. Included by persistence/, actors/ and http/.
 #pragma once
 
+#include "actors/account_types.hpp"
+#include "actors/media_messages.hpp"
+#include "actors/social_types.hpp"
+#include "actors/user_types.hpp"
+
 #include <caf/all.hpp>
 
 #include <cstdint>
@@ -52,6 +57,17 @@ typename Inspector::result_type inspect(Inspector& f, redis_reply& x) {
   return f(caf::meta::type_name("redis_reply"), x.kind, x.str, x.integer_value, x.items);
 }
 
+/// Who made a request: established once from a verified access token.
+struct identity {
+  std::string user_id;
+  std::string email;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, identity& x) {
+  return f(caf::meta::type_name("identity"), x.user_id, x.email);
+}
+
 } // namespace tandem
 
 CAF_ERROR_CODE_ENUM(tandem::errc, "tandem")
@@ -63,8 +79,104 @@ CAF_BEGIN_TYPE_ID_BLOCK(tandem, caf::first_custom_type_id)
   CAF_ADD_ATOM(tandem, tandem::atom, migrations, "migrations")
   CAF_ADD_ATOM(tandem, tandem::atom, command, "command")
   CAF_ADD_ATOM(tandem, tandem::atom, stats, "stats")
+  // -- atoms for accounts and tokens ------------------------------------------
+  CAF_ADD_ATOM(tandem, tandem::atom, create_account, "acct_new")
+  CAF_ADD_ATOM(tandem, tandem::atom, find_account_by_email, "acct_find")
+  CAF_ADD_ATOM(tandem, tandem::atom, hash_password, "pw_hash")
+  CAF_ADD_ATOM(tandem, tandem::atom, verify_password, "pw_verify")
+  CAF_ADD_ATOM(tandem, tandem::atom, sign_up, "sign_up")
+  CAF_ADD_ATOM(tandem, tandem::atom, login, "login")
+  CAF_ADD_ATOM(tandem, tandem::atom, refresh, "refresh")
+  CAF_ADD_ATOM(tandem, tandem::atom, logout, "logout")
+  // -- atoms for profiles -------------------------------------------------------
+  CAF_ADD_ATOM(tandem, tandem::atom, create_user, "user_new")
+  CAF_ADD_ATOM(tandem, tandem::atom, load_user, "user_load")
+  CAF_ADD_ATOM(tandem, tandem::atom, load_users, "user_loadn")
+  CAF_ADD_ATOM(tandem, tandem::atom, update_user, "user_upd")
+  CAF_ADD_ATOM(tandem, tandem::atom, set_domains, "user_doms")
+  // -- atoms for media and e-mail -----------------------------------------------
+  // -- atoms for the social graph and share notifications -----------------------
+  // user actors, routed through the user registry (actors/actor_types.hpp)
+  CAF_ADD_ATOM(tandem, tandem::atom, fr_lookup, "fr_lookup")
+  CAF_ADD_ATOM(tandem, tandem::atom, fr_in, "fr_in")
+  CAF_ADD_ATOM(tandem, tandem::atom, fr_list, "fr_list")
+  CAF_ADD_ATOM(tandem, tandem::atom, fr_count, "fr_count")
+  CAF_ADD_ATOM(tandem, tandem::atom, fr_mutual, "fr_mutual")
+  CAF_ADD_ATOM(tandem, tandem::atom, fr_mcount, "fr_mcount")
+  CAF_ADD_ATOM(tandem, tandem::atom, fr_all, "fr_all")
+  CAF_ADD_ATOM(tandem, tandem::atom, fr_write, "fr_write")
+  CAF_ADD_ATOM(tandem, tandem::atom, sh_unread, "sh_unread")
+  CAF_ADD_ATOM(tandem, tandem::atom, sh_send, "sh_send")
+  CAF_ADD_ATOM(tandem, tandem::atom, sh_read, "sh_read")
+  CAF_ADD_ATOM(tandem, tandem::atom, fr_ids, "fr_ids")
+  CAF_ADD_ATOM(tandem, tandem::atom, fr_page, "fr_page")
+  CAF_ADD_ATOM(tandem, tandem::atom, fr_apply, "fr_apply")
+  CAF_ADD_ATOM(tandem, tandem::atom, sh_in, "sh_in")
+  CAF_ADD_ATOM(tandem, tandem::atom, card_upd, "card_upd")
+  CAF_ADD_ATOM(tandem, tandem::atom, prof_chg, "prof_chg")
+  CAF_ADD_ATOM(tandem, tandem::atom, resync, "resync")
+  // life cycle of registry-owned actors
+  CAF_ADD_ATOM(tandem, tandem::atom, tick, "tick")
+  CAF_ADD_ATOM(tandem, tandem::atom, idle, "idle")
+  CAF_ADD_ATOM(tandem, tandem::atom, passivate, "passivate")
+  // the database's social operations (persistence/social_db.hpp)
+  CAF_ADD_ATOM(tandem, tandem::atom, soc_load, "soc_load")
+  CAF_ADD_ATOM(tandem, tandem::atom, prof_load, "prof_load")
+  CAF_ADD_ATOM(tandem, tandem::atom, fr_commit, "fr_commit")
+  CAF_ADD_ATOM(tandem, tandem::atom, sh_insert, "sh_insert")
+  CAF_ADD_ATOM(tandem, tandem::atom, sh_mark, "sh_mark")
+  CAF_ADD_ATOM(tandem, tandem::atom, sh_fetch, "sh_fetch")
+  CAF_ADD_ATOM(tandem, tandem::atom, usr_search, "usr_search")
+  CAF_ADD_ATOM(tandem, tandem::atom, fr_search, "fr_search")
+  CAF_ADD_ATOM(tandem, tandem::atom, sh_sent, "sh_sent")
+  CAF_ADD_ATOM(tandem, tandem::atom, media_put, "media_put")
+  CAF_ADD_ATOM(tandem, tandem::atom, media_get, "media_get")
+  CAF_ADD_ATOM(tandem, tandem::atom, media_del, "media_del")
+  CAF_ADD_ATOM(tandem, tandem::atom, set_image, "set_image")
+  CAF_ADD_ATOM(tandem, tandem::atom, clr_image, "clr_image")
+  CAF_ADD_ATOM(tandem, tandem::atom, image_exts, "image_exts")
+  CAF_ADD_ATOM(tandem, tandem::atom, enq_email, "enq_email")
   // -- message types ---------------------------------------------------------
   CAF_ADD_TYPE_ID(tandem, (tandem::redis_reply))
+  CAF_ADD_TYPE_ID(tandem, (tandem::identity))
+  // -- message types of accounts and tokens -------------------------------------
+  CAF_ADD_TYPE_ID(tandem, (tandem::account))
+  CAF_ADD_TYPE_ID(tandem, (tandem::token_pair))
+  // -- message types of profiles ------------------------------------------------
+  CAF_ADD_TYPE_ID(tandem, (tandem::user_profile))
+  CAF_ADD_TYPE_ID(tandem, (std::vector<tandem::user_profile>))
+  CAF_ADD_TYPE_ID(tandem, (tandem::new_profile))
+  CAF_ADD_TYPE_ID(tandem, (tandem::profile_update))
+  CAF_ADD_TYPE_ID(tandem, (tandem::domain_list))
+  // -- message types of media and e-mail ----------------------------------------
+  // -- message types of the social graph and share notifications ----------------
+  CAF_ADD_TYPE_ID(tandem, (tandem::user_card))
+  CAF_ADD_TYPE_ID(tandem, (std::vector<tandem::user_card>))
+  CAF_ADD_TYPE_ID(tandem, (tandem::user_summary))
+  CAF_ADD_TYPE_ID(tandem, (std::vector<tandem::user_summary>))
+  CAF_ADD_TYPE_ID(tandem, (tandem::friendship_row))
+  CAF_ADD_TYPE_ID(tandem, (tandem::friendship_lookup))
+  CAF_ADD_TYPE_ID(tandem, (tandem::relation))
+  CAF_ADD_TYPE_ID(tandem, (std::vector<tandem::relation>))
+  CAF_ADD_TYPE_ID(tandem, (tandem::friendship_command))
+  CAF_ADD_TYPE_ID(tandem, (tandem::friendship_limits))
+  CAF_ADD_TYPE_ID(tandem, (tandem::friendship_change))
+  CAF_ADD_TYPE_ID(tandem, (tandem::share_notification))
+  CAF_ADD_TYPE_ID(tandem, (std::vector<tandem::share_notification>))
+  CAF_ADD_TYPE_ID(tandem, (tandem::unread_snapshot))
+  CAF_ADD_TYPE_ID(tandem, (tandem::share_request))
+  CAF_ADD_TYPE_ID(tandem, (tandem::share_receipt))
+  CAF_ADD_TYPE_ID(tandem, (tandem::read_receipt))
+  CAF_ADD_TYPE_ID(tandem, (tandem::sent_share))
+  CAF_ADD_TYPE_ID(tandem, (std::vector<tandem::sent_share>))
+  CAF_ADD_TYPE_ID(tandem, (tandem::profile_snapshot))
+  CAF_ADD_TYPE_ID(tandem, (tandem::social_snapshot))
+  CAF_ADD_TYPE_ID(tandem, (tandem::page_request))
+  CAF_ADD_TYPE_ID(tandem, (tandem::user_search))
+  CAF_ADD_TYPE_ID(tandem, (tandem::share_query))
+  CAF_ADD_TYPE_ID(tandem, (tandem::user_registry_stats))
+  CAF_ADD_TYPE_ID(tandem, (tandem::media_key))
+  CAF_ADD_TYPE_ID(tandem, (tandem::invitation))
 CAF_END_TYPE_ID_BLOCK(tandem)
 
 namespace tandem {

@@ -84,10 +84,19 @@ struct media_config {
   int url_ttl_s = 3600;
 };
 
+struct users_config {
+  int idle_timeout_s = 600;                // a user actor idle this long (no live connection) stops
+  std::size_t unread_cache_limit = 200;    // unread share notifications kept in memory per user
+  int max_pending_requests = 1000;         // pending friend requests per user, in and out apart
+  int max_friends = 5000;                  // accepted friends per user
+  std::size_t write_queue_limit = 64;      // writes waiting in one user actor before 503
+};
+
 struct app_config {
   node_config node;
   auth_config auth;
   media_config media;
+  users_config users;
   http_config http;
   ws_config ws;
   scheduler_config scheduler;

@@ -6,7 +6,9 @@ namespace tandem::http {
 
 namespace {
 
-constexpr auto allowed_headers = "Authorization, Content-Type, X-Request-Id";
+// x-amz-acl: PageNow's clients send it with profile image uploads (the media store
+// ignores it, but a browser sends the PUT only if the preflight allows the header).
+constexpr auto allowed_headers = "Authorization, Content-Type, X-Request-Id, x-amz-acl";
 constexpr auto exposed_headers = "X-Request-Id, Retry-After, WWW-Authenticate";
 constexpr auto preflight_max_age = "600";
 

@@ -57,7 +57,7 @@ void readyz(const services& svc, responder respond) {
 
 } // namespace
 
-router make_routes(services svc) {
+router make_routes(const services& svc) {
   router r;
   r.add("GET", "/ping", [](request&, responder respond) {
     respond(json_response(200, "pong"));
@@ -72,6 +72,10 @@ router make_routes(services svc) {
     res.body = stats->render();
     respond(std::move(res));
   });
+  add_auth_routes(r, svc);
+  add_user_routes(r, svc);
+  add_media_routes(r, svc);
+  add_social_routes(r, svc);
   return r;
 }
 

@@ -1,11 +1,18 @@
 // The route table of a node: which handler answers which method and path.
 #pragma once
 
+#include "actors/accounts.hpp"
+#include "actors/actor_types.hpp"
+#include "actors/tokens.hpp"
 #include "config/app_config.hpp"
 #include "http/metrics.hpp"
+#include "http/media_urls.hpp"
 #include "http/router.hpp"
 #include "persistence/db.hpp"
+#include "persistence/media_store.hpp"
 #include "persistence/redis.hpp"
+
+#include <memory>
 
 namespace tandem::http {
 
@@ -16,8 +23,28 @@ struct services {
   persistence::db_actor db;
   persistence::redis_actor redis;
   metrics& stats;
+  // -- accounts and tokens (http/auth.cpp) ----------------------------------------
+  /// Verifies access tokens for `protected_route`; issues them after login.
+  std::shared_ptr<const token_service> tokens;
+  /// Registration, login, refresh and logout (POST /auth/...).
+  accounts_actor accounts;
+  // -- media (http/media_routes.cpp) --------------------------------------------
+  /// The profile image store (detached file workers).
+  persistence::media_actor media;
+  /// Signs and checks the media URLs handed to clients.
+  std::shared_ptr<const media_url_signer> media_urls;
+  // -- social graph and share notifications (http/social_routes.cpp) ---------------
+  /// Routes every request about a user to that user's actor.
+  user_registry_actor users;
 };
 
-router make_routes(services svc);
+/// The whole route table of a node.
+router make_routes(const services& svc);
+
+// Each area adds its routes; defined in its own file.
+void add_auth_routes(router& r, const services& svc);   // http/auth.cpp
+void add_user_routes(router& r, const services& svc);   // http/user_routes.cpp
+void add_media_routes(router& r, const services& svc);  // http/media_routes.cpp
+void add_social_routes(router& r, const services& svc); // http/social_routes.cpp
 
 } // namespace tandem::http

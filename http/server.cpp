@@ -116,8 +116,11 @@ private:
       return close();
     parser_.emplace();
     parser_->header_limit(header_limit);
+    // No limit while the headers are read: the parser would check Content-Length
+    // against it as soon as the headers end, before on_header could apply the
+    // route's own (possibly larger) limit. on_header sets the limit that applies.
     body_limit_ = srv_.cfg.body_limit;
-    parser_->body_limit(body_limit_);
+    parser_->body_limit(boost::none);
     stream_.expires_after(std::chrono::milliseconds(srv_.cfg.idle_timeout_ms));
     bhttp::async_read_header(stream_, buffer_, *parser_,
                              beast::bind_front_handler(&session::on_header, shared_from_this()));
@@ -131,10 +134,13 @@ private:
     auto target = parser_->get().target();
     std::string raw_path{target.substr(0, target.find('?'))};
     auto m = srv_.routes.match(std::string{parser_->get().method_string()}, raw_path);
-    if (m.matched != nullptr && m.matched->body_limit != 0) {
+    if (m.matched != nullptr && m.matched->body_limit != 0)
       body_limit_ = m.matched->body_limit;
-      parser_->body_limit(body_limit_);
-    }
+    parser_->body_limit(body_limit_);
+    // A declared length over the limit is refused before any of the body is read;
+    // chunked bodies are counted by the parser as they arrive.
+    if (auto length = parser_->content_length(); length && *length > body_limit_)
+      return on_read(bhttp::error::body_limit, 0);
     bhttp::async_read(stream_, buffer_, *parser_,
                       beast::bind_front_handler(&session::on_read, shared_from_this()));
   }

@@ -1,7 +1,12 @@
 #include "persistence/db.hpp"
 
+#include "persistence/accounts_repo.hpp"
 #include "persistence/db_worker.hpp"
+#include "persistence/email_repo.hpp"
+#include "persistence/media_repo.hpp"
 #include "persistence/migrations.hpp"
+#include "persistence/social_repo.hpp"
+#include "persistence/users_repo.hpp"
 
 #include <algorithm>
 
@@ -39,6 +44,104 @@ db_actor::behavior_type db_impl(db_actor::stateful_pointer<db_state> self,
       });
     },
     [self](atom::stats) { return self->state.pool->stats(); },
+    // -- accounts ----------------------------------------------------------------
+    [self](atom::create_account, const std::string& email, const std::string& hash) {
+      return self->state.transact("create_account", [email, hash](pqxx::work& tx) {
+        return accounts::insert(tx, email, hash);
+      });
+    },
+    [self](atom::find_account_by_email, const std::string& email) {
+      return self->state.transact("find_account_by_email", [email](pqxx::work& tx) {
+        return accounts::find_by_email(tx, email);
+      });
+    },
+    // -- profiles ----------------------------------------------------------------
+    [self](atom::create_user, const new_profile& p) {
+      return self->state.transact("create_user",
+                                  [p](pqxx::work& tx) { return users::insert(tx, p); });
+    },
+    [self](atom::load_user, const std::string& id) {
+      return self->state.transact("load_user",
+                                  [id](pqxx::work& tx) { return users::load(tx, id); });
+    },
+    [self](atom::load_users, const std::vector<std::string>& ids) {
+      return self->state.transact("load_users",
+                                  [ids](pqxx::work& tx) { return users::load_many(tx, ids); });
+    },
+    [self](atom::update_user, const identity& who, const profile_update& u) {
+      return self->state.transact(
+        "update_user", [who, u](pqxx::work& tx) { return users::update(tx, who, u); });
+    },
+    [self](atom::set_domains, const std::string& id, domain_list which,
+           const std::vector<std::string>& domains) {
+      return self->state.transact("set_domains", [id, which, domains](pqxx::work& tx) {
+        return users::set_domains(tx, id, which, domains);
+      });
+    },
+    // -- media and e-mail --------------------------------------------------------
+    // -- social graph and share notifications -----------------------------------
+    [self](atom::soc_load, const std::string& user, int32_t unread_limit) {
+      return self->state.transact("load_social", [user, unread_limit](pqxx::work& tx) {
+        return social::load(tx, user, unread_limit);
+      });
+    },
+    [self](atom::prof_load, const std::string& user) {
+      return self->state.transact("load_profile", [user](pqxx::work& tx) {
+        return social::load_profile(tx, user);
+      });
+    },
+    [self](atom::fr_commit, const friendship_command& cmd, const friendship_limits& limits) {
+      return self->state.transact("friendship_write", [cmd, limits](pqxx::work& tx) {
+        return social::commit(tx, cmd, limits);
+      });
+    },
+    [self](atom::sh_insert, const std::string& sender, const share_request& req) {
+      return self->state.transact("insert_share", [sender, req](pqxx::work& tx) {
+        return social::insert_share(tx, sender, req);
+      });
+    },
+    [self](atom::sh_mark, const std::string& user, const std::vector<std::string>& ids,
+           int32_t unread_limit) {
+      return self->state.transact("mark_shares_read", [user, ids, unread_limit](pqxx::work& tx) {
+        return social::mark_read(tx, user, ids, unread_limit);
+      });
+    },
+    [self](atom::sh_fetch, const share_query& q) {
+      return self->state.transact("fetch_shares",
+                                  [q](pqxx::work& tx) { return social::fetch_shares(tx, q); });
+    },
+    [self](atom::usr_search, const user_search& s) {
+      return self->state.transact("search_users",
+                                  [s](pqxx::work& tx) { return social::search_users(tx, s); });
+    },
+    [self](atom::fr_search, const user_search& s) {
+      return self->state.transact("search_friends",
+                                  [s](pqxx::work& tx) { return social::search_friends(tx, s); });
+    },
+    [self](atom::sh_sent, const std::string& sender, const page_request& page) {
+      return self->state.transact("sent_shares", [sender, page](pqxx::work& tx) {
+        return social::sent_shares(tx, sender, page);
+      });
+    },
+    [self](atom::set_image, const std::string& user_id, const std::string& ext) {
+      return self->state.transact("set_profile_image", [user_id, ext](pqxx::work& tx) {
+        return media_repo::set_profile_image(tx, user_id, ext);
+      });
+    },
+    [self](atom::clr_image, const std::string& user_id) {
+      return self->state.transact("clear_profile_image", [user_id](pqxx::work& tx) {
+        return media_repo::clear_profile_image(tx, user_id);
+      });
+    },
+    [self](atom::image_exts, const std::vector<std::string>& user_ids) {
+      return self->state.transact("profile_image_extensions", [user_ids](pqxx::work& tx) {
+        return media_repo::profile_image_extensions(tx, user_ids);
+      });
+    },
+    [self](atom::enq_email, const invitation& inv) {
+      return self->state.transact("enqueue_email",
+                                  [inv](pqxx::work& tx) { return email_repo::enqueue(tx, inv); });
+    },
   };
 }
 

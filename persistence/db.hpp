@@ -4,6 +4,7 @@
 
 #include "actors/messages.hpp"
 #include "config/app_config.hpp"
+#include "persistence/social_db.hpp"
 #include "persistence/worker_pool.hpp"
 
 namespace tandem::persistence {
@@ -24,7 +25,43 @@ using db_actor = caf::typed_actor<
   /// Replies the highest applied migration version (0 when none).
   caf::replies_to<atom::migrations>::with<int>,
   /// Replies the pool's current load (never queued: answered by the facade).
-  caf::replies_to<atom::stats>::with<pool_stats>>;
+  caf::replies_to<atom::stats>::with<pool_stats>
+  // Each entry opens with its comma, so that every area adds its own lines only.
+  // -- accounts ------------------------------------------------------------------
+  /// Inserts a login (email, argon2id hash) with a new user id and replies it;
+  /// `errc::already_exists` when the email is taken in any letter case.
+  , caf::replies_to<atom::create_account, std::string, std::string>::with<account>
+  /// Replies the login of an email compared case-insensitively; `errc::not_found`.
+  , caf::replies_to<atom::find_account_by_email, std::string>::with<account>
+  // -- profiles ------------------------------------------------------------------
+  /// Creates the profile of `p.user_id` with the default domain lists and replies it;
+  /// `errc::already_exists` when there is one.
+  , caf::replies_to<atom::create_user, new_profile>::with<user_profile>
+  /// Replies the profile of a user; `errc::not_found` when there is none.
+  , caf::replies_to<atom::load_user, std::string>::with<user_profile>
+  /// Replies the profiles of those ids that exist, each once, in request order.
+  , caf::replies_to<atom::load_users, std::vector<std::string>>::with<std::vector<user_profile>>
+  /// Replaces the editable fields of the caller's profile and its email (from the
+  /// token), and replies the profile; `errc::not_found` when there is none.
+  , caf::replies_to<atom::update_user, identity, profile_update>::with<user_profile>
+  /// Replaces one domain list of a user and replies the profile; `errc::not_found`.
+  , caf::replies_to<atom::set_domains, std::string, domain_list,
+                    std::vector<std::string>>::with<user_profile>
+  // -- media and e-mail ----------------------------------------------------------
+  // -- social graph and share notifications ----------------------------------------
+  // social_db and social_queries (persistence/social_db.hpp), joined by extend_with below.
+  /// Records an upload of a profile image with this extension now (U12); replies
+  /// true, or `errc::not_found` when the user has no profile.
+  , caf::replies_to<atom::set_image, std::string, std::string>::with<bool>
+  /// Nulls both image columns of a user (U15) and replies the extension they held
+  /// ("" for none); `errc::not_found` when the user has no profile.
+  , caf::replies_to<atom::clr_image, std::string>::with<std::string>
+  /// Replies the stored image extension of each user id, in request order ("" for a
+  /// user without an image or profile).
+  , caf::replies_to<atom::image_exts, std::vector<std::string>>::with<std::vector<std::string>>
+  /// Queues an invitation e-mail in email_outbox and replies its id.
+  , caf::replies_to<atom::enq_email, invitation>::with<int64_t>
+  >::extend_with<social_db, social_queries>;
 
 /// Spawns the facade and its `cfg.pool_size` workers. The workers connect
 /// lazily and reconnect by themselves with backoff.

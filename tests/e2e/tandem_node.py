@@ -9,6 +9,7 @@ import os
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import unittest
@@ -26,9 +27,14 @@ def create_database():
     """An empty database of its own for one node; returns its DSN."""
     admin = required_env("TANDEM_TEST_PG_DSN")
     name = "tandem_e2e_" + uuid.uuid4().hex[:12]
-    subprocess.run(["psql", admin, "-v", "ON_ERROR_STOP=1", "-qc", f'CREATE DATABASE "{name}"'],
-                   check=True, capture_output=True)
+    psql(admin, f'CREATE DATABASE "{name}"')
     return f"{admin} dbname={name}"
+
+
+def psql(dsn, sql):
+    """Runs `sql` on the database `dsn`; fails loudly on any error."""
+    subprocess.run(["psql", dsn, "-v", "ON_ERROR_STOP=1", "-qc", sql], check=True,
+                   capture_output=True)
 
 
 def services(verb):
@@ -42,13 +48,19 @@ class Node:
 
     def __init__(self, extra_env=None, args=("serve",)):
         env = dict(os.environ)
+        # Profile images go to a directory of the node's own, removed with this object,
+        # never to media.dir's default below the working directory (the source tree).
+        self._media_dir = tempfile.TemporaryDirectory(prefix="tandem-e2e-media-")
         env.update({
             "TANDEM_HTTP_PORT": "0",
             "TANDEM_DB_DSN": create_database(),
+            "TANDEM_MEDIA_DIR": self._media_dir.name,
             "TANDEM_REDIS_HOST": required_env("TANDEM_TEST_REDIS_HOST"),
             "TANDEM_REDIS_PORT": required_env("TANDEM_TEST_REDIS_PORT"),
         })
         env.update(extra_env or {})
+        # The node's own database, for tests that arrange rows no route writes.
+        self.db_dsn = env["TANDEM_DB_DSN"]
         self.proc = subprocess.Popen([required_env("TANDEM_TEST_BIN"), *args], env=env,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.logs = []

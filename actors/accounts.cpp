@@ -1,0 +1,240 @@
+#include "actors/accounts.hpp"
+
+#include "actors/auth_store.hpp"
+#include "config/log.hpp"
+
+#include <utility>
+
+namespace tandem {
+
+namespace {
+
+const char* const bad_credentials = "Invalid email or password";
+const char* const bad_refresh_token = "Invalid refresh token";
+
+struct accounts_state {
+  accounts_deps deps;
+  static inline const char* name = "tandem.accounts";
+};
+
+using self_pointer = accounts_actor::stateful_pointer<accounts_state>;
+using pair_promise = caf::typed_response_promise<token_pair>;
+
+/// An error handler that passes the error on to the caller.
+auto forward_to(pair_promise rp) {
+  return [rp](caf::error& err) mutable { rp.deliver(std::move(err)); };
+}
+
+std::size_t utf8_length(const std::string& text) {
+  std::size_t n = 0;
+  for (unsigned char c : text)
+    n += (c & 0xC0) != 0x80 ? 1 : 0; // count every byte that is not a continuation byte
+  return n;
+}
+
+/// Signs an access token for `who`, stores a refresh token as a new family and
+/// delivers both.
+void issue_pair(self_pointer self, const identity& who, pair_promise rp) {
+  const auto& deps = self->state.deps;
+  access_token access;
+  try {
+    access = deps.tokens->issue(who);
+  } catch (const std::exception& e) {
+    log::error("cannot issue an access token", {{"detail", e.what()}});
+    rp.deliver(caf::make_error(errc::internal, "issue_access_token"));
+    return;
+  }
+  auto refresh = new_refresh_token();
+  auto command = auth_store::issue_command(refresh, new_random_id(), who, deps.auth.refresh_ttl_s);
+  self->request(deps.redis, deps.timeout, atom::command_v, std::move(command))
+    .then(
+      [rp, who, access, refresh](redis_reply&) mutable {
+        rp.deliver(token_pair{who.user_id, access.token, refresh, access.expires_in});
+      },
+      forward_to(rp));
+}
+
+/// Verifies the password of a login (or, for an unknown email, does the same work
+/// against the hasher's dummy hash) and answers the attempt.
+void check_password(self_pointer self, const std::string& encoded, std::string password,
+                    identity who, std::string email_key, std::string address_key,
+                    pair_promise rp) {
+  const auto& deps = self->state.deps;
+  self->request(deps.hasher, deps.timeout, atom::verify_password_v, encoded, std::move(password))
+    .then(
+      [self, who, email_key, address_key, rp](bool ok) mutable {
+        if (!ok) {
+          // The attempt stays counted as a failure.
+          rp.deliver(caf::make_error(errc::unauthorized, bad_credentials));
+          return;
+        }
+        const auto& deps = self->state.deps;
+        // Giving the attempt back is best effort: if it fails the counter only ends
+        // its window one success too high.
+        self->request(deps.redis, deps.timeout, atom::command_v,
+                      auth_store::login_succeeded_command(email_key, address_key))
+          .then([](redis_reply&) {},
+                [](caf::error& err) {
+                  log::warn("cannot reset a login counter", {{"error", describe(err)}});
+                });
+        issue_pair(self, who, rp);
+      },
+      forward_to(rp));
+}
+
+accounts_actor::behavior_type accounts_impl(self_pointer self, accounts_deps deps) {
+  self->state.deps = std::move(deps);
+  return {
+    [self](atom::sign_up, std::string& email, std::string& password) -> caf::result<token_pair> {
+      if (auto err = validate_email(email))
+        return err;
+      if (auto err = validate_password(password))
+        return err;
+      const auto& deps = self->state.deps;
+      auto rp = self->make_response_promise<token_pair>();
+      self->request(deps.hasher, deps.timeout, atom::hash_password_v, std::move(password))
+        .then(
+          [self, email, rp](std::string& hash) mutable {
+            const auto& deps = self->state.deps;
+            self->request(deps.db, deps.timeout, atom::create_account_v, email, std::move(hash))
+              .then([self, rp](account& acc) mutable {
+                      issue_pair(self, identity{acc.user_id, acc.email}, rp);
+                    },
+                    forward_to(rp));
+          },
+          forward_to(rp));
+      return rp;
+    },
+    [self](atom::login, std::string& email, std::string& password,
+           std::string& address) -> caf::result<token_pair> {
+      const auto& deps = self->state.deps;
+      auto rp = self->make_response_promise<token_pair>();
+      auto email_key = auth_store::email_counter_key(email);
+      auto address_key = auth_store::address_counter_key(address.empty() ? "unknown" : address);
+      // Every path below costs one throttle step, one lookup and one argon2 verify,
+      // so neither the answer nor its timing tells whether the email exists.
+      auto attempt = auth_store::login_attempt_command(
+        email_key, address_key, deps.auth.login_max_failures,
+        deps.auth.login_max_failures_per_address, deps.auth.login_window_s);
+      self->request(deps.redis, deps.timeout, atom::command_v, std::move(attempt))
+        .then(
+          [self, email, password, email_key, address_key, rp](redis_reply& reply) mutable {
+            if (reply.kind != redis_reply::integer) {
+              rp.deliver(caf::make_error(errc::redis_error, "login_attempt"));
+              return;
+            }
+            if (reply.integer_value > 0) {
+              rp.deliver(caf::make_error(errc::rate_limited,
+                                         "Too many failed logins; try again later",
+                                         reply.integer_value));
+              return;
+            }
+            const auto& deps = self->state.deps;
+            self->request(deps.db, deps.timeout, atom::find_account_by_email_v, email)
+              .then(
+                [self, password, email_key, address_key, rp](account& acc) mutable {
+                  check_password(self, acc.password_hash, std::move(password),
+                                 identity{acc.user_id, acc.email}, email_key, address_key, rp);
+                },
+                [self, password, email_key, address_key, rp](caf::error& err) mutable {
+                  if (code_of(err) != errc::not_found) {
+                    rp.deliver(std::move(err));
+                    return;
+                  }
+                  check_password(self, std::string{}, std::move(password), identity{},
+                                 email_key, address_key, rp);
+                });
+          },
+          forward_to(rp));
+      return rp;
+    },
+    [self](atom::refresh, const std::string& token) -> caf::result<token_pair> {
+      if (token.empty() || token.size() > max_refresh_token_size)
+        return caf::make_error(errc::unauthorized, bad_refresh_token);
+      const auto& deps = self->state.deps;
+      auto rp = self->make_response_promise<token_pair>();
+      auto next = new_refresh_token();
+      self->request(deps.redis, deps.timeout, atom::command_v,
+                    auth_store::rotate_command(token, next, deps.auth.refresh_ttl_s))
+        .then(
+          [self, next, rp](redis_reply& reply) mutable {
+            auto rotated = auth_store::parse_rotation(reply);
+            if (!rotated) {
+              rp.deliver(std::move(rotated.error()));
+              return;
+            }
+            switch (rotated->outcome) {
+              case auth_store::rotation::unknown:
+                rp.deliver(caf::make_error(errc::unauthorized, bad_refresh_token));
+                return;
+              case auth_store::rotation::replayed:
+                // Two holders of one token: one of them stole it. Which one cannot
+                // be told, so the whole family is gone and both must sign in again.
+                log::warn("refresh token reused, token family revoked",
+                          {{"user_id", rotated->who.user_id}});
+                rp.deliver(caf::make_error(errc::unauthorized,
+                                           "Refresh token reused; please sign in again"));
+                return;
+              case auth_store::rotation::rotated:
+                break;
+            }
+            access_token access;
+            try {
+              access = self->state.deps.tokens->issue(rotated->who);
+            } catch (const std::exception& e) {
+              log::error("cannot issue an access token", {{"detail", e.what()}});
+              rp.deliver(caf::make_error(errc::internal, "issue_access_token"));
+              return;
+            }
+            rp.deliver(token_pair{rotated->who.user_id, access.token, next, access.expires_in});
+          },
+          forward_to(rp));
+      return rp;
+    },
+    [self](atom::logout, const std::string& token) -> caf::result<bool> {
+      if (token.empty() || token.size() > max_refresh_token_size)
+        return true;
+      const auto& deps = self->state.deps;
+      auto rp = self->make_response_promise<bool>();
+      self->request(deps.redis, deps.timeout, atom::command_v, auth_store::revoke_command(token))
+        .then([rp](redis_reply&) mutable { rp.deliver(true); },
+              [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
+  };
+}
+
+} // namespace
+
+caf::error validate_email(const std::string& email) {
+  auto bad = [] {
+    return caf::make_error(errc::invalid_request, "email must be a valid email address");
+  };
+  if (email.size() < 3 || email.size() > 320)
+    return bad();
+  for (unsigned char c : email)
+    if (c <= 0x20 || c == 0x7F)
+      return bad();
+  auto at = email.find('@');
+  if (at == std::string::npos || at == 0 || at > 64 || email.find('@', at + 1) != std::string::npos)
+    return bad();
+  auto domain = email.substr(at + 1);
+  auto dot = domain.find('.');
+  if (domain.size() > 255 || dot == std::string::npos || dot == 0 || domain.back() == '.'
+      || domain.find("..") != std::string::npos)
+    return bad();
+  return caf::none;
+}
+
+caf::error validate_password(const std::string& password) {
+  auto n = utf8_length(password);
+  if (n < 8 || n > 256)
+    return caf::make_error(errc::invalid_request, "password must be 8 to 256 characters long");
+  return caf::none;
+}
+
+accounts_actor spawn_accounts(caf::actor_system& sys, accounts_deps deps) {
+  return sys.spawn(accounts_impl, std::move(deps));
+}
+
+} // namespace tandem

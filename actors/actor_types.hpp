@@ -1,0 +1,88 @@
+// Typed interfaces of the user actors and their registry (design.md section 2): one
+// actor per user, reached only through the registry, which routes each message by
+// the user id it names.
+#pragma once
+
+#include "actors/messages.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tandem {
+
+/// What a user actor answers. Nobody holds a user actor's handle but its registry:
+/// everyone sends these to the `user_registry_actor`, which passes each, unchanged,
+/// to the actor of the user named by its first string (for `fr_write`, the pair's
+/// owner, see there), spawning it on first use. Every reply may also be the error
+/// the actor's load failed with: `errc::not_found` "User not found" for a user
+/// without a profile, or a database error.
+using user_routed = caf::typed_actor<
+  // -- requests of the user themselves ------------------------------------------------
+  /// F1: the friendship row between the user and `other`, either way.
+  caf::replies_to<atom::fr_lookup, std::string, std::string>::with<friendship_lookup>,
+  /// F4: pending requests to the user, newest first.
+  caf::replies_to<atom::fr_in, std::string>::with<std::vector<relation>>,
+  /// U10: the friends of `target` (user, target, page), with friendship_state
+  /// relative to the user, by first name, last name and id.
+  caf::replies_to<atom::fr_list, std::string, std::string, page_request>::with<
+    std::vector<user_summary>>,
+  /// U11: the number of friends of the user named.
+  caf::replies_to<atom::fr_count, std::string>::with<int64_t>,
+  /// U8: friends of both the user and `target` (user, target, page), by name.
+  caf::replies_to<atom::fr_mutual, std::string, std::string, page_request>::with<
+    std::vector<user_summary>>,
+  /// U9: the number of friends of both the user and `target`.
+  caf::replies_to<atom::fr_mcount, std::string, std::string>::with<int64_t>,
+  /// F10: every friend and pending request of the user, by name.
+  caf::replies_to<atom::fr_all, std::string, page_request>::with<std::vector<relation>>,
+  /// F2, F5, F6, F7: routed to the actor of the lower id of {caller, other}, the
+  /// pair's owner, so that one actor runs every write of a pair, one at a time, and
+  /// both users' actors see them in commit order. Replies true once the database
+  /// committed and both actors apply the change; errors as `social_db`'s fr_commit.
+  caf::replies_to<atom::fr_write, friendship_command>::with<bool>,
+  /// N3 `is_read=false`: the user's unread notifications, newest first.
+  caf::replies_to<atom::sh_unread, std::string, page_request>::with<
+    std::vector<share_notification>>,
+  /// N1, N2: shares a page; replies the event id once every recipient's actor has it.
+  caf::replies_to<atom::sh_send, std::string, share_request>::with<std::string>,
+  /// N5: marks notifications of the user read (event ids in canonical UUID form).
+  caf::replies_to<atom::sh_read, std::string, std::vector<std::string>>::with<bool>,
+  // -- between user actors -------------------------------------------------------------
+  /// The ids of the user's accepted friends (for mutual friends).
+  caf::replies_to<atom::fr_ids, std::string>::with<std::vector<std::string>>,
+  /// A page of the user's accepted friends, by name (for U10 about someone else).
+  caf::replies_to<atom::fr_page, std::string, page_request>::with<std::vector<user_card>>,
+  /// A committed friendship change of a pair of the user. The registry answers true
+  /// itself when the user has no live actor: a later load reads the change.
+  caf::replies_to<atom::fr_apply, std::string, friendship_change>::with<bool>,
+  /// A committed share the user received (answered like `fr_apply`).
+  caf::replies_to<atom::sh_in, std::string, share_notification>::with<bool>,
+  /// A user related to the user changed their card; dropped without a live actor.
+  caf::reacts_to<atom::card_upd, std::string, user_card>,
+  /// The user's profile changed in the database: reload it and hand the new card to
+  /// the live actors of related users. Hook for the profile routes (U4, U5, U12, U15).
+  caf::reacts_to<atom::prof_chg, std::string>,
+  /// A write that concerns the user may or may not have committed (its reply was
+  /// lost): the actor stops as soon as nothing is in flight, and the next use reloads.
+  /// Dropped without a live actor.
+  caf::reacts_to<atom::resync, std::string>>;
+
+/// A user actor: the routed messages plus its own timer and its registry's stop.
+using user_actor = user_routed::extend<
+  /// The idle timer, sent by the actor to itself: periodic (true), or a check made
+  /// at once because the actor wants to stop (false).
+  caf::reacts_to<atom::tick, bool>,
+  /// From the registry after it dropped the actor's entry: stop now.
+  caf::reacts_to<atom::passivate>>;
+
+/// The user registry: routes the messages of `user_routed`, and passivates actors.
+using user_registry_actor = user_routed::extend<
+  /// From a user actor idle for users.idle_timeout_s with nothing in flight: the user
+  /// and how many routed messages it has handled. The registry removes the entry
+  /// only when it routed exactly that many, i.e. none is still on its way.
+  caf::reacts_to<atom::idle, std::string, uint64_t>,
+  /// Live actors and life-cycle counters.
+  caf::replies_to<atom::stats>::with<user_registry_stats>>;
+
+} // namespace tandem

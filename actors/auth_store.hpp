@@ -1,0 +1,76 @@
+// The Redis side of accounts: refresh token families and login failure counters, as
+// EVAL commands for the redis facade (`atom::command`) and parsers of their replies.
+// Each operation is one Lua script, so rotation, replay detection and the throttle
+// are atomic however many nodes share the Redis.
+//
+// Keys (a token is only ever stored by its SHA-256, see `sha256_hex`):
+//   rt:<hash>          hash {family, user, email, state: active|rotated}, TTL auth.refresh_ttl_s
+//   rtf:<family>       set of the token hashes of one family, TTL renewed on each rotation
+//   login:fail:email:<sha256 of the lower-case email>   counter, TTL auth.login_window_s
+//   login:fail:addr:<client address>                    counter, TTL auth.login_window_s
+// Revocation deletes family members named inside the script, which standalone Redis
+// allows (Redis Cluster would need the family's keys in one hash slot).
+#pragma once
+
+#include "actors/messages.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tandem::auth_store {
+
+/// The key of a stored refresh token.
+std::string token_key(const std::string& refresh_token);
+
+/// The key of a family's member set.
+std::string family_key(const std::string& family);
+
+/// Stores `refresh_token` as the first, active member of a new `family` of `who`.
+/// The reply is the integer 1.
+std::vector<std::string> issue_command(const std::string& refresh_token,
+                                       const std::string& family, const identity& who,
+                                       int64_t ttl_s);
+
+/// Rotates `old_token` to `new_token` in one step: an active old token becomes
+/// rotated (kept until its own TTL ends, to recognise a replay) and the new one joins
+/// the family, active, with a fresh TTL. Presenting a rotated token deletes its whole
+/// family. Parse the reply with `parse_rotation`.
+std::vector<std::string> rotate_command(const std::string& old_token,
+                                        const std::string& new_token, int64_t ttl_s);
+
+/// What `rotate_command` did.
+struct rotation {
+  enum outcome_t { rotated, unknown, replayed } outcome = unknown;
+  identity who; ///< the family's user (rotated and replayed)
+};
+
+/// Reads the reply of `rotate_command`; `errc::redis_error` for an unexpected shape.
+caf::expected<rotation> parse_rotation(const redis_reply& reply);
+
+/// Deletes the family of `refresh_token` (active or rotated). The reply is the integer
+/// 1, or 0 when the token is unknown.
+std::vector<std::string> revoke_command(const std::string& refresh_token);
+
+/// The failure counter of an email, ignoring ASCII letter case; the email itself is not
+/// stored, only its hash.
+std::string email_counter_key(const std::string& email);
+
+/// The failure counter of a client address.
+std::string address_counter_key(const std::string& address);
+
+/// Starts a login attempt. When a counter already holds its maximum the reply is the
+/// integer number of seconds until its window ends (at least 1) and nothing changes;
+/// otherwise both counters are incremented (the window starts with a counter's first
+/// increment) and the reply is 0. Counting the attempt up front means concurrent
+/// guesses cannot overshoot the limit; `login_succeeded_command` gives it back.
+std::vector<std::string> login_attempt_command(const std::string& email_key,
+                                               const std::string& address_key,
+                                               int max_per_email, int max_per_address,
+                                               int window_s);
+
+/// Takes back the attempt of a successful login from both counters.
+std::vector<std::string> login_succeeded_command(const std::string& email_key,
+                                                 const std::string& address_key);
+
+} // namespace tandem::auth_store

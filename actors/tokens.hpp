@@ -1,0 +1,104 @@
+// Access and refresh tokens without actors or Beast: issuing and verifying JWTs
+// (HS256 for our own tokens, RS256 ID tokens of an optional external issuer) and
+// the random refresh token strings with the hash they are stored under.
+#pragma once
+
+#include "actors/messages.hpp"
+#include "config/app_config.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace tandem {
+
+/// Converts a JWKS document (RFC 7517) into PEM public keys by `kid`. Keys that are not
+/// RSA signing keys for RS256 (`kty` other than "RSA", `use` other than "sig", `alg`
+/// other than "RS256") are skipped. Throws `std::invalid_argument` with a one-line
+/// reason when the document is not a JWKS, an RSA key is malformed, shorter than 2048
+/// bits or has a missing or duplicate `kid`, or no usable key remains.
+std::map<std::string, std::string> jwks_to_pem(const std::string& jwks_json);
+
+/// What a `token_service` signs and accepts.
+struct token_settings {
+  std::string key;                          ///< HS256 key of our own tokens
+  std::string issuer;                       ///< `iss` of our tokens
+  std::string audience;                     ///< `aud` of our tokens
+  int64_t access_ttl_s = 900;               ///< lifetime of our access tokens
+  std::string external_issuer;              ///< empty: no external tokens accepted
+  std::string external_audience;            ///< empty: `aud` of external tokens not checked
+  std::string external_user_claim = "cognito:username";
+  std::map<std::string, std::string> external_keys; ///< kid -> RSA public key (PEM)
+};
+
+/// A freshly issued access token.
+struct access_token {
+  std::string token;
+  int64_t expires_in = 0;                   ///< seconds
+};
+
+/// The outcome of verifying a token: the identity, or why it was refused.
+struct token_check {
+  std::optional<identity> who;
+  std::string failure;                      ///< client-safe text when `who` is empty
+};
+
+/// Issues and verifies access tokens. Immutable after construction, so one instance is
+/// shared by io threads and actors; verification does no I/O and may run anywhere.
+class token_service {
+public:
+  /// Longest token accepted; a longer Authorization header is refused unparsed.
+  static constexpr std::size_t max_token_size = 8 * 1024;
+
+  explicit token_service(token_settings settings);
+
+  /// Builds the service from `auth.*` (key via `config::resolve_jwt_key`, the external
+  /// JWKS file read and converted now). Throws `config::config_error` with one line
+  /// for the operator when a key is refused or the JWKS file is unreadable or bad.
+  static std::shared_ptr<const token_service> from_config(const config::app_config& cfg);
+
+  /// Signs an HS256 token for `who` with claims sub, email, iat (= now), exp, iss,
+  /// aud and a random jti. `now` is in seconds since the epoch.
+  access_token issue(const identity& who, int64_t now) const;
+
+  /// `issue` at the current time.
+  access_token issue(const identity& who) const;
+
+  /// Accepts exactly two kinds of token: HS256 signed with our key, with our iss and
+  /// aud; or, when an external issuer is configured, RS256 signed by the JWKS key named
+  /// by its `kid`, with that issuer (and audience, when configured). The algorithm is
+  /// pinned per kind before any signature check, so `none`, other algorithms and
+  /// HS256 tokens keyed with an RSA public key are refused. `exp` must lie after
+  /// `now` (seconds since the epoch).
+  token_check verify(const std::string& token, int64_t now) const;
+
+  /// `verify` at the current time.
+  token_check verify(const std::string& token) const;
+
+  /// The lifetime of issued access tokens in seconds.
+  int64_t access_ttl_s() const noexcept {
+    return settings_.access_ttl_s;
+  }
+
+private:
+  token_check verify_own(const std::string& token, int64_t now) const;
+  token_check verify_external(const std::string& token, const std::string& kid,
+                              int64_t now) const;
+
+  token_settings settings_;
+};
+
+/// A new refresh token: 256 random bits, base64url without padding (43 characters).
+std::string new_refresh_token();
+
+/// A random id of 128 bits in lower-case hex (token ids, token families).
+std::string new_random_id();
+
+/// The lower-case hex SHA-256 of `text`: refresh tokens are stored by this hash, so a
+/// copy of Redis does not hand out usable tokens.
+std::string sha256_hex(const std::string& text);
+
+} // namespace tandem

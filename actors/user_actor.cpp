@@ -1,0 +1,632 @@
+#include "actors/user_actor.hpp"
+
+#include "config/log.hpp"
+
+#include <algorithm>
+#include <memory>
+#include <tuple>
+#include <unordered_set>
+#include <utility>
+
+namespace tandem {
+
+// -- state transitions ----------------------------------------------------------------------
+
+namespace {
+
+/// Newest first; the event id breaks ties so that every list has one order.
+bool newer(const share_notification& a, const share_notification& b) {
+  return std::tie(a.sent_at, a.event_id) > std::tie(b.sent_at, b.event_id);
+}
+
+/// First name, last name, then id, bytewise: the order of every friend list (the
+/// database sorts the same way with COLLATE "C").
+bool by_name(const relation* a, const relation* b) {
+  return std::tie(a->user.first_name, a->user.last_name, a->user.user_id)
+         < std::tie(b->user.first_name, b->user.last_name, b->user.user_id);
+}
+
+} // namespace
+
+void user_state::install(social_snapshot snap) {
+  profile = std::move(snap.profile);
+  relations.clear();
+  for (auto& rel : snap.relations) {
+    auto other = rel.user.user_id;
+    relations.emplace(std::move(other), std::move(rel));
+  }
+  unread = std::move(snap.unread.items);
+  unread_complete = snap.unread.complete;
+}
+
+void user_state::apply(const friendship_change& change) {
+  // The change carries both cards as the database had them: refresh ours too.
+  profile.me = change.low.user_id == id ? change.low : change.high;
+  const auto& other = change.other_than(id);
+  if (!change.exists) {
+    relations.erase(other.user_id);
+    return;
+  }
+  relations[other.user_id] = relation{other, change.row};
+}
+
+void user_state::add_unread(share_notification note) {
+  auto limit = static_cast<std::size_t>(settings.unread_cache_limit);
+  auto same = [&](const share_notification& x) { return x.event_id == note.event_id; };
+  if (std::any_of(unread.begin(), unread.end(), same))
+    return;
+  unread.insert(std::upper_bound(unread.begin(), unread.end(), note, newer), std::move(note));
+  if (unread.size() > limit) {
+    unread.resize(limit);
+    unread_complete = false;
+  }
+}
+
+void user_state::apply_read(const read_receipt& r) {
+  // The database's list is as of the write; shares that reached this actor while the
+  // write ran are newer and stay unless this write marked them.
+  std::unordered_set<std::string> gone(r.marked.begin(), r.marked.end());
+  auto merged = r.unread.items;
+  std::unordered_set<std::string> present;
+  for (const auto& n : merged)
+    present.insert(n.event_id);
+  for (auto& n : unread)
+    if (gone.count(n.event_id) == 0 && present.insert(n.event_id).second)
+      merged.push_back(std::move(n));
+  std::sort(merged.begin(), merged.end(), newer);
+  auto limit = static_cast<std::size_t>(settings.unread_cache_limit);
+  unread_complete = r.unread.complete && merged.size() <= limit;
+  if (merged.size() > limit)
+    merged.resize(limit);
+  unread = std::move(merged);
+}
+
+bool outcome_unknown(const caf::error& err) {
+  if (err == caf::sec::request_timeout || err == caf::sec::request_receiver_down)
+    return true;
+  auto code = code_of(err);
+  return code == errc::db_unavailable || code == errc::internal;
+}
+
+void user_state::update_card(const user_card& card) {
+  if (auto i = relations.find(card.user_id); i != relations.end())
+    i->second.user = card;
+  for (auto& n : unread)
+    if (n.sender.user_id == card.user_id)
+      n.sender = card;
+}
+
+// -- queries ---------------------------------------------------------------------------------
+
+friendship_state user_state::state_of(const std::string& other) const {
+  auto i = relations.find(other);
+  if (i == relations.end())
+    return friendship_state::none;
+  return i->second.row.accepted() ? friendship_state::friends : friendship_state::pending;
+}
+
+friendship_lookup user_state::lookup(const std::string& other) const {
+  auto i = relations.find(other);
+  if (i == relations.end())
+    return {};
+  return {true, i->second.row};
+}
+
+std::vector<relation> user_state::requests_in() const {
+  std::vector<relation> out;
+  for (const auto& [other, rel] : relations)
+    if (!rel.row.accepted() && rel.row.requester != id)
+      out.push_back(rel);
+  std::sort(out.begin(), out.end(), [](const relation& a, const relation& b) {
+    return a.row.requested_at != b.row.requested_at ? a.row.requested_at > b.row.requested_at
+                                                    : a.user.user_id < b.user.user_id;
+  });
+  return out;
+}
+
+std::vector<const relation*> user_state::friends_by_name() const {
+  std::vector<const relation*> out;
+  for (const auto& [other, rel] : relations)
+    if (rel.row.accepted())
+      out.push_back(&rel);
+  std::sort(out.begin(), out.end(), by_name);
+  return out;
+}
+
+std::vector<relation> user_state::all_by_name(page_request page) const {
+  std::vector<const relation*> all;
+  all.reserve(relations.size());
+  for (const auto& [other, rel] : relations)
+    all.push_back(&rel);
+  std::sort(all.begin(), all.end(), by_name);
+  std::vector<relation> out;
+  for (const auto* rel : slice(all, page))
+    out.push_back(*rel);
+  return out;
+}
+
+std::vector<std::string> user_state::friend_ids() const {
+  std::vector<std::string> out;
+  for (const auto& [other, rel] : relations)
+    if (rel.row.accepted())
+      out.push_back(other);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+int64_t user_state::friend_count() const {
+  return std::count_if(relations.begin(), relations.end(),
+                       [](const auto& kvp) { return kvp.second.row.accepted(); });
+}
+
+std::vector<const relation*> user_state::mutual_with(const std::vector<std::string>& ids) const {
+  std::vector<const relation*> out;
+  for (const auto& other : ids)
+    if (auto i = relations.find(other); i != relations.end() && i->second.row.accepted())
+      out.push_back(&i->second);
+  std::sort(out.begin(), out.end(), by_name);
+  return out;
+}
+
+bool user_state::unread_serves(page_request page) const {
+  return unread_complete
+         || int64_t{page.offset} + int64_t{page.limit} <= static_cast<int64_t>(unread.size());
+}
+
+// -- the actor -------------------------------------------------------------------------------
+
+namespace {
+
+using self_pointer = user_actor::stateful_pointer<user_state>;
+
+/// Counts a routed message as activity and tells whether the actor can serve it: a
+/// failed actor answers everything with its failure and asks again to be removed,
+/// now that the registry's count of routed messages may match its own.
+caf::error admit(self_pointer self) {
+  auto& st = self->state;
+  ++st.received;
+  st.last_active = self->clock().now();
+  if (st.failure) {
+    self->send(st.registry, atom::idle_v, st.id, st.received);
+    return st.failure;
+  }
+  // A stale actor checks after every message whether it can go: the check runs after
+  // this message (and whatever else waits in the mailbox) is handled.
+  if (st.stale)
+    self->send(self, atom::tick_v, false);
+  return caf::none;
+}
+
+void schedule_tick(self_pointer self, caf::timespan after) {
+  self->delayed_send(self, after, atom::tick_v, true);
+}
+
+/// Reports the actor idle once it has been unused for the idle timeout (or at once
+/// when stale) with nothing in flight and no live connection; the registry decides
+/// (see `atom::idle`).
+void on_tick(self_pointer self, bool periodic) {
+  auto& st = self->state;
+  auto timeout = st.settings.idle_timeout;
+  auto idle_for = self->clock().now() - st.last_active;
+  if ((idle_for >= timeout || st.stale) && st.quiet())
+    self->send(st.registry, atom::idle_v, st.id, st.received);
+  // Always keep one periodic timer: the registry ignores a report that raced with a
+  // message.
+  if (periodic)
+    schedule_tick(self, idle_for >= timeout ? timeout : timeout - idle_for);
+}
+
+/// After a write failed with `err`: when it may have committed anyway, this actor and
+/// those of `peers` may differ from the database; all of them go and reload.
+void resync_if_unknown(self_pointer self, const caf::error& err,
+                       const std::vector<std::string>& peers) {
+  if (!outcome_unknown(err))
+    return;
+  auto& st = self->state;
+  log::warn("user actor reloads after a write of unknown outcome",
+            {{"user", st.id}, {"error", describe(err)}});
+  st.stale = true;
+  for (const auto& peer : peers)
+    self->send(st.registry, atom::resync_v, peer);
+  self->send(self, atom::tick_v, false);
+}
+
+/// Every user related to this one (friends and pending requests).
+std::vector<std::string> related(self_pointer self) {
+  std::vector<std::string> out;
+  for (const auto& kvp : self->state.relations)
+    out.push_back(kvp.first);
+  return out;
+}
+
+// -- writes: one at a time, in arrival order --------------------------------------------------
+
+/// Whether another write may wait: the running one plus write_queue_limit waiting.
+bool can_enqueue_write(self_pointer self) {
+  return self->state.writes.size() <= self->state.settings.write_queue_limit;
+}
+
+caf::error too_many_writes() {
+  return caf::make_error(errc::overloaded, "Too many writes for this user; try again later");
+}
+
+/// Starts the write in front. Its slot stays in the queue (emptied) while it runs.
+void start_write(self_pointer self) {
+  auto job = std::move(self->state.writes.front());
+  self->state.writes.front() = nullptr;
+  job();
+}
+
+/// Queues `job`, which must call `finish_write` once, after its last reply.
+void enqueue_write(self_pointer self, std::function<void()> job) {
+  self->state.writes.push_back(std::move(job));
+  if (self->state.writes.size() == 1)
+    start_write(self);
+}
+
+void finish_write(self_pointer self) {
+  self->state.writes.pop_front();
+  if (!self->state.writes.empty())
+    start_write(self);
+  else if (self->state.stale)
+    self->send(self, atom::tick_v, false);
+}
+
+void log_peer_failure(self_pointer self, const char* what, const std::string& peer,
+                      const caf::error& err) {
+  // The database has the change: that peer's actor reads it on its next load.
+  log::warn("user actor could not update a peer",
+            {{"user", self->state.id}, {"peer", peer}, {"update", what},
+             {"error", describe(err)}});
+}
+
+void run_friendship_write(self_pointer self, const friendship_command& cmd,
+                          caf::typed_response_promise<bool> rp) {
+  auto& st = self->state;
+  auto peer = cmd.caller == st.id ? cmd.other : cmd.caller;
+  self->request(st.db, st.settings.request_timeout, atom::fr_commit_v, cmd, st.settings.limits)
+    .then(
+      [self, rp](friendship_change& change) mutable {
+        auto& st = self->state;
+        st.apply(change);
+        auto peer = change.other_than(st.id).user_id;
+        // Answer only once the other side has it too, so that both users' next
+        // reads show the write.
+        self->request(st.registry, st.settings.request_timeout, atom::fr_apply_v, peer, change)
+          .then(
+            [self, rp](bool) mutable {
+              rp.deliver(true);
+              finish_write(self);
+            },
+            [self, rp, peer](caf::error& err) mutable {
+              log_peer_failure(self, "friendship", peer, err);
+              rp.deliver(true);
+              finish_write(self);
+            });
+      },
+      [self, rp, peer](caf::error& err) mutable {
+        resync_if_unknown(self, err, {peer});
+        rp.deliver(std::move(err));
+        finish_write(self);
+      });
+}
+
+void run_share(self_pointer self, const share_request& req,
+               caf::typed_response_promise<std::string> rp) {
+  auto& st = self->state;
+  self->request(st.db, st.settings.request_timeout, atom::sh_insert_v, st.id, req)
+    .then(
+      [self, rp](share_receipt& receipt) mutable {
+        auto& st = self->state;
+        auto event_id = receipt.note.event_id;
+        if (receipt.recipients.empty()) {
+          rp.deliver(event_id);
+          finish_write(self);
+          return;
+        }
+        // Answer once every recipient's actor has the notification (or failed to).
+        auto pending = std::make_shared<std::size_t>(receipt.recipients.size());
+        auto one_done = [self, rp, pending, event_id]() mutable {
+          if (--*pending > 0)
+            return;
+          rp.deliver(event_id);
+          finish_write(self);
+        };
+        for (const auto& to : receipt.recipients)
+          self->request(st.registry, st.settings.request_timeout, atom::sh_in_v, to, receipt.note)
+            .then([one_done](bool) mutable { one_done(); },
+                  [self, one_done, to](caf::error& err) mutable {
+                    log_peer_failure(self, "share", to, err);
+                    one_done();
+                  });
+      },
+      [self, rp](caf::error& err) mutable {
+        // Its recipients would be the sender's friends as the database has them.
+        resync_if_unknown(self, err, related(self));
+        rp.deliver(std::move(err));
+        finish_write(self);
+      });
+}
+
+void run_mark_read(self_pointer self, const std::vector<std::string>& event_ids,
+                   caf::typed_response_promise<bool> rp) {
+  auto& st = self->state;
+  self->request(st.db, st.settings.request_timeout, atom::sh_mark_v, st.id, event_ids,
+                st.settings.unread_cache_limit)
+    .then(
+      [self, rp](read_receipt& receipt) mutable {
+        self->state.apply_read(receipt);
+        rp.deliver(true);
+        finish_write(self);
+      },
+      [self, rp](caf::error& err) mutable {
+        resync_if_unknown(self, err, {});
+        rp.deliver(std::move(err));
+        finish_write(self);
+      });
+}
+
+/// Reloads the profile after an edit elsewhere and hands the card to the live actors
+/// of related users. Always, not only when it differs from ours: an actor spawned
+/// for this very message loaded the new card already, while the others still hold
+/// the old one. Queued like a write so that it cannot overtake one.
+void run_profile_reload(self_pointer self) {
+  auto& st = self->state;
+  self->request(st.db, st.settings.request_timeout, atom::prof_load_v, st.id)
+    .then(
+      [self](profile_snapshot& p) {
+        auto& st = self->state;
+        st.profile = std::move(p);
+        for (const auto& [other, rel] : st.relations)
+          self->send(st.registry, atom::card_upd_v, other, st.profile.me);
+        finish_write(self);
+      },
+      [self](caf::error& err) {
+        log::warn("user actor could not reload its profile",
+                  {{"user", self->state.id}, {"error", describe(err)}});
+        finish_write(self);
+      });
+}
+
+// -- reads that need another actor -----------------------------------------------------------
+
+void read_done(self_pointer self) {
+  if (--self->state.reads_in_flight == 0 && self->state.stale)
+    self->send(self, atom::tick_v, false);
+}
+
+/// Asks the registry (another user's actor, or the database for `db` requests) and
+/// delivers `done(reply)` to `rp`, or the error.
+template <class Reply, class Dest, class Promise, class Done, class... Ts>
+void ask(self_pointer self, const Dest& dest, Promise rp, Done done, Ts... xs) {
+  ++self->state.reads_in_flight;
+  self->request(dest, self->state.settings.request_timeout, std::move(xs)...)
+    .then(
+      [self, rp, done](Reply& reply) mutable {
+        read_done(self);
+        rp.deliver(done(reply));
+      },
+      [self, rp](caf::error& err) mutable {
+        read_done(self);
+        rp.deliver(std::move(err));
+      });
+}
+
+user_summary summary(const user_card& card, friendship_state state) {
+  return {card, state, caf::none};
+}
+
+std::vector<user_summary> friend_summaries(const std::vector<const relation*>& rels) {
+  std::vector<user_summary> out;
+  out.reserve(rels.size());
+  for (const auto* rel : rels)
+    out.push_back(summary(rel->user, friendship_state::friends));
+  return out;
+}
+
+} // namespace
+
+user_actor::behavior_type user_actor_impl(user_actor::stateful_pointer<user_state> self,
+                                          std::string id, persistence::social_db db,
+                                          user_registry_actor registry,
+                                          user_settings settings) {
+  auto& st = self->state;
+  st.id = std::move(id);
+  st.db = std::move(db);
+  st.registry = std::move(registry);
+  st.settings = settings;
+  st.last_active = self->clock().now();
+  // `await` keeps every other message in the mailbox until the snapshot is in, so
+  // nothing is ever served from a half-loaded state.
+  self->request(st.db, settings.request_timeout, atom::soc_load_v, st.id,
+                settings.unread_cache_limit)
+    .await(
+      [self](social_snapshot& snap) {
+        self->state.install(std::move(snap));
+        schedule_tick(self, self->state.settings.idle_timeout);
+      },
+      [self](caf::error& err) {
+        auto& st = self->state;
+        if (code_of(err) != errc::not_found)
+          log::warn("user actor could not load", {{"user", st.id}, {"error", describe(err)}});
+        st.failure = std::move(err);
+        self->send(st.registry, atom::idle_v, st.id, st.received);
+      });
+  return {
+    // -- requests of the user themselves ------------------------------------------------------
+    [self](atom::fr_lookup, const std::string&,
+           const std::string& other) -> caf::result<friendship_lookup> {
+      if (auto err = admit(self))
+        return err;
+      return self->state.lookup(other);
+    },
+    [self](atom::fr_in, const std::string&) -> caf::result<std::vector<relation>> {
+      if (auto err = admit(self))
+        return err;
+      return self->state.requests_in();
+    },
+    [self](atom::fr_list, const std::string&, const std::string& target,
+           page_request page) -> caf::result<std::vector<user_summary>> {
+      if (auto err = admit(self))
+        return err;
+      auto& st = self->state;
+      if (target == st.id)
+        return friend_summaries(slice(st.friends_by_name(), page));
+      auto rp = self->make_response_promise<std::vector<user_summary>>();
+      ask<std::vector<user_card>>(
+        self, st.registry, rp,
+        [self](const std::vector<user_card>& cards) {
+          // Relative to this user as of the reply, so that a write in between shows.
+          std::vector<user_summary> out;
+          out.reserve(cards.size());
+          for (const auto& card : cards)
+            out.push_back(summary(card, self->state.state_of(card.user_id)));
+          return out;
+        },
+        atom::fr_page_v, target, page);
+      return rp;
+    },
+    [self](atom::fr_count, const std::string&) -> caf::result<int64_t> {
+      if (auto err = admit(self))
+        return err;
+      return self->state.friend_count();
+    },
+    [self](atom::fr_mutual, const std::string&, const std::string& target,
+           page_request page) -> caf::result<std::vector<user_summary>> {
+      if (auto err = admit(self))
+        return err;
+      auto& st = self->state;
+      if (target == st.id)
+        return friend_summaries(slice(st.friends_by_name(), page));
+      auto rp = self->make_response_promise<std::vector<user_summary>>();
+      ask<std::vector<std::string>>(
+        self, st.registry, rp,
+        [self, page](const std::vector<std::string>& ids) {
+          return friend_summaries(slice(self->state.mutual_with(ids), page));
+        },
+        atom::fr_ids_v, target);
+      return rp;
+    },
+    [self](atom::fr_mcount, const std::string&,
+           const std::string& target) -> caf::result<int64_t> {
+      if (auto err = admit(self))
+        return err;
+      auto& st = self->state;
+      if (target == st.id)
+        return st.friend_count();
+      auto rp = self->make_response_promise<int64_t>();
+      ask<std::vector<std::string>>(
+        self, st.registry, rp,
+        [self](const std::vector<std::string>& ids) {
+          return static_cast<int64_t>(self->state.mutual_with(ids).size());
+        },
+        atom::fr_ids_v, target);
+      return rp;
+    },
+    [self](atom::fr_all, const std::string&,
+           page_request page) -> caf::result<std::vector<relation>> {
+      if (auto err = admit(self))
+        return err;
+      return self->state.all_by_name(page);
+    },
+    [self](atom::fr_write, const friendship_command& cmd) -> caf::result<bool> {
+      if (auto err = admit(self))
+        return err;
+      if (!can_enqueue_write(self))
+        return too_many_writes();
+      auto rp = self->make_response_promise<bool>();
+      enqueue_write(self, [self, cmd, rp] { run_friendship_write(self, cmd, rp); });
+      return rp;
+    },
+    [self](atom::sh_unread, const std::string&,
+           page_request page) -> caf::result<std::vector<share_notification>> {
+      if (auto err = admit(self))
+        return err;
+      auto& st = self->state;
+      if (st.unread_serves(page))
+        return slice(st.unread, page);
+      auto rp = self->make_response_promise<std::vector<share_notification>>();
+      ask<std::vector<share_notification>>(
+        self, st.db, rp, [](std::vector<share_notification>& xs) { return std::move(xs); },
+        atom::sh_fetch_v, share_query{st.id, false, page});
+      return rp;
+    },
+    [self](atom::sh_send, const std::string&,
+           const share_request& req) -> caf::result<std::string> {
+      if (auto err = admit(self))
+        return err;
+      if (!can_enqueue_write(self))
+        return too_many_writes();
+      auto rp = self->make_response_promise<std::string>();
+      enqueue_write(self, [self, req, rp] { run_share(self, req, rp); });
+      return rp;
+    },
+    [self](atom::sh_read, const std::string&,
+           const std::vector<std::string>& event_ids) -> caf::result<bool> {
+      if (auto err = admit(self))
+        return err;
+      if (event_ids.empty())
+        return true;
+      if (!can_enqueue_write(self))
+        return too_many_writes();
+      auto rp = self->make_response_promise<bool>();
+      enqueue_write(self, [self, event_ids, rp] { run_mark_read(self, event_ids, rp); });
+      return rp;
+    },
+    // -- between user actors ----------------------------------------------------------------
+    [self](atom::fr_ids, const std::string&) -> caf::result<std::vector<std::string>> {
+      if (auto err = admit(self))
+        return err;
+      return self->state.friend_ids();
+    },
+    [self](atom::fr_page, const std::string&,
+           page_request page) -> caf::result<std::vector<user_card>> {
+      if (auto err = admit(self))
+        return err;
+      std::vector<user_card> out;
+      for (const auto* rel : slice(self->state.friends_by_name(), page))
+        out.push_back(rel->user);
+      return out;
+    },
+    [self](atom::fr_apply, const std::string&,
+           const friendship_change& change) -> caf::result<bool> {
+      if (auto err = admit(self))
+        return err;
+      self->state.apply(change);
+      return true;
+    },
+    [self](atom::sh_in, const std::string&, share_notification& note) -> caf::result<bool> {
+      if (auto err = admit(self))
+        return err;
+      self->state.add_unread(std::move(note));
+      return true;
+    },
+    [self](atom::card_upd, const std::string&, const user_card& card) {
+      if (!admit(self))
+        self->state.update_card(card);
+    },
+    [self](atom::prof_chg, const std::string&) {
+      // Not bounded by write_queue_limit: at most one reload waits, and a reload that
+      // has not started yet reads every change announced before it.
+      auto& st = self->state;
+      if (admit(self) || st.profile_reload_waiting)
+        return;
+      st.profile_reload_waiting = true;
+      enqueue_write(self, [self] {
+        self->state.profile_reload_waiting = false;
+        run_profile_reload(self);
+      });
+    },
+    [self](atom::resync, const std::string&) {
+      if (admit(self))
+        return;
+      self->state.stale = true;
+      self->send(self, atom::tick_v, false);
+    },
+    // -- life cycle ------------------------------------------------------------------------
+    [self](atom::tick, bool periodic) { on_tick(self, periodic); },
+    [self](atom::passivate) { self->quit(); },
+  };
+}
+
+} // namespace tandem

@@ -1,0 +1,147 @@
+// One actor per user (design.md section 2): the user's profile snapshot, friends,
+// pending requests both ways and unread share notifications, loaded once from
+// PostgreSQL, serving the polled reads from memory and running the user's writes
+// database first. Spawned and passivated by the user registry (user_registry.hpp).
+#pragma once
+
+#include "actors/actor_types.hpp"
+#include "persistence/social_db.hpp"
+
+#include <caf/all.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace tandem {
+
+/// How user actors behave (users.* keys, and http.request_timeout_ms for the
+/// requests they make).
+struct user_settings {
+  caf::timespan idle_timeout = std::chrono::minutes(10);
+  int32_t unread_cache_limit = 200;
+  std::size_t write_queue_limit = 64;
+  friendship_limits limits{1000, 5000};
+  /// Bound of each request to the database or another user actor.
+  caf::timespan request_timeout = std::chrono::seconds(5);
+};
+
+/// A user's social state and the bookkeeping of their actor. The functions without
+/// an actor are plain state transitions and queries (unit-testable).
+struct user_state {
+  // -- wiring -----------------------------------------------------------------------
+  std::string id;
+  persistence::social_db db;
+  user_registry_actor registry;
+  user_settings settings;
+
+  // -- what the actor knows (valid once loaded) ----------------------------------------
+  profile_snapshot profile;
+  /// Every friend and pending request, either way, by the other user's id.
+  std::unordered_map<std::string, relation> relations;
+  /// The newest unread notifications, newest first, at most unread_cache_limit.
+  std::vector<share_notification> unread;
+  /// Whether `unread` holds every unread notification of the user.
+  bool unread_complete = true;
+  /// Set when the load failed: every request is answered with it until the registry
+  /// stops the actor.
+  caf::error failure;
+  /// Set when the database may differ from this state (a write's outcome is unknown):
+  /// the actor keeps serving but asks to be stopped as soon as it is quiet.
+  bool stale = false;
+
+  // -- life cycle -----------------------------------------------------------------------
+  /// Routed messages handled, compared by the registry before passivating.
+  uint64_t received = 0;
+  caf::actor_clock::time_point last_active;
+  /// Requests of reads in flight (to another user's actor or the database).
+  std::size_t reads_in_flight = 0;
+  /// Writes run one at a time, in arrival order: the running one is in front.
+  std::deque<std::function<void()>> writes;
+  /// Whether a profile reload waits in `writes` (one is enough).
+  bool profile_reload_waiting = false;
+
+  static inline const char* name = "tandem.user";
+
+  // -- state transitions --------------------------------------------------------------
+  /// Installs a freshly loaded snapshot.
+  void install(social_snapshot snap);
+
+  /// Applies a committed change of a pair the user belongs to.
+  void apply(const friendship_change& change);
+
+  /// Records a share the user received (idempotent per event).
+  void add_unread(share_notification note);
+
+  /// Drops what `r.marked` read and merges the unread list of the database with
+  /// what arrived meanwhile.
+  void apply_read(const read_receipt& r);
+
+  /// Replaces the card of a related user wherever the state keeps it.
+  void update_card(const user_card& card);
+
+  // -- queries ----------------------------------------------------------------------------
+  /// How the user relates to `other`.
+  friendship_state state_of(const std::string& other) const;
+
+  /// F1: the row with `other`, if any.
+  friendship_lookup lookup(const std::string& other) const;
+
+  /// F4: pending requests to the user, newest first (then by id).
+  std::vector<relation> requests_in() const;
+
+  /// Accepted friends, by first name, last name and id (bytewise).
+  std::vector<const relation*> friends_by_name() const;
+
+  /// Every relation, by first name, last name and id (bytewise).
+  std::vector<relation> all_by_name(page_request page) const;
+
+  /// The ids of the accepted friends.
+  std::vector<std::string> friend_ids() const;
+
+  /// The number of accepted friends.
+  int64_t friend_count() const;
+
+  /// Accepted friends of the user whose ids are in `ids`, by name.
+  std::vector<const relation*> mutual_with(const std::vector<std::string>& ids) const;
+
+  /// Whether the unread list in memory can answer `page`.
+  bool unread_serves(page_request page) const;
+
+  /// Whether nothing is in flight and no connection holds the actor.
+  bool quiet() const {
+    return reads_in_flight == 0 && writes.empty() && !has_live_connections();
+  }
+
+  /// Hook for issue #5: live WebSocket connections keep a user actor from idling.
+  bool has_live_connections() const {
+    return false;
+  }
+};
+
+/// Whether a write that failed with `err` may have committed all the same: its reply
+/// was lost (timeout, the database facade or a worker gone, a connection broken while
+/// committing). Errors the database answered (constraint, statement timeout, full
+/// queue) mean nothing changed.
+bool outcome_unknown(const caf::error& err);
+
+/// The behavior of a user actor for `id`; spawned by the registry only.
+user_actor::behavior_type user_actor_impl(user_actor::stateful_pointer<user_state> self,
+                                          std::string id, persistence::social_db db,
+                                          user_registry_actor registry, user_settings settings);
+
+/// `xs[page.offset, page.offset + page.limit)`, clipped to `xs`.
+template <class T>
+std::vector<T> slice(const std::vector<T>& xs, page_request page) {
+  auto first = std::min(xs.size(), static_cast<std::size_t>(page.offset));
+  auto last = std::min(xs.size(), first + static_cast<std::size_t>(page.limit));
+  return std::vector<T>(xs.begin() + static_cast<std::ptrdiff_t>(first),
+                        xs.begin() + static_cast<std::ptrdiff_t>(last));
+}
+
+} // namespace tandem

@@ -1,0 +1,204 @@
+#include "actors/user_registry.hpp"
+
+#include "config/log.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <string>
+#include <unordered_map>
+#include <utility>
+
+namespace tandem {
+
+namespace {
+
+struct user_registry_state {
+  /// A live user actor and how many messages the registry routed to it.
+  struct entry {
+    user_actor actor;
+    uint64_t routed = 0;
+  };
+
+  persistence::social_db db;
+  user_settings settings;
+  std::unordered_map<std::string, entry> entries;
+  /// The user of each live actor, to match a down message to its entry.
+  std::unordered_map<caf::actor_addr, std::string> users;
+  user_registry_stats stats;
+
+  user_registry_state() = default;
+  user_registry_state(const user_registry_state&) = delete;
+  user_registry_state& operator=(const user_registry_state&) = delete;
+
+  ~user_registry_state() {
+    // The registry is going away: its actors would be unreachable.
+    for (auto& kvp : entries)
+      caf::anon_send_exit(kvp.second.actor, caf::exit_reason::user_shutdown);
+  }
+
+  static inline const char* name = "tandem.user_registry";
+};
+
+using self_pointer = user_registry_actor::stateful_pointer<user_registry_state>;
+
+/// The entry of `user`, spawning (and monitoring) its actor on first use.
+user_registry_state::entry& entry_of(self_pointer self, const std::string& user) {
+  auto& st = self->state;
+  if (auto i = st.entries.find(user); i != st.entries.end())
+    return i->second;
+  auto actor = self->spawn(user_actor_impl, user, st.db, user_registry_actor{self}, st.settings);
+  self->monitor(actor);
+  st.users.emplace(actor.address(), user);
+  ++st.stats.spawned;
+  return st.entries.emplace(user, user_registry_state::entry{actor, 0}).first->second;
+}
+
+/// Hands the request being handled to the actor of `user`, which answers the
+/// original sender directly.
+template <class... Ts>
+auto route(self_pointer self, const std::string& user, Ts&&... xs) {
+  auto& e = entry_of(self, user);
+  ++e.routed;
+  return self->delegate(e.actor, std::forward<Ts>(xs)...);
+}
+
+/// Like `route` for updates a user actor only needs while it lives: without one,
+/// the database already holds the update for its next load, so answer true here.
+template <class... Ts>
+caf::result<bool> route_if_live(self_pointer self, const std::string& user, Ts&&... xs) {
+  auto i = self->state.entries.find(user);
+  if (i == self->state.entries.end())
+    return true;
+  ++i->second.routed;
+  return self->delegate(i->second.actor, std::forward<Ts>(xs)...);
+}
+
+/// Like `route` for messages without a reply.
+template <class... Ts>
+void route_send(self_pointer self, const std::string& user, Ts&&... xs) {
+  auto& e = entry_of(self, user);
+  ++e.routed;
+  self->send(e.actor, std::forward<Ts>(xs)...);
+}
+
+/// Like `route_if_live` for messages without a reply.
+template <class... Ts>
+void send_if_live(self_pointer self, const std::string& user, Ts&&... xs) {
+  auto i = self->state.entries.find(user);
+  if (i == self->state.entries.end())
+    return;
+  ++i->second.routed;
+  self->send(i->second.actor, std::forward<Ts>(xs)...);
+}
+
+/// Removes the entry of an actor that reported itself idle, then tells it to stop,
+/// unless a message was routed to it after it counted: then it is not idle, and it
+/// will report again. Since the entry goes first, any later message spawns a fresh
+/// actor that loads from the database, which has every write the old one made.
+void on_idle(self_pointer self, const std::string& user, uint64_t handled) {
+  auto& st = self->state;
+  auto i = st.entries.find(user);
+  if (i == st.entries.end() || i->second.routed != handled
+      || i->second.actor.address() != caf::actor_cast<caf::actor_addr>(self->current_sender()))
+    return;
+  auto actor = i->second.actor;
+  st.entries.erase(i);
+  st.users.erase(actor.address());
+  self->demonitor(actor.address());
+  ++st.stats.passivated;
+  self->send(actor, atom::passivate_v);
+}
+
+void on_down(self_pointer self, const caf::down_msg& msg) {
+  auto& st = self->state;
+  auto i = st.users.find(msg.source);
+  if (i == st.users.end())
+    return;
+  log::warn("user actor terminated", {{"user", i->second}, {"reason", describe(msg.reason)}});
+  st.entries.erase(i->second);
+  st.users.erase(i);
+  ++st.stats.died;
+}
+
+user_registry_actor::behavior_type user_registry_impl(self_pointer self,
+                                                      persistence::social_db db,
+                                                      user_settings settings) {
+  self->state.db = std::move(db);
+  self->state.settings = settings;
+  self->set_down_handler([self](caf::down_msg& msg) { on_down(self, msg); });
+  return {
+    [self](atom::fr_lookup a, const std::string& user, const std::string& other) {
+      return route(self, user, a, user, other);
+    },
+    [self](atom::fr_in a, const std::string& user) { return route(self, user, a, user); },
+    [self](atom::fr_list a, const std::string& user, const std::string& target,
+           page_request page) { return route(self, user, a, user, target, page); },
+    [self](atom::fr_count a, const std::string& user) { return route(self, user, a, user); },
+    [self](atom::fr_mutual a, const std::string& user, const std::string& target,
+           page_request page) { return route(self, user, a, user, target, page); },
+    [self](atom::fr_mcount a, const std::string& user, const std::string& target) {
+      return route(self, user, a, user, target);
+    },
+    [self](atom::fr_all a, const std::string& user, page_request page) {
+      return route(self, user, a, user, page);
+    },
+    [self](atom::fr_write a, const friendship_command& cmd) {
+      // The pair's owner runs every write of the pair (see user_routed).
+      return route(self, std::min(cmd.caller, cmd.other), a, cmd);
+    },
+    [self](atom::sh_unread a, const std::string& user, page_request page) {
+      return route(self, user, a, user, page);
+    },
+    [self](atom::sh_send a, const std::string& user, const share_request& req) {
+      return route(self, user, a, user, req);
+    },
+    [self](atom::sh_read a, const std::string& user, const std::vector<std::string>& ids) {
+      return route(self, user, a, user, ids);
+    },
+    [self](atom::fr_ids a, const std::string& user) { return route(self, user, a, user); },
+    [self](atom::fr_page a, const std::string& user, page_request page) {
+      return route(self, user, a, user, page);
+    },
+    [self](atom::fr_apply a, const std::string& user, const friendship_change& change) {
+      return route_if_live(self, user, a, user, change);
+    },
+    [self](atom::sh_in a, const std::string& user, const share_notification& note) {
+      return route_if_live(self, user, a, user, note);
+    },
+    [self](atom::card_upd a, const std::string& user, const user_card& card) {
+      send_if_live(self, user, a, user, card);
+    },
+    [self](atom::resync a, const std::string& user) { send_if_live(self, user, a, user); },
+    [self](atom::prof_chg a, const std::string& user) {
+      // Spawned if need be: the user's actor knows whose actors hold the user's card.
+      route_send(self, user, a, user);
+    },
+    [self](atom::idle, const std::string& user, uint64_t handled) {
+      on_idle(self, user, handled);
+    },
+    [self](atom::stats) {
+      auto st = self->state.stats;
+      st.live = self->state.entries.size();
+      return st;
+    },
+  };
+}
+
+} // namespace
+
+user_settings user_settings_from(const config::app_config& cfg) {
+  user_settings s;
+  s.idle_timeout = std::chrono::seconds(cfg.users.idle_timeout_s);
+  s.unread_cache_limit = static_cast<int32_t>(cfg.users.unread_cache_limit);
+  s.write_queue_limit = cfg.users.write_queue_limit;
+  s.limits = {cfg.users.max_pending_requests, cfg.users.max_friends};
+  s.request_timeout = std::chrono::milliseconds(cfg.http.request_timeout_ms);
+  return s;
+}
+
+user_registry_actor spawn_user_registry(caf::actor_system& sys, persistence::social_db db,
+                                        user_settings settings) {
+  return sys.spawn(user_registry_impl, std::move(db), settings);
+}
+
+} // namespace tandem

@@ -1,0 +1,23 @@
+// The user registry (design.md section 2): owns the user actors of this node. It
+// spawns one on first use, routes every message for a user to it, monitors it, and
+// passivates it after its idle time without losing a message that races with that.
+#pragma once
+
+#include "actors/actor_types.hpp"
+#include "actors/user_actor.hpp"
+#include "config/app_config.hpp"
+#include "persistence/social_db.hpp"
+
+#include <caf/all.hpp>
+
+namespace tandem {
+
+/// The settings of user actors from `users.*` and `http.request_timeout_ms`.
+user_settings user_settings_from(const config::app_config& cfg);
+
+/// Spawns the registry; the user actors it spawns use `db`. Stopping the registry
+/// stops every user actor it owns.
+user_registry_actor spawn_user_registry(caf::actor_system& sys, persistence::social_db db,
+                                        user_settings settings);
+
+} // namespace tandem

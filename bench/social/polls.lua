@@ -1,0 +1,34 @@
+-- wrk script: the polls of design.md section 8, each request by the next user in turn
+-- (every user's token, from the file named by TANDEM_BENCH_TOKENS), cycling through the
+-- extension's two badge polls and a friend list.
+local users = dofile(os.getenv("TANDEM_BENCH_TOKENS"))
+local routes = {
+  "/friendship/requests",
+  "/notifications/share?is_read=false",
+  "/users/id/%s/friends?limit=15",
+}
+local counter = 0
+
+function init(args)
+  -- Threads start at different users so that they do not poll in lockstep.
+  counter = math.random(#users)
+end
+
+function request()
+  counter = counter + 1
+  local user = users[counter % #users + 1]
+  local path = string.format(routes[counter % #routes + 1], user.id)
+  return wrk.format("GET", path, {["Authorization"] = "Bearer " .. user.token})
+end
+
+function done(summary, latency, requests)
+  local seconds = summary.duration / 1e6
+  io.write(string.format("RESULT requests=%d seconds=%.2f rps=%.0f p50_ms=%.3f p99_ms=%.3f " ..
+                         "max_ms=%.3f errors=%d non2xx=%d\n",
+                         summary.requests, seconds, summary.requests / seconds,
+                         latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+                         latency.max / 1000,
+                         summary.errors.connect + summary.errors.read + summary.errors.write +
+                           summary.errors.timeout,
+                         summary.errors.status))
+end

@@ -1,0 +1,148 @@
+#include "http/auth.hpp"
+
+#include "http/actor_bridge.hpp"
+#include "http/error_mapping.hpp"
+
+#include <array>
+#include <cctype>
+#include <optional>
+
+namespace tandem::http {
+
+namespace {
+
+/// The token of an Authorization header: `Bearer <t>` (scheme case-insensitive, as
+/// RFC 7235 says) or the raw `<t>` that PageNow's chat and presence clients send.
+std::string token_of(const std::string& header) {
+  auto trim = [](std::string s) {
+    auto first = s.find_first_not_of(" \t");
+    if (first == std::string::npos)
+      return std::string{};
+    auto last = s.find_last_not_of(" \t");
+    return s.substr(first, last - first + 1);
+  };
+  auto value = trim(header);
+  constexpr std::size_t scheme_len = 6; // "Bearer"
+  if (value.size() >= scheme_len) {
+    bool bearer = true;
+    for (std::size_t i = 0; i < scheme_len && bearer; ++i)
+      bearer = std::tolower(static_cast<unsigned char>(value[i])) == "bearer"[i];
+    if (bearer && (value.size() == scheme_len || value[scheme_len] == ' '
+                   || value[scheme_len] == '\t'))
+      return trim(value.substr(scheme_len));
+  }
+  return value;
+}
+
+/// Auth bodies are a few short strings; a small limit keeps password hashing cheap.
+constexpr std::size_t auth_body_limit = 16 * 1024;
+
+/// The string members `names` of the JSON body, or nullopt after answering 400.
+template <std::size_t N>
+std::optional<std::array<std::string, N>> string_fields(const request& req,
+                                                        const std::array<const char*, N>& names,
+                                                        const responder& respond) {
+  response error;
+  auto body = parse_json_object(req, error);
+  if (!body) {
+    respond(std::move(error));
+    return std::nullopt;
+  }
+  std::array<std::string, N> values;
+  for (std::size_t i = 0; i < N; ++i) {
+    auto it = body->find(names[i]);
+    if (it == body->end() || !it->is_string()) {
+      respond(error_response(400, std::string{names[i]} + " is required and must be a string"));
+      return std::nullopt;
+    }
+    values[i] = it->template get<std::string>();
+  }
+  return values;
+}
+
+json pair_json(const token_pair& p) {
+  return {{"user_id", p.user_id},           {"access_token", p.access_token},
+          {"refresh_token", p.refresh_token}, {"token_type", "Bearer"},
+          {"expires_in", p.expires_in}};
+}
+
+/// Answers a token pair with `status`, or maps the error.
+template <class... Ts>
+void ask_for_pair(const services& svc, responder respond, unsigned status, const char* operation,
+                  Ts... xs) {
+  ask_actor<token_pair>(
+    svc, std::move(respond),
+    [status](token_pair& p) { return json_response(status, pair_json(p)); },
+    [operation](const caf::error& err) { return error_to_response(err, operation); },
+    svc.accounts, std::move(xs)...);
+}
+
+} // namespace
+
+token_check authenticate(const token_service& tokens, const std::string& authorization) {
+  return tokens.verify(token_of(authorization));
+}
+
+handler protected_route(const services& svc, authed_handler fn) {
+  // Verification is CPU only (no I/O), so it runs here on the io thread and a
+  // refused request never reaches an actor.
+  return [tokens = svc.tokens, fn = std::move(fn)](request& req, responder respond) {
+    auto header = req.header("authorization");
+    auto checked = authenticate(*tokens, header ? *header : std::string{});
+    if (!checked.who) {
+      respond(unauthorized_response(checked.failure));
+      return;
+    }
+    fn(req, *checked.who, std::move(respond));
+  };
+}
+
+void add_auth_routes(router& r, const services& svc) {
+  r.add(
+    "POST", "/auth/register",
+    [svc](request& req, responder respond) {
+      auto fields = string_fields<2>(req, {"email", "password"}, respond);
+      if (fields)
+        ask_for_pair(svc, std::move(respond), 201, "register", atom::sign_up_v,
+                     std::move((*fields)[0]), std::move((*fields)[1]));
+    },
+    auth_body_limit);
+  r.add(
+    "POST", "/auth/login",
+    [svc](request& req, responder respond) {
+      auto fields = string_fields<2>(req, {"email", "password"}, respond);
+      if (fields)
+        ask_for_pair(svc, std::move(respond), 200, "login", atom::login_v,
+                     std::move((*fields)[0]), std::move((*fields)[1]), req.remote_address);
+    },
+    auth_body_limit);
+  r.add(
+    "POST", "/auth/refresh",
+    [svc](request& req, responder respond) {
+      auto fields = string_fields<1>(req, {"refresh_token"}, respond);
+      if (fields)
+        ask_for_pair(svc, std::move(respond), 200, "refresh", atom::refresh_v,
+                     std::move((*fields)[0]));
+    },
+    auth_body_limit);
+  r.add(
+    "POST", "/auth/logout",
+    [svc](request& req, responder respond) {
+      auto fields = string_fields<1>(req, {"refresh_token"}, respond);
+      if (!fields)
+        return;
+      ask_actor<bool>(
+        svc, std::move(respond),
+        [](bool) {
+          response res;
+          res.status = 204;
+          res.content_type.clear();
+          return res;
+        },
+        [](const caf::error& err) { return error_to_response(err, "logout"); }, svc.accounts,
+        atom::logout_v, std::move((*fields)[0]));
+    },
+    auth_body_limit);
+}
+
+} // namespace tandem::http

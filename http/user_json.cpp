@@ -1,0 +1,298 @@
+#include "http/user_json.hpp"
+
+#include <algorithm>
+#include <unordered_set>
+
+namespace tandem::http {
+
+namespace {
+
+bool is_blank(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+  });
+}
+
+/// Reads the required fields of a JSON object body. Each getter returns a harmless
+/// default when its field is missing or invalid and remembers the first problem,
+/// so a decoder reads every field in a row and checks `ok()` once at the end.
+class field_reader {
+public:
+  explicit field_reader(const json& body) : body_(body) {
+  }
+
+  bool ok() const {
+    return problem_.empty();
+  }
+
+  const std::string& problem() const {
+    return problem_;
+  }
+
+  /// A string of `min` to `max` characters; names (`min` > 0) must not be blank.
+  std::string text(const std::string& key, std::size_t min, std::size_t max) {
+    auto* value = field(key);
+    if (value == nullptr)
+      return {};
+    if (!value->is_string()) {
+      fail(key + " must be a string");
+      return {};
+    }
+    const auto& str = value->get_ref<const std::string&>();
+    // libpq passes parameters as C strings: a NUL would silently cut the text short.
+    if (str.find('\0') != std::string::npos) {
+      fail(key + " must not contain NUL characters");
+      return {};
+    }
+    auto length = utf8_length(str);
+    if (length < min || length > max || (min > 0 && is_blank(str))) {
+      fail(min > 0 ? key + " must be " + std::to_string(min) + " to " + std::to_string(max)
+                       + " characters, not blank"
+                   : key + " must be at most " + std::to_string(max) + " characters");
+      return {};
+    }
+    return str;
+  }
+
+  /// A JSON boolean (not 0/1, not "true").
+  bool flag(const std::string& key) {
+    auto* value = field(key);
+    if (value == nullptr)
+      return false;
+    if (!value->is_boolean()) {
+      fail(key + " must be true or false");
+      return false;
+    }
+    return value->get<bool>();
+  }
+
+  share_mode sharing(const std::string& key) {
+    auto* value = field(key);
+    if (value == nullptr)
+      return share_mode::default_none;
+    auto parsed = value->is_string() ? parse_share_mode(value->get_ref<const std::string&>())
+                                     : std::nullopt;
+    if (!parsed) {
+      fail(key + R"( must be "default_none" or "default_all")");
+      return share_mode::default_none;
+    }
+    return *parsed;
+  }
+
+  std::vector<std::string> domains(const std::string& key) {
+    auto* value = field(key);
+    if (value == nullptr)
+      return {};
+    std::string detail;
+    auto list = decode_domain_list(*value, key, detail);
+    if (!list) {
+      fail(detail);
+      return {};
+    }
+    return std::move(*list);
+  }
+
+private:
+  /// The field `key`, or nullptr (and a problem) when it is missing.
+  const json* field(const std::string& key) {
+    auto i = body_.find(key);
+    if (i == body_.end()) {
+      fail(key + " is required");
+      return nullptr;
+    }
+    return &*i;
+  }
+
+  void fail(std::string problem) {
+    if (problem_.empty())
+      problem_ = std::move(problem);
+  }
+
+  const json& body_;
+  std::string problem_;
+};
+
+/// Most characters in one label of a domain name (the DNS limit).
+constexpr std::size_t max_label_length = 63;
+
+bool is_label_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+}
+
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+
+/// What a profile shows to anyone: UserPublic, or its first 13 fields of UserPrivate
+/// when `owner`, for whom nothing is hidden.
+json profile_json(const user_profile& p, bool owner) {
+  auto text_or_null = [](const caf::optional<std::string>& x) {
+    return x ? json(*x) : json(nullptr);
+  };
+  auto shown = [owner](bool is_public, json value) {
+    return owner || is_public ? std::move(value) : json(nullptr);
+  };
+  return {
+    {"user_id", p.user_id},
+    {"first_name", p.first_name},
+    {"last_name", p.last_name},
+    {"description", p.description},
+    {"profile_image_uploaded_at", text_or_null(p.profile_image_uploaded_at)},
+    {"profile_image_extension", text_or_null(p.profile_image_extension)},
+    {"friendship_state", nullptr},
+    {"mutual_friend_count", nullptr},
+    {"dob", shown(p.dob_public, text_or_null(p.dob))},
+    {"gender", shown(p.gender_public, p.gender)},
+    {"school", shown(p.school_public, p.school)},
+    {"work", shown(p.work_public, p.work)},
+    {"location", shown(p.location_public, p.location)},
+  };
+}
+
+} // namespace
+
+std::size_t utf8_length(std::string_view s) {
+  return static_cast<std::size_t>(std::count_if(s.begin(), s.end(), [](char c) {
+    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  }));
+}
+
+std::optional<std::string> normalize_domain(std::string_view text) {
+  if (text.empty() || text.size() > max_domain_length)
+    return std::nullopt;
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text)
+    out += (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+  std::size_t labels = 0;
+  std::size_t start = 0;
+  std::string_view last;
+  while (start <= out.size()) {
+    auto end = std::min(out.find('.', start), out.size());
+    std::string_view label{out.data() + start, end - start};
+    if (label.empty() || label.size() > max_label_length || label.front() == '-' || label.back() == '-'
+        || !std::all_of(label.begin(), label.end(), is_label_char))
+      return std::nullopt;
+    ++labels;
+    last = label;
+    start = end + 1;
+  }
+  if (labels < 2 || std::all_of(last.begin(), last.end(), is_digit))
+    return std::nullopt;
+  return out;
+}
+
+std::optional<std::vector<std::string>> decode_domain_list(const json& value,
+                                                           const std::string& field,
+                                                           std::string& detail) {
+  if (!value.is_array()) {
+    detail = field + " must be an array of domain names";
+    return std::nullopt;
+  }
+  if (value.size() > max_domains) {
+    detail = field + " must have at most " + std::to_string(max_domains) + " entries";
+    return std::nullopt;
+  }
+  std::vector<std::string> out;
+  std::unordered_set<std::string> seen;
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    auto domain = value[i].is_string()
+                    ? normalize_domain(value[i].get_ref<const std::string&>())
+                    : std::nullopt;
+    if (!domain) {
+      detail = field + "[" + std::to_string(i) + R"(] must be a domain name such as "example.com")";
+      return std::nullopt;
+    }
+    // "GitHub.com" and "github.com" are one entry once normalised.
+    if (seen.insert(*domain).second)
+      out.push_back(std::move(*domain));
+  }
+  return out;
+}
+
+std::optional<new_profile> decode_new_profile(const json& body, std::string& detail) {
+  field_reader in{body};
+  new_profile p;
+  p.first_name = in.text("first_name", 1, max_name_length);
+  p.last_name = in.text("last_name", 1, max_name_length);
+  if (!in.ok()) {
+    detail = in.problem();
+    return std::nullopt;
+  }
+  return p;
+}
+
+std::optional<profile_update> decode_profile_update(const json& body, std::string& detail) {
+  field_reader in{body};
+  profile_update u;
+  u.first_name = in.text("first_name", 1, max_name_length);
+  u.last_name = in.text("last_name", 1, max_name_length);
+  u.description = in.text("description", 0, max_text_length);
+  u.sharing = in.sharing("share_mode");
+  u.domain_allow = in.domains("domain_allow_array");
+  u.domain_deny = in.domains("domain_deny_array");
+  u.gender = in.text("gender", 0, max_text_length);
+  u.school = in.text("school", 0, max_text_length);
+  u.work = in.text("work", 0, max_text_length);
+  u.location = in.text("location", 0, max_text_length);
+  u.email_public = in.flag("email_public");
+  u.gender_public = in.flag("gender_public");
+  u.school_public = in.flag("school_public");
+  u.work_public = in.flag("work_public");
+  u.location_public = in.flag("location_public");
+  if (!in.ok()) {
+    detail = in.problem();
+    return std::nullopt;
+  }
+  return u;
+}
+
+std::optional<std::vector<std::string>> split_user_ids(const std::string& param,
+                                                       std::string& detail) {
+  std::vector<std::string> ids;
+  std::size_t start = 0;
+  while (start <= param.size()) {
+    auto end = std::min(param.find(',', start), param.size());
+    if (end > start) {
+      if (ids.size() == max_user_ids) {
+        detail = "At most " + std::to_string(max_user_ids) + " user ids per request";
+        return std::nullopt;
+      }
+      ids.push_back(param.substr(start, end - start));
+    }
+    start = end + 1;
+  }
+  return ids;
+}
+
+json user_private_json(const user_profile& p) {
+  auto out = profile_json(p, true);
+  out["email"] = p.email;
+  out["email_public"] = p.email_public;
+  out["dob_public"] = p.dob_public;
+  out["gender_public"] = p.gender_public;
+  out["school_public"] = p.school_public;
+  out["work_public"] = p.work_public;
+  out["location_public"] = p.location_public;
+  out["share_mode"] = to_string(p.sharing);
+  out["domain_allow_array"] = p.domain_allow;
+  out["domain_deny_array"] = p.domain_deny;
+  return out;
+}
+
+json user_public_json(const user_profile& p) {
+  return profile_json(p, false);
+}
+
+const json& domain_share_warnings() {
+  // The texts of PageNow's user-api, which its clients also keep a copy of.
+  static const json warnings = {
+    {"google.com",
+     "Allowing google.com may result in sharing personal activities (e.g. Gmail, Calendar)"},
+    {"messenger.com", "Allowing messenger.com may result in sharing personal activities"},
+    {"notion.so", "Allowing notion.so may result in sharing personal activities"},
+  };
+  return warnings;
+}
+
+} // namespace tandem::http

@@ -1,0 +1,55 @@
+// The database operations of the social graph and share notifications, in two typed
+// interfaces that the database facade implements (persistence/db.hpp): the narrow one
+// user actors hold, so that their tests can put an in-memory fake behind it, and the
+// reads that routes make directly because no actor state serves them.
+#pragma once
+
+#include "actors/messages.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tandem::persistence {
+
+/// What a user actor needs from the database. Every write is one transaction. Besides
+/// the errors of every database operation (see `db_actor`), replies
+/// `errc::not_found` "User not found" when a user named has no profile.
+using social_db = caf::typed_actor<
+  /// Loads what a user actor keeps: the profile, every friendship row of the user
+  /// with the other user's card, and at most `unread_limit` newest unread shares.
+  caf::replies_to<atom::soc_load, std::string, int32_t>::with<social_snapshot>,
+  /// Loads a user's profile again (after an edit of the profile).
+  caf::replies_to<atom::prof_load, std::string>::with<profile_snapshot>,
+  /// Runs a friendship write and replies the pair's state after it. Errors:
+  /// `already_exists` "Friendship already exists" (a request while any row exists),
+  /// `not_found` "Friend request not found" (accept or decline without a pending
+  /// request from `other`) or "Friendship not found" (remove without a row),
+  /// `rate_limited` when a pending request bound is reached, `already_exists`
+  /// "Friend limit reached" when accepting would pass `max_friends`.
+  caf::replies_to<atom::fr_commit, friendship_command, friendship_limits>::with<
+    friendship_change>,
+  /// Stores a share by `sender` with every accepted friend (no `sent_to`) or with
+  /// `sent_to` only, and one unread recipient row each. `errc::forbidden` when
+  /// `sent_to` is not an accepted friend.
+  caf::replies_to<atom::sh_insert, std::string, share_request>::with<share_receipt>,
+  /// Marks those of the events that `user` received as seen now and replies which
+  /// were unread, plus the newest `unread_limit` unread ones after the write.
+  caf::replies_to<atom::sh_mark, std::string, std::vector<std::string>, int32_t>::with<
+    read_receipt>,
+  /// The notifications a user received, newest first, filtered and paged.
+  caf::replies_to<atom::sh_fetch, share_query>::with<std::vector<share_notification>>>;
+
+/// The social reads that routes make directly.
+using social_queries = caf::typed_actor<
+  /// U16, U17: users other than the caller whose email or full name matches, with
+  /// friendship_state and mutual_friend_count, in compat section 3's ranking.
+  caf::replies_to<atom::usr_search, user_search>::with<std::vector<user_summary>>,
+  /// F8, F9: the caller's friends and pending requests (both ways) whose email or
+  /// full name matches, by first name, last name and id.
+  caf::replies_to<atom::fr_search, user_search>::with<std::vector<relation>>,
+  /// N4: the events a user sent, newest first, with the number of recipients who
+  /// have not seen each.
+  caf::replies_to<atom::sh_sent, std::string, page_request>::with<std::vector<sent_share>>>;
+
+} // namespace tandem::persistence

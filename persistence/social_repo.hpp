@@ -1,0 +1,56 @@
+// The SQL of the social graph and share notifications (tables friendships,
+// share_events, share_recipients and the friend_edges view): free functions over an
+// open transaction, run by the database facade's workers. Inputs are validated by
+// the routes; the tables' constraints are the last line of defence.
+#pragma once
+
+#include "actors/messages.hpp"
+
+#include <pqxx/pqxx>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tandem::persistence::social {
+
+/// The profile, every relation and the newest `unread_limit` unread shares of
+/// `user`; `errc::not_found` "User not found" without a profile.
+caf::expected<social_snapshot> load(pqxx::work& tx, const std::string& user,
+                                    int32_t unread_limit);
+
+/// The profile of `user`; `errc::not_found` "User not found" without one.
+caf::expected<profile_snapshot> load_profile(pqxx::work& tx, const std::string& user);
+
+/// Runs one friendship write and returns the pair's state after it (see
+/// `social_db`'s `fr_commit` for the errors).
+caf::expected<friendship_change> commit(pqxx::work& tx, const friendship_command& cmd,
+                                        const friendship_limits& limits);
+
+/// Stores a share and its recipient rows (see `social_db`'s `sh_insert`).
+caf::expected<share_receipt> insert_share(pqxx::work& tx, const std::string& sender,
+                                          const share_request& req);
+
+/// Marks the events of `event_ids` (canonical UUID texts) that `user` received and
+/// had not seen as seen now; returns them and the unread ones after the write.
+read_receipt mark_read(pqxx::work& tx, const std::string& user,
+                       const std::vector<std::string>& event_ids, int32_t unread_limit);
+
+/// The notifications a user received, newest first, filtered and paged.
+std::vector<share_notification> fetch_shares(pqxx::work& tx, const share_query& q);
+
+/// U16/U17 (see `social_queries`).
+std::vector<user_summary> search_users(pqxx::work& tx, const user_search& s);
+
+/// F8/F9 (see `social_queries`).
+std::vector<relation> search_friends(pqxx::work& tx, const user_search& s);
+
+/// N4 (see `social_queries`).
+std::vector<sent_share> sent_shares(pqxx::work& tx, const std::string& sender,
+                                    const page_request& page);
+
+/// `text` with `\`, `%` and `_` escaped by a backslash, so that it matches itself
+/// literally inside a `LIKE ... ESCAPE '\'` pattern.
+std::string like_escape(const std::string& text);
+
+} // namespace tandem::persistence::social

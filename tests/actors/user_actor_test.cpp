@@ -1,0 +1,529 @@
+// User actors and their registry under CAF's deterministic scheduler, over an
+// in-memory fake of the database (the real one is detached and would bypass the
+// test scheduler). Reads go through the registry like every request in the service;
+// `fake_store::loads` tells whether an answer came from a live actor or a reload.
+#include "actors/user_registry.hpp"
+
+#include <caf/all.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "tests/support/caf_catch_dsl.hpp" // last: defines expect, _ and friends
+
+using namespace tandem;
+using namespace std::chrono_literals;
+
+namespace {
+
+// -- the fake database -------------------------------------------------------------------
+
+/// What the fake database holds, owned by the test (the scheduler runs one thread).
+struct fake_store {
+  std::map<std::string, user_card> users;
+  /// One row per unordered pair, by (lower id, higher id).
+  std::map<std::pair<std::string, std::string>, friendship_row> pairs;
+  /// One entry per (event, recipient).
+  std::vector<std::pair<std::string, share_notification>> inbox;
+  int ticks = 0;
+  int loads = 0;
+  /// Answered instead of the next write, which then changes nothing.
+  caf::error fail_next_write;
+
+  /// Increasing timestamps in the wire format.
+  std::string now() {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "2024-01-01T00:00:00.%06d", ++ticks);
+    return buf;
+  }
+
+  void add_user(const std::string& id, const std::string& first, const std::string& last) {
+    users[id] = user_card{id, first, last, "", caf::none, caf::none};
+  }
+
+  static std::pair<std::string, std::string> key(const std::string& a, const std::string& b) {
+    return std::minmax(a, b);
+  }
+
+  std::vector<relation> relations_of(const std::string& user) const {
+    std::vector<relation> out;
+    for (const auto& [k, row] : pairs)
+      if (k.first == user || k.second == user)
+        out.push_back({users.at(k.first == user ? k.second : k.first), row});
+    return out;
+  }
+
+  unread_snapshot unread_of(const std::string& user, int32_t limit) const {
+    unread_snapshot snap;
+    for (const auto& [to, note] : inbox)
+      if (to == user && !note.seen_at)
+        snap.items.push_back(note);
+    std::sort(snap.items.begin(), snap.items.end(), [](const auto& a, const auto& b) {
+      return std::tie(a.sent_at, a.event_id) > std::tie(b.sent_at, b.event_id);
+    });
+    snap.complete = snap.items.size() <= static_cast<std::size_t>(limit);
+    if (!snap.complete)
+      snap.items.resize(static_cast<std::size_t>(limit));
+    return snap;
+  }
+
+  caf::error take_failure() {
+    return std::exchange(fail_next_write, caf::error{});
+  }
+
+  caf::expected<friendship_change> commit(const friendship_command& cmd) {
+    if (auto err = take_failure())
+      return err;
+    if (users.count(cmd.caller) == 0 || users.count(cmd.other) == 0)
+      return caf::make_error(errc::not_found, "User not found");
+    auto k = key(cmd.caller, cmd.other);
+    friendship_change change;
+    change.low = users.at(k.first);
+    change.high = users.at(k.second);
+    auto i = pairs.find(k);
+    switch (cmd.op) {
+      case friendship_op::request:
+        if (i != pairs.end())
+          return caf::make_error(errc::already_exists, "Friendship already exists");
+        change.row = friendship_row{cmd.caller, cmd.other, now(), caf::none};
+        pairs.emplace(k, change.row);
+        change.exists = true;
+        return change;
+      case friendship_op::accept:
+        if (i == pairs.end() || i->second.requester != cmd.other || i->second.accepted())
+          return caf::make_error(errc::not_found, "Friend request not found");
+        i->second.accepted_at = now();
+        change.row = i->second;
+        change.exists = true;
+        return change;
+      case friendship_op::decline:
+        if (i == pairs.end() || i->second.requester != cmd.other || i->second.accepted())
+          return caf::make_error(errc::not_found, "Friend request not found");
+        pairs.erase(i);
+        return change;
+      case friendship_op::remove:
+        if (i == pairs.end())
+          return caf::make_error(errc::not_found, "Friendship not found");
+        pairs.erase(i);
+        return change;
+    }
+    return caf::make_error(errc::internal);
+  }
+
+  caf::expected<share_receipt> share(const std::string& sender, const share_request& req) {
+    if (auto err = take_failure())
+      return err;
+    share_receipt r;
+    r.note = {"event-" + std::to_string(ticks + 1), now(), req.url, req.title, caf::none,
+              users.at(sender)};
+    for (const auto& rel : relations_of(sender))
+      if (rel.row.accepted())
+        r.recipients.push_back(rel.user.user_id);
+    for (const auto& to : r.recipients)
+      inbox.emplace_back(to, r.note);
+    return r;
+  }
+
+  caf::expected<read_receipt> mark(const std::string& user, const std::vector<std::string>& ids,
+                                   int32_t limit) {
+    if (auto err = take_failure())
+      return err;
+    read_receipt r;
+    for (auto& [to, note] : inbox)
+      if (to == user && !note.seen_at
+          && std::find(ids.begin(), ids.end(), note.event_id) != ids.end()) {
+        note.seen_at = now();
+        r.marked.push_back(note.event_id);
+      }
+    r.unread = unread_of(user, limit);
+    return r;
+  }
+};
+
+persistence::social_db::behavior_type fake_db(persistence::social_db::pointer,
+                                              fake_store* store) {
+  return {
+    [=](atom::soc_load, const std::string& user,
+        int32_t limit) -> caf::result<social_snapshot> {
+      ++store->loads;
+      if (store->users.count(user) == 0)
+        return caf::make_error(errc::not_found, "User not found");
+      social_snapshot snap;
+      snap.profile.me = store->users.at(user);
+      snap.relations = store->relations_of(user);
+      snap.unread = store->unread_of(user, limit);
+      return snap;
+    },
+    [=](atom::prof_load, const std::string& user) -> caf::result<profile_snapshot> {
+      profile_snapshot p;
+      p.me = store->users.at(user);
+      return p;
+    },
+    [=](atom::fr_commit, const friendship_command& cmd,
+        const friendship_limits&) -> caf::result<friendship_change> {
+      auto res = store->commit(cmd);
+      if (!res)
+        return std::move(res.error());
+      return std::move(*res);
+    },
+    [=](atom::sh_insert, const std::string& sender,
+        const share_request& req) -> caf::result<share_receipt> {
+      auto res = store->share(sender, req);
+      if (!res)
+        return std::move(res.error());
+      return std::move(*res);
+    },
+    [=](atom::sh_mark, const std::string& user, const std::vector<std::string>& ids,
+        int32_t limit) -> caf::result<read_receipt> {
+      auto res = store->mark(user, ids, limit);
+      if (!res)
+        return std::move(res.error());
+      return std::move(*res);
+    },
+    [=](atom::sh_fetch, const share_query& q) -> std::vector<share_notification> {
+      return slice(store->unread_of(q.user, 1000).items, q.page);
+    },
+  };
+}
+
+// -- fixture ----------------------------------------------------------------------------------
+
+struct test_config : caf::actor_system_config {
+  test_config() {
+    set("scheduler.policy", caf::atom("testing"));
+    set("logger.file-verbosity", caf::atom("quiet"));
+    tandem::add_message_types(*this);
+  }
+};
+
+/// What one request got.
+template <class T>
+struct reply {
+  std::optional<T> value;
+  std::optional<caf::error> error;
+
+  errc code() const {
+    return error ? code_of(*error) : errc::none;
+  }
+};
+
+constexpr auto idle_timeout = caf::timespan{10s};
+
+bool is_user_actor(caf::resumable* job) {
+  auto* actor = dynamic_cast<caf::local_actor*>(job);
+  return actor != nullptr && std::string{actor->name()} == "tandem.user";
+}
+
+struct users_fixture {
+  test_config cfg;
+  caf::actor_system sys{cfg};
+  caf::scheduler::test_coordinator& sched
+    = dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
+  fake_store store;
+  persistence::social_db db;
+  user_registry_actor registry;
+
+  users_fixture() {
+    store.add_user("ann", "Ann", "Archer");
+    store.add_user("bob", "Bob", "Baker");
+    store.add_user("cid", "Cid", "Cole");
+    db = sys.spawn(fake_db, &store);
+    user_settings settings;
+    settings.idle_timeout = idle_timeout;
+    settings.unread_cache_limit = 2;
+    registry = spawn_user_registry(sys, db, settings);
+    sched.run();
+  }
+
+  ~users_fixture() {
+    caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(db, caf::exit_reason::user_shutdown);
+    sched.run();
+  }
+
+  /// Spawns an actor that sends `xs...` to the registry and records the reply;
+  /// nothing runs until the scheduler does.
+  template <class T, class... Ts>
+  std::shared_ptr<reply<T>> send(Ts... xs) {
+    auto out = std::make_shared<reply<T>>();
+    auto target = registry;
+    sys.spawn([=](caf::event_based_actor* self) {
+      self->request(target, caf::infinite, xs...)
+        .then([=](T& value) { out->value = std::move(value); },
+              [=](caf::error& err) { out->error = std::move(err); });
+    });
+    return out;
+  }
+
+  /// A request, run until nothing is left to do.
+  template <class T, class... Ts>
+  reply<T> ask(Ts... xs) {
+    auto out = send<T>(xs...);
+    sched.run();
+    return *out;
+  }
+
+  reply<bool> write(friendship_op op, const std::string& caller, const std::string& other) {
+    return ask<bool>(atom::fr_write_v, friendship_command{op, caller, other});
+  }
+
+  friendship_lookup lookup(const std::string& user, const std::string& other) {
+    auto r = ask<friendship_lookup>(atom::fr_lookup_v, user, other);
+    REQUIRE(r.value);
+    return *r.value;
+  }
+
+  std::vector<std::string> requests_in(const std::string& user) {
+    auto r = ask<std::vector<relation>>(atom::fr_in_v, user);
+    REQUIRE(r.value);
+    std::vector<std::string> ids;
+    for (const auto& rel : *r.value)
+      ids.push_back(rel.user.user_id);
+    return ids;
+  }
+
+  std::vector<std::string> unread(const std::string& user) {
+    auto r = ask<std::vector<share_notification>>(atom::sh_unread_v, user, page_request{100, 0});
+    REQUIRE(r.value);
+    std::vector<std::string> ids;
+    for (const auto& n : *r.value)
+      ids.push_back(n.event_id);
+    return ids;
+  }
+
+  user_registry_stats stats() {
+    auto r = ask<user_registry_stats>(atom::stats_v);
+    REQUIRE(r.value);
+    return *r.value;
+  }
+
+  /// Loads the actors of `users` (any read does) and lets their loads finish.
+  void warm(std::initializer_list<const char*> users) {
+    for (auto user : users)
+      ask<int64_t>(atom::fr_count_v, std::string{user});
+  }
+};
+
+} // namespace
+
+TEST_CASE_METHOD(users_fixture,
+                 "a friend request and its acceptance reach both users' actors before the reply",
+                 "[users]") {
+  warm({"ann", "bob"});
+  auto loads = store.loads;
+
+  auto requested = write(friendship_op::request, "bob", "ann");
+  REQUIRE(requested.value == true);
+  // Served by the live actors, not reloaded: both applied the write.
+  auto seen_by_ann = lookup("ann", "bob");
+  auto seen_by_bob = lookup("bob", "ann");
+  CHECK(seen_by_ann.found);
+  CHECK(seen_by_bob.found);
+  CHECK(seen_by_ann.row.requester == "bob");
+  CHECK(seen_by_ann.row.addressee == "ann");
+  CHECK_FALSE(seen_by_ann.row.accepted());
+  CHECK(requests_in("ann") == std::vector<std::string>{"bob"});
+  CHECK(requests_in("bob").empty());
+
+  // Only the addressee accepts.
+  CHECK(write(friendship_op::accept, "bob", "ann").code() == errc::not_found);
+  REQUIRE(write(friendship_op::accept, "ann", "bob").value == true);
+  CHECK(lookup("ann", "bob").row.accepted());
+  CHECK(lookup("bob", "ann").row.accepted());
+  CHECK(requests_in("ann").empty());
+  CHECK(ask<int64_t>(atom::fr_count_v, std::string{"ann"}).value == 1);
+  CHECK(ask<int64_t>(atom::fr_count_v, std::string{"bob"}).value == 1);
+  CHECK(store.loads == loads);
+  CHECK(stats().live == 2);
+}
+
+TEST_CASE_METHOD(users_fixture, "a request while a row exists either way is a conflict",
+                 "[users]") {
+  REQUIRE(write(friendship_op::request, "ann", "bob").value == true);
+  CHECK(write(friendship_op::request, "ann", "bob").code() == errc::already_exists);
+  CHECK(write(friendship_op::request, "bob", "ann").code() == errc::already_exists);
+  CHECK(write(friendship_op::request, "ann", "nobody").code() == errc::not_found);
+}
+
+TEST_CASE_METHOD(users_fixture, "unfriending removes the pair from both actors", "[users]") {
+  REQUIRE(write(friendship_op::request, "ann", "cid").value == true);
+  REQUIRE(write(friendship_op::accept, "cid", "ann").value == true);
+  warm({"ann", "cid"});
+  auto loads = store.loads;
+
+  REQUIRE(write(friendship_op::remove, "cid", "ann").value == true);
+
+  CHECK_FALSE(lookup("ann", "cid").found);
+  CHECK_FALSE(lookup("cid", "ann").found);
+  CHECK(ask<int64_t>(atom::fr_count_v, std::string{"ann"}).value == 0);
+  CHECK(ask<int64_t>(atom::fr_mcount_v, std::string{"ann"}, std::string{"cid"}).value == 0);
+  CHECK(write(friendship_op::remove, "ann", "cid").code() == errc::not_found);
+  CHECK(store.loads == loads);
+}
+
+TEST_CASE_METHOD(users_fixture, "a database error leaves both actors unchanged", "[users]") {
+  REQUIRE(write(friendship_op::request, "ann", "bob").value == true);
+  REQUIRE(write(friendship_op::accept, "bob", "ann").value == true);
+  auto before_ann = lookup("ann", "bob");
+  auto before_bob = lookup("bob", "ann");
+
+  store.fail_next_write = caf::make_error(errc::db_unavailable);
+  CHECK(write(friendship_op::remove, "ann", "bob").code() == errc::db_unavailable);
+  store.fail_next_write = caf::make_error(errc::db_timeout);
+  auto shared = ask<std::string>(atom::sh_send_v, std::string{"ann"},
+                                 share_request{caf::none, "https://a.example", "A"});
+  CHECK(shared.code() == errc::db_timeout);
+
+  auto after_ann = lookup("ann", "bob");
+  auto after_bob = lookup("bob", "ann");
+  CHECK(after_ann.found);
+  CHECK(after_bob.found);
+  CHECK(after_ann.row.accepted_at == before_ann.row.accepted_at);
+  CHECK(after_bob.row.accepted_at == before_bob.row.accepted_at);
+  CHECK(unread("bob").empty());
+  // A write after the failure runs normally: the queue moved on.
+  CHECK(write(friendship_op::remove, "ann", "bob").value == true);
+  CHECK_FALSE(lookup("bob", "ann").found);
+}
+
+TEST_CASE_METHOD(users_fixture,
+                 "a share reaches the unread list of live friends and marking read updates it",
+                 "[users]") {
+  REQUIRE(write(friendship_op::request, "ann", "bob").value == true);
+  REQUIRE(write(friendship_op::accept, "bob", "ann").value == true);
+  warm({"bob", "cid"});
+  auto loads = store.loads;
+
+  auto first = ask<std::string>(atom::sh_send_v, std::string{"ann"},
+                                share_request{caf::none, "https://a.example/1", "One"});
+  auto second = ask<std::string>(atom::sh_send_v, std::string{"ann"},
+                                 share_request{caf::none, "https://a.example/2", "Two"});
+  REQUIRE(first.value);
+  REQUIRE(second.value);
+  CHECK(unread("bob") == std::vector<std::string>{*second.value, *first.value});
+  CHECK(unread("cid").empty());
+
+  REQUIRE(ask<bool>(atom::sh_read_v, std::string{"bob"}, std::vector<std::string>{*second.value})
+            .value
+          == true);
+  CHECK(unread("bob") == std::vector<std::string>{*first.value});
+  CHECK(store.loads == loads);
+
+  // Past unread_cache_limit (2) the actor keeps the newest and reads the rest from
+  // the database when asked for more than it holds.
+  for (int i = 0; i < 3; ++i)
+    REQUIRE(ask<std::string>(atom::sh_send_v, std::string{"ann"},
+                             share_request{caf::none, "https://a.example/n", "N"})
+              .value);
+  CHECK(unread("bob").size() == 4);
+  auto newest = ask<std::vector<share_notification>>(atom::sh_unread_v, std::string{"bob"},
+                                                     page_request{2, 0});
+  REQUIRE(newest.value);
+  CHECK(newest.value->size() == 2);
+}
+
+TEST_CASE_METHOD(users_fixture,
+                 "an idle actor is passivated in virtual time and reloads on the next use",
+                 "[users]") {
+  warm({"ann"});
+  CHECK(stats().live == 1);
+  auto loads = store.loads;
+
+  sched.advance_time(idle_timeout - 1s);
+  sched.run();
+  CHECK(stats().live == 1);
+
+  sched.advance_time(1s);
+  sched.run();
+  auto st = stats();
+  CHECK(st.live == 0);
+  CHECK(st.passivated == 1);
+
+  // Written behind its back (another node, say): the next use loads it.
+  store.pairs[fake_store::key("ann", "bob")] = {"bob", "ann", store.now(), caf::none};
+  CHECK(requests_in("ann") == std::vector<std::string>{"bob"});
+  CHECK(store.loads == loads + 1);
+  CHECK(stats().live == 1);
+}
+
+TEST_CASE_METHOD(users_fixture,
+                 "a request routed while the actor reports itself idle is answered and keeps it",
+                 "[users]") {
+  warm({"ann"});
+  auto loads = store.loads;
+  // The registry routes the request (ann's mailbox: tick, then the request) before
+  // the actor's idle report reaches it: the report counts one message fewer.
+  auto answer = send<friendship_lookup>(atom::fr_lookup_v, std::string{"ann"},
+                                        std::string{"bob"});
+  sched.run_once(); // the caller sends its request to the registry
+  sched.advance_time(idle_timeout);
+  sched.run();
+
+  CHECK(answer->value);
+  auto st = stats();
+  CHECK(st.passivated == 0);
+  CHECK(st.live == 1);
+  CHECK(store.loads == loads);
+
+  // Idle for a whole period after that: now it goes.
+  sched.advance_time(idle_timeout);
+  sched.run();
+  CHECK(stats().passivated == 1);
+}
+
+TEST_CASE_METHOD(users_fixture,
+                 "a request arriving after the registry took an idle report reaches a new actor",
+                 "[users]") {
+  warm({"ann"});
+  auto loads = store.loads;
+  sched.advance_time(idle_timeout);
+  // Let only the user actor run: it reports itself idle to the registry.
+  REQUIRE(sched.run_jobs_filtered(is_user_actor) == 1);
+  auto answer = send<std::vector<relation>>(atom::fr_in_v, std::string{"ann"});
+  sched.run();
+
+  REQUIRE(answer->value);
+  CHECK(answer->value->empty());
+  auto st = stats();
+  CHECK(st.passivated == 1);
+  CHECK(st.live == 1);
+  CHECK(store.loads == loads + 1);
+}
+
+TEST_CASE_METHOD(users_fixture, "a user without a profile is not found and not kept",
+                 "[users]") {
+  auto r = ask<std::vector<relation>>(atom::fr_in_v, std::string{"ghost"});
+  CHECK(r.code() == errc::not_found);
+  CHECK(stats().live == 0);
+  // Once the profile exists, the next use finds it.
+  store.add_user("ghost", "Gus", "Ghost");
+  auto again = ask<std::vector<relation>>(atom::fr_in_v, std::string{"ghost"});
+  CHECK(again.value);
+}
+
+TEST_CASE_METHOD(users_fixture,
+                 "a profile change reaches the cards that live actors of related users hold",
+                 "[users]") {
+  REQUIRE(write(friendship_op::request, "bob", "cid").value == true);
+  REQUIRE(write(friendship_op::accept, "cid", "bob").value == true);
+  warm({"bob"});
+  // cid's actor is not live: announcing the change spawns it, and it tells bob's.
+  REQUIRE(stats().live == 1);
+  store.users["cid"].first_name = "Cyd";
+
+  caf::anon_send(registry, atom::prof_chg_v, std::string{"cid"});
+  sched.run();
+
+  auto friends = ask<std::vector<user_summary>>(atom::fr_list_v, std::string{"bob"},
+                                                std::string{"bob"}, page_request{10, 0});
+  REQUIRE(friends.value);
+  REQUIRE(friends.value->size() == 1);
+  CHECK(friends.value->front().user.first_name == "Cyd");
+  CHECK(stats().live == 2);
+}

@@ -1,0 +1,415 @@
+"""Profile images and invitations over real HTTP: the built-in media store that stands in
+for S3 presigned URLs (compat section 3, U12-U15) and POST /email (compat section 7).
+
+Access tokens come from tandem_tokens (HS256 with the key the node is given); expired media
+URLs are signed here with the node's media key, so that no test waits for a clock.
+"""
+import hashlib
+import hmac
+import json
+import os
+import re
+import shutil
+import socket
+import struct
+import subprocess
+import tempfile
+import time
+import unittest
+import urllib.parse
+import uuid
+import zlib
+
+from tandem_node import NodeTestCase, create_database, required_env
+from tandem_tokens import mint_token
+
+JWT_KEY = "e2e-media-signing-key-" + "j" * 32
+MEDIA_KEY = "e2e-media-url-key-" + "m" * 32
+MAX_BYTES = 2 * 1024 * 1024
+# compat section 1: UTC without an offset; the clients append the Z themselves.
+TIMESTAMP = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z?$"
+
+
+def bearer(user_id):
+    """Authorization for `user_id`: an access token as the node issues them."""
+    return {"Authorization": "Bearer " + mint_token(JWT_KEY, user_id, "e2e@example.com")}
+
+
+def png_image(width=4, height=3, padding=0):
+    """A real PNG (RGB, filter 0 per row); `padding` bytes of an ancillary chunk make it
+    as large as a test needs."""
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+    rows = b"".join(b"\x00" + bytes((40, y * 60, 200)) * width for y in range(height))
+    out = (b"\x89PNG\r\n\x1a\n"
+           + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+           + chunk(b"IDAT", zlib.compress(rows)))
+    if padding:
+        out += chunk(b"tEXt", b"pad\x00" + b"x" * padding)
+    return out + chunk(b"IEND", b"")
+
+
+# A JPEG's first bytes (SOI, APP0/JFIF) are all the store reads to know the format.
+JPEG_IMAGE = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + b"\x00" * 64
+
+
+def dir_name(user_id):
+    """persistence::media_dir_name for ids short enough to stay plain."""
+    return "".join(c if re.match(r"[A-Za-z0-9_-]", c) else "".join("~%02X" % b for b in c.encode())
+                   for c in user_id)
+
+
+class Media(NodeTestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.media_dir = tempfile.mkdtemp(prefix="tandem-e2e-media-")
+        cls.node_env = {"TANDEM_AUTH_JWT_KEY": JWT_KEY, "TANDEM_MEDIA_URL_KEY": MEDIA_KEY,
+                        "TANDEM_MEDIA_DIR": os.path.join(cls.media_dir, "store")}
+        super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        shutil.rmtree(cls.media_dir, ignore_errors=True)
+
+    # -- helpers ---------------------------------------------------------------------
+
+    def call(self, method, path, headers=None, body=None):
+        """(status, parsed JSON body) of a JSON route; `body` is sent as JSON."""
+        if body is not None and not isinstance(body, (str, bytes)):
+            body = json.dumps(body)
+        status, hdrs, text = self.node.request(method, path, body=body, headers=headers or {})
+        self.assertEqual(hdrs.get("content-type"), "application/json", text)
+        return status, json.loads(text)
+
+    def new_user(self, user_id=None):
+        """A user with a profile (POST /users/me); returns its id."""
+        user_id = user_id or "e2e-" + uuid.uuid4().hex
+        status, body = self.call("POST", "/users/me", bearer(user_id),
+                                 {"first_name": "Grace", "last_name": "Hopper"})
+        self.assertEqual(status, 200, body)
+        return user_id
+
+    def upload_url(self, user_id, ext="png"):
+        status, url = self.call("GET", "/users/me/profile-image-upload-url?image_ext=" + ext,
+                                bearer(user_id))
+        self.assertEqual(status, 200, url)
+        self.assertIsInstance(url, str)
+        return url
+
+    def image_url(self, user_id, ext="png"):
+        path = "/users/id/%s/profile-image-url?image_ext=%s" % (
+            urllib.parse.quote(user_id, safe=""), ext)
+        return self.call("GET", path)
+
+    def media(self, method, url, body=None, headers=None):
+        """A request to a signed URL of this node: (status, headers, raw body bytes)."""
+        parts = urllib.parse.urlsplit(url)
+        self.assertEqual(parts.netloc, "127.0.0.1:%d" % self.node.port, url)
+        target = parts.path + "?" + parts.query
+        with socket.create_connection(("127.0.0.1", self.node.port), timeout=10) as s:
+            head = "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n" % (method, target,
+                                                                            parts.netloc)
+            for name, value in (headers or {}).items():
+                head += "%s: %s\r\n" % (name, value)
+            if body is not None:
+                head += "Content-Length: %d\r\n" % len(body)
+            s.sendall(head.encode() + b"\r\n" + (body or b""))
+            return self.read_response(s)
+
+    @staticmethod
+    def read_response(s):
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        lines = head.decode().split("\r\n")
+        status = int(lines[0].split()[1])
+        hdrs = {k.lower(): v.strip() for k, _, v in (l.partition(":") for l in lines[1:])}
+        return status, hdrs, body
+
+    def put_image(self, url, data, content_type="image/png"):
+        return self.media("PUT", url, data, {"Content-Type": content_type,
+                                             "x-amz-acl": "private"})
+
+    def signed(self, method, object_key, expires):
+        """A media URL signed with the node's key, as media_url_signer does."""
+        message = "tandem-media-url-v1\n%s\n%s\n%d" % (method, object_key, expires)
+        sig = hmac.new(MEDIA_KEY.encode(), message.encode(), hashlib.sha256).hexdigest()
+        return "http://127.0.0.1:%d/media/%s?expires=%d&signature=%s" % (
+            self.node.port, object_key, expires, sig)
+
+    def stored_files(self, user):
+        """The files in the store for `user`, as paths below the media directory."""
+        root = os.path.join(self.media_dir, "store")
+        return sorted(os.path.relpath(os.path.join(d, f), root)
+                      for d, _, files in os.walk(os.path.join(root, dir_name(user)))
+                      for f in files)
+
+    # -- U12, PUT, GET, U15 ----------------------------------------------------------
+
+    def test_an_uploaded_png_comes_back_byte_identical_and_delete_removes_it(self):
+        user = self.new_user()
+        url = self.upload_url(user, "png")
+        self.assertIn("/media/%s/profile_image.png?expires=" % user, url)
+        image = png_image()
+        status, _, body = self.put_image(url, image)
+        self.assertEqual((status, body), (200, b""))
+
+        status, profile = self.call("GET", "/users/me", bearer(user))
+        self.assertEqual(status, 200, profile)
+        self.assertEqual(profile["profile_image_extension"], "png")
+        self.assertRegex(profile["profile_image_uploaded_at"], TIMESTAMP)
+        self.assertNotIn("+00:00", profile["profile_image_uploaded_at"])
+
+        status, get_url = self.image_url(user)
+        self.assertEqual(status, 200, get_url)
+        status, hdrs, body = self.media("GET", get_url)
+        self.assertEqual(status, 200)
+        self.assertEqual(hdrs["content-type"], "image/png")
+        self.assertEqual(body, image)
+        self.assertEqual(self.stored_files(user), [user + "/profile_image.png"])
+
+        status, answer = self.call("DELETE", "/users/me/profile-image", bearer(user))
+        self.assertEqual((status, answer), (200, {"success": True}))
+        status, _, _ = self.media("GET", get_url)
+        self.assertEqual(status, 404)
+        self.assertEqual(self.stored_files(user), [])
+        _, profile = self.call("GET", "/users/me", bearer(user))
+        self.assertIsNone(profile["profile_image_extension"])
+        self.assertIsNone(profile["profile_image_uploaded_at"])
+        status, _ = self.image_url(user)
+        self.assertEqual(status, 404)
+
+    def test_delete_removes_the_stored_extension_not_always_the_png(self):
+        user = self.new_user()
+        status, _, _ = self.put_image(self.upload_url(user, "jpg"), JPEG_IMAGE, "image/jpeg")
+        self.assertEqual(status, 200)
+        self.assertEqual(self.stored_files(user), [user + "/profile_image.jpg"])
+        status, _, body = self.media("GET", self.image_url(user)[1])
+        self.assertEqual((status, body), (200, JPEG_IMAGE))
+        status, _ = self.call("DELETE", "/users/me/profile-image", bearer(user))
+        self.assertEqual(status, 200)
+        self.assertEqual(self.stored_files(user), [])
+
+    def test_a_new_upload_replaces_the_image_of_another_format(self):
+        user = self.new_user()
+        self.put_image(self.upload_url(user, "png"), png_image())
+        status, _, _ = self.put_image(self.upload_url(user, "jpeg"), JPEG_IMAGE, "image/jpeg")
+        self.assertEqual(status, 200)
+        self.assertEqual(self.stored_files(user), [user + "/profile_image.jpeg"])
+
+    def test_an_upload_larger_than_http_body_limit_but_within_media_max_bytes_is_stored(self):
+        user = self.new_user()
+        image = png_image(padding=MAX_BYTES - 4096)
+        self.assertGreater(len(image), 1024 * 1024)
+        status, _, body = self.put_image(self.upload_url(user), image)
+        self.assertEqual(status, 200, body)
+        status, _, body = self.media("GET", self.image_url(user)[1])
+        self.assertEqual((status, body), (200, image))
+
+    def test_an_upload_over_media_max_bytes_is_413_before_its_body_is_read(self):
+        user = self.new_user()
+        parts = urllib.parse.urlsplit(self.upload_url(user))
+        with socket.create_connection(("127.0.0.1", self.node.port), timeout=10) as s:
+            # Headers only: the node must refuse by the declared length, not after reading.
+            s.sendall(("PUT %s?%s HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
+                       "Content-Length: %d\r\n\r\n" % (parts.path, parts.query, MAX_BYTES + 1))
+                      .encode())
+            status, _, body = self.read_response(s)
+        self.assertEqual(status, 413)
+        self.assertIn(str(MAX_BYTES), json.loads(body)["detail"])
+        self.assertEqual(self.stored_files(user), [])
+
+    def test_a_jpeg_labelled_png_and_other_mismatches_are_refused(self):
+        user = self.new_user()
+        url = self.upload_url(user, "png")
+        cases = [
+            (JPEG_IMAGE, "image/png"),       # the bytes say JPEG, the label PNG
+            (JPEG_IMAGE, "image/jpeg"),      # honest label, but the URL is for a .png
+            (png_image(), "image/jpeg"),     # a PNG labelled JPEG
+            (b"GIF89a" + b"\x00" * 32, "image/png"),
+            (png_image(), "text/html"),
+            (png_image(), None),
+        ]
+        for data, content_type in cases:
+            with self.subTest(content_type=content_type, head=data[:4]):
+                headers = {"Content-Type": content_type} if content_type else {}
+                status, hdrs, body = self.media("PUT", url, data, headers)
+                self.assertEqual(status, 415, body)
+                self.assertIn("detail", json.loads(body))
+        status, _, body = self.put_image(url, b"")
+        self.assertEqual(status, 400, body)
+        self.assertEqual(self.stored_files(user), [])
+
+    def test_tampered_expired_and_missing_signatures_are_403(self):
+        user = self.new_user()
+        url = self.upload_url(user, "png")
+        parts = urllib.parse.urlsplit(url)
+        query = urllib.parse.parse_qs(parts.query)
+        sig = query["signature"][0]
+        flipped = sig[:-1] + ("0" if sig[-1] != "0" else "1")
+        tampered = [
+            url.replace(sig, flipped),
+            url.replace("expires=%s" % query["expires"][0],
+                        "expires=%d" % (int(query["expires"][0]) + 3600)),
+            url.replace("profile_image.png", "profile_image.jpg"),
+            url.replace("/media/" + user, "/media/" + user + "x"),
+            url.split("?")[0],
+            url.split("&signature=")[0],
+        ]
+        for bad in tampered:
+            with self.subTest(url=bad):
+                status, _, body = self.put_image(bad, png_image())
+                self.assertEqual(status, 403, body)
+                self.assertIn("signature", json.loads(body)["detail"])
+        # A PUT URL is no GET URL.
+        status, _, _ = self.media("GET", url)
+        self.assertEqual(status, 403)
+        # Well signed but past its expiry.
+        expired = self.signed("PUT", user + "/profile_image.png", int(time.time()) - 1)
+        status, _, body = self.put_image(expired, png_image())
+        self.assertEqual(status, 403, body)
+        self.assertIn("expired", json.loads(body)["detail"])
+        # The same signing in the future is accepted: the test signs as the node does.
+        status, _, _ = self.put_image(
+            self.signed("PUT", user + "/profile_image.png", int(time.time()) + 60), png_image())
+        self.assertEqual(status, 200)
+
+    def test_the_upload_url_needs_a_token_a_profile_and_a_known_extension(self):
+        status, _ = self.call("GET", "/users/me/profile-image-upload-url?image_ext=png")
+        self.assertEqual(status, 401)
+        stranger = bearer("e2e-" + uuid.uuid4().hex)
+        status, body = self.call("GET", "/users/me/profile-image-upload-url?image_ext=png",
+                                 stranger)
+        self.assertEqual((status, body), (404, {"detail": "User not found"}))
+        user = self.new_user()
+        for query in ("", "?image_ext=", "?image_ext=gif", "?image_ext=png%2F..%2Fx"):
+            with self.subTest(query=query):
+                status, body = self.call("GET", "/users/me/profile-image-upload-url" + query,
+                                         bearer(user))
+                self.assertEqual(status, 400, body)
+        # Upper case is the same extension.
+        status, url = self.call("GET", "/users/me/profile-image-upload-url?image_ext=PNG",
+                                bearer(user))
+        self.assertEqual(status, 200)
+        self.assertIn("profile_image.png?", url)
+        status, _ = self.call("DELETE", "/users/me/profile-image")
+        self.assertEqual(status, 401)
+
+    def test_a_hostile_user_id_cannot_escape_the_media_directory(self):
+        user = self.new_user("../escape/%2e%2e/" + uuid.uuid4().hex[:8])
+        url = self.upload_url(user)
+        status, _, _ = self.put_image(url, png_image())
+        self.assertEqual(status, 200)
+        self.assertEqual(self.stored_files(user), [dir_name(user) + "/profile_image.png"])
+        # Nothing was written beside the store, where "../.." would have led.
+        self.assertEqual(os.listdir(self.media_dir), ["store"])
+        status, _, body = self.media("GET", self.image_url(user)[1])
+        self.assertEqual((status, body), (200, png_image()))
+        self.call("DELETE", "/users/me/profile-image", bearer(user))
+
+    # -- U13, U14 ----------------------------------------------------------------------
+
+    def test_image_urls_for_one_and_for_many_users(self):
+        with_image = self.new_user()
+        self.put_image(self.upload_url(with_image), png_image())
+        without = self.new_user()
+
+        status, url = self.image_url(with_image)
+        self.assertEqual(status, 200)
+        self.assertRegex(url, r"/media/%s/profile_image\.png\?expires=\d+&signature=[0-9a-f]{64}$"
+                         % with_image)
+        status, body = self.image_url(without)
+        self.assertEqual((status, body), (404, {"detail": "No profile image"}))
+        status, _ = self.image_url(with_image, "gif")
+        self.assertEqual(status, 400)
+
+        ids = "%s,%s" % (with_image, without)
+        status, urls = self.call("GET", "/users/ids/%s/profile-image-url?image_ext_arr=png,png"
+                                 % ids)
+        self.assertEqual(status, 200, urls)
+        self.assertEqual(list(urls), [with_image])
+        status, _, body = self.media("GET", urls[with_image])
+        self.assertEqual((status, body), (200, png_image()))
+
+        status, body = self.call("GET", "/users/ids/%s/profile-image-url?image_ext_arr=png" % ids)
+        self.assertEqual(status, 400, body)
+        status, _ = self.call("GET", "/users/ids/%s/profile-image-url?image_ext_arr=png,bmp" % ids)
+        self.assertEqual(status, 400)
+        many = ",".join("u%d" % i for i in range(101))
+        status, body = self.call("GET", "/users/ids/%s/profile-image-url" % many)
+        self.assertEqual(status, 400, body)
+
+    def test_an_upload_url_is_preflighted_for_the_headers_the_clients_send(self):
+        status, hdrs, _ = self.node.request("OPTIONS", "/media/x/profile_image.png", headers={
+            "Origin": "chrome-extension://abcdefghijklmnop",
+            "Access-Control-Request-Method": "PUT",
+            "Access-Control-Request-Headers": "content-type,x-amz-acl"})
+        self.assertEqual(status, 204)
+        self.assertIn("PUT", hdrs["access-control-allow-methods"])
+        allowed = hdrs["access-control-allow-headers"].lower()
+        self.assertIn("content-type", allowed)
+        self.assertIn("x-amz-acl", allowed)
+
+    # -- POST /email ---------------------------------------------------------------------
+
+    def outbox(self, sender):
+        out = self.node_psql("SELECT sender_first_name, sender_last_name, recipient_email "
+                             "FROM email_outbox WHERE sender_user_id = '%s' ORDER BY id" % sender)
+        return [tuple(line.split("|")) for line in out.splitlines() if line]
+
+    def node_psql(self, sql):
+        return subprocess.run(["psql", self.node.db_dsn, "-v", "ON_ERROR_STOP=1", "-Atqc", sql],
+                              check=True, capture_output=True, text=True).stdout
+
+    def test_an_invitation_is_queued_and_bad_input_answers_failed(self):
+        user = "e2e-" + uuid.uuid4().hex
+        invite = {"senderFirstName": "Grace", "senderLastName": "Hopper",
+                  "recipientEmail": "friend@example.com", "extra": "ignored"}
+        status, body = self.call("POST", "/email", bearer(user), invite)
+        self.assertEqual((status, body), (200, {"result": "Success"}))
+        self.assertEqual(self.outbox(user), [("Grace", "Hopper", "friend@example.com")])
+
+        failing = [
+            dict(invite, recipientEmail="not-an-address"),
+            dict(invite, recipientEmail="a@b"),
+            dict(invite, senderFirstName="x" * 51),
+            dict(invite, senderLastName=""),
+            {k: v for k, v in invite.items() if k != "recipientEmail"},
+            dict(invite, recipientEmail=42),
+        ]
+        for body_in in failing:
+            with self.subTest(body=body_in):
+                status, body = self.call("POST", "/email", bearer(user), body_in)
+                self.assertEqual((status, body), (200, {"result": "Failed"}))
+        self.assertEqual(len(self.outbox(user)), 1)
+        # Fifty characters of any script are fine.
+        status, body = self.call("POST", "/email", bearer(user),
+                                 dict(invite, senderFirstName="\u00e9" * 50))
+        self.assertEqual((status, body), (200, {"result": "Success"}))
+
+        status, _ = self.call("POST", "/email", None, invite)
+        self.assertEqual(status, 401)
+        status, body = self.call("POST", "/email", bearer(user), "not json")
+        self.assertEqual(status, 400, body)
+
+
+class MediaStartUp(unittest.TestCase):
+    def test_a_media_dir_that_cannot_be_created_stops_start_up_with_one_clear_line(self):
+        with tempfile.NamedTemporaryFile() as blocker:
+            env = dict(os.environ, TANDEM_DB_DSN=create_database(), TANDEM_HTTP_PORT="0",
+                       TANDEM_MEDIA_DIR=os.path.join(blocker.name, "media"))
+            result = subprocess.run([required_env("TANDEM_TEST_BIN"), "serve"], env=env,
+                                    capture_output=True, text=True, timeout=30)
+        self.assertEqual(result.returncode, 1, result.stderr)
+        self.assertEqual(result.stderr.count("\n"), 1, result.stderr)
+        self.assertIn("media.dir", result.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,495 @@
+"""Friendships, friend lists, search and share notifications over real HTTP (compat
+section 3: F1-F10, U8-U11, U16, U17, N1-N5): exact key sets, ordering, permissions, and
+consistency: after every write, the very next reads of both users show it.
+
+Profiles are created with POST /users/me; tokens are minted (tandem_tokens.py).
+"""
+import json
+import re
+import unittest
+import urllib.parse
+import uuid
+
+from tandem_node import NodeTestCase, psql
+from tandem_tokens import mint_token
+
+JWT_KEY = "e2e-social-signing-key-" + "s" * 32
+
+CARD_KEYS = {"user_id", "first_name", "last_name", "description", "profile_image_uploaded_at",
+             "profile_image_extension"}
+ROW_KEYS = {"user_id1", "user_id2", "requested_at", "accepted_at"}
+REQUEST_KEYS = CARD_KEYS | {"requested_at"}
+RELATION_KEYS = CARD_KEYS | ROW_KEYS | {"friendship_state"}
+SUMMARY_KEYS = CARD_KEYS | {"friendship_state", "mutual_friend_count"}
+FRIEND_KEYS = {"user_id", "first_name", "last_name", "description", "profile_image_extension",
+               "friendship_state"}
+RECEIVED_KEYS = {"event_id", "user_id", "sent_at", "url", "title", "seen_at", "first_name",
+                 "last_name", "profile_image_extension"}
+SENT_KEYS = {"event_id", "url", "title", "sent_at", "sent_to", "not_seen_count", "first_name",
+             "last_name", "profile_image_extension"}
+# compat section 1: UTC without an offset; the clients append the Z themselves.
+TIMESTAMP = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?$"
+UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+
+
+def path_of(*segments, **query):
+    path = "/" + "/".join(urllib.parse.quote(s, safe="") for s in segments)
+    return path + ("?" + urllib.parse.urlencode(query) if query else "")
+
+
+class Person:
+    """A user of the node: id, email, token, and calls made with that token."""
+
+    def __init__(self, test, first, last, email=None, register=True):
+        self.test = test
+        self.id = str(uuid.uuid4())
+        self.email = email or f"{self.id}@example.com"
+        self.first, self.last = first, last
+        self.headers = {"Authorization": "Bearer " + mint_token(JWT_KEY, self.id, self.email)}
+        if register:
+            self.ok("POST", "/users/me", {"first_name": first, "last_name": last})
+
+    def call(self, method, path, body=None):
+        """(status, parsed JSON body); the body as text when it is not JSON."""
+        data = body if isinstance(body, str) or body is None else json.dumps(body)
+        status, _, text = self.test.node.request(method, path, body=data, headers=self.headers)
+        try:
+            return status, json.loads(text)
+        except ValueError:
+            return status, text
+
+    def ok(self, method, path, body=None):
+        status, reply = self.call(method, path, body)
+        self.test.assertEqual(status, 200, f"{method} {path}: {reply}")
+        return reply
+
+    def status(self, method, path, body=None):
+        return self.call(method, path, body)[0]
+
+    # -- the routes, by what they do --------------------------------------------------
+    def request(self, other):
+        return self.ok("POST", "/friendship/requests", {"user_id2": other.id})
+
+    def accept(self, other):
+        return self.ok("POST", "/friendship/accept", {"user_id1": other.id})
+
+    def befriend(self, other):
+        self.request(other)
+        other.accept(self)
+
+    def check(self, other):
+        return self.ok("GET", path_of("friendship", "check", other.id))
+
+    def incoming(self):
+        return self.ok("GET", "/friendship/requests")
+
+    def friends_of(self, other, **query):
+        return self.ok("GET", path_of("users", "id", other.id, "friends", **query))
+
+    def unread(self):
+        return self.ok("GET", "/notifications/share?is_read=false")
+
+
+def warm(*people):
+    """Makes sure each person's actor is live, so that a later read shows what the write
+    handed to that actor rather than what a fresh load reads from the database."""
+    for p in people:
+        p.incoming()
+
+
+def ids(entries, key="user_id"):
+    return [e[key] for e in entries]
+
+
+class Social(NodeTestCase):
+    node_env = {"TANDEM_AUTH_JWT_KEY": JWT_KEY}
+
+    def person(self, first="Test", last="User", **kwargs):
+        return Person(self, first, last, **kwargs)
+
+    def assert_row(self, row, requester, addressee, accepted):
+        self.assertEqual(set(row), ROW_KEYS)
+        self.assertEqual((row["user_id1"], row["user_id2"]), (requester.id, addressee.id))
+        self.assertRegex(row["requested_at"], TIMESTAMP)
+        if accepted:
+            self.assertRegex(row["accepted_at"], TIMESTAMP)
+        else:
+            self.assertIsNone(row["accepted_at"])
+
+    # -- friendships ----------------------------------------------------------------------
+    def test_a_request_and_its_acceptance_show_at_once_to_both_users(self):
+        ann, bob = self.person("Ann", "Archer"), self.person("Bob", "Baker")
+        self.assertIsNone(ann.check(bob))
+        self.assertIsNone(bob.check(ann))
+        self.assertEqual(ann.request(bob), {"success": True})
+
+        self.assert_row(ann.check(bob), ann, bob, accepted=False)
+        self.assert_row(bob.check(ann), ann, bob, accepted=False)
+        self.assert_row(ann.ok("GET", path_of("friendship", "requests", bob.id)), ann, bob, False)
+        self.assertIsNone(bob.ok("GET", path_of("friendship", "requests", ann.id)))
+        incoming = bob.incoming()
+        self.assertEqual(len(incoming), 1)
+        self.assertEqual(set(incoming[0]), REQUEST_KEYS)
+        self.assertEqual((incoming[0]["user_id"], incoming[0]["first_name"],
+                          incoming[0]["last_name"]), (ann.id, "Ann", "Archer"))
+        self.assertRegex(incoming[0]["requested_at"], TIMESTAMP)
+        self.assertEqual(ann.incoming(), [])
+
+        self.assertEqual(bob.accept(ann), {"success": True})
+        self.assert_row(ann.check(bob), ann, bob, accepted=True)
+        self.assert_row(bob.check(ann), ann, bob, accepted=True)
+        self.assertEqual(bob.incoming(), [])
+        self.assertEqual(ids(ann.friends_of(ann)), [bob.id])
+        self.assertEqual(ids(bob.friends_of(bob)), [ann.id])
+        for who in (ann, bob):
+            self.assertEqual(who.ok("GET", path_of("users", "id", who.id, "friends", "count")),
+                             {"count_1": 1})
+        everything = ann.ok("GET", "/friendship/all")
+        self.assertEqual(len(everything), 1)
+        self.assertEqual(set(everything[0]), RELATION_KEYS)
+        self.assertEqual((everything[0]["user_id"], everything[0]["friendship_state"]), (bob.id, 2))
+
+    def test_incoming_requests_are_newest_first(self):
+        me = self.person("Me", "Myself")
+        first, second, third = (self.person("P", str(i)) for i in range(3))
+        for p in (first, second, third):
+            p.request(me)
+        self.assertEqual(ids(me.incoming()), [third.id, second.id, first.id])
+
+    def test_request_rules(self):
+        ann, bob = self.person(), self.person()
+        self.assertEqual(ann.status("POST", "/friendship/requests", {"user_id2": ann.id}), 400)
+        self.assertEqual(ann.status("POST", "/friendship/requests", {"user_id2": "nobody"}), 404)
+        self.assertEqual(ann.status("POST", "/friendship/requests", {}), 400)
+        self.assertEqual(ann.status("POST", "/friendship/requests", {"user_id2": 7}), 400)
+        self.assertEqual(ann.status("POST", "/friendship/requests", "not json"), 400)
+        ann.request(bob)
+        # One row per pair: a second request either way is a conflict.
+        self.assertEqual(ann.status("POST", "/friendship/requests", {"user_id2": bob.id}), 409)
+        self.assertEqual(bob.status("POST", "/friendship/requests", {"user_id2": ann.id}), 409)
+        # Only the addressee accepts, and only a pending request.
+        self.assertEqual(ann.status("POST", "/friendship/accept", {"user_id1": bob.id}), 404)
+        self.assertEqual(bob.status("POST", "/friendship/accept", {"user_id1": "nobody"}), 404)
+        self.assertEqual(bob.status("POST", "/friendship/accept", {"user_id1": bob.id}), 400)
+        bob.accept(ann)
+        self.assertEqual(bob.status("POST", "/friendship/accept", {"user_id1": ann.id}), 404)
+        self.assertEqual(ann.status("POST", "/friendship/requests", {"user_id2": bob.id}), 409)
+
+    def test_declining_and_cancelling_clear_both_sides(self):
+        ann, bob = self.person(), self.person()
+        warm(ann, bob)
+        ann.request(bob)
+        # Only the addressee declines.
+        self.assertEqual(ann.status("DELETE", path_of("friendship", "requests", bob.id)), 404)
+        self.assertEqual(bob.ok("DELETE", path_of("friendship", "requests", ann.id)),
+                         {"success": True})
+        self.assertIsNone(ann.check(bob))
+        self.assertIsNone(bob.check(ann))
+        self.assertEqual(bob.incoming(), [])
+        self.assertEqual(bob.status("DELETE", path_of("friendship", "requests", ann.id)), 404)
+
+        ann.request(bob)
+        self.assertEqual(ann.ok("POST", "/friendship/delete",
+                                {"user_id1": ann.id, "user_id2": bob.id}), {"success": True})
+        self.assertIsNone(ann.check(bob))
+        self.assertEqual(bob.incoming(), [])
+
+    def test_unfriending_and_who_may_do_it(self):
+        ann, bob, eve = self.person(), self.person(), self.person()
+        warm(ann, bob)
+        ann.befriend(bob)
+        pair = {"user_id1": ann.id, "user_id2": bob.id}
+        self.assertEqual(eve.status("POST", "/friendship/delete", pair), 403)
+        self.assertEqual(ann.status("POST", "/friendship/delete",
+                                    {"user_id1": ann.id, "user_id2": ann.id}), 400)
+        self.assertEqual(ann.status("POST", "/friendship/delete", {"user_id1": ann.id}), 400)
+        self.assert_row(bob.check(ann), ann, bob, accepted=True)
+
+        # Either side, in either order of the ids.
+        self.assertEqual(bob.ok("POST", "/friendship/delete", pair), {"success": True})
+        self.assertIsNone(ann.check(bob))
+        self.assertIsNone(bob.check(ann))
+        self.assertEqual(ann.friends_of(ann), [])
+        self.assertEqual(bob.ok("GET", path_of("users", "id", bob.id, "friends", "count")),
+                         {"count_1": 0})
+        self.assertEqual(bob.status("POST", "/friendship/delete", pair), 404)
+
+    def test_unknown_users_and_callers_without_a_profile_get_404(self):
+        ann = self.person()
+        for path in (path_of("users", "id", "nobody", "friends"),
+                     path_of("users", "id", "nobody", "friends", "count"),
+                     path_of("users", "id", "nobody", "mutual-friends"),
+                     path_of("users", "id", "nobody", "mutual-friends", "count")):
+            status, reply = ann.call("GET", path)
+            self.assertEqual((status, reply), (404, {"detail": "User not found"}), path)
+        ghost = self.person(register=False)
+        self.assertEqual(ghost.call("GET", "/friendship/requests"),
+                         (404, {"detail": "User not found"}))
+        self.assertEqual(ghost.status("POST", "/friendship/requests", {"user_id2": ann.id}), 404)
+
+    # -- friend lists ---------------------------------------------------------------------
+    def test_friend_lists_are_by_name_with_the_state_relative_to_the_caller(self):
+        owner = self.person("Olive", "Owner")
+        zed, young, adams = (self.person("Bob", "Zed"), self.person("Alice", "Young"),
+                             self.person("Bob", "Adams"))
+        for p in (zed, young, adams):
+            owner.befriend(p)
+        viewer = self.person("Vic", "Viewer")
+        viewer.befriend(young)
+        viewer.request(adams)
+
+        friends = viewer.friends_of(owner)
+        self.assertTrue(all(set(f) == FRIEND_KEYS for f in friends))
+        self.assertEqual([(f["user_id"], f["friendship_state"]) for f in friends],
+                         [(young.id, 2), (adams.id, 1), (zed.id, 0)])
+        self.assertEqual(ids(viewer.friends_of(owner, limit=1, offset=1)), [adams.id])
+        self.assertEqual(viewer.friends_of(owner, limit=0), [])
+        # The state follows the viewer's writes at once.
+        adams.accept(viewer)
+        self.assertEqual(viewer.friends_of(owner)[1]["friendship_state"], 2)
+
+        mutual = viewer.ok("GET", path_of("users", "id", owner.id, "mutual-friends"))
+        self.assertTrue(all(set(m) == SUMMARY_KEYS for m in mutual))
+        self.assertEqual(ids(mutual), [young.id, adams.id])
+        self.assertEqual(viewer.ok("GET", path_of("users", "id", owner.id, "mutual-friends",
+                                                  limit=1, offset=1)), mutual[1:])
+        self.assertEqual(viewer.ok("GET", path_of("users", "id", owner.id, "mutual-friends",
+                                                  "count")), {"count_1": 2})
+        self.assertEqual(viewer.ok("GET", path_of("users", "id", owner.id, "friends", "count")),
+                         {"count_1": 3})
+
+    def test_limit_and_offset_are_validated(self):
+        ann = self.person()
+        for route in ("friends", "mutual-friends"):
+            for query in ({"limit": -1}, {"limit": "abc"}, {"limit": "1.5"}, {"offset": -2},
+                          {"offset": "x"}, {"limit": 2 ** 31}):
+                status = ann.status("GET", path_of("users", "id", ann.id, route, **query))
+                self.assertEqual(status, 400, (route, query))
+        self.assertEqual(ann.status("GET", path_of("users", "search", "name", "x", limit=-1)), 400)
+        self.assertEqual(ann.status("GET", "/notifications/share/sent?offset=-1"), 400)
+        self.assertEqual(ann.status("GET", "/friendship/all?limit=z"), 400)
+
+    # -- search -----------------------------------------------------------------------------
+    def test_search_ranks_by_friendship_mutual_friends_then_match(self):
+        tag = "q" + uuid.uuid4().hex[:8]
+        me = self.person("Me", tag + "me", email=f"me.{tag}@example.com")
+        friend = self.person("Fay", tag + "zz", email=f"fay.{tag}@example.com")
+        pending = self.person("Pam", tag, email=f"pam.{tag}@example.com")
+        two = self.person("Sue", tag + "y", email=f"sue.{tag}@example.com")
+        one = self.person("Sam", tag + "y", email=f"sam.{tag}@example.com")
+        prefix = self.person(tag, "Zed", email=f"zed.{tag}@example.com")
+        infix = self.person("Tim", "x" + tag + "x", email=f"tim.{tag}@example.com")
+        m1, m2 = self.person("Mia", "One"), self.person("Max", "Two")
+        for p in (friend, m1, m2):
+            me.befriend(p)
+        me.request(pending)
+        for m in (m1, m2):
+            m.befriend(two)
+        m1.befriend(one)
+
+        found = me.ok("GET", path_of("users", "search", "name", tag.upper()))
+        self.assertTrue(all(set(f) == SUMMARY_KEYS for f in found))
+        self.assertEqual([(f["user_id"], f["friendship_state"], f["mutual_friend_count"])
+                          for f in found],
+                         [(friend.id, 2, 0), (pending.id, 1, 0), (two.id, 0, 2), (one.id, 0, 1),
+                          (prefix.id, 0, 0), (infix.id, 0, 0)])
+        self.assertEqual(me.ok("GET", path_of("users", "search", "name", tag, limit=2, offset=2)),
+                         found[2:4])
+        # By email every match is infix; the caller is never in the results.
+        by_email = me.ok("GET", path_of("users", "search", "email", "." + tag + "@"))
+        self.assertNotIn(me.id, ids(by_email))
+        self.assertEqual(ids(by_email)[:4], [friend.id, pending.id, two.id, one.id])
+        self.assertEqual(sorted(ids(by_email)[4:]), sorted([prefix.id, infix.id]))
+        # Leading and trailing backslashes are stripped; nothing left matches nothing.
+        self.assertEqual(me.ok("GET", path_of("users", "search", "name", "\\" + tag + "\\")),
+                         found)
+        self.assertEqual(me.ok("GET", path_of("users", "search", "name", "\\\\")), [])
+
+    def test_search_takes_percent_underscore_and_backslash_literally(self):
+        me = self.person()
+        tag = uuid.uuid4().hex[:6]
+        # Each literal match has a twin that the unescaped pattern would match too.
+        literal = {"r%c": self.person("Per%cent", tag), "b_c": self.person("Ab_cd", tag),
+                   "k\\s": self.person("Back\\slash", tag)}
+        for twin in ("Perxcent", "Abxcd", "Backslash"):
+            self.person(twin, tag)
+        for query, expected in literal.items():
+            found = ids(me.ok("GET", path_of("users", "search", "name", query)))
+            self.assertEqual(found, [expected.id], query)
+
+    def test_friend_search_and_the_list_of_every_relation(self):
+        tag = "f" + uuid.uuid4().hex[:8]
+        me = self.person("Me", tag)
+        friend = self.person("Fred", tag, email=f"Fred.{tag}@Example.com")
+        asked = self.person("Ada", tag)
+        stranger = self.person("Fred", tag + "s")
+        me.befriend(friend)
+        me.request(asked)
+
+        exact = me.ok("GET", path_of("friendship", "search", "email",
+                                     f"fred.{tag}@example.com", exact="true"))
+        self.assertEqual(len(exact), 1)
+        self.assertEqual(set(exact[0]), RELATION_KEYS)
+        self.assertEqual((exact[0]["user_id"], exact[0]["friendship_state"]), (friend.id, 2))
+        self.assertEqual(me.ok("GET", path_of("friendship", "search", "email", "fred",
+                                              exact="true")), [])
+        self.assertEqual(ids(me.ok("GET", path_of("friendship", "search", "email", "FRED."))),
+                         [friend.id])
+        self.assertEqual(me.status("GET", path_of("friendship", "search", "email", "x",
+                                                  exact="maybe")), 400)
+        by_name = me.ok("GET", path_of("friendship", "search", "name", tag))
+        self.assertEqual([(r["user_id"], r["friendship_state"]) for r in by_name],
+                         [(asked.id, 1), (friend.id, 2)])
+        self.assertNotIn(stranger.id, ids(by_name))
+
+        everything = me.ok("GET", "/friendship/all")
+        self.assertEqual(ids(everything), [asked.id, friend.id])
+        self.assert_row({k: everything[0][k] for k in ROW_KEYS}, me, asked, accepted=False)
+        self.assertEqual(ids(me.ok("GET", "/friendship/all?limit=1&offset=1")), [friend.id])
+
+    # -- share notifications ------------------------------------------------------------
+    def test_a_share_with_all_friends_is_unread_for_each_of_them_at_once(self):
+        ann, bob, cid, eve = (self.person("Ann", "A"), self.person("Bob", "B"),
+                              self.person("Cid", "C"), self.person("Eve", "E"))
+        ann.befriend(bob)
+        ann.befriend(cid)
+        for who in (bob, cid, eve):
+            self.assertEqual(who.unread(), [])
+        event_id = ann.ok("POST", "/notifications/share",
+                          {"url": "https://news.example/a", "title": "A story",
+                           "sent_to": eve.id})
+        self.assertRegex(event_id, UUID)
+
+        for who in (bob, cid):
+            unread = who.unread()
+            self.assertEqual(len(unread), 1)
+            self.assertEqual(set(unread[0]), RECEIVED_KEYS)
+            n = unread[0]
+            self.assertEqual((n["event_id"], n["user_id"], n["url"], n["title"], n["seen_at"],
+                              n["first_name"], n["last_name"]),
+                             (event_id, ann.id, "https://news.example/a", "A story", None, "Ann",
+                              "A"))
+            self.assertRegex(n["sent_at"], TIMESTAMP)
+        self.assertEqual(eve.unread(), [])
+        self.assertEqual(ann.unread(), [])
+
+        sent = ann.ok("GET", "/notifications/share/sent")
+        self.assertEqual(len(sent), 1)
+        self.assertEqual(set(sent[0]), SENT_KEYS)
+        self.assertEqual((sent[0]["event_id"], sent[0]["sent_to"], sent[0]["not_seen_count"],
+                          sent[0]["first_name"]), (event_id, None, 2, None))
+
+        self.assertEqual(bob.ok("POST", "/notifications/share/read", [{"event_id": event_id}]),
+                         {"success": True})
+        self.assertEqual(bob.unread(), [])
+        read = bob.ok("GET", "/notifications/share?is_read=true")
+        self.assertEqual(ids(read, "event_id"), [event_id])
+        self.assertRegex(read[0]["seen_at"], TIMESTAMP)
+        self.assertEqual(ids(bob.ok("GET", "/notifications/share"), "event_id"), [event_id])
+        self.assertEqual(len(cid.unread()), 1)
+        self.assertEqual(ann.ok("GET", "/notifications/share/sent")[0]["not_seen_count"], 1)
+
+    def test_unread_shares_are_newest_first_and_the_sent_list_is_paged(self):
+        ann, bob = self.person(), self.person()
+        ann.befriend(bob)
+        warm(bob)
+        events = [ann.ok("POST", "/notifications/share",
+                         {"url": f"https://x.example/{i}", "title": str(i)}) for i in range(3)]
+        self.assertEqual(ids(bob.unread(), "event_id"), events[::-1])
+        self.assertEqual(ids(ann.ok("GET", "/notifications/share/sent?limit=2"), "event_id"),
+                         events[:0:-1])
+        self.assertEqual(ids(ann.ok("GET", "/notifications/share/sent?limit=2&offset=2"),
+                             "event_id"), events[:1])
+
+    def test_personal_shares_go_to_accepted_friends_only(self):
+        ann, bob, eve = self.person("Ann", "A"), self.person("Bob", "Baker"), self.person()
+        pending = self.person()
+        ann.befriend(bob)
+        ann.request(pending)
+        warm(bob)
+        body = {"url": "http://x.example/p", "title": "For you"}
+        event_id = ann.ok("POST", "/notifications/share/personal", dict(body, sent_to=bob.id))
+        self.assertEqual(ids(bob.unread(), "event_id"), [event_id])
+        sent = ann.ok("GET", "/notifications/share/sent")[0]
+        self.assertEqual((sent["sent_to"], sent["not_seen_count"], sent["first_name"],
+                          sent["last_name"]), (bob.id, 1, "Bob", "Baker"))
+        for to, status in ((eve.id, 403), (pending.id, 403), ("nobody", 404), (ann.id, 400)):
+            self.assertEqual(ann.status("POST", "/notifications/share/personal",
+                                        dict(body, sent_to=to)), status, to)
+        self.assertEqual(eve.unread(), [])
+        self.assertEqual(ann.status("POST", "/notifications/share/personal", body), 400)
+
+    def test_a_share_without_friends_has_no_recipients(self):
+        loner = self.person()
+        event_id = loner.ok("POST", "/notifications/share",
+                            {"url": "https://x.example", "title": ""})
+        sent = loner.ok("GET", "/notifications/share/sent")
+        self.assertEqual([(s["event_id"], s["not_seen_count"]) for s in sent], [(event_id, 0)])
+
+    def test_share_bodies_and_filters_are_validated(self):
+        ann = self.person()
+        bad = [{"title": "t"}, {"url": "https://x.example"}, {"url": 5, "title": "t"},
+               {"url": "ftp://x.example", "title": "t"}, {"url": "https://", "title": "t"},
+               {"url": "javascript:alert(1)", "title": "t"},
+               {"url": "https://x.example/a b", "title": "t"},
+               {"url": "https://x.example/" + "a" * 2040, "title": "t"},
+               {"url": "https://x.example", "title": "t" * 513}]
+        for body in bad:
+            status, reply = ann.call("POST", "/notifications/share", body)
+            self.assertEqual(status, 400, body)
+            self.assertIn("detail", reply)
+        self.assertEqual(ann.status("POST", "/notifications/share",
+                                    {"url": "HTTPS://x.example/" + "a" * 2030, "title": "t" * 512}),
+                         200)
+        self.assertEqual(ann.status("GET", "/notifications/share?is_read=maybe"), 400)
+        for body in ({"event_id": str(uuid.uuid4())}, [{"id": "x"}], [{"event_id": "nope"}],
+                     ["x"], "[{", [{"event_id": 5}]):
+            self.assertEqual(ann.status("POST", "/notifications/share/read", body), 400, body)
+        self.assertEqual(ann.ok("POST", "/notifications/share/read", []), {"success": True})
+        # Someone else's or unknown events are ignored.
+        self.assertEqual(ann.ok("POST", "/notifications/share/read",
+                                [{"event_id": str(uuid.uuid4()).upper()}]), {"success": True})
+
+    # -- authentication ---------------------------------------------------------------------
+    def test_every_route_needs_a_token(self):
+        routes = [("GET", "/friendship/check/x"), ("POST", "/friendship/requests"),
+                  ("GET", "/friendship/requests/x"), ("GET", "/friendship/requests"),
+                  ("POST", "/friendship/accept"), ("DELETE", "/friendship/requests/x"),
+                  ("POST", "/friendship/delete"), ("GET", "/friendship/search/email/x"),
+                  ("GET", "/friendship/search/name/x"), ("GET", "/friendship/all"),
+                  ("GET", "/users/id/x/mutual-friends"), ("GET", "/users/id/x/mutual-friends/count"),
+                  ("GET", "/users/id/x/friends"), ("GET", "/users/id/x/friends/count"),
+                  ("GET", "/users/search/email/x"), ("GET", "/users/search/name/x"),
+                  ("POST", "/notifications/share"), ("POST", "/notifications/share/personal"),
+                  ("GET", "/notifications/share"), ("GET", "/notifications/share/sent"),
+                  ("POST", "/notifications/share/read")]
+        for method, path in routes:
+            status, headers, _ = self.node.request(method, path, body="{}")
+            self.assertEqual(status, 401, (method, path))
+            self.assertEqual(headers.get("www-authenticate"), "Bearer", (method, path))
+
+
+class SocialPassivation(NodeTestCase):
+    """User actors stop when idle and reload on the next use."""
+    node_env = {"TANDEM_AUTH_JWT_KEY": JWT_KEY, "TANDEM_USERS_IDLE_TIMEOUT_S": "1"}
+
+    def test_an_idle_user_actor_reloads_what_was_written_behind_its_back(self):
+        ann, bob = Person(self, "Ann", "A"), Person(self, "Bob", "B")
+        ann.befriend(bob)
+        self.assertEqual(ann.unread(), [])
+        # A share written straight into the database, as another node would: the live
+        # actor does not know it; once idle it stops, and the next use loads it.
+        psql(self.node.db_dsn, f"""
+            WITH e AS (INSERT INTO share_events (sender, url, title)
+                       VALUES ('{bob.id}', 'https://behind.example', 'Behind')
+                       RETURNING event_id)
+            INSERT INTO share_recipients (event_id, user_id) SELECT event_id, '{ann.id}' FROM e""")
+        # Polls further apart than the idle timeout, so that the actor can go idle.
+        found = self.node.wait_for(lambda: ann.unread(), timeout=30, interval=2.5)
+        self.assertEqual([(n["user_id"], n["url"]) for n in found],
+                         [(bob.id, "https://behind.example")])
+        self.assertEqual(ann.check(bob)["user_id1"], ann.id)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,266 @@
+// Accounts against the real PostgreSQL and Redis: the refresh token scripts (rotation,
+// replay revoking a family, logout, TTLs, only hashes stored), the login throttle
+// scripts, and the accounts actor end to end.
+#include "actors/accounts.hpp"
+#include "actors/auth_store.hpp"
+#include "persistence/migrations.hpp"
+
+#include "tests/integration/persistence_support.hpp"
+
+#include <catch2/catch.hpp>
+#include <pqxx/pqxx>
+
+#include <cctype>
+
+using namespace tandem;
+using namespace tandem::persistence;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr int64_t refresh_ttl = 3600;
+
+config::redis_config redis_config() {
+  config::redis_config cfg;
+  cfg.host = test::redis_host();
+  cfg.port = test::redis_port();
+  cfg.pool_size = 2;
+  cfg.queue_limit = 64;
+  cfg.timeout_ms = 2000;
+  return cfg;
+}
+
+struct redis_fixture : test::actor_system_fixture {
+  redis_actor redis = spawn_redis(sys, redis_config());
+
+  ~redis_fixture() {
+    caf::anon_send_exit(redis, caf::exit_reason::user_shutdown);
+  }
+
+  redis_reply cmd(std::vector<std::string> args) {
+    auto reply = ask<redis_reply>(redis, 10s, atom::command_v, std::move(args));
+    REQUIRE(reply);
+    return *reply;
+  }
+
+  int64_t ttl(const std::string& key) {
+    return cmd({"TTL", key}).integer_value;
+  }
+
+  bool exists(const std::string& key) {
+    return cmd({"EXISTS", key}).integer_value == 1;
+  }
+
+  auth_store::rotation rotate(const std::string& old_token, const std::string& new_token) {
+    auto parsed =
+      auth_store::parse_rotation(cmd(auth_store::rotate_command(old_token, new_token, refresh_ttl)));
+    REQUIRE(parsed);
+    return *parsed;
+  }
+};
+
+std::string upper(std::string text) {
+  for (auto& c : text)
+    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return text;
+}
+
+/// Every name is fresh, so runs sharing a server never meet.
+struct family {
+  std::string id = new_random_id();
+  identity who{"user-" + new_random_id(), "someone@example.com"};
+  std::string first = new_refresh_token();
+};
+
+} // namespace
+
+TEST_CASE_METHOD(redis_fixture, "refresh tokens rotate once and are stored by hash with a TTL",
+                 "[accounts][redis]") {
+  family f;
+  REQUIRE(cmd(auth_store::issue_command(f.first, f.id, f.who, refresh_ttl)).integer_value == 1);
+  auto key = auth_store::token_key(f.first);
+  CHECK(key == "rt:" + sha256_hex(f.first));
+  CHECK(cmd({"KEYS", "rt:" + f.first + "*"}).items.empty()); // never the token itself
+  CHECK(cmd({"HGET", key, "state"}).str == "active");
+  CHECK(cmd({"HGET", key, "user"}).str == f.who.user_id);
+  CHECK(ttl(key) > refresh_ttl - 10);
+  CHECK(ttl(key) <= refresh_ttl);
+  CHECK(ttl(auth_store::family_key(f.id)) > refresh_ttl - 10);
+
+  auto second = new_refresh_token();
+  auto r = rotate(f.first, second);
+  CHECK(r.outcome == auth_store::rotation::rotated);
+  CHECK(r.who.user_id == f.who.user_id);
+  CHECK(r.who.email == f.who.email);
+  CHECK(cmd({"HGET", key, "state"}).str == "rotated");
+  CHECK(cmd({"HGET", auth_store::token_key(second), "state"}).str == "active");
+  CHECK(ttl(auth_store::token_key(second)) > refresh_ttl - 10);
+  CHECK(cmd({"SCARD", auth_store::family_key(f.id)}).integer_value == 2);
+
+  // The new token rotates in turn.
+  auto third = new_refresh_token();
+  CHECK(rotate(second, third).outcome == auth_store::rotation::rotated);
+  CHECK(cmd(auth_store::revoke_command(third)).integer_value == 1);
+}
+
+TEST_CASE_METHOD(redis_fixture, "presenting a rotated refresh token revokes its whole family",
+                 "[accounts][redis]") {
+  family f;
+  cmd(auth_store::issue_command(f.first, f.id, f.who, refresh_ttl));
+  auto second = new_refresh_token();
+  REQUIRE(rotate(f.first, second).outcome == auth_store::rotation::rotated);
+
+  auto replay = rotate(f.first, new_refresh_token());
+  CHECK(replay.outcome == auth_store::rotation::replayed);
+  CHECK(replay.who.user_id == f.who.user_id);
+  CHECK_FALSE(exists(auth_store::token_key(f.first)));
+  CHECK_FALSE(exists(auth_store::token_key(second)));
+  CHECK_FALSE(exists(auth_store::family_key(f.id)));
+  // The legitimate holder's newer token is gone too.
+  CHECK(rotate(second, new_refresh_token()).outcome == auth_store::rotation::unknown);
+  // Other families are untouched.
+  family other;
+  cmd(auth_store::issue_command(other.first, other.id, other.who, refresh_ttl));
+  CHECK(rotate(other.first, new_refresh_token()).outcome == auth_store::rotation::rotated);
+}
+
+TEST_CASE_METHOD(redis_fixture, "logout deletes the family of a token, current or rotated",
+                 "[accounts][redis]") {
+  family f;
+  cmd(auth_store::issue_command(f.first, f.id, f.who, refresh_ttl));
+  auto second = new_refresh_token();
+  rotate(f.first, second);
+  CHECK(cmd(auth_store::revoke_command(f.first)).integer_value == 1);
+  CHECK_FALSE(exists(auth_store::token_key(second)));
+  CHECK_FALSE(exists(auth_store::family_key(f.id)));
+  CHECK(cmd(auth_store::revoke_command(f.first)).integer_value == 0);
+  CHECK(rotate(second, new_refresh_token()).outcome == auth_store::rotation::unknown);
+  CHECK(rotate(new_refresh_token(), new_refresh_token()).outcome
+        == auth_store::rotation::unknown);
+}
+
+TEST_CASE_METHOD(redis_fixture, "the login throttle counts attempts and blocks with the time left",
+                 "[accounts][redis]") {
+  auto email = auth_store::email_counter_key(new_random_id() + "@example.com");
+  auto address = auth_store::address_counter_key("test-" + new_random_id());
+  auto attempt = [&] {
+    return cmd(auth_store::login_attempt_command(email, address, 3, 10, 60)).integer_value;
+  };
+  CHECK(attempt() == 0);
+  CHECK(ttl(email) > 50);
+  CHECK(ttl(address) > 50);
+  // A success gives its attempt back.
+  cmd(auth_store::login_succeeded_command(email, address));
+  CHECK(cmd({"GET", email}).str == "0");
+  CHECK(attempt() == 0);
+  CHECK(attempt() == 0);
+  CHECK(attempt() == 0);
+  auto wait = attempt();
+  CHECK(wait > 50);
+  CHECK(wait <= 60);
+  CHECK(cmd({"GET", email}).str == "3"); // a refused attempt is not counted
+  CHECK(cmd({"GET", address}).str == "3");
+  cmd({"DEL", email, address});
+}
+
+// -- the accounts actor over real servers --------------------------------------------------
+
+namespace {
+
+struct accounts_fixture : redis_fixture {
+  db_actor db;
+  password_hasher_actor hasher;
+  accounts_actor accounts;
+  std::shared_ptr<const token_service> tokens;
+  config::auth_config auth;
+
+  accounts_fixture() {
+    config::db_config db_cfg;
+    db_cfg.dsn = test::create_fresh_database();
+    db_cfg.pool_size = 2;
+    {
+      pqxx::connection conn{db_cfg.dsn};
+      apply_migrations(conn);
+    }
+    db = spawn_db(sys, db_cfg);
+    auth.argon2_memory_kib = 64;
+    auth.argon2_iterations = 1;
+    auth.hasher_threads = 1;
+    auth.login_max_failures = 2;
+    auth.login_max_failures_per_address = 100;
+    auth.login_window_s = 60;
+    auth.refresh_ttl_s = 600;
+    hasher = spawn_password_hasher(sys, auth);
+    token_settings ts;
+    ts.key = "integration-test-key-0123456789abcdef";
+    ts.issuer = auth.issuer;
+    ts.audience = auth.audience;
+    tokens = std::make_shared<const token_service>(ts);
+    accounts = spawn_accounts(sys, {auth, 10s, tokens, db, redis, hasher});
+  }
+
+  ~accounts_fixture() {
+    for (auto hdl : {caf::actor_cast<caf::actor>(accounts), caf::actor_cast<caf::actor>(hasher),
+                     caf::actor_cast<caf::actor>(db)})
+      caf::anon_send_exit(hdl, caf::exit_reason::user_shutdown);
+  }
+
+  std::string address = "test-" + new_random_id();
+  std::string email = new_random_id() + "@Example.com";
+
+  caf::expected<token_pair> sign_up(const std::string& mail, const std::string& password) {
+    return ask<token_pair>(accounts, 20s, atom::sign_up_v, mail, password);
+  }
+
+  caf::expected<token_pair> login(const std::string& mail, const std::string& password) {
+    return ask<token_pair>(accounts, 20s, atom::login_v, mail, password, address);
+  }
+
+  caf::expected<token_pair> refresh(const std::string& token) {
+    return ask<token_pair>(accounts, 20s, atom::refresh_v, token);
+  }
+};
+
+} // namespace
+
+TEST_CASE_METHOD(accounts_fixture, "an account registers, logs in, refreshes and logs out",
+                 "[accounts][redis][pg]") {
+  auto reg = sign_up(email, "correct horse");
+  REQUIRE(reg);
+  CHECK(tokens->verify(reg->access_token).who->user_id == reg->user_id);
+  CHECK(ttl(auth_store::token_key(reg->refresh_token)) > 590);
+
+  auto dup = sign_up(upper(email), "another password");
+  CHECK(code_of(dup.error()) == errc::already_exists);
+
+  auto in = login(upper(email), "correct horse");
+  REQUIRE(in);
+  CHECK(in->user_id == reg->user_id);
+  CHECK(tokens->verify(in->access_token).who->email == email);
+
+  auto next = refresh(in->refresh_token);
+  REQUIRE(next);
+  CHECK(next->refresh_token != in->refresh_token);
+  CHECK(code_of(refresh(in->refresh_token).error()) == errc::unauthorized); // replay
+  CHECK(code_of(refresh(next->refresh_token).error()) == errc::unauthorized); // family gone
+
+  // The registration's family is separate and logs out on its own.
+  REQUIRE(ask<bool>(accounts, 10s, atom::logout_v, reg->refresh_token));
+  CHECK(code_of(refresh(reg->refresh_token).error()) == errc::unauthorized);
+}
+
+TEST_CASE_METHOD(accounts_fixture, "bad registrations and logins are refused without detail leaks",
+                 "[accounts][redis][pg]") {
+  CHECK(code_of(sign_up("not-an-email", "correct horse").error()) == errc::invalid_request);
+  CHECK(code_of(sign_up(email, "short").error()) == errc::invalid_request);
+  REQUIRE(sign_up(email, "correct horse"));
+  auto wrong = login(email, "wrong password");
+  auto unknown = login("nobody-" + email, "wrong password");
+  CHECK(code_of(wrong.error()) == errc::unauthorized);
+  CHECK(describe(wrong.error()) == describe(unknown.error()));
+  // The second failure for the email reaches the limit: the right password is refused too.
+  CHECK(code_of(login(email, "wrong again").error()) == errc::unauthorized);
+  auto blocked = login(email, "correct horse");
+  REQUIRE_FALSE(blocked);
+  CHECK(code_of(blocked.error()) == errc::rate_limited);
+}

@@ -1,0 +1,418 @@
+// Access tokens: issuing and verifying, every forged token we know of, external RS256
+// ID tokens from a JWKS, and the production key rules.
+#include "actors/tokens.hpp"
+#include "config/secrets.hpp"
+
+#include <catch2/catch.hpp>
+#include <jwt.h>
+#include <nlohmann/json.hpp>
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <sodium.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <memory>
+
+using namespace tandem;
+using json = nlohmann::json;
+
+namespace {
+
+constexpr int64_t t0 = 1'700'000'000;
+const std::string our_key = "unit-test-key-0123456789abcdef-0123456789abcdef";
+const std::string external_issuer = "https://cognito-idp.example/pool";
+
+// -- helpers to forge tokens ----------------------------------------------------------
+
+std::string b64url(const std::string& bytes) {
+  constexpr auto variant = sodium_base64_VARIANT_URLSAFE_NO_PADDING;
+  std::string out(sodium_base64_encoded_len(bytes.size(), variant), '\0');
+  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bytes.data()),
+                    bytes.size(), variant);
+  out.resize(out.size() - 1);
+  return out;
+}
+
+std::string b64url_decode(const std::string& text) {
+  std::string out(text.size(), '\0');
+  std::size_t len = 0;
+  REQUIRE(sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(),
+                            text.size(), nullptr, &len, nullptr,
+                            sodium_base64_VARIANT_URLSAFE_NO_PADDING)
+          == 0);
+  out.resize(len);
+  return out;
+}
+
+/// Signs `claims` with libjwt under `alg` and `key`, with extra header fields.
+std::string sign(jwt_alg_t alg, const std::string& key, const json& claims,
+                 const std::map<std::string, std::string>& headers = {}) {
+  jwt_t* raw = nullptr;
+  REQUIRE(jwt_new(&raw) == 0);
+  std::unique_ptr<jwt_t, void (*)(jwt_t*)> token{raw, jwt_free};
+  REQUIRE(jwt_add_grants_json(raw, claims.dump().c_str()) == 0);
+  for (auto& [k, v] : headers)
+    REQUIRE(jwt_add_header(raw, k.c_str(), v.c_str()) == 0);
+  auto key_ptr = key.empty() ? nullptr : reinterpret_cast<const unsigned char*>(key.data());
+  REQUIRE(jwt_set_alg(raw, alg, key_ptr, static_cast<int>(key.size())) == 0);
+  char* encoded = jwt_encode_str(raw);
+  REQUIRE(encoded != nullptr);
+  std::string out{encoded};
+  std::free(encoded);
+  return out;
+}
+
+json our_claims(int64_t iat = t0) {
+  return {{"sub", "user-1"}, {"email", "a@example.com"}, {"iss", "tandem"},
+          {"aud", "tandem-clients"}, {"iat", iat}, {"exp", iat + 900}, {"jti", "j"}};
+}
+
+token_settings our_settings() {
+  token_settings s;
+  s.key = our_key;
+  s.issuer = "tandem";
+  s.audience = "tandem-clients";
+  s.access_ttl_s = 900;
+  return s;
+}
+
+/// A 2048-bit RSA key generated once per run, as PEM and as JWK n/e.
+struct rsa_key {
+  std::string private_pem;
+  std::string public_pem;
+  std::string n;
+  std::string e;
+};
+
+std::string bn_b64url(const EVP_PKEY* pkey, const char* name) {
+  BIGNUM* bn = nullptr;
+  REQUIRE(EVP_PKEY_get_bn_param(pkey, name, &bn) == 1);
+  std::string bytes(static_cast<std::size_t>(BN_num_bytes(bn)), '\0');
+  BN_bn2bin(bn, reinterpret_cast<unsigned char*>(bytes.data()));
+  BN_free(bn);
+  return b64url(bytes);
+}
+
+rsa_key make_rsa_key(unsigned bits = 2048) {
+  EVP_PKEY* pkey = EVP_RSA_gen(bits);
+  REQUIRE(pkey != nullptr);
+  auto pem = [&](bool priv) {
+    BIO* bio = BIO_new(BIO_s_mem());
+    REQUIRE((priv ? PEM_write_bio_PrivateKey(bio, pkey, nullptr, nullptr, 0, nullptr, nullptr)
+                  : PEM_write_bio_PUBKEY(bio, pkey))
+            == 1);
+    char* data = nullptr;
+    auto len = BIO_get_mem_data(bio, &data);
+    std::string out(data, static_cast<std::size_t>(len));
+    BIO_free(bio);
+    return out;
+  };
+  rsa_key key{pem(true), pem(false), bn_b64url(pkey, OSSL_PKEY_PARAM_RSA_N),
+              bn_b64url(pkey, OSSL_PKEY_PARAM_RSA_E)};
+  EVP_PKEY_free(pkey);
+  return key;
+}
+
+const rsa_key& issuer_key() {
+  static const rsa_key key = make_rsa_key();
+  return key;
+}
+
+const rsa_key& other_key() {
+  static const rsa_key key = make_rsa_key();
+  return key;
+}
+
+json jwks_of(const std::string& kid, const rsa_key& key) {
+  return {{"keys", json::array({{{"kty", "RSA"}, {"alg", "RS256"}, {"use", "sig"},
+                                 {"kid", kid}, {"n", key.n}, {"e", key.e}}})}};
+}
+
+token_settings external_settings() {
+  auto s = our_settings();
+  s.external_issuer = external_issuer;
+  s.external_audience = "client-123";
+  s.external_keys = jwks_to_pem(jwks_of("kid-1", issuer_key()).dump());
+  return s;
+}
+
+json id_token_claims(int64_t iat = t0) {
+  return {{"sub", "6f0c-uuid"}, {"cognito:username", "google_1234"}, {"email", "g@example.com"},
+          {"iss", external_issuer}, {"aud", "client-123"}, {"token_use", "id"},
+          {"iat", iat}, {"exp", iat + 3600}};
+}
+
+void check_refused(const token_check& c) {
+  CHECK_FALSE(c.who.has_value());
+  CHECK_FALSE(c.failure.empty());
+}
+
+} // namespace
+
+// -- our own tokens ---------------------------------------------------------------------
+
+TEST_CASE("an issued access token verifies to its identity until it expires", "[tokens]") {
+  token_service svc{our_settings()};
+  auto issued = svc.issue(identity{"user-1", "a@example.com"}, t0);
+  CHECK(issued.expires_in == 900);
+
+  auto checked = svc.verify(issued.token, t0 + 899);
+  REQUIRE(checked.who.has_value());
+  CHECK(checked.who->user_id == "user-1");
+  CHECK(checked.who->email == "a@example.com");
+
+  auto parts = issued.token.substr(issued.token.find('.') + 1);
+  auto claims = json::parse(b64url_decode(parts.substr(0, parts.find('.'))));
+  CHECK(claims["iss"] == "tandem");
+  CHECK(claims["aud"] == "tandem-clients");
+  CHECK(claims["iat"] == t0);
+  CHECK(claims["exp"] == t0 + 900);
+  CHECK(claims["jti"].get<std::string>().size() == 32);
+  CHECK(svc.issue(identity{"user-1", "a@example.com"}, t0).token != issued.token);
+
+  auto expired = svc.verify(issued.token, t0 + 900);
+  CHECK_FALSE(expired.who.has_value());
+  CHECK(expired.failure == "Token expired");
+}
+
+TEST_CASE("a missing or garbage token is refused", "[tokens]") {
+  token_service svc{our_settings()};
+  CHECK(svc.verify("", t0).failure == "Not authenticated");
+  for (const char* garbage : {"garbage", "a.b", "a.b.c", "a.b.c.d", "..", "...", "e30.e30.",
+                              "%%%.@@@.###", "eyJhbGciOiJIUzI1NiJ9.e30"})
+    check_refused(svc.verify(garbage, t0));
+  check_refused(svc.verify(std::string(token_service::max_token_size + 1, 'a'), t0));
+}
+
+TEST_CASE("alg none is refused, with or without a signature", "[tokens]") {
+  token_service svc{our_settings()};
+  auto unsigned_token = sign(JWT_ALG_NONE, "", our_claims());
+  CHECK(unsigned_token.back() == '.');
+  check_refused(svc.verify(unsigned_token, t0));
+  // The same header and claims with a signature glued on.
+  check_refused(svc.verify(unsigned_token + "c2lnbmF0dXJl", t0));
+  auto header = b64url(R"({"alg":"none","typ":"JWT"})");
+  check_refused(svc.verify(header + "." + b64url(our_claims().dump()) + ".", t0));
+  auto mixed_case = b64url(R"({"alg":"None"})");
+  check_refused(svc.verify(mixed_case + "." + b64url(our_claims().dump()) + ".AAAA", t0));
+}
+
+TEST_CASE("HS256 tokens signed with another key are refused", "[tokens]") {
+  token_service svc{our_settings()};
+  check_refused(svc.verify(sign(JWT_ALG_HS256, "some-other-key-0123456789abcdef", our_claims()), t0));
+  auto other = our_settings();
+  other.key = "another-deployment-key-0123456789abcdef";
+  check_refused(svc.verify(token_service{other}.issue(identity{"user-1", "a@x.io"}, t0).token, t0));
+}
+
+TEST_CASE("other HMAC algorithms are refused even with our key", "[tokens]") {
+  token_service svc{our_settings()};
+  check_refused(svc.verify(sign(JWT_ALG_HS384, our_key, our_claims()), t0));
+  check_refused(svc.verify(sign(JWT_ALG_HS512, our_key, our_claims()), t0));
+}
+
+TEST_CASE("an RS256 token with our claims is refused", "[tokens]") {
+  token_service plain{our_settings()};
+  auto forged = sign(JWT_ALG_RS256, issuer_key().private_pem, our_claims(), {{"kid", "kid-1"}});
+  check_refused(plain.verify(forged, t0));
+  // Signed by the external issuer's own key but claiming to be ours: wrong issuer.
+  token_service external{external_settings()};
+  check_refused(external.verify(forged, t0));
+  // Signed by a key outside the JWKS under a known kid.
+  auto claims = id_token_claims();
+  check_refused(external.verify(
+    sign(JWT_ALG_RS256, other_key().private_pem, claims, {{"kid", "kid-1"}}), t0));
+}
+
+TEST_CASE("HS256 keyed with the issuer's RSA public key is refused (key confusion)", "[tokens]") {
+  auto settings = external_settings();
+  token_service svc{settings};
+  const auto& pem = settings.external_keys.at("kid-1");
+  check_refused(svc.verify(sign(JWT_ALG_HS256, pem, id_token_claims(), {{"kid", "kid-1"}}), t0));
+  check_refused(svc.verify(sign(JWT_ALG_HS256, pem, our_claims(), {{"kid", "kid-1"}}), t0));
+  check_refused(svc.verify(sign(JWT_ALG_HS256, issuer_key().public_pem, our_claims()), t0));
+}
+
+TEST_CASE("a token of another issuer or audience is refused", "[tokens]") {
+  token_service svc{our_settings()};
+  auto claims = our_claims();
+  claims["iss"] = "someone-else";
+  check_refused(svc.verify(sign(JWT_ALG_HS256, our_key, claims), t0));
+  claims = our_claims();
+  claims["aud"] = "another-app";
+  check_refused(svc.verify(sign(JWT_ALG_HS256, our_key, claims), t0));
+  claims.erase("aud");
+  check_refused(svc.verify(sign(JWT_ALG_HS256, our_key, claims), t0));
+  claims["aud"] = json::array({"another-app", "tandem-clients"});
+  CHECK(svc.verify(sign(JWT_ALG_HS256, our_key, claims), t0).who.has_value());
+}
+
+TEST_CASE("a token without exp or sub is refused", "[tokens]") {
+  token_service svc{our_settings()};
+  auto claims = our_claims();
+  claims.erase("exp");
+  check_refused(svc.verify(sign(JWT_ALG_HS256, our_key, claims), t0));
+  claims = our_claims();
+  claims["exp"] = "never";
+  check_refused(svc.verify(sign(JWT_ALG_HS256, our_key, claims), t0));
+  claims = our_claims();
+  claims.erase("sub");
+  check_refused(svc.verify(sign(JWT_ALG_HS256, our_key, claims), t0));
+}
+
+TEST_CASE("a tampered payload or header is refused", "[tokens]") {
+  token_service svc{our_settings()};
+  auto token = svc.issue(identity{"user-1", "a@example.com"}, t0).token;
+  auto first = token.find('.');
+  auto second = token.find('.', first + 1);
+  auto claims = json::parse(b64url_decode(token.substr(first + 1, second - first - 1)));
+  claims["sub"] = "admin";
+  auto forged = token.substr(0, first + 1) + b64url(claims.dump()) + token.substr(second);
+  check_refused(svc.verify(forged, t0));
+  claims["sub"] = "user-1";
+  claims["exp"] = t0 + 999999;
+  check_refused(svc.verify(token.substr(0, first + 1) + b64url(claims.dump()) + token.substr(second), t0));
+  auto header = b64url(R"({"alg":"HS256","typ":"JWT","kid":"x"})");
+  check_refused(svc.verify(header + token.substr(first), t0));
+  // A flipped signature character.
+  auto flipped = token;
+  flipped.back() = flipped.back() == 'A' ? 'B' : 'A';
+  check_refused(svc.verify(flipped, t0));
+}
+
+// -- external ID tokens ----------------------------------------------------------------------
+
+TEST_CASE("an external RS256 ID token from the JWKS is accepted", "[tokens][external]") {
+  token_service svc{external_settings()};
+  auto token = sign(JWT_ALG_RS256, issuer_key().private_pem, id_token_claims(), {{"kid", "kid-1"}});
+  auto checked = svc.verify(token, t0 + 10);
+  REQUIRE(checked.who.has_value());
+  CHECK(checked.who->user_id == "google_1234");
+  CHECK(checked.who->email == "g@example.com");
+  CHECK(svc.verify(token, t0 + 3600).failure == "Token expired");
+}
+
+TEST_CASE("external tokens with a wrong kid, issuer or audience are refused", "[tokens][external]") {
+  token_service svc{external_settings()};
+  const auto& pem = issuer_key().private_pem;
+  check_refused(svc.verify(sign(JWT_ALG_RS256, pem, id_token_claims(), {{"kid", "kid-2"}}), t0));
+  check_refused(svc.verify(sign(JWT_ALG_RS256, pem, id_token_claims()), t0));
+  auto claims = id_token_claims();
+  claims["iss"] = "https://cognito-idp.example/other-pool";
+  check_refused(svc.verify(sign(JWT_ALG_RS256, pem, claims, {{"kid", "kid-1"}}), t0));
+  claims = id_token_claims();
+  claims["aud"] = "another-client";
+  check_refused(svc.verify(sign(JWT_ALG_RS256, pem, claims, {{"kid", "kid-1"}}), t0));
+  claims = id_token_claims();
+  claims.erase("cognito:username");
+  check_refused(svc.verify(sign(JWT_ALG_RS256, pem, claims, {{"kid", "kid-1"}}), t0));
+  // RS384 with the right key is not the pinned algorithm.
+  check_refused(svc.verify(sign(JWT_ALG_RS384, pem, id_token_claims(), {{"kid", "kid-1"}}), t0));
+}
+
+TEST_CASE("without a configured audience external tokens are accepted for any aud", "[tokens][external]") {
+  auto settings = external_settings();
+  settings.external_audience.clear();
+  token_service svc{settings};
+  auto claims = id_token_claims();
+  claims["aud"] = "whatever";
+  CHECK(svc.verify(sign(JWT_ALG_RS256, issuer_key().private_pem, claims, {{"kid", "kid-1"}}), t0)
+          .who.has_value());
+}
+
+TEST_CASE("a bad JWKS document is refused with a reason", "[tokens][external]") {
+  CHECK_THROWS_AS(jwks_to_pem("not json"), std::invalid_argument);
+  CHECK_THROWS_AS(jwks_to_pem(R"({"keys": []})"), std::invalid_argument);
+  CHECK_THROWS_AS(jwks_to_pem(R"({"keys": [{"kty": "RSA", "kid": "a", "n": "!!", "e": "AQAB"}]})"),
+                  std::invalid_argument);
+  json no_kid = jwks_of("x", issuer_key());
+  no_kid["keys"][0].erase("kid");
+  CHECK_THROWS_AS(jwks_to_pem(no_kid.dump()), std::invalid_argument);
+  json twice = jwks_of("x", issuer_key());
+  twice["keys"].push_back(twice["keys"][0]);
+  CHECK_THROWS_AS(jwks_to_pem(twice.dump()), std::invalid_argument);
+  CHECK_THROWS_WITH(jwks_to_pem(jwks_of("weak", make_rsa_key(1024)).dump()),
+                    Catch::Contains("2048"));
+  // EC keys are skipped, RSA keys kept.
+  json mixed = jwks_of("rsa", issuer_key());
+  mixed["keys"].push_back({{"kty", "EC"}, {"kid", "ec"}, {"crv", "P-256"}});
+  auto keys = jwks_to_pem(mixed.dump());
+  CHECK(keys.size() == 1);
+  CHECK(keys.at("rsa").rfind("-----BEGIN PUBLIC KEY-----", 0) == 0);
+}
+
+// -- configuration ----------------------------------------------------------------------------
+
+TEST_CASE("production mode refuses missing, short and development keys", "[tokens][config]") {
+  config::app_config cfg;
+  cfg.node.mode = "production";
+  CHECK_THROWS_AS(config::resolve_jwt_key(cfg), config::config_error);
+  CHECK_THROWS_AS(token_service::from_config(cfg), config::config_error);
+  cfg.auth.jwt_key = config::development_jwt_key;
+  CHECK_THROWS_WITH(config::resolve_jwt_key(cfg), Catch::Contains("development key"));
+  cfg.auth.jwt_key = "too-short";
+  CHECK_THROWS_AS(config::resolve_jwt_key(cfg), config::config_error);
+  cfg.auth.jwt_key = our_key;
+  CHECK(config::resolve_jwt_key(cfg) == our_key);
+  CHECK_THROWS_AS(config::resolve_media_url_key(cfg), config::config_error);
+  cfg.media.url_key = config::development_media_url_key;
+  CHECK_THROWS_AS(config::resolve_media_url_key(cfg), config::config_error);
+  cfg.media.url_key = our_key;
+  CHECK(config::resolve_media_url_key(cfg) == our_key);
+}
+
+TEST_CASE("development mode falls back to the development key", "[tokens][config]") {
+  config::app_config cfg;
+  CHECK(config::resolve_jwt_key(cfg) == config::development_jwt_key);
+  CHECK(config::resolve_media_url_key(cfg) == config::development_media_url_key);
+  cfg.auth.jwt_key = "x";
+  cfg.auth.jwt_key_file = "/nonexistent";
+  CHECK_THROWS_WITH(config::resolve_jwt_key(cfg), Catch::Contains("not both"));
+  cfg.auth.jwt_key.clear();
+  CHECK_THROWS_WITH(config::resolve_jwt_key(cfg), Catch::Contains("/nonexistent"));
+}
+
+TEST_CASE("the key file is read without its trailing newline", "[tokens][config]") {
+  auto path = std::string{"/tmp/tandem-unit-key-"} + new_random_id();
+  std::ofstream{path} << our_key << "\n";
+  config::app_config cfg;
+  cfg.node.mode = "production";
+  cfg.auth.jwt_key_file = path;
+  CHECK(config::resolve_jwt_key(cfg) == our_key);
+  std::remove(path.c_str());
+}
+
+TEST_CASE("a bad JWKS file stops the start with a clear error", "[tokens][config]") {
+  config::app_config cfg;
+  cfg.auth.jwt_key = our_key;
+  cfg.auth.external_issuer = external_issuer;
+  cfg.auth.external_jwks_file = "/nonexistent/jwks.json";
+  CHECK_THROWS_WITH(token_service::from_config(cfg), Catch::Contains("auth.external_jwks_file"));
+  auto path = std::string{"/tmp/tandem-unit-jwks-"} + new_random_id();
+  std::ofstream{path} << R"({"keys": "nope"})";
+  cfg.auth.external_jwks_file = path;
+  CHECK_THROWS_WITH(token_service::from_config(cfg), Catch::Contains("not a JWKS"));
+  std::ofstream{path} << jwks_of("kid-1", issuer_key()).dump();
+  CHECK(token_service::from_config(cfg) != nullptr);
+  std::remove(path.c_str());
+  cfg.auth.external_jwks_file.clear();
+  CHECK_THROWS_AS(token_service::from_config(cfg), config::config_error);
+}
+
+// -- refresh token material ----------------------------------------------------------------------
+
+TEST_CASE("refresh tokens are 256 random bits in base64url and hashed for storage", "[tokens]") {
+  auto a = new_refresh_token();
+  auto b = new_refresh_token();
+  CHECK(a.size() == 43);
+  CHECK(a != b);
+  CHECK(a.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+        == std::string::npos);
+  CHECK(sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
