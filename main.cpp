@@ -121,6 +121,13 @@ int serve(const config::app_config& cfg) {
   auto media_urls = std::make_shared<http::media_url_signer>(
     std::move(media_url_key), cfg.media.public_url, cfg.http.address,
     std::chrono::seconds(cfg.media.url_ttl_s));
+  // The actor system's destructor waits for every actor: long-lived ones must be told to stop.
+  auto stop_actors = [&] {
+    for (auto handle : {caf::actor_cast<caf::actor>(db), caf::actor_cast<caf::actor>(redis),
+                        caf::actor_cast<caf::actor>(media), caf::actor_cast<caf::actor>(accounts),
+                        caf::actor_cast<caf::actor>(hasher), caf::actor_cast<caf::actor>(users)})
+      caf::anon_send_exit(handle, caf::exit_reason::user_shutdown);
+  };
   http::metrics stats;
   http::server server{cfg.http, cfg.log.requests,
                       http::make_routes(
@@ -131,12 +138,7 @@ int serve(const config::app_config& cfg) {
     port = server.start();
   } catch (const std::exception& e) {
     std::cerr << "tandem: " << e.what() << "\n";
-    caf::anon_send_exit(db, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(redis, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(media, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(accounts, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(hasher, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(users, caf::exit_reason::user_shutdown);
+    stop_actors();
     return 1;
   }
   media_urls->set_port(port);
@@ -147,12 +149,7 @@ int serve(const config::app_config& cfg) {
   sigwait(&stop_signals, &sig);
   log::info("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
   auto cut = server.shutdown();
-  caf::anon_send_exit(db, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(redis, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(media, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(accounts, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(hasher, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(users, caf::exit_reason::user_shutdown);
+  stop_actors();
   log::info("stopped", {{"connections_cut", cut}});
   return 0;
 }

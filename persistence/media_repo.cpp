@@ -1,6 +1,7 @@
 #include "persistence/media_repo.hpp"
 
 #include "actors/messages.hpp"
+#include "persistence/users_repo.hpp"
 
 #include <unordered_map>
 
@@ -26,25 +27,6 @@ constexpr const char* image_extensions_sql =
   "SELECT user_id, profile_image_extension FROM users "
   "WHERE user_id = ANY($1::text[]) AND profile_image_extension IS NOT NULL";
 
-/// A PostgreSQL array literal of `items`, every element quoted, so any text
-/// (commas, quotes, backslashes, braces) survives as one element.
-std::string text_array_literal(const std::vector<std::string>& items) {
-  std::string out = "{";
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    if (i > 0)
-      out += ',';
-    out += '"';
-    for (char c : items[i]) {
-      if (c == '"' || c == '\\')
-        out += '\\';
-      out += c;
-    }
-    out += '"';
-  }
-  out += '}';
-  return out;
-}
-
 } // namespace
 
 caf::expected<bool> set_profile_image(pqxx::work& tx, const std::string& user_id,
@@ -67,7 +49,7 @@ std::vector<std::string> profile_image_extensions(pqxx::work& tx,
   std::vector<std::string> exts(user_ids.size());
   if (user_ids.empty())
     return exts;
-  auto res = tx.exec_params(image_extensions_sql, text_array_literal(user_ids));
+  auto res = tx.exec_params(image_extensions_sql, users::text_array_literal(user_ids));
   std::unordered_map<std::string, std::string> found;
   for (const auto& row : res)
     found.emplace(row[0].as<std::string>(), row[1].as<std::string>());
