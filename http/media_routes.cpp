@@ -115,7 +115,11 @@ void upload_url(const services& svc, request& req, const identity& who, responde
   if (!url)
     return respond(media_unavailable_response());
   ask_actor<bool>(
-    svc, std::move(respond), [url = *url](bool) { return json_response(200, url); },
+    svc, std::move(respond),
+    [svc, url = *url, user_id = who.user_id](bool) {
+      announce_profile_change(svc, user_id);
+      return json_response(200, url);
+    },
     map_error("profile_image_upload_url"), svc.db, atom::set_image_v, who.user_id, *ext);
 }
 
@@ -206,6 +210,7 @@ void delete_image(const services& svc, const identity& who, responder respond) {
     self->request(db, timeout, atom::clr_image_v, user_id)
       .then(
         [=](std::string& ext) {
+          announce_profile_change(svc, user_id);
           if (ext.empty())
             return success();
           media_key key{persistence::media_dir_name(user_id), ext};

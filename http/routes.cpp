@@ -57,6 +57,10 @@ void readyz(const services& svc, responder respond) {
 
 } // namespace
 
+void announce_profile_change(const services& svc, const std::string& user_id) {
+  caf::anon_send(svc.users, atom::prof_chg_v, user_id);
+}
+
 router make_routes(const services& svc) {
   router r;
   r.add("GET", "/ping", [](request&, responder respond) {

@@ -38,6 +38,10 @@ struct services {
   user_registry_actor users;
 };
 
+/// Tells the user's actor that the profile changed, after the database has it, so
+/// that the cards that friends' and requesters' actors hold (names, picture) follow.
+void announce_profile_change(const services& svc, const std::string& user_id);
+
 /// The whole route table of a node.
 router make_routes(const services& svc);
 

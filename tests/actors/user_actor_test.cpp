@@ -35,6 +35,8 @@ struct fake_store {
   int loads = 0;
   /// Answered instead of the next write, which then changes nothing.
   caf::error fail_next_write;
+  /// The next write commits, but its caller gets this error (a reply lost on the way).
+  caf::error lose_next_reply;
 
   /// Increasing timestamps in the wire format.
   std::string now() {
@@ -146,6 +148,16 @@ struct fake_store {
   }
 };
 
+/// The reply of a write: its result, unless the store was told to lose it.
+template <class T>
+caf::result<T> reply_of(fake_store* store, caf::expected<T> res) {
+  if (auto lost = std::exchange(store->lose_next_reply, caf::error{}))
+    return lost;
+  if (!res)
+    return std::move(res.error());
+  return std::move(*res);
+}
+
 persistence::social_db::behavior_type fake_db(persistence::social_db::pointer,
                                               fake_store* store) {
   return {
@@ -167,24 +179,15 @@ persistence::social_db::behavior_type fake_db(persistence::social_db::pointer,
     },
     [=](atom::fr_commit, const friendship_command& cmd,
         const friendship_limits&) -> caf::result<friendship_change> {
-      auto res = store->commit(cmd);
-      if (!res)
-        return std::move(res.error());
-      return std::move(*res);
+      return reply_of(store, store->commit(cmd));
     },
     [=](atom::sh_insert, const std::string& sender,
         const share_request& req) -> caf::result<share_receipt> {
-      auto res = store->share(sender, req);
-      if (!res)
-        return std::move(res.error());
-      return std::move(*res);
+      return reply_of(store, store->share(sender, req));
     },
     [=](atom::sh_mark, const std::string& user, const std::vector<std::string>& ids,
         int32_t limit) -> caf::result<read_receipt> {
-      auto res = store->mark(user, ids, limit);
-      if (!res)
-        return std::move(res.error());
-      return std::move(*res);
+      return reply_of(store, store->mark(user, ids, limit));
     },
     [=](atom::sh_fetch, const share_query& q) -> std::vector<share_notification> {
       return slice(store->unread_of(q.user, 1000).items, q.page);
@@ -372,9 +375,11 @@ TEST_CASE_METHOD(users_fixture, "a database error leaves both actors unchanged",
   REQUIRE(write(friendship_op::accept, "bob", "ann").value == true);
   auto before_ann = lookup("ann", "bob");
   auto before_bob = lookup("bob", "ann");
+  auto loads = store.loads;
 
-  store.fail_next_write = caf::make_error(errc::db_unavailable);
-  CHECK(write(friendship_op::remove, "ann", "bob").code() == errc::db_unavailable);
+  // Errors the database answered: the transaction rolled back.
+  store.fail_next_write = caf::make_error(errc::db_query_failed);
+  CHECK(write(friendship_op::remove, "ann", "bob").code() == errc::db_query_failed);
   store.fail_next_write = caf::make_error(errc::db_timeout);
   auto shared = ask<std::string>(atom::sh_send_v, std::string{"ann"},
                                  share_request{caf::none, "https://a.example", "A"});
@@ -387,6 +392,8 @@ TEST_CASE_METHOD(users_fixture, "a database error leaves both actors unchanged",
   CHECK(after_ann.row.accepted_at == before_ann.row.accepted_at);
   CHECK(after_bob.row.accepted_at == before_bob.row.accepted_at);
   CHECK(unread("bob").empty());
+  // Served by the same actors, not reloaded.
+  CHECK(store.loads == loads);
   // A write after the failure runs normally: the queue moved on.
   CHECK(write(friendship_op::remove, "ann", "bob").value == true);
   CHECK_FALSE(lookup("bob", "ann").found);
@@ -526,4 +533,26 @@ TEST_CASE_METHOD(users_fixture,
   REQUIRE(friends.value->size() == 1);
   CHECK(friends.value->front().user.first_name == "Cyd");
   CHECK(stats().live == 2);
+}
+
+TEST_CASE_METHOD(users_fixture,
+                 "after a write whose reply was lost both users' actors go and reload",
+                 "[users]") {
+  warm({"ann", "bob", "cid"});
+  auto loads = store.loads;
+  store.lose_next_reply = caf::make_error(errc::db_unavailable);
+
+  // It committed, but nobody can tell: neither actor may keep its state.
+  CHECK(write(friendship_op::request, "bob", "ann").code() == errc::db_unavailable);
+
+  auto st = stats();
+  CHECK(st.passivated == 2);
+  CHECK(st.live == 1);
+  CHECK(lookup("ann", "bob").found);
+  CHECK(requests_in("ann") == std::vector<std::string>{"bob"});
+  CHECK(lookup("bob", "ann").found);
+  CHECK(store.loads == loads + 2);
+  // An error the database answered changed nothing: the actors stay.
+  CHECK(write(friendship_op::request, "ann", "bob").code() == errc::already_exists);
+  CHECK(stats().passivated == 2);
 }

@@ -1,19 +1,16 @@
 """Profiles over real HTTP (compat section 3: U2-U7, U18): exact key sets, null rules,
 validation, timestamps, and the 404 that the clients read as "not registered yet".
 
-Access tokens are minted here (HS256 with the key the node is given), so these tests do
-not depend on the register and login routes.
+Access tokens are minted by tandem_tokens (HS256 with the key the node is given), so these
+tests do not depend on the register and login routes.
 """
-import base64
-import hashlib
-import hmac
 import json
-import time
 import unittest
 import urllib.parse
 import uuid
 
 from tandem_node import NodeTestCase, psql
+from tandem_tokens import mint_token
 
 JWT_KEY = "e2e-profiles-signing-key-" + "k" * 32
 
@@ -32,24 +29,9 @@ DEFAULT_DENY = ["facebook.com", "instagram.com", "amazon.com", "twitter.com", "m
 TIMESTAMP = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?$"
 
 
-def b64url(data):
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def mint_token(user_id, email, key=JWT_KEY):
-    """An access token as the node issues them: HS256, with sub, email, iat, exp, iss, aud, jti."""
-    now = int(time.time())
-    header = {"alg": "HS256", "typ": "JWT"}
-    claims = {"sub": user_id, "email": email, "iat": now, "exp": now + 600, "iss": "tandem",
-              "aud": "tandem-clients", "jti": uuid.uuid4().hex}
-    signing_input = (b64url(json.dumps(header).encode()) + "."
-                     + b64url(json.dumps(claims).encode()))
-    mac = hmac.new(key.encode(), signing_input.encode(), hashlib.sha256).digest()
-    return signing_input + "." + b64url(mac)
-
-
 def bearer(user_id, email=None):
-    return {"Authorization": "Bearer " + mint_token(user_id, email or user_id + "@example.com")}
+    return {"Authorization": "Bearer " + mint_token(JWT_KEY, user_id,
+                                                    email or user_id + "@example.com")}
 
 
 def path_of(*segments):
@@ -357,7 +339,7 @@ class Profiles(NodeTestCase):
 
     def test_protected_routes_refuse_a_missing_or_forged_token(self):
         uid = self.new_user_id()
-        forged = {"Authorization": "Bearer " + mint_token(uid, "x@example.com", key="wrong-key")}
+        forged = {"Authorization": "Bearer " + mint_token("wrong-key", uid, "x@example.com")}
         routes = [("GET", "/users/me", None), ("POST", "/users/me", {"first_name": "A",
                                                                       "last_name": "B"}),
                   ("PUT", "/users/me", {}), ("PUT", "/users/me/domain_array/allow", []),

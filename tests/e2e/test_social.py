@@ -149,6 +149,20 @@ class Social(NodeTestCase):
         self.assertEqual(set(everything[0]), RELATION_KEYS)
         self.assertEqual((everything[0]["user_id"], everything[0]["friendship_state"]), (bob.id, 2))
 
+    def test_a_renamed_requester_shows_under_the_new_name_in_pending_requests(self):
+        ann, bob = self.person("Ann", "Archer"), self.person("Bob", "Baker")
+        warm(ann, bob)
+        ann.request(bob)
+        profile = ann.ok("GET", "/users/me")
+        update = {k: profile[k] for k in (
+            "first_name", "last_name", "description", "share_mode", "domain_allow_array",
+            "domain_deny_array", "gender", "school", "work", "location", "email_public",
+            "gender_public", "school_public", "work_public", "location_public")}
+        update["first_name"] = "Annabel"
+        ann.ok("PUT", "/users/me", update)
+        # The change reaches Bob's live actor after Ann's reply: poll, with a deadline.
+        self.node.wait_for(lambda: bob.incoming()[0]["first_name"] == "Annabel", timeout=5)
+
     def test_incoming_requests_are_newest_first(self):
         me = self.person("Me", "Myself")
         first, second, third = (self.person("P", str(i)) for i in range(3))
