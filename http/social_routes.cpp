@@ -148,6 +148,27 @@ void delete_friendship(const services& svc, request& req, const identity& who,
                    who.user_id == *id1 ? *id2 : *id1);
 }
 
+/// The shared tail of the search routes (F8, F9, U16, U17): decodes `q` from the path,
+/// answers `[]` for an empty query or page, else asks the database with `op`.
+template <class Result, class Atom, class Encode>
+void run_search(const services& svc, const request& req, responder respond,
+                const char* operation, Encode encode, Atom op, user_search search) {
+  std::string detail;
+  auto query = decode_query(req.params.at("q"), detail);
+  if (!query) {
+    respond(error_response(400, detail));
+    return;
+  }
+  if (query->empty() || search.page.limit == 0) {
+    respond(json_response(200, json::array()));
+    return;
+  }
+  search.query = std::move(*query);
+  ask<Result>(
+    svc, std::move(respond), svc.db, operation,
+    [encode](const Result& xs) { return json_array(xs, encode); }, op, std::move(search));
+}
+
 /// F8 and F9: the caller's relations whose email or name matches.
 void search_friends(const services& svc, request& req, const identity& who, responder respond,
                     search_field field) {
@@ -160,19 +181,10 @@ void search_friends(const services& svc, request& req, const identity& who, resp
   auto page = page_of(req, 10, list_cap, respond);
   if (!page)
     return;
-  auto query = decode_query(req.params.at("q"), detail);
-  if (!query) {
-    respond(error_response(400, detail));
-    return;
-  }
-  if (query->empty() || page->limit == 0) {
-    respond(json_response(200, json::array()));
-    return;
-  }
-  ask<std::vector<relation>>(
-    svc, std::move(respond), svc.db, "search_friends",
-    [](const std::vector<relation>& xs) { return json_array(xs, relation_json); },
-    atom::fr_search_v, user_search{who.user_id, *query, field, exact.value_or(false), *page});
+  run_search<std::vector<relation>>(svc, req, std::move(respond), "search_friends",
+                                    relation_json, atom::fr_search_v,
+                                    user_search{who.user_id, {}, field, exact.value_or(false),
+                                                *page});
 }
 
 // -- users ----------------------------------------------------------------------------------
@@ -183,21 +195,11 @@ void search_users(const services& svc, request& req, const identity& who, respon
   auto page = page_of(req, list_cap, list_cap, respond);
   if (!page)
     return;
-  std::string detail;
-  auto query = decode_query(req.params.at("q"), detail);
-  if (!query) {
-    respond(error_response(400, detail));
-    return;
-  }
-  if (query->empty() || page->limit == 0) {
-    respond(json_response(200, json::array()));
-    return;
-  }
-  ask<std::vector<user_summary>>(
-    svc, std::move(respond), svc.db, "search_users",
-    [](const std::vector<user_summary>& xs) { return json_array(xs, user_summary_json); },
-    atom::usr_search_v, user_search{who.user_id, *query, field, false, *page});
+  run_search<std::vector<user_summary>>(svc, req, std::move(respond), "search_users",
+                                        user_summary_json, atom::usr_search_v,
+                                        user_search{who.user_id, {}, field, false, *page});
 }
+
 
 // -- share notifications ----------------------------------------------------------------------
 

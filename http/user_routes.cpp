@@ -46,20 +46,30 @@ response public_profiles(const std::vector<user_profile>& ps) {
   return json_response(200, out);
 }
 
-/// U2: creates the caller's profile from the names in the body and the token.
-void create_me(const services& svc, request& req, const identity& who, responder respond) {
+/// The JSON object body decoded by `decode(body, detail)`, or nullopt after answering
+/// 400 (malformed JSON, or `detail` from the decoder).
+template <class T>
+std::optional<T> decoded_body(const request& req,
+                              std::optional<T> (*decode)(const json&, std::string&),
+                              const responder& respond) {
   response error;
   auto body = parse_json_object(req, error);
   if (!body) {
     respond(std::move(error));
-    return;
+    return std::nullopt;
   }
   std::string detail;
-  auto profile = decode_new_profile(*body, detail);
-  if (!profile) {
+  auto value = decode(*body, detail);
+  if (!value)
     respond(error_response(400, detail));
+  return value;
+}
+
+/// U2: creates the caller's profile from the names in the body and the token.
+void create_me(const services& svc, request& req, const identity& who, responder respond) {
+  auto profile = decoded_body(req, decode_new_profile, respond);
+  if (!profile)
     return;
-  }
   profile->user_id = who.user_id;
   profile->email = who.email;
   ask_actor<user_profile>(svc, std::move(respond), private_profile, profile_error("create_user"),
@@ -68,18 +78,9 @@ void create_me(const services& svc, request& req, const identity& who, responder
 
 /// U4: replaces every editable field, and the email from the token.
 void update_me(const services& svc, request& req, const identity& who, responder respond) {
-  response error;
-  auto body = parse_json_object(req, error);
-  if (!body) {
-    respond(std::move(error));
+  auto update = decoded_body(req, decode_profile_update, respond);
+  if (!update)
     return;
-  }
-  std::string detail;
-  auto update = decode_profile_update(*body, detail);
-  if (!update) {
-    respond(error_response(400, detail));
-    return;
-  }
   ask_actor<user_profile>(svc, std::move(respond), changed_profile(svc, who.user_id),
                           profile_error("update_user"),
                           svc.db, atom::update_user_v, who, std::move(*update));
