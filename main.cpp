@@ -2,6 +2,8 @@
 // for SIGTERM/SIGINT -> drain -> stop.
 #include "actors/messages.hpp"
 #include "actors/accounts.hpp"
+#include "actors/connection_actor.hpp"
+#include "actors/page_privacy.hpp"
 #include "actors/password_hasher.hpp"
 #include "actors/tokens.hpp"
 #include "actors/user_registry.hpp"
@@ -98,6 +100,12 @@ int serve(const config::app_config& cfg) {
     std::cerr << "tandem: " << e.what() << "\n";
     return 1;
   }
+  try {
+    check_public_suffix_list();
+  } catch (const std::exception& e) {
+    std::cerr << "tandem: " << e.what() << "\n";
+    return 1;
+  }
   auto stop_signals = block_stop_signals();
 
   caf::actor_system_config sys_cfg;
@@ -129,10 +137,13 @@ int serve(const config::app_config& cfg) {
       caf::anon_send_exit(handle, caf::exit_reason::user_shutdown);
   };
   http::metrics stats;
+  auto gateway = std::make_shared<const http::ws_gateway>(
+    http::ws_gateway{sys, tokens, users, gateway_settings_from(cfg), cfg.ws,
+                     std::chrono::milliseconds(cfg.http.request_timeout_ms)});
   http::server server{cfg.http, cfg.log.requests,
                       http::make_routes(
                         {sys, cfg, db, redis, stats, tokens, accounts, media, media_urls, users}),
-                      stats};
+                      stats, gateway};
   uint16_t port = 0;
   try {
     port = server.start();

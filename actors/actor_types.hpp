@@ -48,6 +48,23 @@ using user_routed = caf::typed_actor<
   caf::replies_to<atom::sh_send, std::string, share_request>::with<std::string>,
   /// N5: marks notifications of the user read (event ids in canonical UUID form).
   caf::replies_to<atom::sh_read, std::string, std::vector<std::string>>::with<bool>,
+  // -- presence and live connections (design.md section 5) ------------------------------
+  /// A WebSocket of the user opened (user, the event kinds it subscribes to, its
+  /// connection actor): the user actor pushes to it until it terminates (monitored),
+  /// and closes the oldest beyond ws.max_connections. Replies the user actor, which the
+  /// connection talks to directly from then on (see `user_actor`).
+  caf::replies_to<atom::conn_open, std::string, uint8_t, caf::actor>::with<caf::actor>,
+  /// GET /presence: the user's presence and every accepted friend's.
+  caf::replies_to<atom::pr_get, std::string>::with<presence_overview>,
+  /// GET /presence/{target}: the presence of the user or of an accepted friend;
+  /// `errc::forbidden` for anyone else.
+  caf::replies_to<atom::pr_peek, std::string, std::string>::with<presence_state>,
+  /// The user's presence. The registry answers "offline" itself when the user has no
+  /// live actor: without an actor there is no connection.
+  caf::replies_to<atom::pr_state, std::string>::with<presence_state>,
+  /// A frame for the user's connections that subscribe to its kind; dropped without a
+  /// live actor (no connection to deliver to).
+  caf::reacts_to<atom::push, std::string, ws_push>,
   // -- between user actors -------------------------------------------------------------
   /// The ids of the user's accepted friends (for mutual friends).
   caf::replies_to<atom::fr_ids, std::string>::with<std::vector<std::string>>,
@@ -68,8 +85,15 @@ using user_routed = caf::typed_actor<
   /// Dropped without a live actor.
   caf::reacts_to<atom::resync, std::string>>;
 
-/// A user actor: the routed messages plus its own timer and its registry's stop.
+/// A user actor: the routed messages, what its connections send it directly, its own
+/// timers and its registry's stop.
 using user_actor = user_routed::extend<
+  /// From a connection of the user: update-presence with the page as the client sent it.
+  caf::reacts_to<atom::pr_update, page_info>,
+  /// From a connection of the user: a heartbeat (activity without a new page).
+  caf::reacts_to<atom::pr_beat>,
+  /// The presence timer, sent by the actor to itself.
+  caf::reacts_to<atom::pr_check>,
   /// The idle timer, sent by the actor to itself: periodic (true), or a check made
   /// at once because the actor wants to stop (false).
   caf::reacts_to<atom::tick, bool>,

@@ -4,6 +4,7 @@
 
 #include "actors/account_types.hpp"
 #include "actors/media_messages.hpp"
+#include "actors/realtime_types.hpp"
 #include "actors/social_types.hpp"
 #include "actors/user_types.hpp"
 
@@ -115,6 +116,21 @@ CAF_BEGIN_TYPE_ID_BLOCK(tandem, caf::first_custom_type_id)
   CAF_ADD_ATOM(tandem, tandem::atom, card_upd, "card_upd")
   CAF_ADD_ATOM(tandem, tandem::atom, prof_chg, "prof_chg")
   CAF_ADD_ATOM(tandem, tandem::atom, resync, "resync")
+  // presence and WebSocket connections (actors/actor_types.hpp, connection_actor.hpp)
+  CAF_ADD_ATOM(tandem, tandem::atom, conn_open, "conn_open")
+  CAF_ADD_ATOM(tandem, tandem::atom, pr_update, "pr_update")
+  CAF_ADD_ATOM(tandem, tandem::atom, pr_beat, "pr_beat")
+  CAF_ADD_ATOM(tandem, tandem::atom, pr_check, "pr_check")
+  CAF_ADD_ATOM(tandem, tandem::atom, pr_get, "pr_get")
+  CAF_ADD_ATOM(tandem, tandem::atom, pr_peek, "pr_peek")
+  CAF_ADD_ATOM(tandem, tandem::atom, pr_state, "pr_state")
+  CAF_ADD_ATOM(tandem, tandem::atom, push, "push")
+  CAF_ADD_ATOM(tandem, tandem::atom, ws_open, "ws_open")
+  CAF_ADD_ATOM(tandem, tandem::atom, ws_in, "ws_in")
+  CAF_ADD_ATOM(tandem, tandem::atom, ws_bad, "ws_bad")
+  CAF_ADD_ATOM(tandem, tandem::atom, ws_sent, "ws_sent")
+  CAF_ADD_ATOM(tandem, tandem::atom, ws_closed, "ws_closed")
+  CAF_ADD_ATOM(tandem, tandem::atom, evict, "evict")
   // life cycle of registry-owned actors
   CAF_ADD_ATOM(tandem, tandem::atom, tick, "tick")
   CAF_ADD_ATOM(tandem, tandem::atom, idle, "idle")
@@ -177,6 +193,11 @@ CAF_BEGIN_TYPE_ID_BLOCK(tandem, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(tandem, (tandem::user_registry_stats))
   CAF_ADD_TYPE_ID(tandem, (tandem::media_key))
   CAF_ADD_TYPE_ID(tandem, (tandem::invitation))
+  // -- message types of presence and WebSocket connections ----------------------
+  CAF_ADD_TYPE_ID(tandem, (tandem::ws_push))
+  CAF_ADD_TYPE_ID(tandem, (tandem::page_info))
+  CAF_ADD_TYPE_ID(tandem, (tandem::presence_state))
+  CAF_ADD_TYPE_ID(tandem, (tandem::presence_overview))
 CAF_END_TYPE_ID_BLOCK(tandem)
 
 namespace tandem {

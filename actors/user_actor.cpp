@@ -1,5 +1,7 @@
 #include "actors/user_actor.hpp"
 
+#include "actors/page_privacy.hpp"
+#include "actors/ws_frames.hpp"
 #include "config/log.hpp"
 
 #include <algorithm>
@@ -173,6 +175,21 @@ bool user_state::unread_serves(page_request page) const {
          || int64_t{page.offset} + int64_t{page.limit} <= static_cast<int64_t>(unread.size());
 }
 
+bool user_state::has_presence_connection() const {
+  return std::any_of(connections.begin(), connections.end(), [](const live_connection& c) {
+    return (c.kinds & event_kind::presence) != 0;
+  });
+}
+
+bool user_state::drop_connection(const caf::actor_addr& addr) {
+  auto i = std::find_if(connections.begin(), connections.end(),
+                        [&](const live_connection& c) { return c.handle.address() == addr; });
+  if (i == connections.end())
+    return false;
+  connections.erase(i);
+  return true;
+}
+
 // -- the actor -------------------------------------------------------------------------------
 
 namespace {
@@ -239,6 +256,137 @@ std::vector<std::string> related(self_pointer self) {
   return out;
 }
 
+// -- presence and pushes -------------------------------------------------------------------------
+
+/// Sends `push` to each of the user's connections that subscribes to its kind.
+void deliver(self_pointer self, const ws_push& push) {
+  for (const auto& c : self->state.connections)
+    if ((c.kinds & push.kind) != 0)
+      self->send(c.handle, atom::push_v, push);
+}
+
+/// Sends `push` to the connections of one other user, through the registry.
+void push_to(self_pointer self, const std::string& user, const ws_push& push) {
+  self->send(self->state.registry, atom::push_v, user, push);
+}
+
+/// Sends `push` to the connections of every accepted friend.
+void push_to_friends(self_pointer self, const ws_push& push) {
+  for (const auto& [other, rel] : self->state.relations)
+    if (rel.row.accepted())
+      push_to(self, other, push);
+}
+
+ws_push presence_frame(const user_state& st) {
+  return frames::update_presence(st.id, *st.page, st.latest);
+}
+
+void arm_presence_timer(self_pointer self, caf::timespan after) {
+  self->state.presence_timer = true;
+  self->delayed_send(self, after, atom::pr_check_v);
+}
+
+/// Offline: friends get presence-timeout (compat section 5).
+void go_offline(self_pointer self) {
+  auto& st = self->state;
+  if (!st.online())
+    return;
+  st.page = caf::none;
+  st.latest = caf::none;
+  push_to_friends(self, frames::presence_timeout(st.id));
+}
+
+/// update-presence from one of the user's connections: the page as friends may see
+/// it, to every friend's connections and the user's own.
+void update_presence(self_pointer self, page_info raw) {
+  auto& st = self->state;
+  auto visible = visible_page(st.profile, std::move(raw));
+  if (!visible.blank())
+    st.latest = visible;
+  st.page = std::move(visible);
+  st.last_seen = self->clock().now();
+  if (!st.presence_timer)
+    arm_presence_timer(self, st.settings.gateway.presence_timeout);
+  auto push = presence_frame(st);
+  deliver(self, push);
+  push_to_friends(self, push);
+}
+
+/// The per-user presence timer: offline once nothing was heard for the timeout.
+void check_presence(self_pointer self) {
+  auto& st = self->state;
+  st.presence_timer = false;
+  if (!st.online())
+    return;
+  auto timeout = st.settings.gateway.presence_timeout;
+  auto silent = self->clock().now() - st.last_seen;
+  if (silent >= timeout)
+    go_offline(self);
+  else
+    arm_presence_timer(self, timeout - silent);
+}
+
+/// After the privacy settings changed: a page that may no longer be shared is
+/// blanked at once (the unshared page itself is never kept).
+void recheck_presence(self_pointer self) {
+  auto& st = self->state;
+  if (!st.online())
+    return;
+  auto page = visible_page(st.profile, *st.page);
+  auto latest = st.latest ? caf::optional<page_info>{visible_page(st.profile, *st.latest)}
+                          : caf::none;
+  if (latest && latest->blank())
+    latest = caf::none;
+  if (page.url == st.page->url && static_cast<bool>(latest) == static_cast<bool>(st.latest))
+    return;
+  st.page = std::move(page);
+  st.latest = std::move(latest);
+  auto push = presence_frame(st);
+  deliver(self, push);
+  push_to_friends(self, push);
+}
+
+/// A new WebSocket of the user; the oldest goes beyond ws.max_connections.
+void add_connection(self_pointer self, const caf::actor& handle, uint8_t kinds) {
+  auto& st = self->state;
+  self->monitor(handle);
+  st.connections.push_back({caf::actor_cast<connection_actor>(handle), kinds});
+  while (st.connections.size() > st.settings.gateway.max_connections) {
+    self->send(st.connections.front().handle, atom::evict_v);
+    st.connections.erase(st.connections.begin());
+  }
+}
+
+/// A connection terminated: offline when it was the last that could send presence.
+void on_connection_down(self_pointer self, const caf::down_msg& msg) {
+  auto& st = self->state;
+  if (st.drop_connection(msg.source) && !st.has_presence_connection())
+    go_offline(self);
+}
+
+/// Applies a committed change of a pair of the user and tells the user's connections
+/// (friend-request, friend-accepted) and the other user's (this user's presence: a new
+/// friend sees the current page, an ex-friend sees the user go).
+void apply_change(self_pointer self, const friendship_change& change) {
+  auto& st = self->state;
+  const auto& other = change.other_than(st.id);
+  auto before = st.state_of(other.user_id);
+  st.apply(change);
+  auto after = st.state_of(other.user_id);
+  if (before == after)
+    return;
+  if (after == friendship_state::pending && change.row.requester != st.id)
+    deliver(self, frames::friend_request(other, change.row.requested_at));
+  if (after == friendship_state::friends) {
+    if (change.row.requester == st.id && change.row.accepted_at)
+      deliver(self, frames::friend_accepted(other, *change.row.accepted_at));
+    if (st.online())
+      push_to(self, other.user_id, presence_frame(st));
+  }
+  if (before == friendship_state::friends && st.online())
+    push_to(self, other.user_id, frames::presence_timeout(st.id));
+}
+
 // -- writes: one at a time, in arrival order --------------------------------------------------
 
 /// Whether another write may wait: the running one plus write_queue_limit waiting.
@@ -288,7 +436,7 @@ void run_friendship_write(self_pointer self, const friendship_command& cmd,
     .then(
       [self, rp](friendship_change& change) mutable {
         auto& st = self->state;
-        st.apply(change);
+        apply_change(self, change);
         auto peer = change.other_than(st.id).user_id;
         // Answer only once the other side has it too, so that both users' next
         // reads show the write.
@@ -377,6 +525,7 @@ void run_profile_reload(self_pointer self) {
       [self](profile_snapshot& p) {
         auto& st = self->state;
         st.profile = std::move(p);
+        recheck_presence(self);
         for (const auto& [other, rel] : st.relations)
           self->send(st.registry, atom::card_upd_v, other, st.profile.me);
         finish_write(self);
@@ -424,6 +573,44 @@ std::vector<user_summary> friend_summaries(const std::vector<const relation*>& r
   return out;
 }
 
+/// GET /presence: every accepted friend's presence from their actors, in name order.
+void gather_presence(self_pointer self, caf::typed_response_promise<presence_overview> rp) {
+  auto& st = self->state;
+  auto friends = st.friends_by_name();
+  auto overview = std::make_shared<presence_overview>();
+  overview->me = st.presence();
+  overview->cards.push_back(st.profile.me);
+  for (const auto* rel : friends) {
+    overview->friends.push_back({rel->user.user_id, caf::none, caf::none});
+    overview->cards.push_back(rel->user);
+  }
+  if (friends.empty()) {
+    rp.deliver(std::move(*overview));
+    return;
+  }
+  ++st.reads_in_flight;
+  auto pending = std::make_shared<std::size_t>(friends.size());
+  auto one_done = [self, rp, overview, pending]() mutable {
+    if (--*pending > 0)
+      return;
+    read_done(self);
+    rp.deliver(std::move(*overview));
+  };
+  for (std::size_t i = 0; i < friends.size(); ++i)
+    self->request(st.registry, st.settings.request_timeout, atom::pr_state_v,
+                  friends[i]->user.user_id)
+      .then(
+        [overview, i, one_done](presence_state& p) mutable {
+          overview->friends[i] = std::move(p);
+          one_done();
+        },
+        [self, one_done, peer = friends[i]->user.user_id](caf::error& err) mutable {
+          // Shown offline: presence is ephemeral, and the rest of the list is still right.
+          log_peer_failure(self, "presence", peer, err);
+          one_done();
+        });
+}
+
 } // namespace
 
 user_actor::behavior_type user_actor_impl(user_actor::stateful_pointer<user_state> self,
@@ -436,6 +623,7 @@ user_actor::behavior_type user_actor_impl(user_actor::stateful_pointer<user_stat
   st.registry = std::move(registry);
   st.settings = settings;
   st.last_active = self->clock().now();
+  self->set_down_handler([self](caf::down_msg& msg) { on_connection_down(self, msg); });
   // `await` keeps every other message in the mailbox until the snapshot is in, so
   // nothing is ever served from a half-loaded state.
   self->request(st.db, settings.request_timeout, atom::soc_load_v, st.id,
@@ -573,6 +761,53 @@ user_actor::behavior_type user_actor_impl(user_actor::stateful_pointer<user_stat
       enqueue_write(self, [self, event_ids, rp] { run_mark_read(self, event_ids, rp); });
       return rp;
     },
+    // -- presence and live connections ------------------------------------------------------
+    [self](atom::conn_open, const std::string&, uint8_t kinds,
+           const caf::actor& conn) -> caf::result<caf::actor> {
+      if (auto err = admit(self))
+        return err;
+      add_connection(self, conn, kinds);
+      return caf::actor_cast<caf::actor>(self);
+    },
+    [self](atom::pr_get, const std::string&) -> caf::result<presence_overview> {
+      if (auto err = admit(self))
+        return err;
+      auto rp = self->make_response_promise<presence_overview>();
+      gather_presence(self, rp);
+      return rp;
+    },
+    [self](atom::pr_peek, const std::string&,
+           const std::string& target) -> caf::result<presence_state> {
+      if (auto err = admit(self))
+        return err;
+      auto& st = self->state;
+      if (target == st.id)
+        return st.presence();
+      if (st.state_of(target) != friendship_state::friends)
+        return caf::make_error(errc::forbidden, "Forbidden access to user presence");
+      auto rp = self->make_response_promise<presence_state>();
+      ask<presence_state>(
+        self, st.registry, rp, [](presence_state& p) { return std::move(p); },
+        atom::pr_state_v, target);
+      return rp;
+    },
+    [self](atom::pr_state, const std::string&) -> caf::result<presence_state> {
+      if (auto err = admit(self))
+        return err;
+      return self->state.presence();
+    },
+    [self](atom::push, const std::string&, const ws_push& push) {
+      if (!admit(self))
+        deliver(self, push);
+    },
+    // Straight from the user's connections (not routed, so not counted by `admit`: a
+    // user actor with connections never idles).
+    [self](atom::pr_update, page_info& page) {
+      if (!self->state.failure)
+        update_presence(self, std::move(page));
+    },
+    [self](atom::pr_beat) { self->state.last_seen = self->clock().now(); },
+    [self](atom::pr_check) { check_presence(self); },
     // -- between user actors ----------------------------------------------------------------
     [self](atom::fr_ids, const std::string&) -> caf::result<std::vector<std::string>> {
       if (auto err = admit(self))
@@ -592,12 +827,13 @@ user_actor::behavior_type user_actor_impl(user_actor::stateful_pointer<user_stat
            const friendship_change& change) -> caf::result<bool> {
       if (auto err = admit(self))
         return err;
-      self->state.apply(change);
+      apply_change(self, change);
       return true;
     },
     [self](atom::sh_in, const std::string&, share_notification& note) -> caf::result<bool> {
       if (auto err = admit(self))
         return err;
+      deliver(self, frames::share_notification(note));
       self->state.add_unread(std::move(note));
       return true;
     },

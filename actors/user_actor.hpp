@@ -5,6 +5,7 @@
 #pragma once
 
 #include "actors/actor_types.hpp"
+#include "actors/connection_actor.hpp"
 #include "persistence/social_db.hpp"
 
 #include <caf/all.hpp>
@@ -29,6 +30,8 @@ struct user_settings {
   friendship_limits limits{1000, 5000};
   /// Bound of each request to the database or another user actor.
   caf::timespan request_timeout = std::chrono::seconds(5);
+  /// Connection cap and presence timeout (ws.* keys).
+  gateway_settings gateway;
 };
 
 /// A user's social state and the bookkeeping of their actor. The functions without
@@ -54,6 +57,22 @@ struct user_state {
   /// Set when the database may differ from this state (a write's outcome is unknown):
   /// the actor keeps serving but asks to be stopped as soon as it is quiet.
   bool stale = false;
+
+  // -- presence and live connections (design.md section 5) ----------------------------
+  struct live_connection {
+    connection_actor handle;
+    uint8_t kinds = 0; ///< the event kinds its path subscribes to
+  };
+  /// The user's WebSockets, oldest first.
+  std::vector<live_connection> connections;
+  /// The page friends see while the user is online (blank: online but hiding).
+  caf::optional<page_info> page;
+  /// The latest non-blank page while online.
+  caf::optional<page_info> latest;
+  /// The last update-presence or heartbeat.
+  caf::actor_clock::time_point last_seen;
+  /// Whether a presence check is scheduled (one at a time).
+  bool presence_timer = false;
 
   // -- life cycle -----------------------------------------------------------------------
   /// Routed messages handled, compared by the registry before passivating.
@@ -110,6 +129,23 @@ struct user_state {
   /// Accepted friends of the user whose ids are in `ids`, by name.
   std::vector<const relation*> mutual_with(const std::vector<std::string>& ids) const;
 
+  /// Whether the user is online: an update-presence arrived on a live connection and
+  /// has not timed out.
+  bool online() const {
+    return static_cast<bool>(page);
+  }
+
+  /// The user's presence as friends see it.
+  presence_state presence() const {
+    return {id, page, latest};
+  }
+
+  /// Whether a connection that can send update-presence is live.
+  bool has_presence_connection() const;
+
+  /// Drops the connection `addr`; returns whether it was one of the user's.
+  bool drop_connection(const caf::actor_addr& addr);
+
   /// Whether the unread list in memory can answer `page`.
   bool unread_serves(page_request page) const;
 
@@ -118,9 +154,9 @@ struct user_state {
     return reads_in_flight == 0 && writes.empty() && !has_live_connections();
   }
 
-  /// Hook for issue #5: live WebSocket connections keep a user actor from idling.
+  /// Live WebSocket connections keep a user actor from idling.
   bool has_live_connections() const {
-    return false;
+    return !connections.empty();
   }
 };
 

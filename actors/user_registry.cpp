@@ -62,13 +62,15 @@ auto route(self_pointer self, const std::string& user, Ts&&... xs) {
   return self->delegate(e.actor, std::forward<Ts>(xs)...);
 }
 
-/// Like `route` for updates a user actor only needs while it lives: without one,
-/// the database already holds the update for its next load, so answer true here.
-template <class... Ts>
-caf::result<bool> route_if_live(self_pointer self, const std::string& user, Ts&&... xs) {
+/// Like `route` for what a user actor only needs while it lives: without one, answer
+/// `fallback` here (the database already holds an update for the next load; a user
+/// without an actor has no connection and no presence).
+template <class Reply, class... Ts>
+caf::result<Reply> route_if_live(self_pointer self, const std::string& user, Reply fallback,
+                                 Ts&&... xs) {
   auto i = self->state.entries.find(user);
   if (i == self->state.entries.end())
-    return true;
+    return fallback;
   ++i->second.routed;
   return self->delegate(i->second.actor, std::forward<Ts>(xs)...);
 }
@@ -160,10 +162,23 @@ user_registry_actor::behavior_type user_registry_impl(self_pointer self,
       return route(self, user, a, user, page);
     },
     [self](atom::fr_apply a, const std::string& user, const friendship_change& change) {
-      return route_if_live(self, user, a, user, change);
+      return route_if_live(self, user, true, a, user, change);
     },
     [self](atom::sh_in a, const std::string& user, const share_notification& note) {
-      return route_if_live(self, user, a, user, note);
+      return route_if_live(self, user, true, a, user, note);
+    },
+    [self](atom::conn_open a, const std::string& user, uint8_t kinds, const caf::actor& conn) {
+      return route(self, user, a, user, kinds, conn);
+    },
+    [self](atom::pr_get a, const std::string& user) { return route(self, user, a, user); },
+    [self](atom::pr_peek a, const std::string& user, const std::string& target) {
+      return route(self, user, a, user, target);
+    },
+    [self](atom::pr_state a, const std::string& user) {
+      return route_if_live(self, user, presence_state{user, caf::none, caf::none}, a, user);
+    },
+    [self](atom::push a, const std::string& user, const ws_push& push) {
+      send_if_live(self, user, a, user, push);
     },
     [self](atom::card_upd a, const std::string& user, const user_card& card) {
       send_if_live(self, user, a, user, card);
@@ -193,6 +208,7 @@ user_settings user_settings_from(const config::app_config& cfg) {
   s.write_queue_limit = cfg.users.write_queue_limit;
   s.limits = {cfg.users.max_pending_requests, cfg.users.max_friends};
   s.request_timeout = std::chrono::milliseconds(cfg.http.request_timeout_ms);
+  s.gateway = gateway_settings_from(cfg);
   return s;
 }
 

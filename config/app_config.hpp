@@ -22,7 +22,15 @@ struct http_config {
 };
 
 struct ws_config {
-  std::size_t frame_limit = 16 * 1024;     // bytes per inbound frame
+  std::size_t frame_limit = 16 * 1024;     // bytes per inbound frame; larger: error frame
+  int max_connections = 8;                 // sockets per user; one more closes the oldest
+  int idle_timeout_s = 60;                 // silent socket closed; server pings at half of it
+  std::size_t send_queue_limit = 256;      // frames queued per socket before it is closed (1013)
+  int rate_per_s = 20;                     // inbound frames per second per socket...
+  int rate_burst = 40;                     // ...with this burst
+  int max_strikes = 10;                    // bad frames in a row before closing (1008)
+  int inbound_window = 8;                  // frames read ahead of the connection actor
+  int presence_timeout_s = 180;            // offline after this long without heartbeat/update
 };
 
 struct scheduler_config {

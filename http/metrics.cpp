@@ -85,7 +85,11 @@ std::string metrics::render() const {
       << "# HELP tandem_http_requests_in_flight Requests received and not yet answered.\n"
          "# TYPE tandem_http_requests_in_flight gauge\n"
          "tandem_http_requests_in_flight "
-      << requests_in_flight.load() << "\n";
+      << requests_in_flight.load() << "\n"
+      << "# HELP tandem_websocket_connections Open WebSocket connections.\n"
+         "# TYPE tandem_websocket_connections gauge\n"
+         "tandem_websocket_connections "
+      << open_websockets.load() << "\n";
   for (auto& c : collectors)
     out << c();
   return out.str();

@@ -1,5 +1,5 @@
 // Prometheus metrics of the HTTP front: request counts by route and status,
-// latency histograms by route, open connections and requests in flight.
+// latency histograms by route, open connections, WebSockets and requests in flight.
 #pragma once
 
 #include <atomic>
@@ -21,6 +21,7 @@ public:
 
   std::atomic<long> open_connections{0};
   std::atomic<long> requests_in_flight{0};
+  std::atomic<long> open_websockets{0};
 
   /// Adds text produced by another component (already in exposition format).
   void add_collector(std::function<std::string()> collector);

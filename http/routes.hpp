@@ -50,5 +50,6 @@ void add_auth_routes(router& r, const services& svc);   // http/auth.cpp
 void add_user_routes(router& r, const services& svc);   // http/user_routes.cpp
 void add_media_routes(router& r, const services& svc);  // http/media_routes.cpp
 void add_social_routes(router& r, const services& svc); // http/social_routes.cpp
+void add_presence_routes(router& r, const services& svc); // http/presence_routes.cpp
 
 } // namespace tandem::http

@@ -1,29 +1,20 @@
-#include "http/server.hpp"
+#include "http/server_impl.hpp"
 
+#include "actors/connection_actor.hpp"
 #include "config/log.hpp"
-#include "http/cors.hpp"
+#include "http/auth.hpp"
+#include "http/error_mapping.hpp"
 
 #include <boost/asio/dispatch.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 
 #include <algorithm>
 #include <cctype>
-#include <condition_variable>
 #include <random>
-#include <thread>
-#include <unordered_map>
 
 namespace tandem::http {
-
-namespace beast = boost::beast;
-namespace bhttp = beast::http;
-namespace net = boost::asio;
-using tcp = net::ip::tcp;
 
 namespace {
 
@@ -54,42 +45,15 @@ std::string request_id_for(const std::optional<std::string>& incoming) {
 
 } // namespace
 
-class session;
-
-struct server::impl {
-  impl(const config::http_config& c, bool log, router r, metrics& m)
-    : cfg(c), log_requests(log), routes(std::move(r)), stats(m), cors(c.cors_origins),
-      acceptor(net::make_strand(ioc)), retry_timer(acceptor.get_executor()) {
-  }
-
-  void do_accept();
-  void on_accept(beast::error_code ec, tcp::socket socket);
-  void forget(session* s);
-
-  config::http_config cfg;
-  bool log_requests;
-  router routes;
-  metrics& stats;
-  cors_policy cors;
-  net::io_context ioc;
-  tcp::acceptor acceptor;
-  net::steady_timer retry_timer;
-  std::vector<std::thread> threads;
-  std::atomic<bool> stopping{false};
-  std::mutex sessions_mutex;
-  std::condition_variable sessions_cv;
-  std::unordered_map<session*, std::weak_ptr<session>> sessions;
-};
-
 /// One keep-alive HTTP connection. Everything runs on the connection's strand;
 /// only the responder crosses threads, by posting back onto it.
-class session : public std::enable_shared_from_this<session> {
+class session : public live_session, public std::enable_shared_from_this<session> {
 public:
   session(tcp::socket&& socket, server::impl& srv) : stream_(std::move(socket)), srv_(srv) {
     ++srv_.stats.open_connections;
   }
 
-  ~session() {
+  ~session() override {
     --srv_.stats.open_connections;
     srv_.forget(this);
   }
@@ -102,7 +66,7 @@ public:
   }
 
   /// Server shutdown: close now if idle, else after the response in flight.
-  void shutdown() {
+  void shutdown() override {
     net::post(stream_.get_executor(), [self = shared_from_this()] {
       self->closing_ = true;
       if (!self->busy_)
@@ -198,6 +162,10 @@ private:
     beast::error_code ignored;
     req.remote_address = stream_.socket().remote_endpoint(ignored).address().to_string();
 
+    if (srv_.gateway && beast::websocket::is_upgrade(raw)) {
+      if (auto kinds = subscriptions_of(req.path); kinds != 0)
+        return upgrade(std::move(raw), req, kinds);
+    }
     auto m = srv_.routes.match(req.method, raw_path);
     bool preflight = cors_policy::is_preflight(req);
     begin_request(req.method,
@@ -234,6 +202,23 @@ private:
       log::error("handler threw", {{"request_id", request_id_}, {"error", e.what()}});
       respond(error_response(500, "Internal Server Error"));
     }
+  }
+
+  /// A WebSocket upgrade: the token is checked here, once (a bad one is refused with
+  /// 401 and never upgraded); the socket then belongs to a WebSocket session.
+  void upgrade(bhttp::request<bhttp::string_body> raw, const request& req, uint8_t kinds) {
+    begin_request(req.method, req.path, req.header("origin"), req.header("x-request-id"));
+    auto credential = req.query.count("Authorization") != 0 ? req.query.at("Authorization")
+                                                            : req.header("authorization").value_or("");
+    auto check = authenticate(*srv_.gateway->tokens, credential);
+    if (!check.who)
+      return send(unauthorized_response(check.failure));
+    auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_);
+    srv_.stats.observe(method_, route_, 101, elapsed.count());
+    --srv_.stats.requests_in_flight;
+    busy_ = false;
+    closed_ = true;  // the WebSocket session owns the socket now
+    start_websocket(srv_, std::move(stream_), std::move(raw), kinds, std::move(*check.who));
   }
 
   void send(response res) {
@@ -319,22 +304,26 @@ void server::impl::on_accept(beast::error_code ec, tcp::socket socket) {
     return;
   }
   auto s = std::make_shared<session>(std::move(socket), *this);
-  {
-    std::lock_guard<std::mutex> guard{sessions_mutex};
-    sessions.emplace(s.get(), s);
-  }
+  track(s);
   s->run();
   do_accept();
 }
 
-void server::impl::forget(session* s) {
+void server::impl::track(const std::shared_ptr<live_session>& s) {
+  std::lock_guard<std::mutex> guard{sessions_mutex};
+  sessions.emplace(s.get(), s);
+}
+
+void server::impl::forget(live_session* s) {
   std::lock_guard<std::mutex> guard{sessions_mutex};
   sessions.erase(s);
   sessions_cv.notify_all();
 }
 
-server::server(const config::http_config& cfg, bool log_requests, router routes, metrics& stats)
-  : impl_(std::make_unique<impl>(cfg, log_requests, std::move(routes), stats)) {
+server::server(const config::http_config& cfg, bool log_requests, router routes, metrics& stats,
+               std::shared_ptr<const ws_gateway> gateway)
+  : impl_(std::make_unique<impl>(cfg, log_requests, std::move(routes), stats,
+                                 std::move(gateway))) {
 }
 
 server::~server() {
@@ -378,7 +367,7 @@ std::size_t server::shutdown() {
     d.acceptor.close(ignored);
     d.retry_timer.cancel();
   });
-  std::vector<std::shared_ptr<session>> live;
+  std::vector<std::shared_ptr<live_session>> live;
   {
     std::lock_guard<std::mutex> guard{d.sessions_mutex};
     for (auto& [ptr, weak] : d.sessions)

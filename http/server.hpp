@@ -1,11 +1,12 @@
-// The HTTP front: a Beast listener and keep-alive sessions on their own
-// io_context threads. Routes hand work to actors and answer through a
+// The HTTP front: a Beast listener, keep-alive sessions and WebSocket sessions on
+// their own io_context threads. Routes hand work to actors and answer through a
 // responder; no io thread ever waits for an actor.
 #pragma once
 
 #include "config/app_config.hpp"
 #include "http/metrics.hpp"
 #include "http/router.hpp"
+#include "http/ws_gateway.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -15,7 +16,9 @@ namespace tandem::http {
 
 class server {
 public:
-  server(const config::http_config& cfg, bool log_requests, router routes, metrics& stats);
+  /// Without a `gateway`, upgrade requests are routed like any other request.
+  server(const config::http_config& cfg, bool log_requests, router routes, metrics& stats,
+         std::shared_ptr<const ws_gateway> gateway = nullptr);
   ~server();
 
   server(const server&) = delete;

@@ -10,11 +10,10 @@
 
 namespace tandem::http {
 
-namespace {
+using wire::card_json;
+using wire::text_or_null;
 
-json text_or_null(const caf::optional<std::string>& x) {
-  return x ? json(*x) : json(nullptr);
-}
+namespace {
 
 /// The member `key` of `body` if it is a string without NUL (libpq passes parameters
 /// as C strings: a NUL would silently cut the text short); else fills `detail`.
@@ -71,17 +70,6 @@ std::optional<std::string> canonical_uuid(const std::string& text) {
 }
 
 /// The card's keys shared by F4, F8-F10 and UserSummary.
-json card_json(const user_card& c) {
-  return {
-    {"user_id", c.user_id},
-    {"first_name", c.first_name},
-    {"last_name", c.last_name},
-    {"description", c.description},
-    {"profile_image_uploaded_at", text_or_null(c.profile_image_uploaded_at)},
-    {"profile_image_extension", text_or_null(c.profile_image_extension)},
-  };
-}
-
 } // namespace
 
 // -- decoding --------------------------------------------------------------------------------
@@ -225,12 +213,6 @@ json friendship_json(const friendship_row& row) {
   };
 }
 
-json friend_request_json(const relation& rel) {
-  auto out = card_json(rel.user);
-  out["requested_at"] = rel.row.requested_at;
-  return out;
-}
-
 json relation_json(const relation& rel) {
   auto out = card_json(rel.user);
   out["friendship_state"] = rel.row.accepted() ? 2 : 1;
@@ -254,20 +236,6 @@ json friend_json(const user_summary& s) {
     {"description", s.user.description},
     {"profile_image_extension", text_or_null(s.user.profile_image_extension)},
     {"friendship_state", static_cast<int>(s.state)},
-  };
-}
-
-json notification_json(const share_notification& n) {
-  return {
-    {"event_id", n.event_id},
-    {"user_id", n.sender.user_id},
-    {"sent_at", n.sent_at},
-    {"url", n.url},
-    {"title", n.title},
-    {"seen_at", text_or_null(n.seen_at)},
-    {"first_name", n.sender.first_name},
-    {"last_name", n.sender.last_name},
-    {"profile_image_extension", text_or_null(n.sender.profile_image_extension)},
   };
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "actors/messages.hpp"
+#include "actors/wire_json.hpp"
 #include "http/message.hpp"
 
 #include <cstddef>
@@ -66,9 +67,8 @@ std::optional<std::string> decode_query(const std::string& param, std::string& d
 /// F1/F3: `{user_id1 (requester), user_id2 (addressee), requested_at, accepted_at}`.
 json friendship_json(const friendship_row& row);
 
-/// F4 entry: `{user_id, first_name, last_name, description, profile_image_uploaded_at,
-/// profile_image_extension, requested_at}`.
-json friend_request_json(const relation& rel);
+/// F4 entry (shared with the friend-request push).
+using wire::friend_request_json;
 
 /// F8, F9, F10 entry: the other user's card (F4's keys without requested_at),
 /// friendship_state (1 pending, 2 friends) and the row (`user_id1`, `user_id2`,
@@ -84,9 +84,8 @@ json user_summary_json(const user_summary& s);
 /// friendship_state}`.
 json friend_json(const user_summary& s);
 
-/// N3 entry: `{event_id, user_id (sender), sent_at, url, title, seen_at, first_name,
-/// last_name, profile_image_extension}`.
-json notification_json(const share_notification& n);
+/// N3 entry (shared with the share-notification push).
+using wire::notification_json;
 
 /// N4 entry: `{event_id, url, title, sent_at, sent_to, not_seen_count, first_name,
 /// last_name, profile_image_extension}`.

@@ -151,12 +151,6 @@ json profile_json(const user_profile& p, bool owner) {
 
 } // namespace
 
-std::size_t utf8_length(std::string_view s) {
-  return static_cast<std::size_t>(std::count_if(s.begin(), s.end(), [](char c) {
-    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-  }));
-}
-
 std::optional<std::string> normalize_domain(std::string_view text) {
   if (text.empty() || text.size() > max_domain_length)
     return std::nullopt;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "actors/messages.hpp"
+#include "actors/wire_json.hpp"
 #include "http/message.hpp"
 
 #include <cstddef>
@@ -29,8 +30,8 @@ constexpr std::size_t max_user_ids = 100;
 // -- validation -------------------------------------------------------------------
 
 /// The number of code points in `s`, which must be valid UTF-8 (nlohmann's parser
-/// rejects anything else): bytes that do not continue a sequence.
-std::size_t utf8_length(std::string_view s);
+/// rejects anything else).
+using wire::utf8_length;
 
 /// `text` in lower case if it is a plausible domain name, else nullopt. Plausible:
 /// at most 253 characters; at least two dot-separated labels; each label 1 to 63 of

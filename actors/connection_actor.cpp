@@ -1,0 +1,218 @@
+#include "actors/connection_actor.hpp"
+
+#include "actors/wire_json.hpp"
+#include "actors/ws_frames.hpp"
+#include "config/log.hpp"
+
+#include <algorithm>
+
+namespace tandem {
+
+namespace {
+
+using self_pointer = connection_actor::stateful_pointer<connection_state>;
+using wire::json;
+
+/// Longest URL and title of update-presence (the limits of shared pages, N1).
+constexpr std::size_t max_url_length = 2048;
+constexpr std::size_t max_title_length = 512;
+
+void close(self_pointer self, uint16_t code, std::string reason) {
+  auto& st = self->state;
+  if (st.closing)
+    return;
+  st.closing = true;
+  st.link->close(code, std::move(reason));
+}
+
+/// Hands everything queued to the link unless a batch is still being written: one
+/// write in flight, and what piled up meanwhile goes out together.
+void flush(self_pointer self) {
+  auto& st = self->state;
+  if (!st.open || st.writing || st.closing || st.queue.empty())
+    return;
+  st.writing = true;
+  st.link->write(st.queue.take_all());
+}
+
+void enqueue(self_pointer self, std::string frame, const std::string& key) {
+  auto& st = self->state;
+  if (st.closing)
+    return;
+  if (!st.queue.push(std::move(frame), key)) {
+    log::warn("websocket send queue overflow", {{"user", st.params.user_id}});
+    return close(self, close_code::try_again_later, "send queue overflow");
+  }
+  flush(self);
+}
+
+/// A frame that broke the rules: an error frame, and the connection closes after
+/// ws.max_strikes of them in a row.
+void strike(self_pointer self, const std::string& detail,
+            const caf::optional<std::string>& action = caf::none) {
+  auto& st = self->state;
+  enqueue(self, frames::error(detail, action), {});
+  if (++st.strikes >= st.params.settings.max_strikes)
+    close(self, close_code::policy_violation, "too many bad frames");
+}
+
+/// Token bucket: ws.rate_per_s frames per second, ws.rate_burst at once.
+bool take_token(self_pointer self) {
+  auto& st = self->state;
+  auto now = self->clock().now();
+  auto elapsed = std::chrono::duration<double>(now - st.refilled).count();
+  st.refilled = now;
+  st.tokens = std::min<double>(st.params.settings.rate_burst,
+                               st.tokens + elapsed * st.params.settings.rate_per_s);
+  if (st.tokens < 1.0)
+    return false;
+  st.tokens -= 1.0;
+  return true;
+}
+
+/// The string member `key` of at most `max` characters, or a strike.
+const std::string* text_field(self_pointer self, const json& frame, const char* key,
+                              std::size_t max, const std::string& action) {
+  auto i = frame.find(key);
+  if (i == frame.end() || !i->is_string()) {
+    strike(self, std::string{"'"} + key + "' must be a string", action);
+    return nullptr;
+  }
+  const auto& text = i->get_ref<const std::string&>();
+  if (wire::utf8_length(text) > max) {
+    strike(self, std::string{"'"} + key + "' must be at most " + std::to_string(max)
+                   + " characters", action);
+    return nullptr;
+  }
+  return &text;
+}
+
+void on_update_presence(self_pointer self, const json& frame, const std::string& action) {
+  auto& st = self->state;
+  if ((st.params.kinds & event_kind::presence) == 0)
+    return strike(self, "update-presence is not available on this path; use /ws or /ws/presence",
+                  action);
+  auto* url = text_field(self, frame, "url", max_url_length, action);
+  if (url == nullptr)
+    return;
+  auto* title = text_field(self, frame, "title", max_title_length, action);
+  if (title == nullptr)
+    return;
+  st.strikes = 0;
+  self->send(st.user, atom::pr_update_v, page_info{*url, *title});
+}
+
+/// Routes one inbound text frame by its `action`.
+void on_frame(self_pointer self, const std::string& text) {
+  auto& st = self->state;
+  if (!take_token(self))
+    return strike(self, "Rate limit exceeded: at most " + std::to_string(st.params.settings.rate_per_s)
+                          + " frames per second");
+  auto frame = json::parse(text, nullptr, false);
+  if (frame.is_discarded() || !frame.is_object())
+    return strike(self, "A frame must be a JSON object");
+  auto a = frame.find("action");
+  if (a == frame.end() || !a->is_string())
+    return strike(self, "A frame must have a string 'action'");
+  const auto& action = a->get_ref<const std::string&>();
+  if (action == "heartbeat") {
+    st.strikes = 0;
+    self->send(st.user, atom::pr_beat_v);
+  } else if (action == "update-presence") {
+    on_update_presence(self, frame, action);
+  } else if (action == "send-message" || action == "read-messages" || action == "typing") {
+    st.strikes = 0;
+    enqueue(self, frames::error("Chat is not available on this node yet", action), {});
+  } else {
+    strike(self, "Unknown action '" + action + "'", action);
+  }
+}
+
+} // namespace
+
+gateway_settings gateway_settings_from(const config::app_config& cfg) {
+  gateway_settings s;
+  s.max_connections = static_cast<std::size_t>(cfg.ws.max_connections);
+  s.send_queue_limit = cfg.ws.send_queue_limit;
+  s.rate_per_s = cfg.ws.rate_per_s;
+  s.rate_burst = cfg.ws.rate_burst;
+  s.max_strikes = cfg.ws.max_strikes;
+  s.presence_timeout = std::chrono::seconds(cfg.ws.presence_timeout_s);
+  return s;
+}
+
+uint8_t subscriptions_of(const std::string& path) {
+  if (path == "/ws")
+    return event_kind::all;
+  if (path == "/ws/chat")
+    return event_kind::chat;
+  if (path == "/ws/presence")
+    return event_kind::presence | event_kind::social;
+  return 0;
+}
+
+connection_actor::behavior_type connection_impl(self_pointer self, connection_params params,
+                                                std::shared_ptr<ws_link> link) {
+  auto& st = self->state;
+  st.params = std::move(params);
+  st.link = std::move(link);
+  st.queue = outbound_queue{st.params.settings.send_queue_limit};
+  st.tokens = st.params.settings.rate_burst;
+  st.refilled = self->clock().now();
+  self->set_down_handler([self](caf::down_msg&) {
+    // The user's actor is gone (it failed or its node stops): pushes would go nowhere.
+    close(self, close_code::internal_error, "session lost; reconnect");
+  });
+  self->request(st.params.registry, st.params.request_timeout, atom::conn_open_v,
+                st.params.user_id, st.params.kinds, caf::actor_cast<caf::actor>(self))
+    .then(
+      [self](caf::actor& user) {
+        auto& st = self->state;
+        st.user = caf::actor_cast<user_actor>(user);
+        self->monitor(user);
+        st.link->accept();
+      },
+      [self](caf::error& err) {
+        auto& st = self->state;
+        if (code_of(err) == errc::not_found)
+          st.link->refuse(404, "User not found");
+        else
+          st.link->refuse(503, "Service unavailable: " + describe(err));
+        self->quit();
+      });
+  return {
+    [self](atom::push, ws_push& push) {
+      if ((push.kind & self->state.params.kinds) != 0)
+        enqueue(self, std::move(push.frame), push.coalesce_key);
+    },
+    [self](atom::ws_open) {
+      self->state.open = true;
+      flush(self);
+    },
+    [self](atom::ws_in, const std::string& text) {
+      if (!self->state.closing)
+        on_frame(self, text);
+      self->state.link->read_more();
+    },
+    [self](atom::ws_bad, const std::string& detail) {
+      if (!self->state.closing)
+        strike(self, detail);
+      self->state.link->read_more();
+    },
+    [self](atom::ws_sent) {
+      self->state.writing = false;
+      flush(self);
+    },
+    [self](atom::ws_closed) { self->quit(); },
+    [self](atom::evict) {
+      close(self, close_code::replaced, "too many connections: replaced by a newer one");
+    },
+  };
+}
+
+connection_actor spawn_connection(caf::actor_system& sys, connection_params params,
+                                  std::shared_ptr<ws_link> link) {
+  return sys.spawn(connection_impl, std::move(params), std::move(link));
+}
+
+} // namespace tandem

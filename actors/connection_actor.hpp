@@ -1,0 +1,95 @@
+// One actor per WebSocket (design.md section 5): it knows its user and the event
+// kinds its path subscribes to, routes inbound frames by `action`, and owns the
+// bounded, coalescing queue of frames going out. The socket itself lives in http/
+// behind `ws_link`, so that no actor includes Beast.
+#pragma once
+
+#include "actors/actor_types.hpp"
+#include "actors/outbound_queue.hpp"
+#include "actors/realtime_types.hpp"
+#include "config/app_config.hpp"
+
+#include <caf/all.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace tandem {
+
+/// The socket side of a connection, implemented by the HTTP server. Every call may
+/// come from any thread and must not block: the server posts it to the socket's
+/// strand. A link answers the connection actor with `ws_open` once the handshake is
+/// done, `ws_sent` after each batch is written, `ws_in`/`ws_bad` per inbound frame and
+/// `ws_closed` when the socket is gone.
+class ws_link {
+public:
+  virtual ~ws_link() = default;
+  /// Completes the WebSocket handshake.
+  virtual void accept() = 0;
+  /// Answers the upgrade request with an HTTP error instead.
+  virtual void refuse(unsigned status, std::string detail) = 0;
+  /// Writes `frames` in order; the actor gets `ws_sent` after the last.
+  virtual void write(std::vector<std::string> frames) = 0;
+  /// One inbound frame was handled: the link may read one more.
+  virtual void read_more() = 0;
+  /// Closes the WebSocket with `code` and `reason`.
+  virtual void close(uint16_t code, std::string reason) = 0;
+};
+
+using connection_actor = caf::typed_actor<
+  /// A frame for this connection (from its user's actor).
+  caf::reacts_to<atom::push, ws_push>,
+  /// From the link: handshake done, a text frame, a frame refused by the socket layer
+  /// (too large, binary: the detail), the last batch written, the socket gone.
+  caf::reacts_to<atom::ws_open>,
+  caf::reacts_to<atom::ws_in, std::string>,
+  caf::reacts_to<atom::ws_bad, std::string>,
+  caf::reacts_to<atom::ws_sent>,
+  caf::reacts_to<atom::ws_closed>,
+  /// From the user actor: the user opened more than ws.max_connections.
+  caf::reacts_to<atom::evict>>;
+
+/// Which event kinds a WebSocket path subscribes to (`/ws`, `/ws/chat`,
+/// `/ws/presence`); 0 for any other path.
+uint8_t subscriptions_of(const std::string& path);
+
+/// The gateway's limits from the ws.* keys.
+gateway_settings gateway_settings_from(const config::app_config& cfg);
+
+/// Everything a connection needs besides its link.
+struct connection_params {
+  std::string user_id;
+  uint8_t kinds = event_kind::all;
+  user_registry_actor registry;
+  gateway_settings settings;
+  caf::timespan request_timeout = std::chrono::seconds(5);
+};
+
+struct connection_state {
+  connection_params params;
+  std::shared_ptr<ws_link> link;
+  user_actor user;                ///< set once registered
+  outbound_queue queue{0};
+  bool open = false;              ///< handshake done
+  bool writing = false;           ///< a batch is with the link
+  bool closing = false;           ///< close asked; nothing more is sent
+  double tokens = 0;              ///< rate limit bucket
+  caf::actor_clock::time_point refilled;
+  int strikes = 0;                ///< bad frames in a row
+
+  static inline const char* name = "tandem.connection";
+};
+
+/// Spawns the actor of a new WebSocket; it registers with the user's actor and then
+/// tells the link to accept (or refuse) the handshake.
+connection_actor spawn_connection(caf::actor_system& sys, connection_params params,
+                                  std::shared_ptr<ws_link> link);
+
+/// The behavior (for tests that spawn it under a test scheduler).
+connection_actor::behavior_type
+connection_impl(connection_actor::stateful_pointer<connection_state> self,
+                connection_params params, std::shared_ptr<ws_link> link);
+
+} // namespace tandem

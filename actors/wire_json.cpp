@@ -1,0 +1,48 @@
+#include "actors/wire_json.hpp"
+
+#include <algorithm>
+
+namespace tandem::wire {
+
+std::size_t utf8_length(std::string_view s) {
+  return static_cast<std::size_t>(std::count_if(s.begin(), s.end(), [](char c) {
+    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  }));
+}
+
+json text_or_null(const caf::optional<std::string>& x) {
+  return x ? json(*x) : json(nullptr);
+}
+
+json card_json(const user_card& c) {
+  return {
+    {"user_id", c.user_id},
+    {"first_name", c.first_name},
+    {"last_name", c.last_name},
+    {"description", c.description},
+    {"profile_image_uploaded_at", text_or_null(c.profile_image_uploaded_at)},
+    {"profile_image_extension", text_or_null(c.profile_image_extension)},
+  };
+}
+
+json friend_request_json(const relation& rel) {
+  auto out = card_json(rel.user);
+  out["requested_at"] = rel.row.requested_at;
+  return out;
+}
+
+json notification_json(const share_notification& n) {
+  return {
+    {"event_id", n.event_id},
+    {"user_id", n.sender.user_id},
+    {"sent_at", n.sent_at},
+    {"url", n.url},
+    {"title", n.title},
+    {"seen_at", text_or_null(n.seen_at)},
+    {"first_name", n.sender.first_name},
+    {"last_name", n.sender.last_name},
+    {"profile_image_extension", text_or_null(n.sender.profile_image_extension)},
+  };
+}
+
+} // namespace tandem::wire

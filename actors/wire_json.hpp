@@ -1,0 +1,35 @@
+// JSON shapes shared by the REST routes and the WebSocket pushes, so that a friend
+// request or a share notification looks the same whichever way it reaches a client
+// (compat section 3).
+#pragma once
+
+#include "actors/social_types.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace tandem::wire {
+
+using json = nlohmann::json;
+
+/// The number of UTF-8 code points of `s` (the length limits of the API count these).
+std::size_t utf8_length(std::string_view s);
+
+/// The text, or JSON null.
+json text_or_null(const caf::optional<std::string>& x);
+
+/// A user's card: `{user_id, first_name, last_name, description,
+/// profile_image_uploaded_at, profile_image_extension}`.
+json card_json(const user_card& c);
+
+/// F4 entry: the requester's card and `requested_at`.
+json friend_request_json(const relation& rel);
+
+/// N3 entry: `{event_id, user_id (sender), sent_at, url, title, seen_at, first_name,
+/// last_name, profile_image_extension}`.
+json notification_json(const share_notification& n);
+
+} // namespace tandem::wire

@@ -1,0 +1,34 @@
+// The frames the gateway pushes (design.md section 5; compat sections 4 and 5 for
+// update-presence and presence-timeout), rendered once per event as JSON text.
+#pragma once
+
+#include "actors/realtime_types.hpp"
+#include "actors/social_types.hpp"
+
+#include <caf/optional.hpp>
+
+#include <string>
+
+namespace tandem::frames {
+
+/// `{"type":"update-presence","userId","url","title","domain","latestUrl",
+/// "latestTitle","latestDomain"}`; latest* are '' without a latest page.
+ws_push update_presence(const std::string& user_id, const page_info& page,
+                        const caf::optional<page_info>& latest);
+
+/// `{"type":"presence-timeout","userId"}`.
+ws_push presence_timeout(const std::string& user_id);
+
+/// `{"type":"share-notification", ...N3 entry}`.
+ws_push share_notification(const tandem::share_notification& note);
+
+/// `{"type":"friend-request", ...F4 entry}`: the requester's card and requested_at.
+ws_push friend_request(const user_card& requester, const std::string& requested_at);
+
+/// `{"type":"friend-accepted", ...card, "accepted_at"}`: the accepter's card.
+ws_push friend_accepted(const user_card& accepter, const std::string& accepted_at);
+
+/// `{"type":"error","detail"[,"action"]}`, sent to one connection only.
+std::string error(const std::string& detail, const caf::optional<std::string>& action);
+
+} // namespace tandem::frames

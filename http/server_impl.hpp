@@ -1,0 +1,74 @@
+// Private to http/server.cpp and http/ws_session.cpp (the only Beast translation
+// units): the server's shared state and what both kinds of sessions need from it.
+#pragma once
+
+#include "actors/messages.hpp"
+#include "http/cors.hpp"
+#include "http/server.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+namespace tandem::http {
+
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+/// A connection the server must close on shutdown: HTTP or WebSocket.
+class live_session {
+public:
+  virtual ~live_session() = default;
+  /// Closes the connection, after the response or write in flight; any thread.
+  virtual void shutdown() = 0;
+};
+
+struct server::impl {
+  impl(const config::http_config& c, bool log, router r, metrics& m,
+       std::shared_ptr<const ws_gateway> g)
+    : cfg(c), log_requests(log), routes(std::move(r)), stats(m), gateway(std::move(g)),
+      cors(c.cors_origins), acceptor(net::make_strand(ioc)),
+      retry_timer(acceptor.get_executor()) {
+  }
+
+  void do_accept();
+  void on_accept(beast::error_code ec, tcp::socket socket);
+  void track(const std::shared_ptr<live_session>& s);
+  void forget(live_session* s);
+
+  config::http_config cfg;
+  bool log_requests;
+  router routes;
+  metrics& stats;
+  std::shared_ptr<const ws_gateway> gateway;
+  cors_policy cors;
+  net::io_context ioc;
+  tcp::acceptor acceptor;
+  net::steady_timer retry_timer;
+  std::vector<std::thread> threads;
+  std::atomic<bool> stopping{false};
+  std::mutex sessions_mutex;
+  std::condition_variable sessions_cv;
+  std::unordered_map<live_session*, std::weak_ptr<live_session>> sessions;
+};
+
+/// Takes over an HTTP connection whose request `req` asked for a WebSocket on a path
+/// subscribing to `kinds`, for the verified user `who`: registers a connection actor
+/// with the user's actor, then completes (or refuses) the handshake. Defined in
+/// http/ws_session.cpp.
+void start_websocket(server::impl& srv, beast::tcp_stream stream,
+                     bhttp::request<bhttp::string_body> req, uint8_t kinds, identity who);
+
+} // namespace tandem::http

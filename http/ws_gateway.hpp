@@ -1,0 +1,31 @@
+// What the HTTP server needs to turn an upgrade request into a WebSocket (design.md
+// section 5): token verification, the user registry, and the gateway's limits.
+// Beast-free; the sessions themselves live in http/ws_session.cpp.
+#pragma once
+
+#include "actors/actor_types.hpp"
+#include "actors/realtime_types.hpp"
+#include "actors/tokens.hpp"
+#include "config/app_config.hpp"
+
+#include <caf/all.hpp>
+
+#include <memory>
+
+namespace tandem::http {
+
+struct ws_gateway {
+  caf::actor_system& sys;
+  /// Verifies the token of an upgrade, once, before anything else happens.
+  std::shared_ptr<const token_service> tokens;
+  /// Connections register with their user's actor through it.
+  user_registry_actor users;
+  /// Limits enforced by connection actors.
+  gateway_settings settings;
+  /// Limits enforced on the socket: frame size, idle timeout, read-ahead window.
+  config::ws_config socket;
+  /// Bound of a connection's registration with its user's actor.
+  caf::timespan request_timeout;
+};
+
+} // namespace tandem::http

@@ -1,0 +1,249 @@
+// WebSocket sessions (design.md section 5): the socket side of a connection actor.
+// Everything here runs on the connection's strand; the actor reaches it through
+// `ws_link`, whose calls are posted onto that strand.
+#include "http/server_impl.hpp"
+
+#include "actors/connection_actor.hpp"
+#include "config/log.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/beast/websocket.hpp>
+
+#include <algorithm>
+
+namespace tandem::http {
+
+namespace websocket = beast::websocket;
+
+namespace {
+
+/// Frames larger than this end the connection (close 1009, by Beast) instead of being
+/// read and discarded: a frame between ws.frame_limit and this gets an error frame.
+std::size_t hard_frame_limit(std::size_t frame_limit) {
+  return std::max<std::size_t>(frame_limit * 4, 1024 * 1024);
+}
+
+class ws_session : public live_session, public std::enable_shared_from_this<ws_session> {
+public:
+  ws_session(server::impl& srv, beast::tcp_stream&& stream,
+             bhttp::request<bhttp::string_body>&& req)
+    : srv_(srv), ws_(std::move(stream)), req_(std::move(req)) {
+    ++srv_.stats.open_websockets;
+  }
+
+  ~ws_session() override {
+    --srv_.stats.open_websockets;
+    srv_.forget(this);
+  }
+
+  /// Spawns the connection actor, which answers with accept() or refuse().
+  void start(connection_params params);
+
+  void shutdown() override {
+    post([](ws_session& s) { s.close(close_code::going_away, "server shutting down"); });
+  }
+
+  // -- what the connection actor asks, through the link (on the strand) ----------------
+
+  void accept() {
+    auto& sock = srv_.gateway->socket;
+    // Beast's own timeouts replace the HTTP stream's: pings at half the idle timeout,
+    // and a peer that answers nothing is dropped.
+    beast::get_lowest_layer(ws_).expires_never();
+    websocket::stream_base::timeout timeouts{};
+    timeouts.handshake_timeout = std::chrono::seconds(10);
+    timeouts.idle_timeout = std::chrono::seconds(sock.idle_timeout_s);
+    timeouts.keep_alive_pings = true;
+    ws_.set_option(timeouts);
+    ws_.set_option(websocket::stream_base::decorator(
+      [](websocket::response_type& res) { res.set(bhttp::field::server, "tandem"); }));
+    ws_.read_message_max(hard_frame_limit(sock.frame_limit));
+    auto req = std::make_shared<bhttp::request<bhttp::string_body>>(std::move(req_));
+    ws_.async_accept(*req, [self = shared_from_this(), req](beast::error_code ec) {
+      if (ec)
+        return self->finish();
+      self->accepted_ = true;
+      caf::anon_send(self->actor_, atom::ws_open_v);
+      self->read();
+    });
+  }
+
+  void refuse(unsigned status, std::string detail) {
+    auto res = std::make_shared<bhttp::response<bhttp::string_body>>(
+      static_cast<bhttp::status>(status), req_.version());
+    res->set(bhttp::field::server, "tandem");
+    res->set(bhttp::field::content_type, "application/json");
+    res->body() = error_response(status, detail).body;
+    res->keep_alive(false);
+    res->prepare_payload();
+    bhttp::async_write(ws_.next_layer(), *res,
+                       [self = shared_from_this(), res](beast::error_code, std::size_t) {
+                         self->finish();
+                       });
+  }
+
+  void write(std::vector<std::string> frames) {
+    if (finished_)
+      return;
+    out_ = std::move(frames);
+    out_next_ = 0;
+    write_next();
+  }
+
+  void read_more() {
+    if (unacked_ > 0)
+      --unacked_;
+    read();
+  }
+
+  void close(uint16_t code, std::string reason) {
+    if (finished_ || closing_)
+      return;
+    closing_ = true;
+    if (!accepted_)
+      return finish();
+    ws_.async_close(websocket::close_reason{static_cast<websocket::close_code>(code), reason},
+                    [self = shared_from_this()](beast::error_code) { self->finish(); });
+  }
+
+  /// Runs `fn(*this)` on the strand.
+  template <class F>
+  void post(F fn) {
+    net::post(ws_.get_executor(), [self = shared_from_this(), fn = std::move(fn)]() mutable {
+      fn(*self);
+    });
+  }
+
+private:
+  /// Reads the next piece of a frame, unless ws.inbound_window frames wait for the
+  /// actor: then the socket is not read until it catches up (TCP pushes back).
+  void read() {
+    if (reading_ || finished_ || unacked_ >= srv_.gateway->socket.inbound_window)
+      return;
+    reading_ = true;
+    ws_.async_read_some(in_, srv_.gateway->socket.frame_limit + 1,
+                        [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                          self->on_read(ec);
+                        });
+  }
+
+  void on_read(beast::error_code ec) {
+    reading_ = false;
+    if (ec)
+      return finish();
+    auto limit = srv_.gateway->socket.frame_limit;
+    if (in_.size() > limit) {
+      oversized_ = true;  // read the rest of it, keeping none
+      in_.consume(in_.size());
+    }
+    if (!ws_.is_message_done())
+      return read();
+    if (oversized_)
+      caf::anon_send(actor_, atom::ws_bad_v,
+                     "Frame larger than " + std::to_string(limit) + " bytes");
+    else if (!ws_.got_text())
+      caf::anon_send(actor_, atom::ws_bad_v, std::string{"Frames must be JSON text, not binary"});
+    else
+      caf::anon_send(actor_, atom::ws_in_v, beast::buffers_to_string(in_.data()));
+    oversized_ = false;
+    in_.consume(in_.size());
+    in_.shrink_to_fit();  // idle connections keep no read buffer
+    ++unacked_;
+    read();
+  }
+
+  void write_next() {
+    if (finished_)
+      return;
+    if (out_next_ == out_.size()) {
+      out_.clear();
+      out_.shrink_to_fit();
+      caf::anon_send(actor_, atom::ws_sent_v);
+      return;
+    }
+    ws_.text(true);
+    ws_.async_write(net::buffer(out_[out_next_]),
+                    [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                      if (ec)
+                        return self->finish();
+                      ++self->out_next_;
+                      self->write_next();
+                    });
+  }
+
+  /// The socket is done (closed by either side, failed, or refused): the actor stops,
+  /// and with it the link that keeps this session alive.
+  void finish() {
+    if (finished_)
+      return;
+    finished_ = true;
+    beast::error_code ignored;
+    beast::get_lowest_layer(ws_).socket().close(ignored);
+    caf::anon_send(actor_, atom::ws_closed_v);
+    actor_ = nullptr;
+  }
+
+  server::impl& srv_;
+  websocket::stream<beast::tcp_stream> ws_;
+  bhttp::request<bhttp::string_body> req_;  // the upgrade request, until answered
+  connection_actor actor_;
+  beast::flat_buffer in_;
+  std::vector<std::string> out_;
+  std::size_t out_next_ = 0;
+  int unacked_ = 0;        // frames handed to the actor and not yet handled
+  bool reading_ = false;
+  bool oversized_ = false; // the frame being read is over ws.frame_limit
+  bool accepted_ = false;
+  bool closing_ = false;
+  bool finished_ = false;
+
+  friend class session_link;
+};
+
+/// The actor's side of the session. It holds the session alive until the actor stops
+/// (the actor stops once the session reports `ws_closed`).
+class session_link : public ws_link {
+public:
+  explicit session_link(std::shared_ptr<ws_session> s) : s_(std::move(s)) {
+  }
+
+  void accept() override {
+    s_->post([](ws_session& s) { s.accept(); });
+  }
+
+  void refuse(unsigned status, std::string detail) override {
+    s_->post([status, detail = std::move(detail)](ws_session& s) { s.refuse(status, detail); });
+  }
+
+  void write(std::vector<std::string> frames) override {
+    s_->post([frames = std::move(frames)](ws_session& s) mutable { s.write(std::move(frames)); });
+  }
+
+  void read_more() override {
+    s_->post([](ws_session& s) { s.read_more(); });
+  }
+
+  void close(uint16_t code, std::string reason) override {
+    s_->post([code, reason = std::move(reason)](ws_session& s) { s.close(code, reason); });
+  }
+
+private:
+  std::shared_ptr<ws_session> s_;
+};
+
+void ws_session::start(connection_params params) {
+  auto link = std::make_shared<session_link>(shared_from_this());
+  actor_ = spawn_connection(srv_.gateway->sys, std::move(params), std::move(link));
+}
+
+} // namespace
+
+void start_websocket(server::impl& srv, beast::tcp_stream stream,
+                     bhttp::request<bhttp::string_body> req, uint8_t kinds, identity who) {
+  auto session = std::make_shared<ws_session>(srv, std::move(stream), std::move(req));
+  srv.track(session);
+  const auto& gw = *srv.gateway;
+  session->start({std::move(who.user_id), kinds, gw.users, gw.settings, gw.request_timeout});
+}
+
+} // namespace tandem::http
