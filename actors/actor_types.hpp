@@ -77,9 +77,11 @@ using user_routed = caf::typed_actor<
   caf::replies_to<atom::sh_in, std::string, share_notification>::with<bool>,
   /// A user related to the user changed their card; dropped without a live actor.
   caf::reacts_to<atom::card_upd, std::string, user_card>,
-  /// The user's profile changed in the database: reload it and hand the new card to
-  /// the live actors of related users. Hook for the profile routes (U4, U5, U12, U15).
-  caf::reacts_to<atom::prof_chg, std::string>,
+  /// The user's profile changed in the database: reload it, apply the privacy rules to
+  /// the current page, and hand the new card to the live actors of related users.
+  /// Replies true once the new profile is in force (also when the reload failed: the
+  /// next load reads it), so that a route answers only then (U4, U5, U12, U15).
+  caf::replies_to<atom::prof_chg, std::string>::with<bool>,
   /// A write that concerns the user may or may not have committed (its reply was
   /// lost): the actor stops as soon as nothing is in flight, and the next use reloads.
   /// Dropped without a live actor.

@@ -518,22 +518,32 @@ void run_mark_read(self_pointer self, const std::vector<std::string>& event_ids,
 /// of related users. Always, not only when it differs from ours: an actor spawned
 /// for this very message loaded the new card already, while the others still hold
 /// the old one. Queued like a write so that it cannot overtake one.
-void run_profile_reload(self_pointer self) {
+void run_profile_reload(self_pointer self,
+                        std::vector<caf::typed_response_promise<bool>> waiters) {
   auto& st = self->state;
+  auto done = [self, waiters]() mutable {
+    for (auto& rp : waiters)
+      rp.deliver(true);
+    finish_write(self);
+  };
   self->request(st.db, st.settings.request_timeout, atom::prof_load_v, st.id)
     .then(
-      [self](profile_snapshot& p) {
+      [self, done](profile_snapshot& p) mutable {
         auto& st = self->state;
         st.profile = std::move(p);
         recheck_presence(self);
         for (const auto& [other, rel] : st.relations)
           self->send(st.registry, atom::card_upd_v, other, st.profile.me);
-        finish_write(self);
+        done();
       },
-      [self](caf::error& err) {
+      [self, done](caf::error& err) mutable {
+        // This actor must not go on with the old profile: it stops once quiet, and the
+        // next start loads the new one.
+        self->state.stale = true;
+        self->send(self, atom::tick_v, false);
         log::warn("user actor could not reload its profile",
                   {{"user", self->state.id}, {"error", describe(err)}});
-        finish_write(self);
+        done();
       });
 }
 
@@ -841,17 +851,23 @@ user_actor::behavior_type user_actor_impl(user_actor::stateful_pointer<user_stat
       if (!admit(self))
         self->state.update_card(card);
     },
-    [self](atom::prof_chg, const std::string&) {
+    [self](atom::prof_chg, const std::string&) -> caf::result<bool> {
       // Not bounded by write_queue_limit: at most one reload waits, and a reload that
       // has not started yet reads every change announced before it.
+      if (auto err = admit(self))
+        return err;
       auto& st = self->state;
-      if (admit(self) || st.profile_reload_waiting)
-        return;
+      auto rp = self->make_response_promise<bool>();
+      st.profile_reload_waiters.push_back(rp);
+      if (st.profile_reload_waiting)
+        return rp;
       st.profile_reload_waiting = true;
       enqueue_write(self, [self] {
-        self->state.profile_reload_waiting = false;
-        run_profile_reload(self);
+        auto& st = self->state;
+        st.profile_reload_waiting = false;
+        run_profile_reload(self, std::exchange(st.profile_reload_waiters, {}));
       });
+      return rp;
     },
     [self](atom::resync, const std::string&) {
       if (admit(self))

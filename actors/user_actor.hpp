@@ -82,8 +82,9 @@ struct user_state {
   std::size_t reads_in_flight = 0;
   /// Writes run one at a time, in arrival order: the running one is in front.
   std::deque<std::function<void()>> writes;
-  /// Whether a profile reload waits in `writes` (one is enough).
+  /// Whether a profile reload waits in `writes` (one is enough), and who waits for it.
   bool profile_reload_waiting = false;
+  std::vector<caf::typed_response_promise<bool>> profile_reload_waiters;
 
   static inline const char* name = "tandem.user";
 

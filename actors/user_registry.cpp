@@ -75,14 +75,6 @@ caf::result<Reply> route_if_live(self_pointer self, const std::string& user, Rep
   return self->delegate(i->second.actor, std::forward<Ts>(xs)...);
 }
 
-/// Like `route` for messages without a reply.
-template <class... Ts>
-void route_send(self_pointer self, const std::string& user, Ts&&... xs) {
-  auto& e = entry_of(self, user);
-  ++e.routed;
-  self->send(e.actor, std::forward<Ts>(xs)...);
-}
-
 /// Like `route_if_live` for messages without a reply.
 template <class... Ts>
 void send_if_live(self_pointer self, const std::string& user, Ts&&... xs) {
@@ -186,7 +178,7 @@ user_registry_actor::behavior_type user_registry_impl(self_pointer self,
     [self](atom::resync a, const std::string& user) { send_if_live(self, user, a, user); },
     [self](atom::prof_chg a, const std::string& user) {
       // Spawned if need be: the user's actor knows whose actors hold the user's card.
-      route_send(self, user, a, user);
+      return route(self, user, a, user);
     },
     [self](atom::idle, const std::string& user, uint64_t handled) {
       on_idle(self, user, handled);

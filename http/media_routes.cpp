@@ -115,11 +115,8 @@ void upload_url(const services& svc, request& req, const identity& who, responde
   if (!url)
     return respond(media_unavailable_response());
   ask_actor<bool>(
-    svc, std::move(respond),
-    [svc, url = *url, user_id = who.user_id](bool) {
-      announce_profile_change(svc, user_id);
-      return json_response(200, url);
-    },
+    svc, after_profile_change(svc, who.user_id, std::move(respond)),
+    [url = *url](bool) { return json_response(200, url); },
     map_error("profile_image_upload_url"), svc.db, atom::set_image_v, who.user_id, *ext);
 }
 

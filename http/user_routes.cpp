@@ -27,14 +27,6 @@ response private_profile(const user_profile& p) {
   return json_response(200, user_private_json(p));
 }
 
-/// The private profile of a write that changed it, announced to the user actors.
-auto changed_profile(const services& svc, std::string user_id) {
-  return [svc, user_id = std::move(user_id)](const user_profile& p) {
-    announce_profile_change(svc, user_id);
-    return private_profile(p);
-  };
-}
-
 response public_profile(const user_profile& p) {
   return json_response(200, user_public_json(p));
 }
@@ -81,7 +73,8 @@ void update_me(const services& svc, request& req, const identity& who, responder
   auto update = decoded_body(req, decode_profile_update, respond);
   if (!update)
     return;
-  ask_actor<user_profile>(svc, std::move(respond), changed_profile(svc, who.user_id),
+  ask_actor<user_profile>(svc, after_profile_change(svc, who.user_id, std::move(respond)),
+                          private_profile,
                           profile_error("update_user"),
                           svc.db, atom::update_user_v, who, std::move(*update));
 }
@@ -106,7 +99,8 @@ void set_my_domains(const services& svc, request& req, const identity& who,
     respond(error_response(400, detail));
     return;
   }
-  ask_actor<user_profile>(svc, std::move(respond), changed_profile(svc, who.user_id),
+  ask_actor<user_profile>(svc, after_profile_change(svc, who.user_id, std::move(respond)),
+                          private_profile,
                           profile_error("set_domains"),
                           svc.db, atom::set_domains_v, who.user_id, *which,
                           std::move(*domains));

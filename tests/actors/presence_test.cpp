@@ -1,0 +1,286 @@
+// Presence and pushes of the user actors in virtual time: who receives which frame,
+// privacy on the server, several connections, the presence timeout, and friendship
+// changes while online. Connections are stand-ins that record what they are sent.
+#include "tests/actors/users_fixture.hpp"
+
+#include <nlohmann/json.hpp>
+
+using namespace tandem_test;
+using json = nlohmann::json;
+
+namespace {
+
+/// What a stand-in connection received.
+struct inbox {
+  std::vector<json> frames;
+  bool evicted = false;
+
+  std::vector<json> of_type(const std::string& type) const {
+    std::vector<json> out;
+    for (const auto& f : frames)
+      if (f.at("type") == type)
+        out.push_back(f);
+    return out;
+  }
+};
+
+struct presence_fixture : users_fixture {
+  std::map<std::string, caf::actor> user_actors;
+  std::vector<caf::actor> connections;
+
+  ~presence_fixture() {
+    // The actor system waits for every actor when it ends.
+    for (const auto& conn : connections)
+      caf::anon_send_exit(conn, caf::exit_reason::user_shutdown);
+    sched.run();
+  }
+
+  /// Opens a connection of `user` subscribing to `kinds`; returns its handle.
+  caf::actor connect(const std::string& user, inbox* box, uint8_t kinds = event_kind::all) {
+    auto conn = sys.spawn([box](caf::event_based_actor*) -> caf::behavior {
+      return {
+        [box](atom::push, const ws_push& p) { box->frames.push_back(json::parse(p.frame)); },
+        [box](atom::evict) { box->evicted = true; },
+      };
+    });
+    connections.push_back(conn);
+    auto r = ask<caf::actor>(atom::conn_open_v, user, kinds, conn);
+    REQUIRE(r.value);
+    user_actors[user] = *r.value;
+    return conn;
+  }
+
+  void disconnect(const caf::actor& conn) {
+    caf::anon_send_exit(conn, caf::exit_reason::user_shutdown);
+    sched.run();
+  }
+
+  void update(const std::string& user, const std::string& url, const std::string& title) {
+    caf::anon_send(caf::actor_cast<user_actor>(user_actors.at(user)), atom::pr_update_v,
+                   page_info{url, title});
+    sched.run();
+  }
+
+  void heartbeat(const std::string& user) {
+    caf::anon_send(caf::actor_cast<user_actor>(user_actors.at(user)), atom::pr_beat_v);
+    sched.run();
+  }
+
+  void befriend(const std::string& a, const std::string& b) {
+    REQUIRE(write(friendship_op::request, a, b).value == true);
+    REQUIRE(write(friendship_op::accept, b, a).value == true);
+  }
+
+  void share_all(const std::string& user) {
+    store.privacy[user].sharing = share_mode::default_all;
+  }
+
+  /// Advances virtual time, firing the timers due, and runs what they cause.
+  void wait(caf::timespan d) {
+    sched.advance_time(d);
+    sched.run();
+  }
+};
+
+} // namespace
+
+TEST_CASE_METHOD(presence_fixture,
+                 "an update reaches the friends' connections and the user's own, never a stranger's",
+                 "[presence]") {
+  share_all("ann");
+  befriend("ann", "bob");
+  inbox ann_box, bob_box, bob_chat_box, cid_box;
+  connect("ann", &ann_box);
+  connect("bob", &bob_box);
+  connect("bob", &bob_chat_box, event_kind::chat);
+  connect("cid", &cid_box);
+  update("ann", "https://www.example.co.uk/page", "Example");
+  auto seen = bob_box.of_type("update-presence");
+  REQUIRE(seen.size() == 1);
+  CHECK(seen[0] == json{{"type", "update-presence"}, {"userId", "ann"},
+                        {"url", "https://www.example.co.uk/page"}, {"title", "Example"},
+                        {"domain", "example.co.uk"}, {"latestUrl", "https://www.example.co.uk/page"},
+                        {"latestTitle", "Example"}, {"latestDomain", "example.co.uk"}});
+  CHECK(ann_box.of_type("update-presence").size() == 1);
+  CHECK(bob_chat_box.frames.empty());
+  CHECK(cid_box.frames.empty());
+}
+
+TEST_CASE_METHOD(presence_fixture, "a page on a domain the user does not share goes out blank",
+                 "[presence]") {
+  befriend("ann", "bob");
+  inbox ann_box, bob_box;
+  connect("ann", &ann_box);
+  connect("bob", &bob_box);
+  SECTION("default_none shares only allowed domains") {
+    update("ann", "https://news.example.com/a", "Secret");
+    REQUIRE(bob_box.frames.size() == 1);
+    CHECK(bob_box.frames[0]["url"] == "");
+    CHECK(bob_box.frames[0]["title"] == "");
+    CHECK(bob_box.frames[0]["latestUrl"] == "");
+    store.privacy["ann"].domain_allow = {"example.com"};
+    caf::anon_send(registry, atom::prof_chg_v, std::string{"ann"});
+    sched.run();
+    update("ann", "https://news.example.com/a", "Shared");
+    REQUIRE(bob_box.frames.size() == 2);
+    CHECK(bob_box.frames[1]["url"] == "https://news.example.com/a");
+    CHECK(bob_box.frames[1]["domain"] == "example.com");
+  }
+  SECTION("default_all hides denied domains, and a new deny blanks the current page at once") {
+    share_all("ann");
+    store.privacy["ann"].domain_deny = {"bank.com"};
+    caf::anon_send(registry, atom::prof_chg_v, std::string{"ann"});
+    sched.run();
+    update("ann", "https://www.bank.com/account", "Balance");
+    REQUIRE(bob_box.frames.size() == 1);
+    CHECK(bob_box.frames[0]["url"] == "");
+    update("ann", "https://github.com/", "GitHub");
+    REQUIRE(bob_box.frames.size() == 2);
+    CHECK(bob_box.frames[1]["url"] == "https://github.com/");
+    store.privacy["ann"].domain_deny = {"bank.com", "github.com"};
+    caf::anon_send(registry, atom::prof_chg_v, std::string{"ann"});
+    sched.run();
+    REQUIRE(bob_box.frames.size() == 3);
+    CHECK(bob_box.frames[2]["url"] == "");
+    CHECK(bob_box.frames[2]["latestUrl"] == "");
+  }
+}
+
+TEST_CASE_METHOD(presence_fixture,
+                 "closing one of two connections keeps the user online; closing the last does not",
+                 "[presence]") {
+  share_all("ann");
+  befriend("ann", "bob");
+  inbox ann_tab1, ann_tab2, bob_box;
+  auto tab1 = connect("ann", &ann_tab1);
+  auto tab2 = connect("ann", &ann_tab2);
+  connect("bob", &bob_box);
+  update("ann", "https://example.org/", "Example");
+  CHECK(ann_tab1.frames.size() == 1);
+  CHECK(ann_tab2.frames.size() == 1);
+  disconnect(tab1);
+  CHECK(bob_box.of_type("presence-timeout").empty());
+  auto still = ask<presence_state>(atom::pr_peek_v, std::string{"bob"}, std::string{"ann"});
+  REQUIRE(still.value);
+  CHECK(still.value->page);
+  disconnect(tab2);
+  auto gone = bob_box.of_type("presence-timeout");
+  REQUIRE(gone.size() == 1);
+  CHECK(gone[0] == json{{"type", "presence-timeout"}, {"userId", "ann"}});
+  auto after = ask<presence_state>(atom::pr_peek_v, std::string{"bob"}, std::string{"ann"});
+  REQUIRE(after.value);
+  CHECK(!after.value->page);
+}
+
+TEST_CASE_METHOD(presence_fixture,
+                 "a user silent for the presence timeout goes offline; heartbeats keep them online",
+                 "[presence]") {
+  share_all("ann");
+  befriend("ann", "bob");
+  inbox ann_box, bob_box;
+  connect("ann", &ann_box);
+  connect("bob", &bob_box);
+  update("ann", "https://example.org/", "Example");
+  wait(presence_timeout - 1s);
+  heartbeat("ann");
+  wait(2s);  // past the first deadline, but a heartbeat came in between
+  CHECK(bob_box.of_type("presence-timeout").empty());
+  wait(presence_timeout);
+  CHECK(bob_box.of_type("presence-timeout").size() == 1);
+  // The socket stays; the next update brings the user back.
+  update("ann", "https://example.org/b", "B");
+  CHECK(bob_box.of_type("update-presence").size() == 2);
+}
+
+TEST_CASE_METHOD(presence_fixture,
+                 "befriending shows the current page at once; unfriending takes the user away",
+                 "[presence]") {
+  share_all("ann");
+  inbox ann_box, bob_box;
+  connect("ann", &ann_box);
+  connect("bob", &bob_box);
+  update("ann", "https://example.org/", "Example");
+  CHECK(bob_box.frames.empty());
+  REQUIRE(write(friendship_op::request, "bob", "ann").value == true);
+  auto requests = ann_box.of_type("friend-request");
+  REQUIRE(requests.size() == 1);
+  CHECK(requests[0]["user_id"] == "bob");
+  CHECK(requests[0]["first_name"] == "Bob");
+  CHECK(bob_box.of_type("update-presence").empty());  // not friends yet
+  REQUIRE(write(friendship_op::accept, "ann", "bob").value == true);
+  auto accepted = bob_box.of_type("friend-accepted");
+  REQUIRE(accepted.size() == 1);
+  CHECK(accepted[0]["user_id"] == "ann");
+  CHECK(accepted[0]["accepted_at"].is_string());
+  auto pages = bob_box.of_type("update-presence");
+  REQUIRE(pages.size() == 1);
+  CHECK(pages[0]["url"] == "https://example.org/");
+
+  REQUIRE(write(friendship_op::remove, "bob", "ann").value == true);
+  CHECK(bob_box.of_type("presence-timeout").size() == 1);
+  update("ann", "https://example.org/next", "Next");
+  CHECK(bob_box.of_type("update-presence").size() == 1);
+  auto peek = ask<presence_state>(atom::pr_peek_v, std::string{"bob"}, std::string{"ann"});
+  CHECK(peek.code() == errc::forbidden);
+}
+
+TEST_CASE_METHOD(presence_fixture, "a share reaches each recipient's connections", "[presence]") {
+  befriend("ann", "bob");
+  befriend("ann", "cid");
+  inbox bob_box, bob_presence_only, cid_chat_only;
+  connect("bob", &bob_box);
+  connect("bob", &bob_presence_only, event_kind::presence);
+  connect("cid", &cid_chat_only, event_kind::chat);
+  auto shared = ask<std::string>(atom::sh_send_v, std::string{"ann"},
+                                 share_request{caf::none, "https://example.org/", "Look"});
+  REQUIRE(shared.value);
+  auto notes = bob_box.of_type("share-notification");
+  REQUIRE(notes.size() == 1);
+  CHECK(notes[0]["event_id"] == *shared.value);
+  CHECK(notes[0]["user_id"] == "ann");
+  CHECK(notes[0]["url"] == "https://example.org/");
+  CHECK(notes[0]["seen_at"].is_null());
+  CHECK(bob_presence_only.frames.empty());
+  CHECK(cid_chat_only.frames.empty());
+}
+
+TEST_CASE_METHOD(presence_fixture, "past the connection cap the oldest connection is evicted",
+                 "[presence]") {
+  inbox first, second, third;
+  connect("ann", &first);
+  connect("ann", &second);
+  CHECK(!first.evicted);
+  connect("ann", &third);
+  CHECK(first.evicted);
+  CHECK(!second.evicted);
+  share_all("ann");
+  caf::anon_send(registry, atom::prof_chg_v, std::string{"ann"});
+  sched.run();
+  update("ann", "https://example.org/", "Example");
+  CHECK(first.frames.empty());  // no longer the user's
+  CHECK(second.frames.size() == 1);
+  CHECK(third.frames.size() == 1);
+}
+
+TEST_CASE_METHOD(presence_fixture, "GET /presence gathers the friends' presence from their actors",
+                 "[presence]") {
+  share_all("bob");
+  befriend("ann", "bob");
+  befriend("ann", "cid");
+  inbox bob_box;
+  connect("bob", &bob_box);
+  update("bob", "https://example.org/", "Example");
+  auto overview = ask<presence_overview>(atom::pr_get_v, std::string{"ann"});
+  REQUIRE(overview.value);
+  CHECK(overview.value->me.user_id == "ann");
+  CHECK(!overview.value->me.page);
+  REQUIRE(overview.value->friends.size() == 2);
+  CHECK(overview.value->friends[0].user_id == "bob");  // by name
+  REQUIRE(overview.value->friends[0].page);
+  CHECK(overview.value->friends[0].page->url == "https://example.org/");
+  CHECK(overview.value->friends[1].user_id == "cid");
+  CHECK(!overview.value->friends[1].page);
+  CHECK(overview.value->cards.size() == 3);
+  auto stranger = ask<presence_state>(atom::pr_peek_v, std::string{"cid"}, std::string{"bob"});
+  CHECK(stranger.code() == errc::forbidden);
+}
