@@ -927,5 +927,22 @@ class ConnectionCap(RealtimeCase):
         self.scenario(body)
 
 
+# -- shutdown --------------------------------------------------------------------------------
+class Shutdown(RealtimeCase):
+
+    def test_sigterm_closes_websockets_with_going_away_and_exits_0(self):
+        ann = self.person()
+
+        async def body():
+            s = await ann.connect("/ws")
+            await s.heartbeat()
+            loop = asyncio.get_running_loop()
+            exit_code = loop.run_in_executor(None, self.node.terminate)
+            code, _ = await s.closed(timeout=10)
+            self.assertEqual(code, 1001)
+            self.assertEqual(await exit_code, 0)
+        self.scenario(body)
+
+
 if __name__ == "__main__":
     unittest.main()
