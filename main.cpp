@@ -3,6 +3,7 @@
 #include "actors/messages.hpp"
 #include "actors/accounts.hpp"
 #include "actors/connection_actor.hpp"
+#include "actors/conversation_actor.hpp"
 #include "actors/page_privacy.hpp"
 #include "actors/password_hasher.hpp"
 #include "actors/tokens.hpp"
@@ -16,6 +17,7 @@
 #include "persistence/db.hpp"
 #include "persistence/db_worker.hpp"
 #include "persistence/media_store.hpp"
+#include "persistence/message_writer.hpp"
 #include "persistence/migrations.hpp"
 #include "persistence/redis.hpp"
 
@@ -125,6 +127,10 @@ int serve(const config::app_config& cfg) {
           hasher});
   auto media = persistence::spawn_media(sys, cfg.media);
   auto users = spawn_user_registry(sys, db, user_settings_from(cfg));
+  auto writer_counters = std::make_shared<persistence::message_writer_counters>();
+  auto writer = persistence::spawn_message_writer(sys, db, message_writer_settings_from(cfg),
+                                                  writer_counters);
+  auto chats = spawn_conversation_registry(sys, db, writer, users, chat_settings_from(cfg));
   // URLs name this node's bound port when media.public_url is empty: set after start.
   auto media_urls = std::make_shared<http::media_url_signer>(
     std::move(media_url_key), cfg.media.public_url, cfg.http.address,
@@ -133,17 +139,35 @@ int serve(const config::app_config& cfg) {
   auto stop_actors = [&] {
     for (auto handle : {caf::actor_cast<caf::actor>(db), caf::actor_cast<caf::actor>(redis),
                         caf::actor_cast<caf::actor>(media), caf::actor_cast<caf::actor>(accounts),
-                        caf::actor_cast<caf::actor>(hasher), caf::actor_cast<caf::actor>(users)})
+                        caf::actor_cast<caf::actor>(hasher), caf::actor_cast<caf::actor>(users),
+                        caf::actor_cast<caf::actor>(chats), caf::actor_cast<caf::actor>(writer)})
       caf::anon_send_exit(handle, caf::exit_reason::user_shutdown);
   };
   http::metrics stats;
   auto gateway = std::make_shared<const http::ws_gateway>(
-    http::ws_gateway{sys, tokens, users, gateway_settings_from(cfg), cfg.ws,
+    http::ws_gateway{sys, tokens, users, chats, cfg.chat.max_message_length,
+                     gateway_settings_from(cfg), cfg.ws,
                      std::chrono::milliseconds(cfg.http.request_timeout_ms)});
   http::server server{cfg.http, cfg.log.requests,
                       http::make_routes(
-                        {sys, cfg, db, redis, stats, tokens, accounts, media, media_urls, users}),
+                        {sys, cfg, db, redis, stats, tokens, accounts, media, media_urls, users,
+                         chats}),
                       stats, gateway};
+  stats.add_collector([writer_counters] {
+    auto& c = *writer_counters;
+    return "# HELP tandem_chat_batches_total Group commits of chat messages.\n"
+           "# TYPE tandem_chat_batches_total counter\n"
+           "tandem_chat_batches_total " + std::to_string(c.batches.load()) + "\n"
+           "# HELP tandem_chat_messages_committed_total Chat messages committed.\n"
+           "# TYPE tandem_chat_messages_committed_total counter\n"
+           "tandem_chat_messages_committed_total " + std::to_string(c.messages.load()) + "\n"
+           "# HELP tandem_chat_failed_batches_total Group commits that failed.\n"
+           "# TYPE tandem_chat_failed_batches_total counter\n"
+           "tandem_chat_failed_batches_total " + std::to_string(c.failed_batches.load()) + "\n"
+           "# HELP tandem_chat_largest_batch Most messages committed in one transaction.\n"
+           "# TYPE tandem_chat_largest_batch gauge\n"
+           "tandem_chat_largest_batch " + std::to_string(c.largest_batch.load()) + "\n";
+  });
   uint16_t port = 0;
   try {
     port = server.start();

@@ -5,6 +5,7 @@
 #include "config/log.hpp"
 
 #include <algorithm>
+#include <cctype>
 
 namespace tandem {
 
@@ -102,6 +103,119 @@ void on_update_presence(self_pointer self, const json& frame, const std::string&
   self->send(st.user, atom::pr_update_v, page_info{*url, *title});
 }
 
+bool is_uuid(const std::string& s) {
+  if (s.size() != 36)
+    return false;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash ? s[i] != '-' : !std::isxdigit(static_cast<unsigned char>(s[i])))
+      return false;
+  }
+  return true;
+}
+
+/// The conversationId of a chat frame in canonical (lower-case) form, or a strike.
+caf::optional<std::string> conversation_of(self_pointer self, const json& frame,
+                                           const std::string& action,
+                                           const caf::optional<std::string>& temp_id) {
+  auto i = frame.find("conversationId");
+  if (i == frame.end() || !i->is_string() || !is_uuid(i->get_ref<const std::string&>())) {
+    enqueue(self, frames::error("'conversationId' must be a conversation id (a UUID)", action,
+                                temp_id), {});
+    if (++self->state.strikes >= self->state.params.settings.max_strikes)
+      close(self, close_code::policy_violation, "too many bad frames");
+    return caf::none;
+  }
+  auto id = i->get<std::string>();
+  for (auto& c : id)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return id;
+}
+
+/// What a client may read of `err`: our own text for refusals (not a member, rate
+/// limit...), a plain sentence for everything else (never internals).
+std::string client_detail(const caf::error& err) {
+  const auto& ctx = err.context();
+  switch (code_of(err)) {
+    case errc::overloaded:
+    case errc::db_unavailable:
+    case errc::db_timeout:
+      return "Service unavailable: nothing was stored; try again";
+    case errc::internal:
+    case errc::db_query_failed:
+      return "Internal error";
+    default:
+      if (ctx.size() >= 1 && ctx.match_element<std::string>(0))
+        return ctx.get_as<std::string>(0);
+      if (err == caf::sec::request_timeout)
+        return "Service unavailable: no answer in time; try again";
+      return "Request refused";
+  }
+}
+
+/// A chat request's failure: an error frame naming the action (and tempMessageId).
+auto chat_error(self_pointer self, std::string action, caf::optional<std::string> temp_id) {
+  return [self, action = std::move(action), temp_id = std::move(temp_id)](caf::error& err) {
+    if (err.category() != caf::atom("tandem") && err != caf::sec::request_timeout)
+      log::warn("chat request failed", {{"user", self->state.params.user_id},
+                                        {"error", describe(err)}});
+    enqueue(self, frames::error(client_detail(err), action, temp_id), {});
+  };
+}
+
+/// ASCII whitespace trimmed from both ends.
+std::string trimmed(const std::string& s) {
+  auto first = s.find_first_not_of(" \t\r\n\f\v");
+  if (first == std::string::npos)
+    return {};
+  return s.substr(first, s.find_last_not_of(" \t\r\n\f\v") - first + 1);
+}
+
+void on_send_message(self_pointer self, const json& frame, const std::string& action) {
+  auto& st = self->state;
+  auto t = frame.find("tempMessageId");
+  if (t == frame.end() || !t->is_string() || t->get_ref<const std::string&>().empty()
+      || wire::utf8_length(t->get_ref<const std::string&>()) > 128)
+    return strike(self, "'tempMessageId' must be a string of 1 to 128 characters", action);
+  auto temp_id = t->get<std::string>();
+  auto id = conversation_of(self, frame, action, temp_id);
+  if (!id)
+    return;
+  auto c = frame.find("content");
+  if (c == frame.end() || !c->is_string()) {
+    enqueue(self, frames::error("'content' must be a string", action, temp_id), {});
+    return;
+  }
+  auto content = trimmed(c->get_ref<const std::string&>());
+  auto length = wire::utf8_length(content);
+  if (length == 0 || length > st.params.max_message_length) {
+    enqueue(self, frames::error("'content' must be 1 to " + std::to_string(st.params.max_message_length)
+                                  + " characters, not blank",
+                                action, temp_id),
+            {});
+    return;
+  }
+  st.strikes = 0;
+  // The echo is the new-message push every member's sockets get, this one's included.
+  self->request(st.params.chats, caf::infinite, atom::cv_send_v, *id, st.params.user_id, temp_id,
+                std::move(content))
+    .then([](chat_message&) {}, chat_error(self, action, temp_id));
+}
+
+void on_conversation_action(self_pointer self, const json& frame, const std::string& action) {
+  auto& st = self->state;
+  auto id = conversation_of(self, frame, action, caf::none);
+  if (!id)
+    return;
+  st.strikes = 0;
+  if (action == "read-messages")
+    self->request(st.params.chats, caf::infinite, atom::cv_read_v, *id, st.params.user_id)
+      .then([](int64_t) {}, chat_error(self, action, caf::none));
+  else
+    self->request(st.params.chats, caf::infinite, atom::cv_typing_v, *id, st.params.user_id)
+      .then([](bool) {}, chat_error(self, action, caf::none));
+}
+
 /// Routes one inbound text frame by its `action`.
 void on_frame(self_pointer self, const std::string& text) {
   auto& st = self->state;
@@ -120,9 +234,10 @@ void on_frame(self_pointer self, const std::string& text) {
     self->send(st.user, atom::pr_beat_v);
   } else if (action == "update-presence") {
     on_update_presence(self, frame, action);
-  } else if (action == "send-message" || action == "read-messages" || action == "typing") {
-    st.strikes = 0;
-    enqueue(self, frames::error("Chat is not available on this node yet", action), {});
+  } else if (action == "send-message") {
+    on_send_message(self, frame, action);
+  } else if (action == "read-messages" || action == "typing") {
+    on_conversation_action(self, frame, action);
   } else {
     strike(self, "Unknown action '" + action + "'", action);
   }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "actors/actor_types.hpp"
+#include "actors/conversation_actor.hpp"
 #include "actors/outbound_queue.hpp"
 #include "actors/realtime_types.hpp"
 #include "config/app_config.hpp"
@@ -65,6 +66,9 @@ struct connection_params {
   user_registry_actor registry;
   gateway_settings settings;
   caf::timespan request_timeout = std::chrono::seconds(5);
+  /// Where chat actions go, and the longest message they may carry.
+  conversation_registry_actor chats;
+  std::size_t max_message_length = 1000;
 };
 
 struct connection_state {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "actors/account_types.hpp"
+#include "actors/chat_types.hpp"
 #include "actors/media_messages.hpp"
 #include "actors/realtime_types.hpp"
 #include "actors/social_types.hpp"
@@ -131,6 +132,22 @@ CAF_BEGIN_TYPE_ID_BLOCK(tandem, caf::first_custom_type_id)
   CAF_ADD_ATOM(tandem, tandem::atom, ws_sent, "ws_sent")
   CAF_ADD_ATOM(tandem, tandem::atom, ws_closed, "ws_closed")
   CAF_ADD_ATOM(tandem, tandem::atom, evict, "evict")
+  // chat: conversation actors (actors/conversation_actor.hpp) and the database
+  CAF_ADD_ATOM(tandem, tandem::atom, cv_send, "cv_send")
+  CAF_ADD_ATOM(tandem, tandem::atom, cv_read, "cv_read")
+  CAF_ADD_ATOM(tandem, tandem::atom, cv_typing, "cv_typing")
+  CAF_ADD_ATOM(tandem, tandem::atom, cv_after, "cv_after")
+  CAF_ADD_ATOM(tandem, tandem::atom, ch_create, "ch_create")
+  CAF_ADD_ATOM(tandem, tandem::atom, ch_direct, "ch_direct")
+  CAF_ADD_ATOM(tandem, tandem::atom, ch_list, "ch_list")
+  CAF_ADD_ATOM(tandem, tandem::atom, ch_info, "ch_info")
+  CAF_ADD_ATOM(tandem, tandem::atom, ch_page, "ch_page")
+  CAF_ADD_ATOM(tandem, tandem::atom, ch_parts, "ch_parts")
+  CAF_ADD_ATOM(tandem, tandem::atom, ch_load, "ch_load")
+  CAF_ADD_ATOM(tandem, tandem::atom, ch_insert, "ch_insert")
+  CAF_ADD_ATOM(tandem, tandem::atom, ch_cursor, "ch_cursor")
+  CAF_ADD_ATOM(tandem, tandem::atom, msg_write, "msg_write")
+  CAF_ADD_ATOM(tandem, tandem::atom, flush, "flush")
   // life cycle of registry-owned actors
   CAF_ADD_ATOM(tandem, tandem::atom, tick, "tick")
   CAF_ADD_ATOM(tandem, tandem::atom, idle, "idle")
@@ -193,6 +210,15 @@ CAF_BEGIN_TYPE_ID_BLOCK(tandem, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(tandem, (tandem::user_registry_stats))
   CAF_ADD_TYPE_ID(tandem, (tandem::media_key))
   CAF_ADD_TYPE_ID(tandem, (tandem::invitation))
+  // -- message types of chat ------------------------------------------------------
+  CAF_ADD_TYPE_ID(tandem, (tandem::chat_message))
+  CAF_ADD_TYPE_ID(tandem, (std::vector<tandem::chat_message>))
+  CAF_ADD_TYPE_ID(tandem, (tandem::new_conversation))
+  CAF_ADD_TYPE_ID(tandem, (tandem::conversation_summary))
+  CAF_ADD_TYPE_ID(tandem, (std::vector<tandem::conversation_summary>))
+  CAF_ADD_TYPE_ID(tandem, (tandem::conversation_info))
+  CAF_ADD_TYPE_ID(tandem, (tandem::message_query))
+  CAF_ADD_TYPE_ID(tandem, (tandem::conversation_snapshot))
   // -- message types of presence and WebSocket connections ----------------------
   CAF_ADD_TYPE_ID(tandem, (tandem::ws_push))
   CAF_ADD_TYPE_ID(tandem, (tandem::page_info))

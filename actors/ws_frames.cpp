@@ -65,10 +65,42 @@ ws_push friend_accepted(const user_card& accepter, const std::string& accepted_a
   return make(event_kind::social, body);
 }
 
-std::string error(const std::string& detail, const caf::optional<std::string>& action) {
+ws_push new_message(const chat_message& m) {
+  return make(event_kind::chat, {{"type", "new-message"},
+                                 {"messageId", m.message_id},
+                                 {"tempMessageId", m.client_message_id},
+                                 {"conversationId", m.conversation_id},
+                                 {"senderId", m.sender_id},
+                                 {"content", m.content},
+                                 {"sentAt", m.sent_at},
+                                 {"seq", m.seq}});
+}
+
+ws_push read_messages(const std::string& conversation_id, const std::string& reader) {
+  return make(event_kind::chat, {{"type", "read-messages"},
+                                 {"conversationId", conversation_id},
+                                 {"userId", reader}});
+}
+
+ws_push read_receipt(const std::string& conversation_id, const std::string& reader, int64_t seq) {
+  return make(event_kind::chat, {{"type", "read-receipt"},
+                                 {"conversationId", conversation_id},
+                                 {"userId", reader},
+                                 {"seq", seq}});
+}
+
+ws_push typing(const std::string& conversation_id, const std::string& user) {
+  return make(event_kind::chat,
+              {{"type", "typing"}, {"conversationId", conversation_id}, {"userId", user}});
+}
+
+std::string error(const std::string& detail, const caf::optional<std::string>& action,
+                  const caf::optional<std::string>& temp_message_id) {
   json body{{"type", "error"}, {"detail", detail}};
   if (action)
     body["action"] = *action;
+  if (temp_message_id)
+    body["tempMessageId"] = *temp_message_id;
   return body.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 

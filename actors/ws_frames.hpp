@@ -2,6 +2,7 @@
 // update-presence and presence-timeout), rendered once per event as JSON text.
 #pragma once
 
+#include "actors/chat_types.hpp"
 #include "actors/realtime_types.hpp"
 #include "actors/social_types.hpp"
 
@@ -28,7 +29,21 @@ ws_push friend_request(const user_card& requester, const std::string& requested_
 /// `{"type":"friend-accepted", ...card, "accepted_at"}`: the accepter's card.
 ws_push friend_accepted(const user_card& accepter, const std::string& accepted_at);
 
-/// `{"type":"error","detail"[,"action"]}`, sent to one connection only.
-std::string error(const std::string& detail, const caf::optional<std::string>& action);
+/// `{"type":"new-message","messageId","tempMessageId","conversationId","senderId",
+/// "content","sentAt","seq"}` (compat section 4 plus seq).
+ws_push new_message(const chat_message& m);
+
+/// `{"type":"read-messages","conversationId","userId"}`, to the reader's sockets.
+ws_push read_messages(const std::string& conversation_id, const std::string& reader);
+
+/// `{"type":"read-receipt","conversationId","userId","seq"}`, to the other members.
+ws_push read_receipt(const std::string& conversation_id, const std::string& reader, int64_t seq);
+
+/// `{"type":"typing","conversationId","userId"}`, to the other members.
+ws_push typing(const std::string& conversation_id, const std::string& user);
+
+/// `{"type":"error","detail"[,"action"][,"tempMessageId"]}`, sent to one connection only.
+std::string error(const std::string& detail, const caf::optional<std::string>& action,
+                  const caf::optional<std::string>& temp_message_id = caf::none);
 
 } // namespace tandem::frames

@@ -33,6 +33,18 @@ struct ws_config {
   int presence_timeout_s = 180;            // offline after this long without heartbeat/update
 };
 
+struct chat_config {
+  std::size_t max_message_length = 1000;   // characters of a message, after trimming
+  int rate_per_s = 10;                     // messages per second per user...
+  int rate_burst = 20;                     // ...with this burst
+  std::size_t ring_size = 256;             // newest messages a conversation actor keeps
+  std::size_t send_queue_limit = 256;      // sends waiting in one conversation before 503
+  int idle_timeout_s = 600;                // an unused conversation actor stops
+  int commit_delay_us = 2000;              // group commit: longest wait for more messages...
+  std::size_t commit_batch = 256;          // ...or this many
+  std::size_t writer_queue_limit = 8192;   // messages waiting for the writer before refusing
+};
+
 struct scheduler_config {
   int threads = 2;
   std::string policy = "sharing";          // "sharing" or "stealing" (design.md section 2, Threads)
@@ -107,6 +119,7 @@ struct app_config {
   users_config users;
   http_config http;
   ws_config ws;
+  chat_config chat;
   scheduler_config scheduler;
   db_config db;
   redis_config redis;

@@ -99,6 +99,7 @@ router make_routes(const services& svc) {
   add_media_routes(r, svc);
   add_social_routes(r, svc);
   add_presence_routes(r, svc);
+  add_chat_routes(r, svc);
   return r;
 }
 

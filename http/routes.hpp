@@ -3,6 +3,7 @@
 
 #include "actors/accounts.hpp"
 #include "actors/actor_types.hpp"
+#include "actors/conversation_actor.hpp"
 #include "actors/tokens.hpp"
 #include "config/app_config.hpp"
 #include "http/metrics.hpp"
@@ -36,6 +37,9 @@ struct services {
   // -- social graph and share notifications (http/social_routes.cpp) ---------------
   /// Routes every request about a user to that user's actor.
   user_registry_actor users;
+  // -- chat (http/chat_routes.cpp) -----------------------------------------------------
+  /// Routes every request about a conversation to that conversation's actor.
+  conversation_registry_actor chats;
 };
 
 /// Tells the user's actor that the profile changed, after the database has it, so
@@ -56,5 +60,6 @@ void add_user_routes(router& r, const services& svc);   // http/user_routes.cpp
 void add_media_routes(router& r, const services& svc);  // http/media_routes.cpp
 void add_social_routes(router& r, const services& svc); // http/social_routes.cpp
 void add_presence_routes(router& r, const services& svc); // http/presence_routes.cpp
+void add_chat_routes(router& r, const services& svc);     // http/chat_routes.cpp
 
 } // namespace tandem::http

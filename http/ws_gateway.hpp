@@ -4,6 +4,7 @@
 #pragma once
 
 #include "actors/actor_types.hpp"
+#include "actors/conversation_actor.hpp"
 #include "actors/realtime_types.hpp"
 #include "actors/tokens.hpp"
 #include "config/app_config.hpp"
@@ -20,6 +21,9 @@ struct ws_gateway {
   std::shared_ptr<const token_service> tokens;
   /// Connections register with their user's actor through it.
   user_registry_actor users;
+  /// Chat actions go to the conversations' actors through it.
+  conversation_registry_actor chats;
+  std::size_t max_message_length;
   /// Limits enforced by connection actors.
   gateway_settings settings;
   /// Limits enforced on the socket: frame size, idle timeout, read-ahead window.

@@ -243,7 +243,8 @@ void start_websocket(server::impl& srv, beast::tcp_stream stream,
   auto session = std::make_shared<ws_session>(srv, std::move(stream), std::move(req));
   srv.track(session);
   const auto& gw = *srv.gateway;
-  session->start({std::move(who.user_id), kinds, gw.users, gw.settings, gw.request_timeout});
+  session->start({std::move(who.user_id), kinds, gw.users, gw.settings, gw.request_timeout,
+                  gw.chats, gw.max_message_length});
 }
 
 } // namespace tandem::http

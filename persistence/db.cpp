@@ -1,6 +1,7 @@
 #include "persistence/db.hpp"
 
 #include "persistence/accounts_repo.hpp"
+#include "persistence/chat_repo.hpp"
 #include "persistence/db_worker.hpp"
 #include "persistence/email_repo.hpp"
 #include "persistence/media_repo.hpp"
@@ -79,6 +80,51 @@ db_actor::behavior_type db_impl(db_actor::stateful_pointer<db_state> self,
       });
     },
     // -- media and e-mail --------------------------------------------------------
+    // -- chat ----------------------------------------------------------------------
+    [self](atom::ch_load, const std::string& id, int32_t recent_limit) {
+      return self->state.transact("load_conversation", [id, recent_limit](pqxx::work& tx) {
+        return chat::load(tx, id, recent_limit);
+      });
+    },
+    [self](atom::ch_insert, const std::vector<chat_message>& batch) {
+      return self->state.transact("insert_messages",
+                                  [batch](pqxx::work& tx) { return chat::insert(tx, batch); });
+    },
+    [self](atom::ch_cursor, const std::string& id, const std::string& user, int64_t seq) {
+      return self->state.transact("move_read_cursor", [id, user, seq](pqxx::work& tx) {
+        chat::move_cursor(tx, id, user, seq);
+        return true;
+      });
+    },
+    [self](atom::ch_create, const new_conversation& c) {
+      return self->state.transact("create_conversation",
+                                  [c](pqxx::work& tx) { return chat::create(tx, c); });
+    },
+    [self](atom::ch_direct, const std::string& a, const std::string& b) {
+      return self->state.transact("find_direct_conversation",
+                                  [a, b](pqxx::work& tx) { return chat::find_direct(tx, a, b); });
+    },
+    [self](atom::ch_list, const std::string& user, int8_t is_read) {
+      return self->state.transact("list_conversations", [user, is_read](pqxx::work& tx) {
+        return chat::list(tx, user, is_read);
+      });
+    },
+    [self](atom::ch_info, const std::string& caller, const std::string& id) {
+      return self->state.transact("conversation_info", [caller, id](pqxx::work& tx) {
+        return chat::info(tx, caller, id);
+      });
+    },
+    [self](atom::ch_page, const std::string& caller, const std::string& id,
+           const message_query& q) {
+      return self->state.transact("conversation_messages", [caller, id, q](pqxx::work& tx) {
+        return chat::page(tx, caller, id, q);
+      });
+    },
+    [self](atom::ch_parts, const std::string& caller, const std::string& id) {
+      return self->state.transact("conversation_participants", [caller, id](pqxx::work& tx) {
+        return chat::participants(tx, caller, id);
+      });
+    },
     // -- social graph and share notifications -----------------------------------
     [self](atom::soc_load, const std::string& user, int32_t unread_limit) {
       return self->state.transact("load_social", [user, unread_limit](pqxx::work& tx) {

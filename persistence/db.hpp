@@ -4,6 +4,7 @@
 
 #include "actors/messages.hpp"
 #include "config/app_config.hpp"
+#include "persistence/chat_db.hpp"
 #include "persistence/social_db.hpp"
 #include "persistence/worker_pool.hpp"
 
@@ -49,7 +50,8 @@ using db_actor = caf::typed_actor<
                     std::vector<std::string>>::with<user_profile>
   // -- media and e-mail ----------------------------------------------------------
   // -- social graph and share notifications ----------------------------------------
-  // social_db and social_queries (persistence/social_db.hpp), joined by extend_with below.
+  // social_db and social_queries (persistence/social_db.hpp), chat_db and chat_queries
+  // (persistence/chat_db.hpp), joined by extend_with below.
   /// Records an upload of a profile image with this extension now (U12); replies
   /// true, or `errc::not_found` when the user has no profile.
   , caf::replies_to<atom::set_image, std::string, std::string>::with<bool>
@@ -61,7 +63,7 @@ using db_actor = caf::typed_actor<
   , caf::replies_to<atom::image_exts, std::vector<std::string>>::with<std::vector<std::string>>
   /// Queues an invitation e-mail in email_outbox and replies its id.
   , caf::replies_to<atom::enq_email, invitation>::with<int64_t>
-  >::extend_with<social_db, social_queries>;
+  >::extend_with<social_db, social_queries, chat_db, chat_queries>;
 
 /// Spawns the facade and its `cfg.pool_size` workers. The workers connect
 /// lazily and reconnect by themselves with backoff.

@@ -1,0 +1,428 @@
+#include "actors/conversation_actor.hpp"
+
+#include "actors/ws_frames.hpp"
+#include "config/log.hpp"
+
+#include <sodium.h>
+
+#include <algorithm>
+#include <ctime>
+#include <unordered_map>
+
+namespace tandem {
+
+// -- state ----------------------------------------------------------------------------------
+
+const chat_message* conversation_state::find_sent(const std::string& sender,
+                                                  const std::string& temp_id) const {
+  for (auto i = ring.rbegin(); i != ring.rend(); ++i)
+    if (i->sender_id == sender && i->client_message_id == temp_id)
+      return &*i;
+  return nullptr;
+}
+
+void conversation_state::install(conversation_snapshot snap) {
+  cursors.clear();
+  for (std::size_t i = 0; i < snap.members.size(); ++i)
+    cursors[snap.members[i]] = snap.last_read[i];
+  last_seq = snap.last_seq;
+  ring.assign(snap.recent.begin(), snap.recent.end());
+}
+
+void conversation_state::remember(const chat_message& m) {
+  ring.push_back(m);
+  while (ring.size() > settings.ring_size)
+    ring.pop_front();
+}
+
+chat_settings chat_settings_from(const config::app_config& cfg) {
+  chat_settings s;
+  s.max_message_length = cfg.chat.max_message_length;
+  s.rate_per_s = cfg.chat.rate_per_s;
+  s.rate_burst = cfg.chat.rate_burst;
+  s.ring_size = cfg.chat.ring_size;
+  s.send_queue_limit = cfg.chat.send_queue_limit;
+  s.idle_timeout = std::chrono::seconds(cfg.chat.idle_timeout_s);
+  s.request_timeout = std::chrono::milliseconds(cfg.http.request_timeout_ms);
+  return s;
+}
+
+persistence::message_writer_settings message_writer_settings_from(const config::app_config& cfg) {
+  persistence::message_writer_settings s;
+  s.commit_delay = std::chrono::microseconds(cfg.chat.commit_delay_us);
+  s.commit_batch = cfg.chat.commit_batch;
+  s.queue_limit = cfg.chat.writer_queue_limit;
+  s.request_timeout = std::chrono::milliseconds(cfg.http.request_timeout_ms);
+  return s;
+}
+
+namespace {
+
+using self_pointer = conversation_actor::stateful_pointer<conversation_state>;
+
+/// A random (version 4) UUID in canonical text.
+std::string new_uuid() {
+  unsigned char b[16];
+  randombytes_buf(b, sizeof b);
+  b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);
+  b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
+  char out[37];
+  std::snprintf(out, sizeof out,
+                "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+                b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+                b[14], b[15]);
+  return out;
+}
+
+/// Now as ISO 8601 UTC with milliseconds and Z.
+std::string iso_now() {
+  auto now = std::chrono::system_clock::now();
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  char out[40];
+  std::snprintf(out, sizeof out, "%s.%03dZ", buf, static_cast<int>(ms % 1000));
+  return out;
+}
+
+caf::error not_a_member() {
+  return caf::make_error(errc::forbidden, "Not a participant of this conversation");
+}
+
+/// Counts a routed message; a failed actor answers with its failure and asks again to
+/// be removed (see the user actors' `admit`, the same protocol).
+caf::error admit(self_pointer self, const std::string& user) {
+  auto& st = self->state;
+  ++st.received;
+  st.last_active = self->clock().now();
+  if (st.failure) {
+    self->send(st.registry, atom::idle_v, st.id, st.received);
+    return st.failure;
+  }
+  if (!st.is_member(user))
+    return not_a_member();
+  return caf::none;
+}
+
+void push_to(self_pointer self, const std::string& user, const ws_push& push) {
+  self->send(self->state.users, atom::push_v, user, push);
+}
+
+void push_to_members(self_pointer self, const ws_push& push, const std::string& except = {}) {
+  for (const auto& [member, seq] : self->state.cursors)
+    if (member != except)
+      push_to(self, member, push);
+}
+
+void start_next_send(self_pointer self);
+
+void finish_send(self_pointer self) {
+  auto& st = self->state;
+  st.sends.pop_front();
+  st.sending = false;
+  start_next_send(self);
+}
+
+/// Commits the send in front: seq = last_seq + 1, durable before anyone sees it.
+void commit_send(self_pointer self) {
+  auto& st = self->state;
+  auto& front = st.sends.front();
+  if (const auto* sent = st.find_sent(front.sender, front.temp_id)) {
+    push_to(self, front.sender, frames::new_message(*sent));
+    front.rp.deliver(*sent);
+    return finish_send(self);
+  }
+  chat_message m{st.id, st.last_seq + 1, new_uuid(), front.sender, front.content, iso_now(),
+                 front.temp_id};
+  self->request(st.writer, caf::infinite, atom::msg_write_v, m)
+    .then(
+      [self, m](bool stored) {
+        auto& st = self->state;
+        auto rp = st.sends.front().rp;
+        if (!stored) {
+          // Stored before the ring's window: the client reused a very old tempMessageId.
+          rp.deliver(caf::make_error(errc::already_exists,
+                                     "tempMessageId was used for an earlier message"));
+          return finish_send(self);
+        }
+        st.last_seq = m.seq;
+        st.cursors[m.sender_id] = std::max(st.cursors[m.sender_id], m.seq);
+        st.remember(m);
+        push_to_members(self, frames::new_message(m));
+        rp.deliver(m);
+        finish_send(self);
+      },
+      [self](caf::error& err) {
+        auto& st = self->state;
+        // A lost reply may hide a commit: reload the latest seq before the next send.
+        auto code = code_of(err);
+        if (code != errc::overloaded)
+          st.reload_before_send = true;
+        st.sends.front().rp.deliver(std::move(err));
+        finish_send(self);
+      });
+}
+
+void start_next_send(self_pointer self) {
+  auto& st = self->state;
+  if (st.sending || st.sends.empty())
+    return;
+  st.sending = true;
+  if (!st.reload_before_send)
+    return commit_send(self);
+  self->request(st.db, st.settings.request_timeout, atom::ch_load_v, st.id,
+                static_cast<int32_t>(st.settings.ring_size))
+    .then(
+      [self](conversation_snapshot& snap) {
+        self->state.install(std::move(snap));
+        self->state.reload_before_send = false;
+        commit_send(self);
+      },
+      [self](caf::error& err) {
+        self->state.sends.front().rp.deliver(std::move(err));
+        finish_send(self);
+      });
+}
+
+void schedule_tick(self_pointer self) {
+  self->delayed_send(self, self->state.settings.idle_timeout, atom::tick_v, true);
+}
+
+conversation_actor::behavior_type
+conversation_impl(self_pointer self, std::string id, persistence::chat_db db,
+                  persistence::message_writer_actor writer, user_registry_actor users,
+                  chat_settings settings, conversation_registry_actor registry) {
+  auto& st = self->state;
+  st.id = std::move(id);
+  st.db = std::move(db);
+  st.writer = std::move(writer);
+  st.users = std::move(users);
+  st.registry = std::move(registry);
+  st.settings = settings;
+  st.last_active = self->clock().now();
+  self->request(st.db, settings.request_timeout, atom::ch_load_v, st.id,
+                static_cast<int32_t>(settings.ring_size))
+    .await(
+      [self](conversation_snapshot& snap) {
+        self->state.install(std::move(snap));
+        schedule_tick(self);
+      },
+      [self](caf::error& err) {
+        auto& st = self->state;
+        if (code_of(err) != errc::not_found)
+          log::warn("conversation actor could not load", {{"conversation", st.id},
+                                                          {"error", describe(err)}});
+        st.failure = std::move(err);
+        self->send(st.registry, atom::idle_v, st.id, st.received);
+      });
+  return {
+    [self](atom::cv_send, const std::string&, const std::string& sender,
+           const std::string& temp_id, const std::string& content) -> caf::result<chat_message> {
+      if (auto err = admit(self, sender))
+        return err;
+      auto& st = self->state;
+      if (st.sends.size() > st.settings.send_queue_limit)
+        return caf::make_error(errc::overloaded, "Too many messages waiting in this conversation");
+      auto rp = self->make_response_promise<chat_message>();
+      st.sends.push_back({sender, temp_id, content, rp});
+      start_next_send(self);
+      return rp;
+    },
+    [self](atom::cv_read, const std::string&, const std::string& reader) -> caf::result<int64_t> {
+      if (auto err = admit(self, reader))
+        return err;
+      auto& st = self->state;
+      auto seq = st.last_seq;
+      auto rp = self->make_response_promise<int64_t>();
+      ++st.reads_in_flight;
+      self->request(st.db, st.settings.request_timeout, atom::ch_cursor_v, st.id, reader, seq)
+        .then(
+          [self, rp, reader, seq](bool) mutable {
+            auto& st = self->state;
+            --st.reads_in_flight;
+            st.cursors[reader] = std::max(st.cursors[reader], seq);
+            push_to(self, reader, frames::read_messages(st.id, reader));
+            push_to_members(self, frames::read_receipt(st.id, reader, seq), reader);
+            rp.deliver(seq);
+          },
+          [self, rp](caf::error& err) mutable {
+            --self->state.reads_in_flight;
+            rp.deliver(std::move(err));
+          });
+      return rp;
+    },
+    [self](atom::cv_typing, const std::string&, const std::string& user) -> caf::result<bool> {
+      if (auto err = admit(self, user))
+        return err;
+      push_to_members(self, frames::typing(self->state.id, user), user);
+      return true;
+    },
+    [self](atom::cv_after, const std::string&, const std::string& caller, int64_t after,
+           int32_t limit) -> caf::result<std::vector<chat_message>> {
+      if (auto err = admit(self, caller))
+        return err;
+      auto& st = self->state;
+      bool covered = after >= st.last_seq || (!st.ring.empty() && st.ring.front().seq <= after + 1);
+      if (covered) {
+        std::vector<chat_message> out;
+        for (const auto& m : st.ring)
+          if (m.seq > after && out.size() < static_cast<std::size_t>(limit))
+            out.push_back(m);
+        return out;
+      }
+      return self->delegate(st.db, atom::ch_page_v, caller, st.id,
+                            message_query{message_query::after_seq, limit, 0, after, true});
+    },
+    [self](atom::tick, bool) {
+      auto& st = self->state;
+      auto idle_for = self->clock().now() - st.last_active;
+      if (idle_for >= st.settings.idle_timeout && st.sends.empty() && st.reads_in_flight == 0)
+        self->send(st.registry, atom::idle_v, st.id, st.received);
+      schedule_tick(self);
+    },
+    [self](atom::passivate) { self->quit(); },
+  };
+}
+
+// -- the registry ------------------------------------------------------------------------------
+
+struct registry_state {
+  struct entry {
+    conversation_actor actor;
+    uint64_t routed = 0;
+  };
+  /// A sender's chat rate (token bucket).
+  struct bucket {
+    double tokens = 0;
+    caf::actor_clock::time_point refilled;
+  };
+
+  persistence::chat_db db;
+  persistence::message_writer_actor writer;
+  user_registry_actor users;
+  chat_settings settings;
+  std::unordered_map<std::string, entry> entries;
+  std::unordered_map<caf::actor_addr, std::string> ids;
+  std::unordered_map<std::string, bucket> rates;
+
+  registry_state() = default;
+  registry_state(const registry_state&) = delete;
+  registry_state& operator=(const registry_state&) = delete;
+
+  ~registry_state() {
+    for (auto& kvp : entries)
+      caf::anon_send_exit(kvp.second.actor, caf::exit_reason::user_shutdown);
+  }
+
+  static inline const char* name = "tandem.conversation_registry";
+};
+
+using registry_pointer = conversation_registry_actor::stateful_pointer<registry_state>;
+
+/// Whether `sender` may send one more message now (chat.rate_per_s, chat.rate_burst).
+bool within_rate(registry_pointer self, const std::string& sender) {
+  auto& st = self->state;
+  auto now = self->clock().now();
+  double per_s = st.settings.rate_per_s;
+  double burst = st.settings.rate_burst;
+  // Buckets that have refilled completely carry no information: drop them now and then.
+  if (st.rates.size() > 10000) {
+    for (auto i = st.rates.begin(); i != st.rates.end();)
+      i = std::chrono::duration<double>(now - i->second.refilled).count() * per_s >= burst
+            ? st.rates.erase(i)
+            : std::next(i);
+  }
+  auto [i, fresh] = st.rates.try_emplace(sender, registry_state::bucket{burst, now});
+  auto& b = i->second;
+  if (!fresh) {
+    b.tokens = std::min(burst, b.tokens
+                                 + std::chrono::duration<double>(now - b.refilled).count() * per_s);
+    b.refilled = now;
+  }
+  if (b.tokens < 1.0)
+    return false;
+  b.tokens -= 1.0;
+  return true;
+}
+
+template <class... Ts>
+auto route(registry_pointer self, const std::string& id, Ts&&... xs) {
+  auto& st = self->state;
+  auto i = st.entries.find(id);
+  if (i == st.entries.end()) {
+    auto actor = self->spawn(conversation_impl, id, st.db, st.writer, st.users, st.settings,
+                             conversation_registry_actor{self});
+    self->monitor(actor);
+    st.ids.emplace(actor.address(), id);
+    i = st.entries.emplace(id, registry_state::entry{actor, 0}).first;
+  }
+  ++i->second.routed;
+  return self->delegate(i->second.actor, std::forward<Ts>(xs)...);
+}
+
+conversation_registry_actor::behavior_type
+registry_impl(registry_pointer self, persistence::chat_db db,
+              persistence::message_writer_actor writer, user_registry_actor users,
+              chat_settings settings) {
+  auto& st = self->state;
+  st.db = std::move(db);
+  st.writer = std::move(writer);
+  st.users = std::move(users);
+  st.settings = settings;
+  self->set_down_handler([self](caf::down_msg& msg) {
+    auto& st = self->state;
+    auto i = st.ids.find(msg.source);
+    if (i == st.ids.end())
+      return;
+    log::warn("conversation actor terminated",
+              {{"conversation", i->second}, {"reason", describe(msg.reason)}});
+    st.entries.erase(i->second);
+    st.ids.erase(i);
+  });
+  return {
+    [self](atom::cv_send a, const std::string& id, const std::string& sender,
+           const std::string& temp_id, const std::string& content) -> caf::result<chat_message> {
+      if (!within_rate(self, sender))
+        return caf::make_error(errc::rate_limited,
+                               "Rate limit exceeded: at most "
+                                 + std::to_string(self->state.settings.rate_per_s)
+                                 + " messages per second");
+      return route(self, id, a, id, sender, temp_id, content);
+    },
+    [self](atom::cv_read a, const std::string& id, const std::string& reader) {
+      return route(self, id, a, id, reader);
+    },
+    [self](atom::cv_typing a, const std::string& id, const std::string& user) {
+      return route(self, id, a, id, user);
+    },
+    [self](atom::cv_after a, const std::string& id, const std::string& caller, int64_t after,
+           int32_t limit) { return route(self, id, a, id, caller, after, limit); },
+    [self](atom::idle, const std::string& id, uint64_t handled) {
+      // Removed only when every message routed to it was handled (see user_registry).
+      auto& st = self->state;
+      auto i = st.entries.find(id);
+      if (i == st.entries.end() || i->second.routed != handled)
+        return;
+      auto actor = i->second.actor;
+      st.entries.erase(i);
+      st.ids.erase(actor.address());
+      self->demonitor(actor.address());
+      self->send(actor, atom::passivate_v);
+    },
+  };
+}
+
+} // namespace
+
+conversation_registry_actor spawn_conversation_registry(caf::actor_system& sys,
+                                                        persistence::chat_db db,
+                                                        persistence::message_writer_actor writer,
+                                                        user_registry_actor users,
+                                                        chat_settings settings) {
+  return sys.spawn(registry_impl, std::move(db), std::move(writer), std::move(users), settings);
+}
+
+} // namespace tandem

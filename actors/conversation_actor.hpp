@@ -1,0 +1,118 @@
+// One actor per conversation (design.md section 2): its members and their read
+// cursors, the next seq, a ring of the newest messages (replay without a query) and
+// the tempMessageIds in it (idempotent sends). It is the only writer of its
+// conversation's seq: sends run one at a time, each committed (through the message
+// writer's group commit) before anyone sees it. Reached only through its registry.
+#pragma once
+
+#include "actors/actor_types.hpp"
+#include "config/app_config.hpp"
+#include "persistence/chat_db.hpp"
+#include "persistence/message_writer.hpp"
+
+#include <caf/all.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace tandem {
+
+/// What conversation actors answer; everyone sends these to the registry, which
+/// passes each to the actor of the conversation named first. Errors: `errc::forbidden`
+/// "Not a participant of this conversation", `errc::not_found` "Conversation not found",
+/// database errors.
+using conversation_routed = caf::typed_actor<
+  /// send-message (conversation, sender, tempMessageId, content trimmed and checked):
+  /// the message once committed and pushed to every member; for a tempMessageId the
+  /// sender used before, the original, pushed again to the sender only.
+  /// `errc::rate_limited` past the sender's chat rate (decided by the registry).
+  caf::replies_to<atom::cv_send, std::string, std::string, std::string, std::string>::with<
+    chat_message>,
+  /// read-messages (conversation, reader): moves the reader's cursor to the latest seq
+  /// and replies it; read-messages to the reader's sockets, read-receipt to the others'.
+  caf::replies_to<atom::cv_read, std::string, std::string>::with<int64_t>,
+  /// typing (conversation, user): pushed to the other members, never stored.
+  caf::replies_to<atom::cv_typing, std::string, std::string>::with<bool>,
+  /// Replay (conversation, caller, after_seq, limit): from the ring when it covers the
+  /// gap, else from the database.
+  caf::replies_to<atom::cv_after, std::string, std::string, int64_t, int32_t>::with<
+    std::vector<chat_message>>>;
+
+using conversation_actor = conversation_routed::extend<caf::reacts_to<atom::tick, bool>,
+                                                       caf::reacts_to<atom::passivate>>;
+
+using conversation_registry_actor
+  = conversation_routed::extend<caf::reacts_to<atom::idle, std::string, uint64_t>>;
+
+/// The chat.* keys, and http.request_timeout_ms for the requests actors make.
+struct chat_settings {
+  std::size_t max_message_length = 1000;
+  int rate_per_s = 10;
+  int rate_burst = 20;
+  std::size_t ring_size = 256;
+  std::size_t send_queue_limit = 256;
+  caf::timespan idle_timeout = std::chrono::minutes(10);
+  caf::timespan request_timeout = std::chrono::seconds(5);
+};
+
+chat_settings chat_settings_from(const config::app_config& cfg);
+
+persistence::message_writer_settings message_writer_settings_from(const config::app_config& cfg);
+
+struct conversation_state {
+  struct pending_send {
+    std::string sender;
+    std::string temp_id;
+    std::string content;
+    caf::typed_response_promise<chat_message> rp;
+  };
+
+  // -- wiring
+  std::string id;
+  persistence::chat_db db;
+  persistence::message_writer_actor writer;
+  user_registry_actor users;
+  conversation_registry_actor registry;
+  chat_settings settings;
+  // -- what the actor knows (valid once loaded)
+  std::map<std::string, int64_t> cursors; ///< every member's last read seq
+  int64_t last_seq = 0;
+  std::deque<chat_message> ring;          ///< the newest messages, oldest first
+  caf::error failure;                     ///< the load failed: answered to everyone
+  // -- sends, one at a time
+  std::deque<pending_send> sends;
+  bool sending = false;
+  bool reload_before_send = false;        ///< a commit's outcome is unknown
+  // -- life cycle
+  uint64_t received = 0;
+  caf::actor_clock::time_point last_active;
+  std::size_t reads_in_flight = 0;
+
+  static inline const char* name = "tandem.conversation";
+
+  bool is_member(const std::string& user) const {
+    return cursors.count(user) != 0;
+  }
+
+  /// The message of `sender`'s `temp_id` if the ring holds it.
+  const chat_message* find_sent(const std::string& sender, const std::string& temp_id) const;
+
+  /// Installs a loaded snapshot.
+  void install(conversation_snapshot snap);
+
+  /// Appends a committed message, keeping at most ring_size.
+  void remember(const chat_message& m);
+};
+
+conversation_registry_actor spawn_conversation_registry(caf::actor_system& sys,
+                                                        persistence::chat_db db,
+                                                        persistence::message_writer_actor writer,
+                                                        user_registry_actor users,
+                                                        chat_settings settings);
+
+} // namespace tandem

@@ -1,0 +1,49 @@
+// The SQL of chat (tables conversations, participants, messages): free functions
+// over an open transaction, run by the database facade's workers. Inputs are validated
+// by the routes and actors; the tables' constraints are the last line of defence.
+#pragma once
+
+#include "actors/messages.hpp"
+
+#include <pqxx/pqxx>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tandem::persistence::chat {
+
+/// C1 (see `chat_queries`).
+caf::expected<std::string> create(pqxx::work& tx, const new_conversation& c);
+
+/// C2: the direct conversation of the pair, or "".
+std::string find_direct(pqxx::work& tx, const std::string& a, const std::string& b);
+
+/// C3: `is_read` -1 for every conversation, else 0 or 1.
+std::vector<conversation_summary> list(pqxx::work& tx, const std::string& user, int8_t is_read);
+
+/// C4.
+caf::expected<conversation_info> info(pqxx::work& tx, const std::string& caller,
+                                      const std::string& id);
+
+/// C5.
+caf::expected<std::vector<chat_message>> page(pqxx::work& tx, const std::string& caller,
+                                              const std::string& id, const message_query& q);
+
+/// C6.
+caf::expected<std::vector<std::string>> participants(pqxx::work& tx, const std::string& caller,
+                                                     const std::string& id);
+
+/// What a conversation actor loads.
+caf::expected<conversation_snapshot> load(pqxx::work& tx, const std::string& id,
+                                          int32_t recent_limit);
+
+/// The group commit: inserts `batch` and moves each sender's cursor to their message.
+/// Returns the ids of the messages inserted; one whose (sender, tempMessageId) was
+/// stored before is skipped.
+std::vector<std::string> insert(pqxx::work& tx, const std::vector<chat_message>& batch);
+
+/// Moves a member's read cursor forward to `seq`.
+void move_cursor(pqxx::work& tx, const std::string& id, const std::string& user, int64_t seq);
+
+} // namespace tandem::persistence::chat

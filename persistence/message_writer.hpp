@@ -1,0 +1,47 @@
+// The group commit of chat messages (design.md section 2): one writer gathers the
+// inserts of every conversation for up to `commit_delay` or `commit_batch` rows and
+// commits them in one transaction, answering each sender after the commit. While a
+// batch commits the next one gathers, so batches grow with the load.
+#pragma once
+
+#include "actors/messages.hpp"
+#include "persistence/chat_db.hpp"
+
+#include <caf/all.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+namespace tandem::persistence {
+
+/// Replies true once `chat_message` is committed, false when it was skipped because
+/// its sender's tempMessageId is stored already; errors of `ch_insert` otherwise, or
+/// `errc::overloaded` when `queue_limit` messages wait.
+using message_writer_actor = caf::typed_actor<
+  caf::replies_to<atom::msg_write, chat_message>::with<bool>,
+  /// The writer's own timer: commit what waits.
+  caf::reacts_to<atom::flush>>;
+
+struct message_writer_settings {
+  caf::timespan commit_delay = std::chrono::milliseconds(2);
+  std::size_t commit_batch = 256;
+  std::size_t queue_limit = 8192;
+  caf::timespan request_timeout = std::chrono::seconds(5);
+};
+
+/// Counters for /metrics and the benchmark (batch sizes seen).
+struct message_writer_counters {
+  std::atomic<uint64_t> batches{0};
+  std::atomic<uint64_t> messages{0};
+  std::atomic<uint64_t> failed_batches{0};
+  std::atomic<uint64_t> largest_batch{0};
+};
+
+message_writer_actor spawn_message_writer(caf::actor_system& sys, chat_db db,
+                                          message_writer_settings settings,
+                                          std::shared_ptr<message_writer_counters> counters);
+
+} // namespace tandem::persistence
