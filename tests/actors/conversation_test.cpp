@@ -1,0 +1,316 @@
+// Conversation actors, their registry and the message writer under CAF's
+// deterministic scheduler, over an in-memory fake of the chat database: the order of
+// seq under concurrent senders, idempotent tempMessageIds, read cursors, replay from
+// the ring and past it, group commit, and failed commits that leave nothing visible.
+#include "actors/conversation_actor.hpp"
+
+#include <caf/all.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tests/support/caf_catch_dsl.hpp" // last: defines expect, _ and friends
+
+using namespace tandem;
+using namespace std::chrono_literals;
+using json = nlohmann::json;
+
+namespace {
+
+constexpr auto conv = "00000000-0000-4000-8000-000000000001";
+
+struct chat_store {
+  std::map<std::string, std::vector<std::string>> members;
+  std::map<std::pair<std::string, std::string>, int64_t> cursors;
+  std::vector<chat_message> messages;
+  std::vector<std::size_t> batches; ///< size of every committed insert
+  int page_queries = 0;
+  caf::error fail_next_insert;
+
+  int64_t last_seq(const std::string& id) const {
+    int64_t out = 0;
+    for (const auto& m : messages)
+      if (m.conversation_id == id)
+        out = std::max(out, m.seq);
+    return out;
+  }
+};
+
+persistence::chat_db::behavior_type fake_chat_db(persistence::chat_db::pointer, chat_store* store) {
+  return {
+    [=](atom::ch_load, const std::string& id, int32_t limit) -> caf::result<conversation_snapshot> {
+      if (store->members.count(id) == 0)
+        return caf::make_error(errc::not_found, "Conversation not found");
+      conversation_snapshot snap;
+      for (const auto& m : store->members.at(id)) {
+        snap.members.push_back(m);
+        snap.last_read.push_back(store->cursors[{id, m}]);
+      }
+      snap.last_seq = store->last_seq(id);
+      for (const auto& m : store->messages)
+        if (m.conversation_id == id)
+          snap.recent.push_back(m);
+      if (snap.recent.size() > static_cast<std::size_t>(limit))
+        snap.recent.erase(snap.recent.begin(), snap.recent.end() - limit);
+      return snap;
+    },
+    [=](atom::ch_insert, const std::vector<chat_message>& batch)
+      -> caf::result<std::vector<std::string>> {
+      if (auto err = std::exchange(store->fail_next_insert, caf::error{}))
+        return err;
+      std::vector<std::string> ids;
+      for (const auto& m : batch) {
+        store->messages.push_back(m);
+        ids.push_back(m.message_id);
+        auto& c = store->cursors[{m.conversation_id, m.sender_id}];
+        c = std::max(c, m.seq);
+      }
+      store->batches.push_back(batch.size());
+      return ids;
+    },
+    [=](atom::ch_cursor, const std::string& id, const std::string& user, int64_t seq) {
+      auto& c = store->cursors[{id, user}];
+      c = std::max(c, seq);
+      return true;
+    },
+    [=](atom::ch_page, const std::string&, const std::string& id,
+        const message_query& q) -> std::vector<chat_message> {
+      ++store->page_queries;
+      std::vector<chat_message> out;
+      for (const auto& m : store->messages)
+        if (m.conversation_id == id && m.seq > q.seq
+            && out.size() < static_cast<std::size_t>(q.limit))
+          out.push_back(m);
+      return out;
+    },
+  };
+}
+
+struct test_config : caf::actor_system_config {
+  test_config() {
+    set("scheduler.policy", caf::atom("testing"));
+    set("logger.file-verbosity", caf::atom("quiet"));
+    tandem::add_message_types(*this);
+  }
+};
+
+template <class T>
+struct reply {
+  std::optional<T> value;
+  std::optional<caf::error> error;
+  errc code() const {
+    return error ? code_of(*error) : errc::none;
+  }
+};
+
+struct chat_fixture {
+  test_config cfg;
+  caf::actor_system sys{cfg};
+  caf::scheduler::test_coordinator& sched
+    = dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
+  chat_store store;
+  /// Frames pushed to each user, parsed, in arrival order.
+  std::map<std::string, std::vector<json>> pushed;
+  persistence::chat_db db;
+  caf::actor pushes;
+  persistence::message_writer_actor writer;
+  conversation_registry_actor registry;
+  std::shared_ptr<persistence::message_writer_counters> counters
+    = std::make_shared<persistence::message_writer_counters>();
+
+  chat_fixture() {
+    store.members[conv] = {"ann", "bob", "cid"};
+    db = sys.spawn(fake_chat_db, &store);
+    pushes = sys.spawn([this](caf::event_based_actor*) -> caf::behavior {
+      return {[this](atom::push, const std::string& user, const ws_push& p) {
+        pushed[user].push_back(json::parse(p.frame));
+      }};
+    });
+    persistence::message_writer_settings ws;
+    ws.commit_delay = 2ms;
+    ws.commit_batch = 4;
+    writer = persistence::spawn_message_writer(sys, db, ws, counters);
+    chat_settings settings;
+    settings.ring_size = 3;
+    registry = spawn_conversation_registry(sys, db, writer,
+                                           caf::actor_cast<user_registry_actor>(pushes), settings);
+    sched.run();
+  }
+
+  ~chat_fixture() {
+    for (auto a : {caf::actor_cast<caf::actor>(registry), caf::actor_cast<caf::actor>(writer),
+                   caf::actor_cast<caf::actor>(db), pushes})
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+    sched.run();
+  }
+
+  template <class T, class... Ts>
+  std::shared_ptr<reply<T>> send(Ts... xs) {
+    auto out = std::make_shared<reply<T>>();
+    auto target = registry;
+    sys.spawn([=](caf::event_based_actor* self) {
+      self->request(target, caf::infinite, xs...)
+        .then([=](T& value) { out->value = std::move(value); },
+              [=](caf::error& err) { out->error = std::move(err); });
+    });
+    return out;
+  }
+
+  /// Runs everything, firing the group commit's timer.
+  void settle() {
+    sched.run();
+    while (sched.trigger_timeouts() > 0)
+      sched.run();
+  }
+
+  std::shared_ptr<reply<chat_message>> message(const std::string& sender, const std::string& temp,
+                                               const std::string& content = "hi") {
+    return send<chat_message>(atom::cv_send_v, std::string{conv}, sender, temp, content);
+  }
+
+  std::vector<int64_t> seqs_pushed_to(const std::string& user, const char* type = "new-message") {
+    std::vector<int64_t> out;
+    for (const auto& f : pushed[user])
+      if (f["type"] == type)
+        out.push_back(f["seq"].get<int64_t>());
+    return out;
+  }
+};
+
+} // namespace
+
+TEST_CASE_METHOD(chat_fixture,
+                 "concurrent senders get consecutive seqs, delivered in order to every member",
+                 "[chat]") {
+  std::vector<std::shared_ptr<reply<chat_message>>> sent;
+  for (int i = 0; i < 3; ++i) {
+    sent.push_back(message("ann", "a" + std::to_string(i)));
+    sent.push_back(message("bob", "b" + std::to_string(i)));
+  }
+  settle();
+  std::vector<int64_t> seqs;
+  for (const auto& r : sent) {
+    REQUIRE(r->value);
+    seqs.push_back(r->value->seq);
+  }
+  std::sort(seqs.begin(), seqs.end());
+  CHECK(seqs == std::vector<int64_t>{1, 2, 3, 4, 5, 6});
+  for (const char* member : {"ann", "bob", "cid"})
+    CHECK(seqs_pushed_to(member) == std::vector<int64_t>{1, 2, 3, 4, 5, 6});
+  CHECK(store.messages.size() == 6);
+}
+
+TEST_CASE_METHOD(chat_fixture, "a repeated tempMessageId returns the original, stored once",
+                 "[chat]") {
+  auto first = message("ann", "t1", "hello");
+  settle();
+  auto again = message("ann", "t1", "hello");
+  settle();
+  REQUIRE(first->value);
+  REQUIRE(again->value);
+  CHECK(again->value->message_id == first->value->message_id);
+  CHECK(again->value->seq == 1);
+  CHECK(store.messages.size() == 1);
+  CHECK(seqs_pushed_to("ann") == std::vector<int64_t>{1, 1});  // the sender sees it again
+  CHECK(seqs_pushed_to("bob") == std::vector<int64_t>{1});
+  SECTION("another sender's same tempMessageId is another message") {
+    auto other = message("bob", "t1", "hello");
+    settle();
+    REQUIRE(other->value);
+    CHECK(other->value->seq == 2);
+  }
+}
+
+TEST_CASE_METHOD(chat_fixture, "non-members can neither send, read nor type", "[chat]") {
+  auto sent = message("eve", "t1");
+  auto read = send<int64_t>(atom::cv_read_v, std::string{conv}, std::string{"eve"});
+  auto typed = send<bool>(atom::cv_typing_v, std::string{conv}, std::string{"eve"});
+  settle();
+  CHECK(sent->code() == errc::forbidden);
+  CHECK(read->code() == errc::forbidden);
+  CHECK(typed->code() == errc::forbidden);
+  CHECK(store.messages.empty());
+  CHECK(pushed.empty());
+}
+
+TEST_CASE_METHOD(chat_fixture, "reading moves the cursor and tells the reader and the others",
+                 "[chat]") {
+  message("ann", "t1");
+  message("ann", "t2");
+  settle();
+  auto read = send<int64_t>(atom::cv_read_v, std::string{conv}, std::string{"bob"});
+  settle();
+  REQUIRE(read->value == 2);
+  CHECK((store.cursors[{conv, "bob"}]) == 2);
+  CHECK((store.cursors[{conv, "ann"}]) == 2);  // a sender has read their own message
+  CHECK((store.cursors[{conv, "cid"}]) == 0);
+  auto own = pushed["bob"].back();
+  CHECK(own == json{{"type", "read-messages"}, {"conversationId", conv}, {"userId", "bob"}});
+  CHECK(seqs_pushed_to("ann", "read-receipt") == std::vector<int64_t>{2});
+  CHECK(seqs_pushed_to("cid", "read-receipt") == std::vector<int64_t>{2});
+  CHECK(seqs_pushed_to("bob", "read-receipt").empty());
+}
+
+TEST_CASE_METHOD(chat_fixture, "typing reaches the other members and is never stored", "[chat]") {
+  auto typed = send<bool>(atom::cv_typing_v, std::string{conv}, std::string{"ann"});
+  settle();
+  CHECK(typed->value == true);
+  CHECK(pushed["bob"].size() == 1);
+  CHECK(pushed["bob"][0]["type"] == "typing");
+  CHECK(pushed["ann"].empty());
+  CHECK(store.messages.empty());
+}
+
+TEST_CASE_METHOD(chat_fixture, "replay comes from the ring when it covers the gap, else the database",
+                 "[chat]") {
+  for (int i = 1; i <= 5; ++i)
+    message("ann", "t" + std::to_string(i));
+  settle();
+  auto recent = send<std::vector<chat_message>>(atom::cv_after_v, std::string{conv},
+                                                std::string{"bob"}, int64_t{2}, int32_t{100});
+  settle();
+  REQUIRE(recent->value);
+  CHECK(recent->value->size() == 3);  // seq 3, 4, 5: the whole ring
+  CHECK(store.page_queries == 0);
+  auto older = send<std::vector<chat_message>>(atom::cv_after_v, std::string{conv},
+                                               std::string{"bob"}, int64_t{0}, int32_t{100});
+  settle();
+  REQUIRE(older->value);
+  REQUIRE(older->value->size() == 5);
+  CHECK(older->value->front().seq == 1);
+  CHECK(store.page_queries == 1);
+}
+
+TEST_CASE_METHOD(chat_fixture, "a failed commit leaves no visible message and no gap", "[chat]") {
+  store.fail_next_insert = caf::make_error(errc::db_unavailable);
+  auto failed = message("ann", "t1");
+  settle();
+  CHECK(failed->code() == errc::db_unavailable);
+  CHECK(store.messages.empty());
+  CHECK(pushed.empty());
+  auto next = message("ann", "t2");
+  settle();
+  REQUIRE(next->value);
+  CHECK(next->value->seq == 1);
+  CHECK(seqs_pushed_to("bob") == std::vector<int64_t>{1});
+}
+
+TEST_CASE_METHOD(chat_fixture, "the writer commits what several conversations send together",
+                 "[chat]") {
+  for (int c = 2; c <= 7; ++c) {
+    auto id = "00000000-0000-4000-8000-00000000000" + std::to_string(c);
+    store.members[id] = {"ann", "bob"};
+    send<chat_message>(atom::cv_send_v, id, std::string{"ann"}, std::string{"t"},
+                       std::string{"hi"});
+  }
+  settle();
+  CHECK(store.messages.size() == 6);
+  // commit_batch is 4: a full batch at once, the rest together after it.
+  CHECK(store.batches == std::vector<std::size_t>{4, 2});
+  CHECK(counters->largest_batch == 4);
+}
