@@ -1,5 +1,6 @@
-"""Writes a Lua table of every benchmark user's id and access token (HS256, as the node
-issues them) for polls.lua: python3 tokens.py KEY USERS > tokens.lua"""
+"""Writes every benchmark user's id and access token (HS256, as the node issues them):
+python3 tokens.py KEY USERS [lua|tsv] > tokens
+lua (default): a Lua table for polls.lua; tsv: "id<TAB>token" lines (bench/realtime)."""
 import os
 import sys
 
@@ -7,9 +8,17 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tests", 
 from tandem_tokens import mint_token  # noqa: E402
 
 key, users = sys.argv[1], int(sys.argv[2])
-print("return {")
+fmt = sys.argv[3] if len(sys.argv) > 3 else "lua"
+if fmt not in ("lua", "tsv"):
+    sys.exit("format must be lua or tsv")
+if fmt == "lua":
+    print("return {")
 for i in range(1, users + 1):
     uid = f"u{i:06d}"
     token = mint_token(key, uid, f"user{i}@bench.example", ttl_s=24 * 3600)
-    print(f'  {{id = "{uid}", token = "{token}"}},')
-print("}")
+    if fmt == "lua":
+        print(f'  {{id = "{uid}", token = "{token}"}},')
+    else:
+        print(f"{uid}\t{token}")
+if fmt == "lua":
+    print("}")
