@@ -318,7 +318,14 @@ connection_actor::behavior_type connection_impl(self_pointer self, connection_pa
       self->state.writing = false;
       flush(self);
     },
-    [self](atom::ws_closed) { self->quit(); },
+    [self](atom::ws_closed) {
+      // A monitor lives in the monitored actor until one of the two ends: the user's
+      // actor outlives its connections, so drop it, or every closed socket would leave
+      // its (dead) actor's memory pinned there.
+      if (self->state.user)
+        self->demonitor(self->state.user.address());
+      self->quit();
+    },
     [self](atom::evict) {
       close(self, close_code::replaced, "too many connections: replaced by a newer one");
     },
