@@ -103,33 +103,22 @@ void on_update_presence(self_pointer self, const json& frame, const std::string&
   self->send(st.user, atom::pr_update_v, page_info{*url, *title});
 }
 
-bool is_uuid(const std::string& s) {
-  if (s.size() != 36)
-    return false;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-    if (dash ? s[i] != '-' : !std::isxdigit(static_cast<unsigned char>(s[i])))
-      return false;
-  }
-  return true;
-}
-
 /// The conversationId of a chat frame in canonical (lower-case) form, or a strike.
 caf::optional<std::string> conversation_of(self_pointer self, const json& frame,
                                            const std::string& action,
                                            const caf::optional<std::string>& temp_id) {
   auto i = frame.find("conversationId");
-  if (i == frame.end() || !i->is_string() || !is_uuid(i->get_ref<const std::string&>())) {
+  auto id = i != frame.end() && i->is_string()
+              ? wire::canonical_uuid(i->get_ref<const std::string&>())
+              : std::nullopt;
+  if (!id) {
     enqueue(self, frames::error("'conversationId' must be a conversation id (a UUID)", action,
                                 temp_id), {});
     if (++self->state.strikes >= self->state.params.settings.max_strikes)
       close(self, close_code::policy_violation, "too many bad frames");
     return caf::none;
   }
-  auto id = i->get<std::string>();
-  for (auto& c : id)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return id;
+  return *id;
 }
 
 /// What a client may read of `err`: our own text for refusals (not a member, rate

@@ -1,6 +1,7 @@
 #include "actors/wire_json.hpp"
 
 #include <algorithm>
+#include <cctype>
 
 namespace tandem::wire {
 
@@ -8,6 +9,20 @@ std::size_t utf8_length(std::string_view s) {
   return static_cast<std::size_t>(std::count_if(s.begin(), s.end(), [](char c) {
     return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
   }));
+}
+
+std::optional<std::string> canonical_uuid(std::string_view text) {
+  if (text.size() != 36)
+    return std::nullopt;
+  std::string out{text};
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    auto c = static_cast<unsigned char>(out[i]);
+    bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash ? c != '-' : !std::isxdigit(c))
+      return std::nullopt;
+    out[i] = static_cast<char>(std::tolower(c));
+  }
+  return out;
 }
 
 json text_or_null(const caf::optional<std::string>& x) {

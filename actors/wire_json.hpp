@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -17,6 +18,9 @@ using json = nlohmann::json;
 
 /// The number of UTF-8 code points of `s` (the length limits of the API count these).
 std::size_t utf8_length(std::string_view s);
+
+/// A UUID in its 8-4-4-4-12 hexadecimal form, in lower case; nullopt otherwise.
+std::optional<std::string> canonical_uuid(std::string_view text);
 
 /// The text, or JSON null.
 json text_or_null(const caf::optional<std::string>& x);

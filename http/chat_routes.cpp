@@ -43,26 +43,11 @@ std::string trim(const std::string& s) {
   return s.substr(first, s.find_last_not_of(" \t\r\n") - first + 1);
 }
 
-bool is_uuid(const std::string& s) {
-  if (s.size() != 36)
-    return false;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-    if (dash ? s[i] != '-' : !std::isxdigit(static_cast<unsigned char>(s[i])))
-      return false;
-  }
-  return true;
-}
-
 /// The conversation id of the path in canonical form, or nullopt after answering 400.
 std::optional<std::string> conversation_id(const request& req, const responder& respond) {
-  auto id = req.params.at("id");
-  if (!is_uuid(id)) {
+  auto id = wire::canonical_uuid(req.params.at("id"));
+  if (!id)
     respond(invalid("conversationId"));
-    return std::nullopt;
-  }
-  std::transform(id.begin(), id.end(), id.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return id;
 }
 

@@ -10,6 +10,7 @@
 
 namespace tandem::http {
 
+using wire::canonical_uuid;
 using wire::card_json;
 using wire::text_or_null;
 
@@ -48,25 +49,6 @@ bool is_web_url(const std::string& url) {
     auto u = static_cast<unsigned char>(c);
     return u <= 0x20 || u == 0x7f;
   });
-}
-
-/// A UUID in its 8-4-4-4-12 hexadecimal form, in lower case; nullopt otherwise.
-std::optional<std::string> canonical_uuid(const std::string& text) {
-  if (text.size() != 36)
-    return std::nullopt;
-  std::string out = text;
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    auto c = static_cast<unsigned char>(out[i]);
-    if (i == 8 || i == 13 || i == 18 || i == 23) {
-      if (c != '-')
-        return std::nullopt;
-    } else if (!std::isxdigit(c)) {
-      return std::nullopt;
-    } else {
-      out[i] = static_cast<char>(std::tolower(c));
-    }
-  }
-  return out;
 }
 
 /// The card's keys shared by F4, F8-F10 and UserSummary.
