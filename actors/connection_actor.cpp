@@ -186,7 +186,9 @@ void on_send_message(self_pointer self, const json& frame, const std::string& ac
   }
   st.strikes = 0;
   // The echo is the new-message push every member's sockets get, this one's included.
-  self->request(st.params.chats, caf::infinite, atom::cv_send_v, *id, st.params.user_id, temp_id,
+  // Past the timeout the sender hears "no answer in time"; the message may still be
+  // committed (its echo then follows) and a resend with the same tempMessageId is safe.
+  self->request(st.params.chats, st.params.request_timeout * 2, atom::cv_send_v, *id, st.params.user_id, temp_id,
                 std::move(content))
     .then([](chat_message&) {}, chat_error(self, action, temp_id));
 }
@@ -198,10 +200,10 @@ void on_conversation_action(self_pointer self, const json& frame, const std::str
     return;
   st.strikes = 0;
   if (action == "read-messages")
-    self->request(st.params.chats, caf::infinite, atom::cv_read_v, *id, st.params.user_id)
+    self->request(st.params.chats, st.params.request_timeout, atom::cv_read_v, *id, st.params.user_id)
       .then([](int64_t) {}, chat_error(self, action, caf::none));
   else
-    self->request(st.params.chats, caf::infinite, atom::cv_typing_v, *id, st.params.user_id)
+    self->request(st.params.chats, st.params.request_timeout, atom::cv_typing_v, *id, st.params.user_id)
       .then([](bool) {}, chat_error(self, action, caf::none));
 }
 

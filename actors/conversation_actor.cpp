@@ -137,6 +137,7 @@ void commit_send(self_pointer self) {
   }
   chat_message m{st.id, st.last_seq + 1, new_uuid(), front.sender, front.content, iso_now(),
                  front.temp_id};
+  // Unbounded here: the writer always answers, after its own bounded database request.
   self->request(st.writer, caf::infinite, atom::msg_write_v, m)
     .then(
       [self, m](bool stored) {
