@@ -124,6 +124,8 @@ caf::optional<std::string> conversation_of(self_pointer self, const json& frame,
 /// What a client may read of `err`: our own text for refusals (not a member, rate
 /// limit...), a plain sentence for everything else (never internals).
 std::string client_detail(const caf::error& err) {
+  if (err == caf::sec::request_timeout)
+    return "Service unavailable: no answer in time; try again";
   const auto& ctx = err.context();
   switch (code_of(err)) {
     case errc::overloaded:
@@ -136,8 +138,6 @@ std::string client_detail(const caf::error& err) {
     default:
       if (ctx.size() >= 1 && ctx.match_element<std::string>(0))
         return ctx.get_as<std::string>(0);
-      if (err == caf::sec::request_timeout)
-        return "Service unavailable: no answer in time; try again";
       return "Request refused";
   }
 }

@@ -144,10 +144,20 @@ void commit_send(self_pointer self) {
         auto& st = self->state;
         auto rp = st.sends.front().rp;
         if (!stored) {
-          // Stored before the ring's window: the client reused a very old tempMessageId.
-          rp.deliver(caf::make_error(errc::already_exists,
-                                     "tempMessageId was used for an earlier message"));
-          return finish_send(self);
+          // Sent before the ring's window: answer with the original from the database.
+          self->request(st.db, st.settings.request_timeout, atom::ch_find_v, st.id, m.sender_id,
+                        m.client_message_id)
+            .then(
+              [self, rp](chat_message& original) mutable {
+                push_to(self, original.sender_id, frames::new_message(original));
+                rp.deliver(original);
+                finish_send(self);
+              },
+              [self, rp](caf::error& err) mutable {
+                rp.deliver(std::move(err));
+                finish_send(self);
+              });
+          return;
         }
         st.last_seq = m.seq;
         st.cursors[m.sender_id] = std::max(st.cursors[m.sender_id], m.seq);

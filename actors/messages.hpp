@@ -146,6 +146,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(tandem, caf::first_custom_type_id)
   CAF_ADD_ATOM(tandem, tandem::atom, ch_load, "ch_load")
   CAF_ADD_ATOM(tandem, tandem::atom, ch_insert, "ch_insert")
   CAF_ADD_ATOM(tandem, tandem::atom, ch_cursor, "ch_cursor")
+  CAF_ADD_ATOM(tandem, tandem::atom, ch_find, "ch_find")
   CAF_ADD_ATOM(tandem, tandem::atom, msg_write, "msg_write")
   CAF_ADD_ATOM(tandem, tandem::atom, flush, "flush")
   // life cycle of registry-owned actors

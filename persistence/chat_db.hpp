@@ -22,6 +22,9 @@ using chat_db = caf::typed_actor<
   /// (sender, tempMessageId) was stored before is skipped. `errc::already_exists` when a
   /// (conversation, seq) is taken: another node acted for the conversation.
   caf::replies_to<atom::ch_insert, std::vector<chat_message>>::with<std::vector<std::string>>,
+  /// The message `sender` sent with this tempMessageId (conversation, sender,
+  /// tempMessageId); `errc::not_found` when there is none.
+  caf::replies_to<atom::ch_find, std::string, std::string, std::string>::with<chat_message>,
   /// Moves a member's read cursor forward to `seq` (never back).
   caf::replies_to<atom::ch_cursor, std::string, std::string, int64_t>::with<bool>,
   /// C5 and replay past a conversation actor's ring (caller, conversation id, which

@@ -95,6 +95,10 @@ const std::string select_before = "SELECT * FROM (SELECT " + message_columns + R
   FROM messages m WHERE m.conversation_id = $1::uuid AND m.seq < $2
  ORDER BY m.seq DESC LIMIT $3) x ORDER BY 2)";
 
+const std::string select_sent = "SELECT " + message_columns + R"(
+  FROM messages m
+ WHERE m.conversation_id = $1::uuid AND m.sender_id = $2 AND m.client_message_id = $3)";
+
 const std::string select_members = R"(
 SELECT user_id, last_read_seq FROM participants WHERE conversation_id = $1::uuid
  ORDER BY user_id)";
@@ -269,6 +273,14 @@ std::vector<std::string> insert(pqxx::work& tx, const std::vector<chat_message>&
   tx.exec_params(move_cursors, text_array_literal(cur_conv), text_array_literal(cur_user),
                  bigint_array_literal(cur_seq));
   return inserted;
+}
+
+caf::expected<chat_message> find_sent(pqxx::work& tx, const std::string& id,
+                                      const std::string& sender, const std::string& temp_id) {
+  auto res = tx.exec_params(select_sent, id, sender, temp_id);
+  if (res.empty())
+    return caf::make_error(errc::not_found, "Message not found");
+  return message_from_row(res[0]);
 }
 
 void move_cursor(pqxx::work& tx, const std::string& id, const std::string& user, int64_t seq) {

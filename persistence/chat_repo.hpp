@@ -43,6 +43,10 @@ caf::expected<conversation_snapshot> load(pqxx::work& tx, const std::string& id,
 /// stored before is skipped.
 std::vector<std::string> insert(pqxx::work& tx, const std::vector<chat_message>& batch);
 
+/// The message `sender` sent to `id` with `temp_id`; `errc::not_found`.
+caf::expected<chat_message> find_sent(pqxx::work& tx, const std::string& id,
+                                      const std::string& sender, const std::string& temp_id);
+
 /// Moves a member's read cursor forward to `seq`.
 void move_cursor(pqxx::work& tx, const std::string& id, const std::string& user, int64_t seq);
 

@@ -90,6 +90,12 @@ db_actor::behavior_type db_impl(db_actor::stateful_pointer<db_state> self,
       return self->state.transact("insert_messages",
                                   [batch](pqxx::work& tx) { return chat::insert(tx, batch); });
     },
+    [self](atom::ch_find, const std::string& id, const std::string& sender,
+           const std::string& temp_id) {
+      return self->state.transact("find_sent_message", [id, sender, temp_id](pqxx::work& tx) {
+        return chat::find_sent(tx, id, sender, temp_id);
+      });
+    },
     [self](atom::ch_cursor, const std::string& id, const std::string& user, int64_t seq) {
       return self->state.transact("move_read_cursor", [id, user, seq](pqxx::work& tx) {
         chat::move_cursor(tx, id, user, seq);

@@ -32,6 +32,14 @@ struct chat_store {
   int page_queries = 0;
   caf::error fail_next_insert;
 
+  const chat_message* find(const std::string& id, const std::string& sender,
+                           const std::string& temp) const {
+    for (const auto& m : messages)
+      if (m.conversation_id == id && m.sender_id == sender && m.client_message_id == temp)
+        return &m;
+    return nullptr;
+  }
+
   int64_t last_seq(const std::string& id) const {
     int64_t out = 0;
     for (const auto& m : messages)
@@ -65,6 +73,8 @@ persistence::chat_db::behavior_type fake_chat_db(persistence::chat_db::pointer, 
         return err;
       std::vector<std::string> ids;
       for (const auto& m : batch) {
+        if (store->find(m.conversation_id, m.sender_id, m.client_message_id))
+          continue;  // ON CONFLICT DO NOTHING on (conversation, sender, tempMessageId)
         store->messages.push_back(m);
         ids.push_back(m.message_id);
         auto& c = store->cursors[{m.conversation_id, m.sender_id}];
@@ -72,6 +82,12 @@ persistence::chat_db::behavior_type fake_chat_db(persistence::chat_db::pointer, 
       }
       store->batches.push_back(batch.size());
       return ids;
+    },
+    [=](atom::ch_find, const std::string& id, const std::string& sender,
+        const std::string& temp) -> caf::result<chat_message> {
+      if (const auto* m = store->find(id, sender, temp))
+        return *m;
+      return caf::make_error(errc::not_found, "Message not found");
     },
     [=](atom::ch_cursor, const std::string& id, const std::string& user, int64_t seq) {
       auto& c = store->cursors[{id, user}];
@@ -224,6 +240,29 @@ TEST_CASE_METHOD(chat_fixture, "a repeated tempMessageId returns the original, s
     REQUIRE(other->value);
     CHECK(other->value->seq == 2);
   }
+}
+
+TEST_CASE_METHOD(chat_fixture,
+                 "a tempMessageId older than the ring still returns the original, stored once",
+                 "[chat]") {
+  auto first = message("ann", "old", "first");
+  settle();
+  for (int i = 1; i <= 4; ++i)  // ring_size is 3: "old" leaves the ring
+    message("bob", "b" + std::to_string(i));
+  settle();
+  auto again = message("ann", "old", "first");
+  settle();
+  REQUIRE(first->value);
+  REQUIRE(again->value);
+  CHECK(again->value->message_id == first->value->message_id);
+  CHECK(again->value->seq == 1);
+  CHECK(store.messages.size() == 5);
+  CHECK(seqs_pushed_to("ann").back() == 1);  // the original, again, to the sender
+  // The seq the skipped row would have had is free for the next message.
+  auto next = message("cid", "c1");
+  settle();
+  REQUIRE(next->value);
+  CHECK(next->value->seq == 6);
 }
 
 TEST_CASE_METHOD(chat_fixture, "non-members can neither send, read nor type", "[chat]") {
