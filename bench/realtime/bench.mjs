@@ -11,15 +11,14 @@
 //
 // Forks P worker processes (worker.mjs), each holding the WebSockets of every P-th user.
 // Prints one "RESULT ..." line per measurement and appends it as JSON to --json.
-import { fork, execFileSync } from "node:child_process";
-import { appendFileSync, readdirSync, readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { performance } from "node:perf_hooks";
+import * as lib from "./lib.mjs";
+import { now, sleep, percentiles, CLK_TCK, merge, fmtMap, ask } from "./lib.mjs";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const now = () => performance.timeOrigin + performance.now(); // as in worker.mjs
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const log = (...a) => console.error("bench-realtime:", ...a);
 
 // ---- arguments -----------------------------------------------------------------------
@@ -39,29 +38,9 @@ for (let i = 0; i < rest.length; i++) {
 }
 
 // ---- the node, the kernel ------------------------------------------------------------
-const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim());
-const procStatus = (pid, key) =>
-  Number((readFileSync(`/proc/${pid}/status`, "utf8").match(new RegExp(`^${key}:\\s+(\\d+)`, "m")) || [])[1] || 0);
-const rssKiB = () => procStatus(opt.serverPid, "VmRSS");
-const cpuTicks = () => {
-  const f = readFileSync(`/proc/${opt.serverPid}/stat`, "utf8").split(") ")[1].split(" ");
-  return { user: Number(f[11]), sys: Number(f[12]) }; // utime, stime (fields 14 and 15)
-};
-// CPU ticks per thread of the node, summed by thread name (/proc/PID/task/TID/stat).
-function threadTicks() {
-  const r = {};
-  try {
-    for (const tid of readdirSync(`/proc/${opt.serverPid}/task`)) {
-      try {
-        const st = readFileSync(`/proc/${opt.serverPid}/task/${tid}/stat`, "utf8");
-        const name = st.slice(st.indexOf("(") + 1, st.lastIndexOf(")")).replace(/[\s,:]+/g, "_");
-        const f = st.slice(st.lastIndexOf(")") + 2).split(" ");
-        r[name] = (r[name] || 0) + Number(f[11]) + Number(f[12]);
-      } catch { /* the thread ended */ }
-    }
-  } catch { /* the node ended */ }
-  return r;
-}
+const rssKiB = () => lib.rssKiB(opt.serverPid);
+const cpuTicks = () => lib.cpuTicks(opt.serverPid);
+const threadTicks = () => lib.threadTicks(opt.serverPid);
 // The node's own count of live WebSockets (GET /metrics), "n/a" if it has none.
 async function wsGauge() {
   try {
@@ -69,8 +48,8 @@ async function wsGauge() {
     return (text.match(/^tandem_websocket_connections\s+(\S+)/m) || [])[1] ?? "n/a";
   } catch { return "n/a"; }
 }
-const alive = () => { try { readFileSync(`/proc/${opt.serverPid}/stat`); return true; } catch { return false; } };
-const loadavg = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+const alive = () => lib.alive(opt.serverPid);
+const loadavg = lib.loadavg;
 
 // skmem of the node's established sockets (local port = the node's port). The charged
 // buffer memory of a socket is r (rmem_alloc) + t (wmem_alloc) + f (forward alloc) +
@@ -107,21 +86,7 @@ const sockstatTcpMemPages = () =>
 
 // ---- workers --------------------------------------------------------------------------
 let workers = [];
-function startWorkers(n) {
-  workers = Array.from({ length: n }, () => {
-    const w = fork(join(HERE, "worker.mjs"), [], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
-    w.waiters = [];
-    w.on("message", (m) => {
-      const i = w.waiters.findIndex((x) => x.ev === m.ev);
-      if (i >= 0) w.waiters.splice(i, 1)[0].resolve(m);
-    });
-    w.on("exit", (code) => { if (code) { log(`worker exited with ${code}`); process.exit(1); } });
-    return w;
-  });
-  return Promise.all(workers.map((w) => expect(w, "ready")));
-}
-function expect(w, ev) { return new Promise((resolve) => w.waiters.push({ ev, resolve })); }
-function ask(w, msg, ev) { const p = expect(w, ev); w.send(msg); return p; }
+async function startWorkers(n) { workers = await lib.forkWorkers(join(HERE, "worker.mjs"), n, log); }
 const all = (msg, ev) => Promise.all(workers.map((w) => ask(w, msg, ev)));
 
 function readUsers() {
@@ -145,15 +110,7 @@ async function connect(users) {
   r.client_rss_mib = Math.round(r.client_rss_mib);
   return r;
 }
-const merge = (maps) => maps.reduce((a, m) => { for (const [k, v] of Object.entries(m)) a[k] = (a[k] || 0) + v; return a; }, {});
-const fmtMap = (m) => Object.entries(m).map(([k, v]) => `${k}:${v}`).join(",") || "none";
-
-function result(fields) {
-  const line = "RESULT " + Object.entries(fields).map(([k, v]) =>
-    `${k}=${(typeof v === "object" ? fmtMap(v) : String(v)).replace(/\s+/g, "_")}`).join(" ");
-  console.log(line);
-  if (opt.json) appendFileSync(opt.json, JSON.stringify(fields) + "\n");
-}
+const result = (fields) => lib.result(fields, opt.json);
 
 // ---- scenario 1: idle authenticated connections -----------------------------------------
 async function idle() {
@@ -257,25 +214,6 @@ async function idle() {
 }
 
 // ---- scenario 2: presence fan-out ---------------------------------------------------------
-function percentiles(dumps, ps) {
-  const counts = new Map();
-  let n = 0, over = 0, max = 0, bucket = dumps[0]?.bucket_us || 10;
-  for (const d of dumps) {
-    n += d.n; over += d.over; max = Math.max(max, d.max_us);
-    for (const [b, c] of d.pairs) counts.set(b, (counts.get(b) || 0) + c);
-  }
-  const keys = [...counts.keys()].sort((a, b) => a - b);
-  const out = {};
-  for (const p of ps) {
-    const want = Math.ceil((p / 100) * n);
-    let acc = 0, v = NaN;
-    for (const k of keys) { acc += counts.get(k); if (acc >= want) { v = (k + 1) * bucket; break; } }
-    if (Number.isNaN(v) && n) v = max; // in the overflow
-    out[p] = v / 1000; // ms
-  }
-  return { n, over, max_ms: max / 1000, p: out };
-}
-
 async function fanout() {
   const users = readUsers();
   await startWorkers(opt.procs);
@@ -300,9 +238,7 @@ async function fanout() {
     const stops = await all({ cmd: "stop", end: now() + 100 }, "stopped");
     const tk1 = alive() ? cpuTicks() : tk0, seconds = (Date.now() - t0) / 1000;
     const th1 = threadTicks();
-    const threads = Object.fromEntries(Object.entries(th1)
-      .map(([k, v]) => [k, (v - (th0[k] || 0)) / CLK_TCK / seconds]).filter(([, v]) => v >= 0.01)
-      .sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, v.toFixed(2)]));
+    const threads = lib.threadCores(th0, th1, seconds);
     const nodeUserS = (tk1.user - tk0.user) / CLK_TCK, nodeSysS = (tk1.sys - tk0.sys) / CLK_TCK;
     const load = loadavg();
     await sleep(3000); // drain: deliveries of updates sent inside the window still count
@@ -348,9 +284,8 @@ async function fanout() {
 
 // ---- medians across rounds ----------------------------------------------------------------
 function summary() {
-  const rows = opt.files.flatMap((f) => readFileSync(f, "utf8").trim().split("\n").map((l) => JSON.parse(l)))
-    .filter((r) => r.scenario === "fanout");
-  const med = (xs) => { const s = xs.map(Number).sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
+  const rows = lib.readRows(opt.files, "fanout");
+  const med = lib.median;
   const groups = new Map();
   for (const r of rows) {
     const k = `${r.phase}\u0000${r.label}`;

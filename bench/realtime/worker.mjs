@@ -3,32 +3,9 @@
 // update -> delivery latency. Every update's title is "t=<epoch ms>" taken from
 // performance.timeOrigin + performance.now(), i.e. CLOCK_REALTIME with sub-millisecond
 // resolution, so a delivery can be timed in whichever client process receives it.
-import { performance } from "node:perf_hooks";
 import WebSocket from "ws";
 import { openRaw } from "./rawws.mjs";
-
-const now = () => performance.timeOrigin + performance.now();
-
-// Latency histogram: 10 µs buckets up to 10 s, the rest counted as overflow with the max kept.
-const BUCKET_US = 10;
-const BUCKETS = 1_000_000;
-class Histogram {
-  constructor() { this.reset(); }
-  reset() { this.b = new Uint32Array(BUCKETS); this.n = 0; this.over = 0; this.max = 0; }
-  add(ms) {
-    const us = ms * 1000;
-    this.n++;
-    if (us > this.max) this.max = us;
-    const i = us < 0 ? 0 : Math.floor(us / BUCKET_US);
-    if (i >= BUCKETS) this.over++; else this.b[i]++;
-  }
-  // Sparse form for IPC: [[bucket, count], ...].
-  dump() {
-    const pairs = [];
-    for (let i = 0; i < BUCKETS; i++) if (this.b[i]) pairs.push([i, this.b[i]]);
-    return { bucket_us: BUCKET_US, pairs, n: this.n, over: this.over, max_us: this.max };
-  }
-}
+import { now, Histogram, closeAll } from "./lib.mjs";
 
 const TITLE = Buffer.from('"title":"t=');
 const QUOTE = 0x22;
@@ -268,18 +245,10 @@ process.on("message", async (m) => {
     case "status":
       process.send({ ev: "status", open: conns.filter((k) => k.open).length, closes, errors, others, samples });
       break;
-    case "close": {
+    case "close":
       closingAll = true;
-      let left = conns.filter((k) => k.open).length;
-      if (!left) { process.send({ ev: "closed" }); break; }
-      for (const k of conns) {
-        if (!k.open) continue;
-        k.onClose = () => { if (--left === 0) process.send({ ev: "closed" }); };
-        k.ws.close(1000);
-      }
-      setTimeout(() => { if (left > 0) process.send({ ev: "closed", unclosed: left }); left = -1e9; }, 15000);
+      closeAll(conns);
       break;
-    }
     case "exit":
       process.exit(0);
   }
