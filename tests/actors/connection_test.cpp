@@ -65,8 +65,9 @@ struct connection_fixture : users_fixture {
   }
 
   void open(const std::string& user, uint8_t kinds = event_kind::all) {
-    conn = sys.spawn(connection_impl, connection_params{user, kinds, registry, settings, 5s},
-                     std::shared_ptr<ws_link>{link});
+    // No chat here: the chat registry stays unset.
+    connection_params params{user, kinds, registry, settings, 5s, {}, 1000};
+    conn = sys.spawn(connection_impl, std::move(params), std::shared_ptr<ws_link>{link});
     sched.run();
     if (link->accepted) {
       caf::anon_send(conn, atom::ws_open_v);
