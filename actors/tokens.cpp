@@ -12,15 +12,12 @@
 #include <nlohmann/json.hpp>
 #include <sodium.h>
 
-#include <array>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
-#include <mutex>
 #include <set>
 #include <sstream>
 #include <stdexcept>
-#include <unordered_map>
 #include <vector>
 
 namespace tandem {
@@ -178,11 +175,6 @@ std::string check_expiry(const json& claims, int64_t now) {
   return {};
 }
 
-/// `exp` in whole seconds, rounded down (after `check_expiry` accepted it).
-int64_t expiry_of(const json& claims) {
-  return static_cast<int64_t>(claims.at("exp").get<double>());
-}
-
 /// User ids are text of 1..128 characters in the schema.
 bool valid_user_id(const std::string& id) {
   return !id.empty() && id.size() <= 128;
@@ -293,62 +285,11 @@ std::string sha256_hex(const std::string& text) {
 
 // -- token_service ---------------------------------------------------------------------
 
-/// Accepted tokens by their text, in shards so that io threads rarely contend. A full
-/// shard is emptied rather than scanned: the cache only saves work.
-class token_service::verified_cache {
-public:
-  explicit verified_cache(std::size_t size) : shard_limit_(std::max<std::size_t>(1, size / shards)) {
-  }
-
-  std::optional<identity> find(const std::string& token, int64_t now) {
-    auto& s = shard_of(token);
-    std::lock_guard<std::mutex> guard{s.mutex};
-    auto i = s.entries.find(token);
-    if (i == s.entries.end())
-      return std::nullopt;
-    if (i->second.expires_at <= now) {
-      s.entries.erase(i);
-      return std::nullopt;
-    }
-    return i->second.who;
-  }
-
-  void insert(const std::string& token, const identity& who, int64_t expires_at) {
-    auto& s = shard_of(token);
-    std::lock_guard<std::mutex> guard{s.mutex};
-    if (s.entries.size() >= shard_limit_)
-      s.entries.clear();
-    s.entries.emplace(token, entry{who, expires_at});
-  }
-
-private:
-  static constexpr std::size_t shards = 16;
-  struct entry {
-    identity who;
-    int64_t expires_at;
-  };
-  struct shard {
-    std::mutex mutex;
-    std::unordered_map<std::string, entry> entries;
-  };
-
-  shard& shard_of(const std::string& token) {
-    return shards_[std::hash<std::string>{}(token) % shards];
-  }
-
-  std::size_t shard_limit_;
-  std::array<shard, shards> shards_;
-};
-
 token_service::token_service(token_settings settings) : settings_(std::move(settings)) {
   ensure_sodium();
   if (settings_.key.empty())
     throw std::invalid_argument("token_service needs an HS256 key");
-  if (settings_.cache_size > 0)
-    cache_ = std::make_unique<verified_cache>(settings_.cache_size);
 }
-
-token_service::~token_service() = default;
 
 std::shared_ptr<const token_service> token_service::from_config(const config::app_config& cfg) {
   const auto& auth = cfg.auth;
@@ -360,7 +301,6 @@ std::shared_ptr<const token_service> token_service::from_config(const config::ap
   s.external_issuer = auth.external_issuer;
   s.external_audience = auth.external_audience;
   s.external_user_claim = auth.external_user_claim;
-  s.cache_size = auth.token_cache_size;
   if (auth.external_issuer.empty() != auth.external_jwks_file.empty())
     throw config::config_error(
       "auth.external_issuer and auth.external_jwks_file must be set together");
@@ -409,9 +349,6 @@ token_check token_service::verify(const std::string& token, int64_t now) const {
     return {std::nullopt, "Not authenticated"};
   if (token.size() > max_token_size)
     return {std::nullopt, malformed_token};
-  if (cache_)
-    if (auto who = cache_->find(token, now))
-      return {std::move(who), {}};
   auto parts = split_jws(token);
   if (!parts)
     return {std::nullopt, malformed_token};
@@ -421,14 +358,11 @@ token_check token_service::verify(const std::string& token, int64_t now) const {
   // The algorithm decides which key is used, so it is pinned per kind of token here,
   // before anything is verified: this is what refuses "none" and HS/RS confusion.
   auto alg = string_member(*header, "alg");
-  token_check check{std::nullopt, invalid_token};
   if (alg == "HS256")
-    check = verify_own(token, now);
-  else if (alg == "RS256" && !settings_.external_issuer.empty())
-    check = verify_external(token, string_member(*header, "kid"), now);
-  if (cache_ && check.who)
-    cache_->insert(token, *check.who, check.expires_at);
-  return check;
+    return verify_own(token, now);
+  if (alg == "RS256" && !settings_.external_issuer.empty())
+    return verify_external(token, string_member(*header, "kid"), now);
+  return {std::nullopt, invalid_token};
 }
 
 token_check token_service::verify(const std::string& token) const {
@@ -458,7 +392,7 @@ token_check token_service::verify_own(const std::string& token, int64_t now) con
   identity who{string_member(*claims, "sub"), string_member(*claims, "email")};
   if (!valid_user_id(who.user_id))
     return {std::nullopt, invalid_token};
-  return {std::move(who), {}, expiry_of(*claims)};
+  return {std::move(who), {}};
 }
 
 token_check token_service::verify_external(const std::string& token, const std::string& kid,
@@ -478,7 +412,7 @@ token_check token_service::verify_external(const std::string& token, const std::
                string_member(*claims, "email")};
   if (!valid_user_id(who.user_id))
     return {std::nullopt, invalid_token};
-  return {std::move(who), {}, expiry_of(*claims)};
+  return {std::move(who), {}};
 }
 
 } // namespace tandem

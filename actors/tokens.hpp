@@ -32,8 +32,6 @@ struct token_settings {
   std::string external_audience;            ///< empty: `aud` of external tokens not checked
   std::string external_user_claim = "cognito:username";
   std::map<std::string, std::string> external_keys; ///< kid -> RSA public key (PEM)
-  /// Tokens remembered as verified until their `exp`; 0 turns the cache off.
-  std::size_t cache_size = 8192;
 };
 
 /// A freshly issued access token.
@@ -46,21 +44,16 @@ struct access_token {
 struct token_check {
   std::optional<identity> who;
   std::string failure;                      ///< client-safe text when `who` is empty
-  int64_t expires_at = 0;                   ///< `exp` of an accepted token
 };
 
-/// Issues and verifies access tokens. Its settings are immutable, so one instance is
+/// Issues and verifies access tokens. Immutable after construction, so one instance is
 /// shared by io threads and actors; verification does no I/O and may run anywhere.
-/// Accepted tokens are remembered until their `exp` (bounded by `cache_size`): a client
-/// polls with the same token for minutes, and the signature check is most of the cost
-/// of a cached read. Access tokens are not revocable, so the answer cannot change.
 class token_service {
 public:
   /// Longest token accepted; a longer Authorization header is refused unparsed.
   static constexpr std::size_t max_token_size = 8 * 1024;
 
   explicit token_service(token_settings settings);
-  ~token_service();
 
   /// Builds the service from `auth.*` (key via `config::resolve_jwt_key`, the external
   /// JWKS file read and converted now). Throws `config::config_error` with one line
@@ -96,8 +89,6 @@ private:
                               int64_t now) const;
 
   token_settings settings_;
-  class verified_cache;  // tokens.cpp
-  std::unique_ptr<verified_cache> cache_;
 };
 
 /// A new refresh token: 256 random bits, base64url without padding (43 characters).

@@ -93,7 +93,6 @@ struct auth_config {
   std::string external_jwks_file;
   std::string external_audience;           // empty: not checked
   std::string external_user_claim = "cognito:username";
-  std::size_t token_cache_size = 8192;     // verified access tokens remembered until exp; 0: off
 };
 
 struct media_config {

@@ -181,32 +181,6 @@ TEST_CASE("an issued access token verifies to its identity until it expires", "[
   CHECK(expired.failure == "Token expired");
 }
 
-TEST_CASE("remembered tokens keep every answer of a full verification", "[tokens]") {
-  auto cached = our_settings();
-  cached.cache_size = 2;  // one entry per shard at most: entries are dropped all the time
-  auto uncached = our_settings();
-  uncached.cache_size = 0;
-  token_service with_cache{cached}, without{uncached};
-  auto other_settings = our_settings();
-  other_settings.key = std::string(40, 'z');
-  token_service other{other_settings};
-  for (int i = 0; i < 20; ++i) {
-    auto token = with_cache.issue(identity{"user-" + std::to_string(i), "u@example.com"}, t0).token;
-    for (auto now : {t0, t0 + 1, t0 + 899}) {
-      auto a = with_cache.verify(token, now);
-      REQUIRE(a.who.has_value());
-      CHECK(a.who->user_id == "user-" + std::to_string(i));
-      CHECK(without.verify(token, now).who.has_value());
-    }
-    // Remembered by one service, still refused by another key's.
-    check_refused(other.verify(token, t0 + 1));
-    auto expired = with_cache.verify(token, t0 + 900);
-    CHECK_FALSE(expired.who.has_value());
-    CHECK(expired.failure == "Token expired");
-    CHECK(without.verify(token, t0 + 900).failure == "Token expired");
-  }
-}
-
 TEST_CASE("a missing or garbage token is refused", "[tokens]") {
   token_service svc{our_settings()};
   CHECK(svc.verify("", t0).failure == "Not authenticated");
