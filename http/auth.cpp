@@ -42,12 +42,9 @@ template <std::size_t N>
 std::optional<std::array<std::string, N>> string_fields(const request& req,
                                                         const std::array<const char*, N>& names,
                                                         const responder& respond) {
-  response error;
-  auto body = parse_json_object(req, error);
-  if (!body) {
-    respond(std::move(error));
+  auto body = parse_json_object(req, respond);
+  if (!body)
     return std::nullopt;
-  }
   std::array<std::string, N> values;
   for (std::size_t i = 0; i < N; ++i) {
     auto it = body->find(names[i]);

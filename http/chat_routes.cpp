@@ -64,12 +64,9 @@ std::optional<T> count_of(const std::string& text, T max) {
 /// C1's body, or nullopt after answering 400.
 std::optional<new_conversation> decode_conversation(const request& req, const identity& who,
                                                     const responder& respond) {
-  response error;
-  auto body = parse_json_object(req, error);
-  if (!body) {
-    respond(std::move(error));
+  auto body = parse_json_object(req, respond);
+  if (!body)
     return std::nullopt;
-  }
   for (const char* key : {"recipientIdArr", "isGroup", "title"})
     if (!body->contains(key)) {
       respond(missing_body(key));

@@ -286,10 +286,9 @@ void get_media(const services& svc, request& req, responder respond) {
 /// expect; only a malformed body and an unavailable database are errors.
 void send_invitation(const services& svc, request& req, const identity& who,
                      responder respond) {
-  response error;
-  auto body = parse_json_object(req, error);
+  auto body = parse_json_object(req, respond);
   if (!body)
-    return respond(std::move(error));
+    return;
   auto text = [&](const char* name) -> std::optional<std::string> {
     auto i = body->find(name);
     if (i == body->end() || !i->is_string())

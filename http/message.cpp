@@ -34,4 +34,12 @@ std::optional<json> parse_json_object(const request& req, response& error) {
   return parsed;
 }
 
+std::optional<json> parse_json_object(const request& req, const responder& respond) {
+  response error;
+  auto body = parse_json_object(req, error);
+  if (!body)
+    respond(std::move(error));
+  return body;
+}
+
 } // namespace tandem::http

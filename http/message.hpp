@@ -54,4 +54,7 @@ response json_response(unsigned status, const json& body);
 /// when the body is empty, not JSON, or not an object.
 std::optional<json> parse_json_object(const request& req, response& error);
 
+/// `parse_json_object` that answers the 400 itself through `respond`.
+std::optional<json> parse_json_object(const request& req, const responder& respond);
+
 } // namespace tandem::http

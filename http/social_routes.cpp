@@ -51,15 +51,6 @@ void add(router& r, const services& svc, const char* method, const char* pattern
         social_body_limit);
 }
 
-/// The JSON object body, or nullopt after answering 400.
-std::optional<json> object_body(const request& req, const responder& respond) {
-  response error;
-  auto body = parse_json_object(req, error);
-  if (!body)
-    respond(std::move(error));
-  return body;
-}
-
 /// The page of the query, or nullopt after answering 400.
 std::optional<page_request> page_of(const request& req, int32_t default_limit, int32_t cap,
                                     const responder& respond) {
@@ -111,7 +102,7 @@ void write_friendship(const services& svc, responder respond, friendship_op op,
 /// F2 `{user_id2}` and F5 `{user_id1}`: the other user named in the body.
 void write_with_body(const services& svc, request& req, const identity& who, responder respond,
                      friendship_op op, const char* key) {
-  auto body = object_body(req, respond);
+  auto body = parse_json_object(req, respond);
   if (!body)
     return;
   std::string detail;
@@ -126,7 +117,7 @@ void write_with_body(const services& svc, request& req, const identity& who, res
 /// F7 `{user_id1, user_id2}`: either user ends the pair, whatever its state.
 void delete_friendship(const services& svc, request& req, const identity& who,
                        responder respond) {
-  auto body = object_body(req, respond);
+  auto body = parse_json_object(req, respond);
   if (!body)
     return;
   std::string detail;
@@ -206,7 +197,7 @@ void search_users(const services& svc, request& req, const identity& who, respon
 /// N1 (`personal` false) and N2.
 void share(const services& svc, request& req, const identity& who, responder respond,
            bool personal) {
-  auto body = object_body(req, respond);
+  auto body = parse_json_object(req, respond);
   if (!body)
     return;
   std::string detail;

@@ -44,12 +44,9 @@ template <class T>
 std::optional<T> decoded_body(const request& req,
                               std::optional<T> (*decode)(const json&, std::string&),
                               const responder& respond) {
-  response error;
-  auto body = parse_json_object(req, error);
-  if (!body) {
-    respond(std::move(error));
+  auto body = parse_json_object(req, respond);
+  if (!body)
     return std::nullopt;
-  }
   std::string detail;
   auto value = decode(*body, detail);
   if (!value)
