@@ -14,10 +14,12 @@
 #include <string>
 #include <vector>
 
-#include "tests/support/caf_catch_dsl.hpp" // last: defines expect, _ and friends
+#include "tests/actors/users_fixture.hpp" // test_config, reply; last: the test DSL
 
 using namespace tandem;
 using namespace std::chrono_literals;
+using tandem_test::reply;
+using tandem_test::test_config;
 using json = nlohmann::json;
 
 namespace {
@@ -107,23 +109,6 @@ persistence::chat_db::behavior_type fake_chat_db(persistence::chat_db::pointer, 
   };
 }
 
-struct test_config : caf::actor_system_config {
-  test_config() {
-    set("scheduler.policy", caf::atom("testing"));
-    set("logger.file-verbosity", caf::atom("quiet"));
-    tandem::add_message_types(*this);
-  }
-};
-
-template <class T>
-struct reply {
-  std::optional<T> value;
-  std::optional<caf::error> error;
-  errc code() const {
-    return error ? code_of(*error) : errc::none;
-  }
-};
-
 struct chat_fixture {
   test_config cfg;
   caf::actor_system sys{cfg};
@@ -167,14 +152,7 @@ struct chat_fixture {
 
   template <class T, class... Ts>
   std::shared_ptr<reply<T>> send(Ts... xs) {
-    auto out = std::make_shared<reply<T>>();
-    auto target = registry;
-    sys.spawn([=](caf::event_based_actor* self) {
-      self->request(target, caf::infinite, xs...)
-        .then([=](T& value) { out->value = std::move(value); },
-              [=](caf::error& err) { out->error = std::move(err); });
-    });
-    return out;
+    return tandem_test::request_from<T>(sys, registry, xs...);
   }
 
   /// Runs everything, firing the group commit's timer.

@@ -225,6 +225,19 @@ struct reply {
   }
 };
 
+/// Spawns an actor that sends `xs...` to `target` and records the reply; nothing runs
+/// until the test scheduler does.
+template <class T, class Handle, class... Ts>
+std::shared_ptr<reply<T>> request_from(caf::actor_system& sys, const Handle& target, Ts... xs) {
+  auto out = std::make_shared<reply<T>>();
+  sys.spawn([=](caf::event_based_actor* self) {
+    self->request(target, caf::infinite, xs...)
+      .then([=](T& value) { out->value = std::move(value); },
+            [=](caf::error& err) { out->error = std::move(err); });
+  });
+  return out;
+}
+
 constexpr auto idle_timeout = caf::timespan{10s};
 constexpr auto presence_timeout = caf::timespan{180s};
 
@@ -266,14 +279,7 @@ struct users_fixture {
   /// nothing runs until the scheduler does.
   template <class T, class... Ts>
   std::shared_ptr<reply<T>> send(Ts... xs) {
-    auto out = std::make_shared<reply<T>>();
-    auto target = registry;
-    sys.spawn([=](caf::event_based_actor* self) {
-      self->request(target, caf::infinite, xs...)
-        .then([=](T& value) { out->value = std::move(value); },
-              [=](caf::error& err) { out->error = std::move(err); });
-    });
-    return out;
+    return request_from<T>(sys, registry, xs...);
   }
 
   /// A request, run until nothing is left to do.

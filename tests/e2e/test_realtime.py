@@ -12,17 +12,16 @@ import asyncio
 import base64
 import json
 import os
-import re
 import socket
 import time
 import unittest
 import urllib.parse
-import uuid
 
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatusCode
 
 from tandem_node import NodeTestCase
+from test_social import Person as SocialPerson
 from tandem_tokens import mint_token
 
 JWT_KEY = "e2e-realtime-signing-key-" + "r" * 32
@@ -129,43 +128,15 @@ class Socket:
         await asyncio.wait_for(self.ws.close(), 5)
 
 
-class Person:
+class Person(SocialPerson):
     """A user of the node with a profile (unless register=False), a token and sockets."""
 
+    jwt_key = JWT_KEY
+
     def __init__(self, test, first="Test", last="User", register=True):
-        self.test = test
-        self.id = str(uuid.uuid4())
-        self.first, self.last = first, last
-        self.token = mint_token(JWT_KEY, self.id, f"{self.id}@example.com")
-        self.headers = {"Authorization": "Bearer " + self.token}
-        if register:
-            self.ok("POST", "/users/me", {"first_name": first, "last_name": last})
+        super().__init__(test, first, last, register=register)
 
-    def call(self, method, path, body=None):
-        """(status, parsed JSON body); the body as text when it is not JSON (or empty)."""
-        data = body if isinstance(body, str) or body is None else json.dumps(body)
-        status, _, text = self.test.node.request(method, path, body=data, headers=self.headers)
-        try:
-            return status, json.loads(text)
-        except ValueError:
-            return status, text
-
-    def ok(self, method, path, body=None):
-        status, reply = self.call(method, path, body)
-        self.test.assertEqual(status, 200, f"{method} {path}: {reply}")
-        return reply
-
-    # -- REST ---------------------------------------------------------------------------
-    def request(self, other):
-        self.ok("POST", "/friendship/requests", {"user_id2": other.id})
-
-    def accept(self, other):
-        self.ok("POST", "/friendship/accept", {"user_id1": other.id})
-
-    def befriend(self, other):
-        self.request(other)
-        other.accept(self)
-
+    # -- REST (friendships and shares: SocialPerson) ------------------------------------
     def set_sharing(self, share_mode, allow=None, deny=None):
         """U4 with the whole profile: share_mode and (optionally) both domain lists."""
         profile = self.ok("GET", "/users/me")
@@ -184,9 +155,6 @@ class Person:
     def presence_of(self, other):
         """P2: (status, body); the body is '' when the server sent an empty one."""
         return self.call("GET", "/presence/" + urllib.parse.quote(other.id, safe=""))
-
-    def unread(self):
-        return self.ok("GET", "/notifications/share?is_read=false")
 
     # -- WebSocket ----------------------------------------------------------------------
     async def connect(self, path="/ws", name=None):

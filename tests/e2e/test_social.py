@@ -5,7 +5,6 @@ consistency: after every write, the very next reads of both users show it.
 Profiles are created with POST /users/me; tokens are minted (tandem_tokens.py).
 """
 import json
-import re
 import unittest
 import urllib.parse
 import uuid
@@ -40,12 +39,15 @@ def path_of(*segments, **query):
 class Person:
     """A user of the node: id, email, token, and calls made with that token."""
 
+    jwt_key = JWT_KEY  # the signing key of the node the test starts
+
     def __init__(self, test, first, last, email=None, register=True):
         self.test = test
         self.id = str(uuid.uuid4())
         self.email = email or f"{self.id}@example.com"
         self.first, self.last = first, last
-        self.headers = {"Authorization": "Bearer " + mint_token(JWT_KEY, self.id, self.email)}
+        self.token = mint_token(self.jwt_key, self.id, self.email)
+        self.headers = {"Authorization": "Bearer " + self.token}
         if register:
             self.ok("POST", "/users/me", {"first_name": first, "last_name": last})
 
