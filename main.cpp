@@ -126,7 +126,10 @@ int serve(const config::app_config& cfg) {
     sys, {cfg.auth, std::chrono::milliseconds(cfg.http.request_timeout_ms), tokens, db, redis,
           hasher});
   auto media = persistence::spawn_media(sys, cfg.media);
-  auto users = spawn_user_registry(sys, db, user_settings_from(cfg));
+  auto views = std::make_shared<polled_views>();
+  auto user_cfg = user_settings_from(cfg);
+  user_cfg.views = views;
+  auto users = spawn_user_registry(sys, db, user_cfg);
   auto writer_counters = std::make_shared<persistence::message_writer_counters>();
   auto writer = persistence::spawn_message_writer(sys, db, message_writer_settings_from(cfg),
                                                   writer_counters);
@@ -151,7 +154,7 @@ int serve(const config::app_config& cfg) {
   http::server server{cfg.http, cfg.log.requests,
                       http::make_routes(
                         {sys, cfg, db, redis, stats, tokens, accounts, media, media_urls, users,
-                         chats}),
+                         views, chats}),
                       stats, gateway};
   stats.add_collector([writer_counters] {
     auto& c = *writer_counters;

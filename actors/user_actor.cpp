@@ -1,6 +1,7 @@
 #include "actors/user_actor.hpp"
 
 #include "actors/page_privacy.hpp"
+#include "actors/wire_json.hpp"
 #include "actors/ws_frames.hpp"
 #include "config/log.hpp"
 
@@ -39,17 +40,18 @@ void user_state::install(social_snapshot snap) {
   }
   unread = std::move(snap.unread.items);
   unread_complete = snap.unread.complete;
+  publish_view();
 }
 
 void user_state::apply(const friendship_change& change) {
   // The change carries both cards as the database had them: refresh ours too.
   profile.me = change.low.user_id == id ? change.low : change.high;
   const auto& other = change.other_than(id);
-  if (!change.exists) {
+  if (change.exists)
+    relations[other.user_id] = relation{other, change.row};
+  else
     relations.erase(other.user_id);
-    return;
-  }
-  relations[other.user_id] = relation{other, change.row};
+  publish_view();
 }
 
 void user_state::add_unread(share_notification note) {
@@ -62,6 +64,7 @@ void user_state::add_unread(share_notification note) {
     unread.resize(limit);
     unread_complete = false;
   }
+  publish_view();
 }
 
 void user_state::apply_read(const read_receipt& r) {
@@ -81,6 +84,7 @@ void user_state::apply_read(const read_receipt& r) {
   if (merged.size() > limit)
     merged.resize(limit);
   unread = std::move(merged);
+  publish_view();
 }
 
 bool outcome_unknown(const caf::error& err) {
@@ -96,6 +100,33 @@ void user_state::update_card(const user_card& card) {
   for (auto& n : unread)
     if (n.sender.user_id == card.user_id)
       n.sender = card;
+  publish_view();
+}
+
+void user_state::publish_view() {
+  if (!settings.views || view_owner == 0)
+    return;
+  auto v = std::make_shared<polled_view>();
+  v->owner = view_owner;
+  auto requests = wire::json::array();
+  for (const auto& rel : requests_in())
+    requests.push_back(wire::friend_request_json(rel));
+  v->requests = wire::to_text(requests);
+  v->unread.reserve(unread.size());
+  for (const auto& n : unread)
+    v->unread.push_back(wire::to_text(wire::notification_json(n)));
+  v->unread_complete = unread_complete;
+  auto friends = friends_by_name();
+  v->friends.reserve(friends.size());
+  for (const auto* rel : friends)
+    v->friends.push_back(
+      wire::to_text(wire::friend_json(user_summary{rel->user, friendship_state::friends, caf::none})));
+  settings.views->publish(id, v);
+  view = std::move(v);
+}
+
+bool user_state::view_was_read() {
+  return view && view->reads.exchange(0, std::memory_order_relaxed) > 0;
 }
 
 // -- queries ---------------------------------------------------------------------------------
@@ -218,11 +249,13 @@ void schedule_tick(self_pointer self, caf::timespan after) {
   self->delayed_send(self, after, atom::tick_v, true);
 }
 
-/// Reports the actor idle once it has been unused for the idle timeout (or at once
-/// when stale) with nothing in flight and no live connection; the registry decides
-/// (see `atom::idle`).
+/// Reports the actor idle once it has been unused (no routed message, no read of its
+/// polled view) for the idle timeout, or at once when stale, with nothing in flight
+/// and no live connection; the registry decides (see `atom::idle`).
 void on_tick(self_pointer self, bool periodic) {
   auto& st = self->state;
+  if (st.view_was_read())
+    st.last_active = self->clock().now();
   auto timeout = st.settings.idle_timeout;
   auto idle_for = self->clock().now() - st.last_active;
   if ((idle_for >= timeout || st.stale) && st.quiet())
@@ -633,6 +666,13 @@ user_actor::behavior_type user_actor_impl(user_actor::stateful_pointer<user_stat
   st.registry = std::move(registry);
   st.settings = settings;
   st.last_active = self->clock().now();
+  if (settings.views) {
+    st.view_owner = self->id();
+    // However the actor ends, its view goes with it (unless a successor replaced it).
+    self->attach_functor([views = settings.views, user = st.id, owner = st.view_owner] {
+      views->withdraw(user, owner);
+    });
+  }
   self->set_down_handler([self](caf::down_msg& msg) { on_connection_down(self, msg); });
   // `await` keeps every other message in the mailbox until the snapshot is in, so
   // nothing is ever served from a half-loaded state.

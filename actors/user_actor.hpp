@@ -6,6 +6,7 @@
 
 #include "actors/actor_types.hpp"
 #include "actors/connection_actor.hpp"
+#include "actors/polled_views.hpp"
 #include "persistence/social_db.hpp"
 
 #include <caf/all.hpp>
@@ -32,6 +33,9 @@ struct user_settings {
   caf::timespan request_timeout = std::chrono::seconds(5);
   /// Connection cap and presence timeout (ws.* keys).
   gateway_settings gateway;
+  /// Where the actors pin their users' polled reads for the io threads; null: nowhere
+  /// (every read goes through the actor).
+  std::shared_ptr<polled_views> views;
 };
 
 /// A user's social state and the bookkeeping of their actor. The functions without
@@ -57,6 +61,11 @@ struct user_state {
   /// Set when the database may differ from this state (a write's outcome is unknown):
   /// the actor keeps serving but asks to be stopped as soon as it is quiet.
   bool stale = false;
+
+  /// The id of the actor, which owns the polled view it publishes (0: none).
+  uint64_t view_owner = 0;
+  /// The view last published, to count the reads it served.
+  std::shared_ptr<const polled_view> view;
 
   // -- presence and live connections (design.md section 5) ----------------------------
   struct live_connection {
@@ -104,6 +113,13 @@ struct user_state {
 
   /// Replaces the card of a related user wherever the state keeps it.
   void update_card(const user_card& card);
+
+  /// Renders the polled reads and publishes them to `settings.views` (if any); every
+  /// transition above ends with it, so a write is answered only once its view is out.
+  void publish_view();
+
+  /// Whether the published view served reads since the last call.
+  bool view_was_read();
 
   // -- queries ----------------------------------------------------------------------------
   /// How the user relates to `other`.

@@ -25,6 +25,10 @@ std::optional<std::string> canonical_uuid(std::string_view text) {
   return out;
 }
 
+std::string to_text(const json& x) {
+  return x.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 json text_or_null(const caf::optional<std::string>& x) {
   return x ? json(*x) : json(nullptr);
 }
@@ -44,6 +48,17 @@ json friend_request_json(const relation& rel) {
   auto out = card_json(rel.user);
   out["requested_at"] = rel.row.requested_at;
   return out;
+}
+
+json friend_json(const user_summary& s) {
+  return {
+    {"user_id", s.user.user_id},
+    {"first_name", s.user.first_name},
+    {"last_name", s.user.last_name},
+    {"description", s.user.description},
+    {"profile_image_extension", text_or_null(s.user.profile_image_extension)},
+    {"friendship_state", static_cast<int>(s.state)},
+  };
 }
 
 json notification_json(const share_notification& n) {

@@ -22,6 +22,9 @@ std::size_t utf8_length(std::string_view s);
 /// A UUID in its 8-4-4-4-12 hexadecimal form, in lower case; nullopt otherwise.
 std::optional<std::string> canonical_uuid(std::string_view text);
 
+/// `x` as compact JSON text; invalid UTF-8 in strings is replaced, never thrown on.
+std::string to_text(const json& x);
+
 /// The text, or JSON null.
 json text_or_null(const caf::optional<std::string>& x);
 
@@ -31,6 +34,10 @@ json card_json(const user_card& c);
 
 /// F4 entry: the requester's card and `requested_at`.
 json friend_request_json(const relation& rel);
+
+/// U10 entry: `{user_id, first_name, last_name, description, profile_image_extension,
+/// friendship_state}`.
+json friend_json(const user_summary& s);
 
 /// N3 entry: `{event_id, user_id (sender), sent_at, url, title, seen_at, first_name,
 /// last_name, profile_image_extension}`.

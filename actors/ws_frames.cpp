@@ -15,7 +15,7 @@ json domain_json(const std::string& url) {
 }
 
 ws_push make(uint8_t kind, const json& body, std::string coalesce_key = {}) {
-  return {kind, body.dump(), std::move(coalesce_key)};
+  return {kind, wire::to_text(body), std::move(coalesce_key)};
 }
 
 /// Presence frames about one user replace each other in a send queue: latest wins.
@@ -101,7 +101,7 @@ std::string error(const std::string& detail, const caf::optional<std::string>& a
     body["action"] = *action;
   if (temp_message_id)
     body["tempMessageId"] = *temp_message_id;
-  return body.dump(-1, ' ', false, json::error_handler_t::replace);
+  return wire::to_text(body);
 }
 
 } // namespace tandem::frames

@@ -1,5 +1,7 @@
 #include "http/message.hpp"
 
+#include "actors/wire_json.hpp"
+
 namespace tandem::http {
 
 std::optional<std::string> request::header(const std::string& name) const {
@@ -16,7 +18,7 @@ response error_response(unsigned status, const std::string& detail) {
 response json_response(unsigned status, const json& body) {
   response res;
   res.status = status;
-  res.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
+  res.body = wire::to_text(body);
   return res;
 }
 

@@ -4,6 +4,7 @@
 #include "actors/accounts.hpp"
 #include "actors/actor_types.hpp"
 #include "actors/conversation_actor.hpp"
+#include "actors/polled_views.hpp"
 #include "actors/tokens.hpp"
 #include "config/app_config.hpp"
 #include "http/metrics.hpp"
@@ -37,6 +38,8 @@ struct services {
   // -- social graph and share notifications (http/social_routes.cpp) ---------------
   /// Routes every request about a user to that user's actor.
   user_registry_actor users;
+  /// The polled reads the users' actors publish, answered on the io thread.
+  std::shared_ptr<const polled_views> views;
   // -- chat (http/chat_routes.cpp) -----------------------------------------------------
   /// Routes every request about a conversation to that conversation's actor.
   conversation_registry_actor chats;

@@ -210,17 +210,6 @@ json user_summary_json(const user_summary& s) {
   return out;
 }
 
-json friend_json(const user_summary& s) {
-  return {
-    {"user_id", s.user.user_id},
-    {"first_name", s.user.first_name},
-    {"last_name", s.user.last_name},
-    {"description", s.user.description},
-    {"profile_image_extension", text_or_null(s.user.profile_image_extension)},
-    {"friendship_state", static_cast<int>(s.state)},
-  };
-}
-
 json sent_share_json(const sent_share& s) {
   return {
     {"event_id", s.event_id},

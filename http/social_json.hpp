@@ -80,9 +80,8 @@ json relation_json(const relation& rel);
 /// mutual_friend_count}`.
 json user_summary_json(const user_summary& s);
 
-/// U10 entry: `{user_id, first_name, last_name, description, profile_image_extension,
-/// friendship_state}`.
-json friend_json(const user_summary& s);
+/// U10 entry (also rendered into the user's polled view).
+using wire::friend_json;
 
 /// N3 entry (shared with the share-notification push).
 using wire::notification_json;

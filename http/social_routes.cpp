@@ -2,7 +2,9 @@
 // and share notifications (N1-N5) of compat section 3. Each handler validates on the
 // io thread, then hands one request to the user registry (served by the users'
 // actors, which run writes database first) or, for reads that no actor state
-// serves (search, read and sent notifications), to the database.
+// serves (search, read and sent notifications), to the database. The hot polled
+// reads (F4, N3 unread, U10 about oneself) come straight from the view the user's
+// actor published (actors/polled_views.hpp) when it has one.
 #include "http/actor_bridge.hpp"
 #include "http/auth.hpp"
 #include "http/error_mapping.hpp"
@@ -59,6 +61,13 @@ std::optional<page_request> page_of(const request& req, int32_t default_limit, i
   if (!page)
     respond(error_response(400, detail));
   return page;
+}
+
+/// A 200 with JSON a user's actor rendered into its polled view.
+response rendered(std::string body) {
+  response res;
+  res.body = std::move(body);
+  return res;
 }
 
 json count_json(int64_t n) {
@@ -215,8 +224,8 @@ void share(const services& svc, request& req, const identity& who, responder res
                    who.user_id, std::move(*share));
 }
 
-/// N3: unread ones from the caller's actor (polled every minute), the others from
-/// the database.
+/// N3: unread ones from the caller's polled view or actor (polled every minute), the
+/// others from the database.
 void received(const services& svc, request& req, const identity& who, responder respond) {
   std::string detail;
   std::optional<bool> is_read;
@@ -230,13 +239,18 @@ void received(const services& svc, request& req, const identity& who, responder 
   auto shape = [](const std::vector<share_notification>& xs) {
     return json_array(xs, notification_json);
   };
-  if (is_read == false)
+  if (is_read == false) {
+    if (auto view = svc.views->find(who.user_id); view && view->unread_serves(*page)) {
+      respond(rendered(json_page(view->unread, *page)));
+      return;
+    }
     ask<std::vector<share_notification>>(svc, std::move(respond), svc.users, "unread_shares",
                                          shape, atom::sh_unread_v, who.user_id, *page);
-  else
+  } else {
     ask<std::vector<share_notification>>(
       svc, std::move(respond), svc.db, "received_shares", shape, atom::sh_fetch_v,
       share_query{who.user_id, is_read ? caf::optional<bool>{*is_read} : caf::none, *page});
+  }
 }
 
 /// N5.
@@ -271,6 +285,10 @@ void add_social_routes(router& r, const services& svc) {
       });
   add(r, svc, "GET", "/friendship/requests",
       [](const services& svc, request&, const identity& who, responder respond) {
+        if (auto view = svc.views->find(who.user_id)) {
+          respond(rendered(view->requests));
+          return;
+        }
         ask<std::vector<relation>>(
           svc, std::move(respond), svc.users, "friend_requests",
           [](const std::vector<relation>& xs) { return json_array(xs, friend_request_json); },
@@ -323,11 +341,18 @@ void add_social_routes(router& r, const services& svc) {
   add(r, svc, "GET", "/users/id/{id}/friends",
       [](const services& svc, request& req, const identity& who, responder respond) {
         auto page = page_of(req, list_cap, uncapped, respond);
-        if (page)
-          ask<std::vector<user_summary>>(
+        if (!page)
+          return;
+        const auto& target = req.params.at("id");
+        if (target == who.user_id)
+          if (auto view = svc.views->find(who.user_id)) {
+            respond(rendered(json_page(view->friends, *page)));
+            return;
+          }
+        ask<std::vector<user_summary>>(
             svc, std::move(respond), svc.users, "friends",
-            [](const std::vector<user_summary>& xs) { return json_array(xs, friend_json); },
-            atom::fr_list_v, who.user_id, req.params.at("id"), *page);
+          [](const std::vector<user_summary>& xs) { return json_array(xs, friend_json); },
+          atom::fr_list_v, who.user_id, target, *page);
       });
   add(r, svc, "GET", "/users/id/{id}/friends/count",
       [](const services& svc, request& req, const identity&, responder respond) {

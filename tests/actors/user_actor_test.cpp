@@ -1,5 +1,6 @@
 // User actors and their registry: friendships, shares, passivation and failures
 // (the fixture: tests/actors/users_fixture.hpp).
+#include "actors/wire_json.hpp"
 #include "tests/actors/users_fixture.hpp"
 
 using namespace tandem_test;
@@ -244,4 +245,79 @@ TEST_CASE_METHOD(users_fixture,
   // An error the database answered changed nothing: the actors stay.
   CHECK(write(friendship_op::request, "ann", "bob").code() == errc::already_exists);
   CHECK(stats().passivated == 2);
+}
+
+namespace {
+
+/// The user ids in the rendered JSON array `text` (entries keyed by `user_id`).
+std::vector<std::string> ids_in(const std::string& text) {
+  std::vector<std::string> ids;
+  for (const auto& entry : nlohmann::json::parse(text))
+    ids.push_back(entry.at("user_id").get<std::string>());
+  return ids;
+}
+
+} // namespace
+
+TEST_CASE_METHOD(users_fixture,
+                 "the polled view shows every write before the write is answered",
+                 "[users][views]") {
+  warm({"ann", "bob"});
+  auto ann = views->find("ann");
+  REQUIRE(ann);
+  CHECK(ann->requests == "[]");
+  CHECK(ann->friends.empty());
+
+  REQUIRE(write(friendship_op::request, "bob", "ann").value == true);
+  CHECK(ids_in(views->find("ann")->requests) == std::vector<std::string>{"bob"});
+  // The view renders what the actor answers.
+  auto in = ask<std::vector<relation>>(atom::fr_in_v, std::string{"ann"});
+  REQUIRE(in.value);
+  auto rendered = nlohmann::json::array();
+  for (const auto& rel : *in.value)
+    rendered.push_back(wire::friend_request_json(rel));
+  CHECK(nlohmann::json::parse(views->find("ann")->requests) == rendered);
+
+  REQUIRE(write(friendship_op::accept, "ann", "bob").value == true);
+  CHECK(views->find("ann")->requests == "[]");
+  CHECK(ids_in(json_page(views->find("ann")->friends, {10, 0}))
+        == std::vector<std::string>{"bob"});
+  CHECK(ids_in(json_page(views->find("bob")->friends, {10, 0}))
+        == std::vector<std::string>{"ann"});
+  CHECK(nlohmann::json::parse(views->find("bob")->friends.at(0)).at("friendship_state") == 2);
+
+  auto shared = ask<std::string>(atom::sh_send_v, std::string{"bob"},
+                                 share_request{caf::none, "https://a.example/", "A"});
+  REQUIRE(shared.value);
+  auto unread = views->find("ann")->unread;
+  REQUIRE(unread.size() == 1);
+  CHECK(nlohmann::json::parse(unread.front()).at("event_id") == *shared.value);
+  REQUIRE(ask<bool>(atom::sh_read_v, std::string{"ann"}, std::vector<std::string>{*shared.value})
+            .value);
+  CHECK(views->find("ann")->unread.empty());
+
+  REQUIRE(write(friendship_op::remove, "bob", "ann").value == true);
+  CHECK(views->find("ann")->friends.empty());
+  CHECK(views->find("bob")->friends.empty());
+}
+
+TEST_CASE_METHOD(users_fixture,
+                 "reads of the view keep the actor live, and the view goes with the actor",
+                 "[users][views]") {
+  warm({"ann"});
+  sched.advance_time(idle_timeout / 2);
+  sched.run();
+  REQUIRE(views->find("ann")); // a poll served on an io thread
+
+  sched.advance_time(idle_timeout / 2);
+  sched.run();
+  CHECK(stats().live == 1);
+  CHECK(views->size() == 1);
+
+  // A whole idle period without a read: passivated, and its view withdrawn.
+  sched.advance_time(idle_timeout);
+  sched.run();
+  CHECK(stats().live == 0);
+  CHECK(views->size() == 0);
+  CHECK_FALSE(views->find("ann"));
 }

@@ -254,6 +254,7 @@ struct users_fixture {
   fake_store store;
   persistence::social_db db;
   user_registry_actor registry;
+  std::shared_ptr<polled_views> views = std::make_shared<polled_views>();
 
   users_fixture() {
     store.add_user("ann", "Ann", "Archer");
@@ -265,6 +266,7 @@ struct users_fixture {
     settings.unread_cache_limit = 2;
     settings.gateway.presence_timeout = presence_timeout;
     settings.gateway.max_connections = 2;
+    settings.views = views;
     registry = spawn_user_registry(sys, db, settings);
     sched.run();
   }
