@@ -9,6 +9,10 @@
 #include <boost/asio/post.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <algorithm>
 
 namespace tandem::http {
@@ -87,6 +91,10 @@ public:
       return;
     out_ = std::move(frames);
     out_next_ = 0;
+    // Beast writes one frame per call; corked, a batch leaves in as few TCP segments as
+    // it fits in (one wake-up of the peer, not one per frame), flushed at its end.
+    if (out_.size() > 1)
+      cork(true);
     write_next();
   }
 
@@ -156,6 +164,8 @@ private:
     if (finished_)
       return;
     if (out_next_ == out_.size()) {
+      if (corked_)
+        cork(false);
       out_.clear();
       out_.shrink_to_fit();
       caf::anon_send(actor_, atom::ws_sent_v);
@@ -169,6 +179,14 @@ private:
                       ++self->out_next_;
                       self->write_next();
                     });
+  }
+
+  /// Sets TCP_CORK: while on, the kernel holds partial segments back; turning it off
+  /// sends what is held at once.
+  void cork(bool on) {
+    int value = on ? 1 : 0;
+    auto fd = beast::get_lowest_layer(ws_).socket().native_handle();
+    corked_ = ::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &value, sizeof value) == 0 && on;
   }
 
   /// The socket is done (closed by either side, failed, or refused): the actor stops,
@@ -194,6 +212,7 @@ private:
   bool reading_ = false;
   bool oversized_ = false; // the frame being read is over ws.frame_limit
   bool accepted_ = false;
+  bool corked_ = false;
   bool closing_ = false;
   bool finished_ = false;
 
