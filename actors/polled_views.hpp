@@ -19,6 +19,12 @@
 
 namespace tandem {
 
+/// Whether the newest `held` entries of a list, `complete` if they are all of it,
+/// answer `page`.
+inline bool page_within(std::size_t held, bool complete, page_request page) {
+  return complete || int64_t{page.offset} + int64_t{page.limit} <= static_cast<int64_t>(held);
+}
+
 /// One user's polled reads as rendered JSON.
 struct polled_view {
   /// The id of the actor that published it: only it may replace or withdraw it.
@@ -36,8 +42,7 @@ struct polled_view {
 
   /// Whether `unread` answers `page` (it holds the newest entries only).
   bool unread_serves(page_request page) const {
-    return unread_complete
-           || int64_t{page.offset} + int64_t{page.limit} <= static_cast<int64_t>(unread.size());
+    return page_within(unread.size(), unread_complete, page);
   }
 };
 

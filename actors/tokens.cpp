@@ -118,7 +118,8 @@ std::optional<jws_parts> split_jws(const std::string& token) {
   return parts;
 }
 
-/// The JOSE header as a JSON object, or nullopt.
+/// A base64url segment of a JWS (the JOSE header, or the claims) as a JSON object, or
+/// nullopt.
 std::optional<json> decode_json_segment(const std::string& part) {
   auto text = base64url_decode(part);
   if (!text)

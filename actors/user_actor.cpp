@@ -29,6 +29,20 @@ bool by_name(const relation* a, const relation* b) {
          < std::tie(b->user.first_name, b->user.last_name, b->user.user_id);
 }
 
+/// `card` as a UserSummary with `state` relative to the user (no mutual count).
+user_summary summary(const user_card& card, friendship_state state) {
+  return {card, state, caf::none};
+}
+
+/// The accepted friends `rels` as U10 answers them.
+std::vector<user_summary> friend_summaries(const std::vector<const relation*>& rels) {
+  std::vector<user_summary> out;
+  out.reserve(rels.size());
+  for (const auto* rel : rels)
+    out.push_back(summary(rel->user, friendship_state::friends));
+  return out;
+}
+
 } // namespace
 
 void user_state::install(social_snapshot snap) {
@@ -116,11 +130,8 @@ void user_state::publish_view() {
   for (const auto& n : unread)
     v->unread.push_back(wire::to_text(wire::notification_json(n)));
   v->unread_complete = unread_complete;
-  auto friends = friends_by_name();
-  v->friends.reserve(friends.size());
-  for (const auto* rel : friends)
-    v->friends.push_back(
-      wire::to_text(wire::friend_json(user_summary{rel->user, friendship_state::friends, caf::none})));
+  for (const auto& friend_summary : friend_summaries(friends_by_name()))
+    v->friends.push_back(wire::to_text(wire::friend_json(friend_summary)));
   settings.views->publish(id, v);
   view = std::move(v);
 }
@@ -202,8 +213,7 @@ std::vector<const relation*> user_state::mutual_with(const std::vector<std::stri
 }
 
 bool user_state::unread_serves(page_request page) const {
-  return unread_complete
-         || int64_t{page.offset} + int64_t{page.limit} <= static_cast<int64_t>(unread.size());
+  return page_within(unread.size(), unread_complete, page);
 }
 
 bool user_state::has_presence_connection() const {
@@ -602,18 +612,6 @@ void ask(self_pointer self, const Dest& dest, Promise rp, Done done, Ts... xs) {
         read_done(self);
         rp.deliver(std::move(err));
       });
-}
-
-user_summary summary(const user_card& card, friendship_state state) {
-  return {card, state, caf::none};
-}
-
-std::vector<user_summary> friend_summaries(const std::vector<const relation*>& rels) {
-  std::vector<user_summary> out;
-  out.reserve(rels.size());
-  for (const auto* rel : rels)
-    out.push_back(summary(rel->user, friendship_state::friends));
-  return out;
 }
 
 /// GET /presence: every accepted friend's presence from their actors, in name order.

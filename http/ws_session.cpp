@@ -164,7 +164,7 @@ private:
     if (finished_)
       return;
     if (out_next_ == out_.size()) {
-      if (corked_)
+      if (out_.size() > 1)
         cork(false);
       out_.clear();
       out_.shrink_to_fit();
@@ -182,11 +182,11 @@ private:
   }
 
   /// Sets TCP_CORK: while on, the kernel holds partial segments back; turning it off
-  /// sends what is held at once.
+  /// sends what is held at once. A failure only costs the coalescing, so it is ignored.
   void cork(bool on) {
     int value = on ? 1 : 0;
     auto fd = beast::get_lowest_layer(ws_).socket().native_handle();
-    corked_ = ::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &value, sizeof value) == 0 && on;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &value, sizeof value);
   }
 
   /// The socket is done (closed by either side, failed, or refused): the actor stops,
@@ -212,7 +212,6 @@ private:
   bool reading_ = false;
   bool oversized_ = false; // the frame being read is over ws.frame_limit
   bool accepted_ = false;
-  bool corked_ = false;
   bool closing_ = false;
   bool finished_ = false;
 
