@@ -286,6 +286,32 @@ TEST_CASE("a tampered payload or header is refused", "[tokens]") {
   check_refused(svc.verify(flipped, t0));
 }
 
+TEST_CASE("only the one base64url spelling of a valid token is accepted", "[tokens]") {
+  token_service svc{our_settings()};
+  auto token = svc.issue(identity{"user-1", "a@example.com"}, t0).token;
+  REQUIRE(svc.verify(token, t0).who.has_value());
+  // 32 MAC bytes in 43 characters leave the last character two unused bits: setting
+  // one spells the same bytes differently, which a lenient decoder would take.
+  const std::string alphabet =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  auto last = alphabet.find(token.back());
+  REQUIRE(last % 4 == 0);
+  auto respelled = token;
+  respelled.back() = alphabet[last + 1];
+  check_refused(svc.verify(respelled, t0));
+  // Padding, blanks and the standard alphabet are not base64url.
+  check_refused(svc.verify(token + "=", t0));
+  check_refused(svc.verify(" " + token, t0));
+  check_refused(svc.verify(token + "\n", t0));
+  auto dot = token.find('.');
+  check_refused(svc.verify(token.substr(0, dot) + " " + token.substr(dot), t0));
+  auto standard = token;
+  for (char& c : standard)
+    c = c == '-' ? '+' : c == '_' ? '/' : c;
+  if (standard != token)
+    check_refused(svc.verify(standard, t0));
+}
+
 // -- external ID tokens ----------------------------------------------------------------------
 
 TEST_CASE("an external RS256 ID token from the JWKS is accepted", "[tokens][external]") {
