@@ -202,7 +202,9 @@ private:
   }
 
   server::impl& srv_;
-  websocket::stream<beast::tcp_stream> ws_;
+  // Without permessage-deflate support: never negotiated (frames are small JSON), and
+  // its state would sit in every idle socket's stream.
+  websocket::stream<beast::tcp_stream, false> ws_;
   bhttp::request<bhttp::string_body> req_;  // the upgrade request, until answered
   connection_actor actor_;
   beast::flat_buffer in_;
