@@ -97,9 +97,10 @@ private:
       return on_read(ec, 0);
     auto target = parser_->get().target();
     std::string raw_path{target.substr(0, target.find('?'))};
-    auto m = srv_.routes.match(std::string{parser_->get().method_string()}, raw_path);
-    if (m.matched != nullptr && m.matched->body_limit != 0)
-      body_limit_ = m.matched->body_limit;
+    // Matched once per request: handle() dispatches on this same result.
+    match_ = srv_.routes.match(std::string{parser_->get().method_string()}, raw_path);
+    if (match_.matched != nullptr && match_.matched->body_limit != 0)
+      body_limit_ = match_.matched->body_limit;
     parser_->body_limit(body_limit_);
     // A declared length over the limit is refused before any of the body is read;
     // chunked bodies are counted by the parser as they arrive.
@@ -166,7 +167,7 @@ private:
       if (auto kinds = subscriptions_of(req.path); kinds != 0)
         return upgrade(std::move(raw), req, kinds);
     }
-    auto m = srv_.routes.match(req.method, raw_path);
+    auto m = std::move(match_);
     bool preflight = cors_policy::is_preflight(req);
     begin_request(req.method,
                   m.matched ? m.matched->pattern : preflight ? "preflight" : "unmatched",
@@ -270,6 +271,7 @@ private:
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::size_t body_limit_ = 0;
+  router::match_result match_;  ///< the route of the request being read, from its headers
   server::impl& srv_;
   // -- the request being answered (one at a time: the next read starts after the write)
   bool busy_ = false;
