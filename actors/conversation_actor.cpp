@@ -1,5 +1,6 @@
 #include "actors/conversation_actor.hpp"
 
+#include "actors/passivation.hpp"
 #include "actors/ws_frames.hpp"
 #include "config/log.hpp"
 
@@ -92,17 +93,11 @@ caf::error not_a_member() {
   return caf::make_error(errc::forbidden, "Not a participant of this conversation");
 }
 
-/// Counts a routed message; a failed actor answers with its failure and asks again to
-/// be removed (see the user actors' `admit`, the same protocol).
+/// Counts a routed message (see `count_routed`) and refuses non-members.
 caf::error admit(self_pointer self, const std::string& user) {
-  auto& st = self->state;
-  ++st.received;
-  st.last_active = self->clock().now();
-  if (st.failure) {
-    self->send(st.registry, atom::idle_v, st.id, st.received);
-    return st.failure;
-  }
-  if (!st.is_member(user))
+  if (auto err = count_routed(self))
+    return err;
+  if (!self->state.is_member(user))
     return not_a_member();
   return caf::none;
 }
@@ -227,7 +222,7 @@ conversation_impl(self_pointer self, std::string id, persistence::chat_db db,
           log::warn("conversation actor could not load", {{"conversation", st.id},
                                                           {"error", describe(err)}});
         st.failure = std::move(err);
-        self->send(st.registry, atom::idle_v, st.id, st.received);
+        report_idle(self);
       });
   return {
     [self](atom::cv_send, const std::string&, const std::string& sender,
@@ -291,7 +286,7 @@ conversation_impl(self_pointer self, std::string id, persistence::chat_db db,
       auto& st = self->state;
       auto idle_for = self->clock().now() - st.last_active;
       if (idle_for >= st.settings.idle_timeout && st.sends.empty() && st.reads_in_flight == 0)
-        self->send(st.registry, atom::idle_v, st.id, st.received);
+        report_idle(self);
       schedule_tick(self);
     },
     [self](atom::passivate) { self->quit(); },

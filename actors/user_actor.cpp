@@ -1,6 +1,7 @@
 #include "actors/user_actor.hpp"
 
 #include "actors/page_privacy.hpp"
+#include "actors/passivation.hpp"
 #include "actors/wire_json.hpp"
 #include "actors/ws_frames.hpp"
 #include "config/log.hpp"
@@ -237,17 +238,11 @@ namespace {
 
 using self_pointer = user_actor::stateful_pointer<user_state>;
 
-/// Counts a routed message as activity and tells whether the actor can serve it: a
-/// failed actor answers everything with its failure and asks again to be removed,
-/// now that the registry's count of routed messages may match its own.
+/// Counts a routed message (see `count_routed`).
 caf::error admit(self_pointer self) {
+  if (auto err = count_routed(self))
+    return err;
   auto& st = self->state;
-  ++st.received;
-  st.last_active = self->clock().now();
-  if (st.failure) {
-    self->send(st.registry, atom::idle_v, st.id, st.received);
-    return st.failure;
-  }
   // A stale actor checks after every message whether it can go: the check runs after
   // this message (and whatever else waits in the mailbox) is handled.
   if (st.stale)
@@ -269,7 +264,7 @@ void on_tick(self_pointer self, bool periodic) {
   auto timeout = st.settings.idle_timeout;
   auto idle_for = self->clock().now() - st.last_active;
   if ((idle_for >= timeout || st.stale) && st.quiet())
-    self->send(st.registry, atom::idle_v, st.id, st.received);
+    report_idle(self);
   // Always keep one periodic timer: the registry ignores a report that raced with a
   // message.
   if (periodic)
@@ -686,7 +681,7 @@ user_actor::behavior_type user_actor_impl(user_actor::stateful_pointer<user_stat
         if (code_of(err) != errc::not_found)
           log::warn("user actor could not load", {{"user", st.id}, {"error", describe(err)}});
         st.failure = std::move(err);
-        self->send(st.registry, atom::idle_v, st.id, st.received);
+        report_idle(self);
       });
   return {
     // -- requests of the user themselves ------------------------------------------------------
