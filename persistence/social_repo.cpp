@@ -145,13 +145,10 @@ std::string search_expression(search_field field) {
                                       : "lower(u.first_name || ' ' || u.last_name)";
 }
 
-/// U16/U17. `$2` is the escaped query. The caller's relations are read once (`mine`);
-/// mutual friends are counted for every friend of a friend in one grouped join, never
-/// by a subquery per result row. Matching is `%q%` (the trigram index); the score
-/// then ranks prefix (3) over suffix (2) over infix (1) matches.
-std::string search_users_sql(search_field field) {
-  auto expr = search_expression(field);
-  return R"(
+/// The caller's relations and the accepted friends of their accepted friends: the only
+/// users a search can show with a friendship state or a mutual friend ("near" users).
+/// `$1` is the caller.
+const std::string near_ctes = R"(
 WITH mine AS (
   SELECT other_id, accepted_at FROM friend_edges WHERE user_id = $1
 ), mutual AS (
@@ -159,12 +156,40 @@ WITH mine AS (
     FROM mine m JOIN friend_edges e ON e.user_id = m.other_id
    WHERE m.accepted_at IS NOT NULL AND e.accepted_at IS NOT NULL
    GROUP BY e.other_id
-), hits AS (
-  SELECT u.*, CASE WHEN )" + expr + R"( LIKE lower($2) || '%' ESCAPE '\' THEN 3
-                   WHEN )" + expr + R"( LIKE '%' || lower($2) ESCAPE '\' THEN 2
-                   ELSE 1 END AS score
+))";
+
+/// Conditions on `expr` against the escaped query `$2`.
+std::string starts_with(const std::string& expr) {
+  return expr + R"( LIKE lower($2) || '%' ESCAPE '\')";
+}
+
+std::string ends_with(const std::string& expr) {
+  return expr + R"( LIKE '%' || lower($2) ESCAPE '\')";
+}
+
+std::string contains(const std::string& expr) {
+  return expr + R"( LIKE '%' || lower($2) || '%' ESCAPE '\')";
+}
+
+/// The match score of `expr`: prefix (3) over suffix (2) over infix (1).
+std::string score_of(const std::string& expr) {
+  return "CASE WHEN " + starts_with(expr) + " THEN 3 WHEN " + ends_with(expr)
+         + " THEN 2 ELSE 1 END";
+}
+
+/// U16/U17 ranked in one query over every match: `$2` is the escaped query, `$3` and
+/// `$4` limit and offset. Mutual friends are counted for every friend of a friend in
+/// one grouped join, never by a subquery per result row. With `near_only`, only near
+/// users, all of them (`$3`, `$4` unused): the head of the ranking.
+std::string ranked_search_sql(search_field field, bool near_only) {
+  auto expr = search_expression(field);
+  auto scope = near_only ? std::string{" AND u.user_id IN (SELECT other_id FROM mine "
+                                       "UNION SELECT user_id FROM mutual)"}
+                         : std::string{};
+  return near_ctes + R"(, hits AS (
+  SELECT u.*, )" + score_of(expr) + R"( AS score
     FROM users u
-   WHERE )" + expr + R"( LIKE '%' || lower($2) || '%' ESCAPE '\' AND u.user_id <> $1
+   WHERE )" + contains(expr) + " AND u.user_id <> $1" + scope + R"(
 )
 SELECT )" + card_columns + R"(,
        CASE WHEN m.other_id IS NULL THEN 0 WHEN m.accepted_at IS NULL THEN 1 ELSE 2 END
@@ -173,8 +198,75 @@ SELECT )" + card_columns + R"(,
   FROM hits u
   LEFT JOIN mine m ON m.other_id = u.user_id
   LEFT JOIN mutual mu ON mu.user_id = u.user_id
- ORDER BY friendship_state DESC, mutual_friend_count DESC, u.score DESC, u.user_id DESC
- LIMIT $3 OFFSET $4)";
+ ORDER BY friendship_state DESC, mutual_friend_count DESC, u.score DESC, u.user_id DESC)"
+         + (near_only ? "" : "\n LIMIT $3 OFFSET $4");
+}
+
+/// Strangers (`$1` is the caller, `$3` the near matches as a text[]) among the newest
+/// `$4` users that contain the escaped query `$2`, with their score, in rank order. The
+/// newest users are a contiguous run of ids, so the matches of each score found here
+/// are that score's highest ids overall.
+std::string probe_sql(search_field field) {
+  auto expr = search_expression(field);
+  return R"(
+SELECT u.user_id, )" + score_of(expr) + R"( AS score
+  FROM (SELECT * FROM users ORDER BY user_id DESC LIMIT $4) u
+ WHERE )" + contains(expr) + R"( AND u.user_id <> $1 AND u.user_id <> ALL($3::text[])
+ ORDER BY score DESC, u.user_id DESC)";
+}
+
+enum class match_tier { prefix, suffix, infix };
+
+/// The ids of strangers (as in `probe_sql`) whose match has the score of `tier`, by id
+/// descending, at most `$4`; `$5` (suffix only) is the escaped query reversed. Each
+/// tier is read through an index of its own (the prefix and reversed-prefix indexes,
+/// or the trigram index) rather than by walking the primary key, which the planner
+/// would otherwise pick where it overestimates the matches.
+std::string tier_sql(search_field field, match_tier tier) {
+  auto expr = search_expression(field);
+  std::string where;
+  switch (tier) {
+    case match_tier::prefix:
+      where = starts_with(expr);
+      break;
+    case match_tier::suffix:
+      where = "reverse(" + expr + R"() LIKE lower($5) || '%' ESCAPE '\' AND NOT )"
+              + starts_with(expr);
+      break;
+    case match_tier::infix:
+      where = contains(expr) + " AND NOT " + starts_with(expr) + " AND NOT " + ends_with(expr);
+      break;
+  }
+  return R"(
+WITH tier AS MATERIALIZED (
+  SELECT u.user_id FROM users u
+   WHERE )" + where + R"( AND u.user_id <> $1 AND u.user_id <> ALL($3::text[])
+)
+SELECT user_id FROM tier ORDER BY user_id DESC LIMIT $4)";
+}
+
+const std::string cards_by_id = "SELECT " + card_columns
+                                + " FROM users u WHERE u.user_id = ANY($1::text[])";
+
+/// The search statements of one field, built once.
+struct search_statements {
+  std::string near;   ///< the near matches, ranked
+  std::string ranked; ///< every match, ranked, one page
+  std::string probe;
+  std::string tiers[3]; ///< by `match_tier`
+
+  explicit search_statements(search_field field)
+    : near(ranked_search_sql(field, true)), ranked(ranked_search_sql(field, false)),
+      probe(probe_sql(field)),
+      tiers{tier_sql(field, match_tier::prefix), tier_sql(field, match_tier::suffix),
+            tier_sql(field, match_tier::infix)} {
+  }
+};
+
+const search_statements& statements_for(search_field field) {
+  static const search_statements by_name{search_field::name};
+  static const search_statements by_email{search_field::email};
+  return field == search_field::email ? by_email : by_name;
 }
 
 /// F8/F9: the caller's relations whose email or name matches; `exact` compares the
@@ -182,7 +274,7 @@ SELECT )" + card_columns + R"(,
 /// (bytewise), then id.
 std::string search_friends_sql(search_field field, bool exact) {
   auto match = exact ? std::string{"lower(u.email) = lower($2)"}
-                     : search_expression(field) + " LIKE '%' || lower($2) || '%' ESCAPE '\\'";
+                     : contains(search_expression(field));
   return "SELECT " + relation_columns + R"(
   FROM friend_edges e JOIN users u ON u.user_id = e.other_id
  WHERE e.user_id = $1 AND )" + match + R"(
@@ -417,12 +509,10 @@ std::vector<share_notification> fetch_shares(pqxx::work& tx, const share_query& 
     tx.exec_params(select_received, q.user, filter, q.page.limit, q.page.offset));
 }
 
-std::vector<user_summary> search_users(pqxx::work& tx, const user_search& s) {
-  static const std::string by_name = search_users_sql(search_field::name);
-  static const std::string by_email = search_users_sql(search_field::email);
-  const auto& sql = s.field == search_field::email ? by_email : by_name;
+namespace {
+
+std::vector<user_summary> summaries_of(const pqxx::result& res) {
   std::vector<user_summary> out;
-  auto res = tx.exec_params(sql, s.caller, like_escape(s.query), s.page.limit, s.page.offset);
   out.reserve(res.size());
   for (const auto& row : res) {
     user_summary sum;
@@ -432,6 +522,81 @@ std::vector<user_summary> search_users(pqxx::work& tx, const user_search& s) {
     out.push_back(std::move(sum));
   }
   return out;
+}
+
+/// `text` reversed by code points, as PostgreSQL's reverse() does.
+std::string utf8_reverse(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  auto end = text.size();
+  while (end > 0) {
+    auto begin = end - 1;
+    while (begin > 0 && (static_cast<unsigned char>(text[begin]) & 0xC0) == 0x80)
+      --begin;
+    out.append(text, begin, end - begin);
+    end = begin;
+  }
+  return out;
+}
+
+} // namespace
+
+std::vector<user_summary> search_users(pqxx::work& tx, const user_search& s,
+                                       int probe_size) {
+  // Ranking every match costs as many rows as match, and a query like "a" matches
+  // nearly everyone. Near users (few) are ranked in full; every other user has state 0
+  // and no mutual friend, so strangers follow by score, then id: a page needs only the
+  // first rows of each score's tier. A probe of the newest users tells whether the
+  // matches are dense enough for that to pay; sparse queries are ranked in one query.
+  const auto& sql = statements_for(s.field);
+  auto query = like_escape(s.query);
+  auto near = summaries_of(tx.exec_params(sql.near, s.caller, query));
+  auto wanted = static_cast<std::size_t>(s.page.offset) + static_cast<std::size_t>(s.page.limit);
+  if (near.size() < wanted) {
+    std::vector<std::string> near_ids;
+    for (const auto& n : near)
+      near_ids.push_back(n.user.user_id);
+    auto excluded = users::text_array_literal(near_ids);
+    auto probe = tx.exec_params(sql.probe, s.caller, query, excluded, probe_size);
+    auto need = wanted - near.size();
+    if (probe.size() < need)
+      return summaries_of(
+        tx.exec_params(sql.ranked, s.caller, query, s.page.limit, s.page.offset));
+    // The probe's matches of one score are that score's highest ids: enough of them
+    // answer the tier without reading it whole.
+    std::vector<std::string> ids;
+    auto reversed = like_escape(utf8_reverse(s.query));
+    for (auto tier : {match_tier::prefix, match_tier::suffix, match_tier::infix}) {
+      auto score = 3 - static_cast<int>(tier);
+      std::vector<std::string> probed;
+      for (const auto& row : probe)
+        if (row[1].as<int>() == score)
+          probed.push_back(row[0].as<std::string>());
+      auto missing = need - ids.size();
+      if (probed.size() >= missing) {
+        ids.insert(ids.end(), probed.begin(), probed.begin() + static_cast<long>(missing));
+        break;
+      }
+      const auto& stmt = sql.tiers[static_cast<int>(tier)];
+      auto limit = static_cast<int64_t>(missing);
+      auto rows = tier == match_tier::suffix
+                    ? tx.exec_params(stmt, s.caller, query, excluded, limit, reversed)
+                    : tx.exec_params(stmt, s.caller, query, excluded, limit);
+      for (const auto& row : rows)
+        ids.push_back(row[0].as<std::string>());
+      if (ids.size() == need)
+        break;
+    }
+    std::map<std::string, user_card> cards;
+    for (const auto& row : tx.exec_params(cards_by_id, users::text_array_literal(ids)))
+      cards.emplace(row[0].as<std::string>(), card_from_row(row, 0));
+    for (const auto& id : ids)
+      near.push_back(user_summary{cards.at(id), friendship_state::none, int64_t{0}});
+  }
+  auto first = std::min(near.size(), static_cast<std::size_t>(s.page.offset));
+  auto last = std::min(near.size(), wanted);
+  return {std::make_move_iterator(near.begin() + static_cast<long>(first)),
+          std::make_move_iterator(near.begin() + static_cast<long>(last))};
 }
 
 std::vector<relation> search_friends(pqxx::work& tx, const user_search& s) {

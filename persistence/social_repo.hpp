@@ -39,8 +39,14 @@ read_receipt mark_read(pqxx::work& tx, const std::string& user,
 /// The notifications a user received, newest first, filtered and paged.
 std::vector<share_notification> fetch_shares(pqxx::work& tx, const share_query& q);
 
-/// U16/U17 (see `social_queries`).
-std::vector<user_summary> search_users(pqxx::work& tx, const user_search& s);
+/// How many of the newest users a user search probes by default (see `search_users`).
+constexpr int default_search_probe = 2000;
+
+/// U16/U17 (see `social_queries`). Strangers are ranked tier by tier when a probe of
+/// the newest `probe_size` users shows the matches are dense enough; with 0, every
+/// match is ranked in one query. Both give the same answer.
+std::vector<user_summary> search_users(pqxx::work& tx, const user_search& s,
+                                       int probe_size = default_search_probe);
 
 /// F8/F9 (see `social_queries`).
 std::vector<relation> search_friends(pqxx::work& tx, const user_search& s);
