@@ -3,10 +3,12 @@
 #pragma once
 
 #include "actors/messages.hpp"
+#include "persistence/migrations.hpp"
 #include "tests/support/test_env.hpp"
 
 #include <caf/all.hpp>
 #include <catch2/catch.hpp>
+#include <pqxx/pqxx>
 
 #include <chrono>
 #include <cstdlib>
@@ -39,6 +41,20 @@ struct actor_system_fixture {
       .receive([&](T& x) { result = std::move(x); },
                [&](caf::error& err) { result = std::move(err); });
     return result;
+  }
+};
+
+/// A migrated database of its own and an open transaction on it, for the tests of
+/// SQL functions.
+struct migrated_db {
+  pqxx::connection conn{fresh()};
+  pqxx::work tx{conn};
+
+  static std::string fresh() {
+    auto dsn = create_fresh_database();
+    pqxx::connection setup{dsn};
+    persistence::apply_migrations(setup);
+    return dsn;
   }
 };
 

@@ -1,7 +1,6 @@
 // User search (U16/U17) against a real PostgreSQL: ranking strangers tier by tier after
 // a probe of the newest users gives exactly the ranking of every match in one query,
 // whatever the probe's size, the page, or the characters of the query.
-#include "persistence/migrations.hpp"
 #include "persistence/social_repo.hpp"
 
 #include "tests/integration/persistence_support.hpp"
@@ -23,17 +22,7 @@ namespace {
 /// 100 users whose names match "ann" by prefix, suffix and infix in turns (so that the
 /// tiers interleave in id order), with Unicode and LIKE's wildcards in some names; the
 /// caller u000 has friends, requests both ways and friends of friends.
-struct search_db {
-  pqxx::connection conn{fresh_migrated_database()};
-  pqxx::work tx{conn};
-
-  static std::string fresh_migrated_database() {
-    auto dsn = test::create_fresh_database();
-    pqxx::connection conn{dsn};
-    apply_migrations(conn);
-    return dsn;
-  }
-
+struct search_db : test::migrated_db {
   search_db() {
     static const char* const names[] = {"Ann%d Smith", "Lee%d Joann", "Hanna%d Roe",
                                         "Bob%d Zoë",   "Max%d 10%%_off"};

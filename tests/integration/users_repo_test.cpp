@@ -1,6 +1,5 @@
 // The SQL of profiles against a real PostgreSQL: defaults, conflicts, arrays that
 // round-trip any text, request order, and timestamps rendered in UTC.
-#include "persistence/migrations.hpp"
 #include "persistence/users_repo.hpp"
 
 #include "tests/integration/persistence_support.hpp"
@@ -13,18 +12,7 @@ using namespace tandem::persistence;
 
 namespace {
 
-/// A migrated database of its own and an open transaction on it.
-struct users_db {
-  pqxx::connection conn{fresh_migrated_database()};
-  pqxx::work tx{conn};
-
-  static std::string fresh_migrated_database() {
-    auto dsn = test::create_fresh_database();
-    pqxx::connection conn{dsn};
-    apply_migrations(conn);
-    return dsn;
-  }
-
+struct users_db : test::migrated_db {
   user_profile create(const std::string& id, const std::string& first = "Ada") {
     auto p = users::insert(tx, new_profile{id, id + "@example.com", first, "Lovelace"});
     REQUIRE(p);
