@@ -180,7 +180,7 @@ std::string score_of(const std::string& expr) {
 /// U16/U17 ranked in one query over every match: `$2` is the escaped query, `$3` and
 /// `$4` limit and offset. Mutual friends are counted for every friend of a friend in
 /// one grouped join, never by a subquery per result row. With `near_only`, only near
-/// users, all of them (`$3`, `$4` unused): the head of the ranking.
+/// users, all of them (no `$3`, `$4`): the head of the ranking.
 std::string ranked_search_sql(search_field field, bool near_only) {
   auto expr = search_expression(field);
   auto scope = near_only ? std::string{" AND u.user_id IN (SELECT other_id FROM mine "
@@ -563,15 +563,14 @@ std::vector<user_summary> search_users(pqxx::work& tx, const user_search& s,
       return summaries_of(
         tx.exec_params(sql.ranked, s.caller, query, s.page.limit, s.page.offset));
     // The probe's matches of one score are that score's highest ids: enough of them
-    // answer the tier without reading it whole.
+    // answer the tier without reading it whole. Score 3 is the prefix tier (index 0).
+    std::vector<std::string> probed_by_tier[3];
+    for (const auto& row : probe)
+      probed_by_tier[3 - row[1].as<int>()].push_back(row[0].as<std::string>());
     std::vector<std::string> ids;
     auto reversed = like_escape(utf8_reverse(s.query));
     for (auto tier : {match_tier::prefix, match_tier::suffix, match_tier::infix}) {
-      auto score = 3 - static_cast<int>(tier);
-      std::vector<std::string> probed;
-      for (const auto& row : probe)
-        if (row[1].as<int>() == score)
-          probed.push_back(row[0].as<std::string>());
+      const auto& probed = probed_by_tier[static_cast<int>(tier)];
       auto missing = need - ids.size();
       if (probed.size() >= missing) {
         ids.insert(ids.end(), probed.begin(), probed.begin() + static_cast<long>(missing));
