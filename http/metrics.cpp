@@ -1,5 +1,6 @@
 #include "http/metrics.hpp"
 
+#include <algorithm>
 #include <sstream>
 
 namespace tandem::http {
@@ -28,11 +29,20 @@ const std::vector<double>& metrics::buckets() {
   return bounds;
 }
 
+const std::string& metrics::method_label(const std::string& method) {
+  static const std::vector<std::string> known = {"GET",     "HEAD",    "POST",  "PUT", "DELETE",
+                                                 "CONNECT", "OPTIONS", "TRACE", "PATCH", "-"};
+  static const std::string other = "other";
+  auto i = std::find(known.begin(), known.end(), method);
+  return i == known.end() ? other : *i;
+}
+
 void metrics::observe(const std::string& method, const std::string& route, unsigned status,
                       double seconds) {
+  const auto& m = method_label(method);
   std::lock_guard<std::mutex> guard{mutex_};
-  ++requests_[{method, route, status}];
-  auto& h = latency_[{method, route}];
+  ++requests_[{m, route, status}];
+  auto& h = latency_[{m, route}];
   if (h.counts.empty())
     h.counts.resize(buckets().size());
   for (std::size_t i = 0; i < buckets().size(); ++i)

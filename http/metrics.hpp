@@ -14,10 +14,15 @@ namespace tandem::http {
 
 class metrics {
 public:
-  /// Records one answered request. `route` is the route's pattern (bounded
-  /// cardinality), never the raw path.
+  /// Records one answered request. `route` is the route's pattern or another fixed
+  /// name ("unmatched"), never the raw path; `method` is reduced to `method_label`.
   void observe(const std::string& method, const std::string& route, unsigned status,
                double seconds);
+
+  /// The label of a request method: the method itself when it is one of RFC 9110's
+  /// (GET, HEAD, POST, PUT, DELETE, CONNECT, OPTIONS, TRACE) or PATCH, "-" when none
+  /// was read, else "other", so that clients cannot add series.
+  static const std::string& method_label(const std::string& method);
 
   std::atomic<long> open_connections{0};
   std::atomic<long> requests_in_flight{0};
