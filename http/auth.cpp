@@ -80,18 +80,25 @@ token_check authenticate(const token_service& tokens, const std::string& authori
   return tokens.verify(token_of(authorization));
 }
 
-handler protected_route(const services& svc, authed_handler fn) {
+guarded_handler protected_route(const services& svc, authed_handler fn) {
   // Verification is CPU only (no I/O), so it runs here on the io thread and a
-  // refused request never reaches an actor.
-  return [tokens = svc.tokens, fn = std::move(fn)](request& req, responder respond) {
-    auto header = req.header("authorization");
-    auto checked = authenticate(*tokens, header ? *header : std::string{});
-    if (!checked.who) {
-      respond(unauthorized_response(checked.failure));
-      return;
-    }
-    fn(req, *checked.who, std::move(respond));
+  // refused request never reaches an actor. The server runs it on the headers, so a
+  // refused client sends no body; the handler verifies again (one MAC) for its identity.
+  auto verify = [tokens = svc.tokens](const request& req) {
+    return authenticate(*tokens, req.header("authorization").value_or(""));
   };
+  return {[verify](const request& req) -> std::optional<response> {
+            auto checked = verify(req);
+            if (checked.who)
+              return std::nullopt;
+            return unauthorized_response(checked.failure);
+          },
+          [verify, fn = std::move(fn)](request& req, responder respond) {
+            auto checked = verify(req);
+            if (!checked.who)
+              return respond(unauthorized_response(checked.failure));
+            fn(req, *checked.who, std::move(respond));
+          }};
 }
 
 void add_auth_routes(router& r, const services& svc) {

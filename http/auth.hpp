@@ -16,7 +16,8 @@ token_check authenticate(const token_service& tokens, const std::string& authori
 
 /// Wraps `fn`: accepts `Authorization: Bearer <token>` or a raw `Authorization: <token>`;
 /// a missing, malformed, expired or forged token is answered with 401
-/// `{"detail": ...}` and `WWW-Authenticate: Bearer`, and `fn` does not run.
-handler protected_route(const services& svc, authed_handler fn);
+/// `{"detail": ...}` and `WWW-Authenticate: Bearer`, and `fn` does not run. The token is
+/// checked from the headers, before any byte of the body is read.
+guarded_handler protected_route(const services& svc, authed_handler fn);
 
 } // namespace tandem::http

@@ -222,9 +222,8 @@ void delete_image(const services& svc, const identity& who, responder respond) {
 
 /// PUT /media/{owner}/{file}: stores the body when the signature holds and the bytes,
 /// the Content-Type and the URL's extension all name the same image format.
+/// Its route checks the signature from the head (check_signature), before the body is read.
 void put_media(const services& svc, request& req, responder respond) {
-  if (auto denied = check_signature(svc, req))
-    return respond(std::move(*denied));
   auto key = media_key_of(req);
   if (!key)
     return respond(error_response(404, "Not Found"));
@@ -394,8 +393,12 @@ void add_media_routes(router& r, const services& svc) {
         }));
   // Uploads may be larger than http.body_limit: the route carries media.max_bytes,
   // and a larger body is refused with 413 before it is read.
+  // The signature is checked from the head: a refused upload sends no body.
   r.add("PUT", std::string{media_path_prefix} + "{owner}/{file}",
-        [svc](request& req, responder respond) { put_media(svc, req, std::move(respond)); },
+        guarded_handler{[svc](const request& req) { return check_signature(svc, req); },
+                        [svc](request& req, responder respond) {
+                          put_media(svc, req, std::move(respond));
+                        }},
         svc.cfg.media.max_bytes);
   r.add("GET", std::string{media_path_prefix} + "{owner}/{file}",
         [svc](request& req, responder respond) { get_media(svc, req, std::move(respond)); });

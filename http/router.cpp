@@ -85,12 +85,17 @@ std::map<std::string, std::string> parse_query(const std::string& query) {
 }
 
 void router::add(std::string method, std::string pattern, handler fn, std::size_t body_limit) {
+  add(std::move(method), std::move(pattern), guarded_handler{nullptr, std::move(fn)}, body_limit);
+}
+
+void router::add(std::string method, std::string pattern, guarded_handler g,
+                 std::size_t body_limit) {
   for (auto& r : routes_)
     if (r.method == method && r.pattern == pattern)
       throw std::invalid_argument("duplicate route " + method + " " + pattern);
   auto segments = split_path(pattern);
-  routes_.push_back(
-    route{std::move(method), std::move(pattern), std::move(segments), std::move(fn), body_limit});
+  routes_.push_back(route{std::move(method), std::move(pattern), std::move(segments),
+                          std::move(g.fn), body_limit, std::move(g.check)});
 }
 
 router::match_result router::match(const std::string& method, const std::string& raw_path) const {

@@ -17,6 +17,17 @@ std::optional<std::string> percent_decode(const std::string& in, bool plus_is_sp
 /// Splits "a=1&b=x%20y" into decoded pairs; malformed pairs are dropped.
 std::map<std::string, std::string> parse_query(const std::string& query);
 
+/// Checks a request from its head alone (method, path, query, headers, params), before
+/// any byte of its body is read: the refusal to answer, or nullopt to go on. Must not block.
+using head_check = std::function<std::optional<response>(const request&)>;
+
+/// A handler that requires a check of the request's head first (a token, a signature):
+/// the server runs `check` before reading the body, so a refused client sends no body.
+struct guarded_handler {
+  head_check check;
+  handler fn;
+};
+
 class router {
 public:
   struct route {
@@ -25,6 +36,7 @@ public:
     std::vector<std::string> segments;   ///< "{name}" segments capture
     handler fn;
     std::size_t body_limit = 0;          ///< 0: http.body_limit; else this route's own
+    head_check check;                    ///< run on the head, before the body; may be empty
   };
 
   struct match_result {
@@ -37,6 +49,8 @@ public:
   /// Adds a route; throws std::invalid_argument on a duplicate method + pattern.
   /// `body_limit` (bytes) replaces http.body_limit for this route when not 0.
   void add(std::string method, std::string pattern, handler fn, std::size_t body_limit = 0);
+  /// Adds a route whose `g.check` must pass before its body is read and `g.fn` runs.
+  void add(std::string method, std::string pattern, guarded_handler g, std::size_t body_limit = 0);
 
   /// Matches a raw (still percent-encoded) path without its query string.
   match_result match(const std::string& method, const std::string& raw_path) const;

@@ -5,6 +5,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 using namespace tandem::http;
 
 namespace {
@@ -158,4 +160,39 @@ TEST_CASE("metrics render counters and cumulative histograms", "[metrics]") {
                                    "route=\"/ping\",le=\"0.005\"} 2"));
   CHECK_THAT(text, Catch::Contains("tandem_http_request_duration_seconds_count{method=\"GET\","
                                    "route=\"/users/id/{id}\"} 1"));
+}
+
+TEST_CASE("a guarded route keeps its head check for the server to run first", "[router]") {
+  std::string hit;
+  router r;
+  r.add("PUT", "/open", tagged("open", hit));
+  r.add("PUT", "/guarded",
+        guarded_handler{[](const request& req) -> std::optional<response> {
+                          if (req.header("authorization"))
+                            return std::nullopt;
+                          return error_response(401, "no");
+                        },
+                        tagged("guarded", hit)});
+  REQUIRE_FALSE(r.match("PUT", "/open").matched->check);
+  auto m = r.match("PUT", "/guarded");
+  REQUIRE(m.matched->check);
+  CHECK(m.matched->check(make_request("PUT", {}))->status == 401);
+  CHECK_FALSE(m.matched->check(make_request("PUT", {{"authorization", "x"}})));
+}
+
+TEST_CASE("metric labels name only known methods, whatever the client sends", "[metrics]") {
+  CHECK(metrics::method_label("GET") == "GET");
+  CHECK(metrics::method_label("PATCH") == "PATCH");
+  CHECK(metrics::method_label("-") == "-");
+  CHECK(metrics::method_label("get") == "other");
+  CHECK(metrics::method_label("FOO") == "other");
+  metrics m;
+  m.observe("BREW", "unmatched", 405, 0.001);
+  auto once = m.render();
+  for (int i = 0; i < 50; ++i)
+    m.observe("BREW" + std::to_string(i), "unmatched", 405, 0.001);
+  auto lines = [](const std::string& text) { return std::count(text.begin(), text.end(), '\n'); };
+  CHECK(lines(m.render()) == lines(once));
+  CHECK(m.render().find("method=\"other\"") != std::string::npos);
+  CHECK(m.render().find("BREW") == std::string::npos);
 }
