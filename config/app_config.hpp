@@ -19,6 +19,12 @@ struct http_config {
   int idle_timeout_ms = 60000;             // keep-alive connection without a request
   std::vector<std::string> cors_origins = {"*"};  // "*" echoes any Origin
   int shutdown_timeout_ms = 10000;         // in-flight requests get this long on SIGTERM
+  std::size_t header_limit = 16 * 1024;    // bytes of a header block, chunk line or trailers
+  int header_timeout_ms = 10000;           // a request's headers must arrive within this
+  int body_timeout_ms = 30000;             // a request's body (and a response's write) within this
+  int max_connections = 1000;              // open HTTP + WebSocket connections; more: 503
+  int linger_timeout_ms = 2000;            // drain a closing connection at most this long...
+  std::size_t linger_max_bytes = 8 * 1024 * 1024;  // ...and at most this many bytes
 };
 
 struct ws_config {

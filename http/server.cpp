@@ -12,14 +12,17 @@
 
 #include <algorithm>
 #include <cctype>
+#include <limits>
 #include <random>
 
 namespace tandem::http {
 
 namespace {
 
-constexpr std::size_t header_limit = 16 * 1024;
 constexpr auto accept_retry_delay = std::chrono::milliseconds(50);
+constexpr auto accept_retry_max = std::chrono::milliseconds(1000);
+/// Bytes read at once while waiting for a keep-alive request or draining a closing one.
+constexpr std::size_t read_chunk = 4096;
 
 std::string lower(beast::string_view s) {
   std::string out{s};
@@ -43,18 +46,58 @@ std::string request_id_for(const std::optional<std::string>& incoming) {
   return buf;
 }
 
+/// RFC 9112 section 6.3: the one transfer coding accepted is a single `chunked`, never
+/// beside Content-Length and never in HTTP/1.0. Beast takes `chunked, identity` or
+/// `gzip` + Content-Length as another framing than a proxy in front may have used, so
+/// the body would run as a second request (smuggling). The refusal, or nullptr.
+const char* framing_error(const bhttp::request<bhttp::string_body>& head) {
+  std::vector<std::string> codings;
+  bool transfer_encoding = false;
+  for (auto& field : head) {
+    if (field.name() != bhttp::field::transfer_encoding)
+      continue;
+    transfer_encoding = true;
+    std::string value{field.value()};
+    std::size_t pos = 0;
+    while (pos <= value.size()) {
+      auto comma = std::min(value.find(',', pos), value.size());
+      auto item = value.substr(pos, comma - pos);
+      auto first = item.find_first_not_of(" \t");
+      if (first != std::string::npos)
+        codings.push_back(lower(item.substr(first, item.find_last_not_of(" \t") + 1 - first)));
+      pos = comma + 1;
+    }
+  }
+  if (!transfer_encoding)
+    return nullptr;
+  if (head.version() < 11)
+    return "Transfer-Encoding is not allowed in HTTP/1.0";
+  if (head.count(bhttp::field::content_length) != 0)
+    return "Transfer-Encoding and Content-Length together";
+  if (codings.size() != 1 || codings.front() != "chunked")
+    return "Transfer-Encoding must be chunked alone";
+  return nullptr;
+}
+
 } // namespace
 
 /// One keep-alive HTTP connection. Everything runs on the connection's strand;
 /// only the responder crosses threads, by posting back onto it.
+///
+/// What a connection can make the node hold is bounded: the read buffer holds at most
+/// http.header_limit bytes (one header block, chunk-size line or trailer block; body
+/// bytes go straight to the body), and the body at most the route's limit.
 class session : public live_session, public std::enable_shared_from_this<session> {
 public:
-  session(tcp::socket&& socket, server::impl& srv) : stream_(std::move(socket)), srv_(srv) {
+  session(tcp::socket&& socket, server::impl& srv)
+    : stream_(std::move(socket)), buffer_(srv.cfg.header_limit), srv_(srv) {
     ++srv_.stats.open_connections;
   }
 
   ~session() override {
     --srv_.stats.open_connections;
+    if (refusal_)
+      --srv_.refusing;
     srv_.forget(this);
   }
 
@@ -62,7 +105,22 @@ public:
     beast::error_code ignored;
     stream_.socket().set_option(tcp::no_delay(true), ignored);
     net::dispatch(stream_.get_executor(),
-                  beast::bind_front_handler(&session::do_read, shared_from_this()));
+                  beast::bind_front_handler(&session::read_header, shared_from_this()));
+  }
+
+  /// Over http.max_connections: answers 503 without reading anything, then closes the
+  /// way every early answer does (`linger`), so that the client reads it.
+  void refuse() {
+    refusal_ = true;
+    ++srv_.refusing;
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+      self->started_ = std::chrono::steady_clock::now();
+      self->keep_alive_ = false;
+      self->begin_request("-", "refused", std::nullopt, std::nullopt);
+      auto res = error_response(503, "Too many connections; try again later");
+      res.headers.emplace_back("Retry-After", "1");
+      self->send(std::move(res));
+    });
   }
 
   /// Server shutdown: close now if idle, else after the response in flight.
@@ -75,30 +133,75 @@ public:
   }
 
 private:
-  void do_read() {
+  using ms = std::chrono::milliseconds;
+
+  /// Between keep-alive requests: http.idle_timeout_ms for the first byte of the next
+  /// one, then its header deadline starts. A new connection starts at read_header.
+  void await_request() {
+    if (closing_)
+      return close();
+    if (buffer_.size() != 0)
+      return read_header();  // pipelined: the next request is already here
+    stream_.expires_after(ms(srv_.cfg.idle_timeout_ms));
+    stream_.async_read_some(buffer_.prepare(std::min(read_chunk, buffer_.max_size())),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                              if (ec)
+                                return self->close();
+                              self->buffer_.commit(n);
+                              self->read_header();
+                            });
+  }
+
+  void read_header() {
     if (closing_)
       return close();
     parser_.emplace();
-    parser_->header_limit(header_limit);
+    parser_->header_limit(static_cast<std::uint32_t>(
+      std::min<std::size_t>(srv_.cfg.header_limit, std::numeric_limits<std::uint32_t>::max())));
     // No limit while the headers are read: the parser would check Content-Length
     // against it as soon as the headers end, before on_header could apply the
     // route's own (possibly larger) limit. on_header sets the limit that applies.
     body_limit_ = srv_.cfg.body_limit;
     parser_->body_limit(boost::none);
-    stream_.expires_after(std::chrono::milliseconds(srv_.cfg.idle_timeout_ms));
+    match_ = router::match_result{};
+    // Shorter than the body's: a slow client cannot hold a connection on its headers.
+    stream_.expires_after(ms(srv_.cfg.header_timeout_ms));
     bhttp::async_read_header(stream_, buffer_, *parser_,
                              beast::bind_front_handler(&session::on_header, shared_from_this()));
   }
 
   // The headers name the route, and a route may accept larger bodies (uploads)
-  // than http.body_limit: set the limit before the body is read.
+  // than http.body_limit: set the limit before the body is read. Everything that
+  // can be refused from the headers is refused here, before any body byte is read.
   void on_header(beast::error_code ec, std::size_t) {
     if (ec)
       return on_read(ec, 0);
-    auto target = parser_->get().target();
-    std::string raw_path{target.substr(0, target.find('?'))};
+    started_ = std::chrono::steady_clock::now();
+    const auto& head = parser_->get();
+    keep_alive_ = head.keep_alive();
+    version_ = head.version();
+    req_ = request{};
+    req_.method = std::string{head.method_string()};
+    for (auto& field : head)
+      req_.headers.emplace_back(lower(field.name_string()), std::string{field.value()});
+    std::string target{head.target()};
+    auto qpos = target.find('?');
+    std::string raw_path = target.substr(0, qpos);
+    if (qpos != std::string::npos)
+      req_.query = parse_query(target.substr(qpos + 1));
+    req_.path = percent_decode(raw_path, false).value_or(raw_path);
+    beast::error_code ignored;
+    req_.remote_address = stream_.socket().remote_endpoint(ignored).address().to_string();
     // Matched once per request: handle() dispatches on this same result.
-    match_ = srv_.routes.match(std::string{parser_->get().method_string()}, raw_path);
+    match_ = srv_.routes.match(req_.method, raw_path);
+
+    if (auto bad = framing_error(head))
+      return answer_early(error_response(400, bad));
+    if (match_.matched != nullptr && match_.matched->check) {
+      req_.params = match_.params;
+      if (auto denied = match_.matched->check(req_))
+        return answer_early(std::move(*denied));
+    }
     if (match_.matched != nullptr && match_.matched->body_limit != 0)
       body_limit_ = match_.matched->body_limit;
     parser_->body_limit(body_limit_);
@@ -106,6 +209,7 @@ private:
     // chunked bodies are counted by the parser as they arrive.
     if (auto length = parser_->content_length(); length && *length > body_limit_)
       return on_read(bhttp::error::body_limit, 0);
+    stream_.expires_after(ms(srv_.cfg.body_timeout_ms));
     bhttp::async_read(stream_, buffer_, *parser_,
                       beast::bind_front_handler(&session::on_read, shared_from_this()));
   }
@@ -116,11 +220,21 @@ private:
     auto answer = protocol_error_response(ec);
     if (!answer)
       return close();  // end of stream, timeout, reset, or shutdown
-    // The rest of the stream cannot be trusted: answer in the usual JSON shape, then close.
-    started_ = std::chrono::steady_clock::now();
+    if (!parser_->is_header_done()) {
+      started_ = std::chrono::steady_clock::now();
+      req_ = request{};
+      req_.method = "-";
+    }
+    answer_early(std::move(*answer));
+  }
+
+  /// Answers before the request was read in full: the rest of the stream cannot be
+  /// told from a next request, so the connection closes after the answer.
+  void answer_early(response res) {
     keep_alive_ = false;
-    begin_request("-", "unmatched", std::nullopt, std::nullopt);
-    send(std::move(*answer));
+    begin_request(req_.method, match_.matched ? match_.matched->pattern : "unmatched",
+                  req_.header("origin"), req_.header("x-request-id"));
+    send(std::move(res));
   }
 
   std::optional<response> protocol_error_response(const beast::error_code& ec) const {
@@ -129,39 +243,30 @@ private:
                                    + std::to_string(body_limit_) + " bytes");
     if (ec == bhttp::error::header_limit)
       return error_response(431, "Request headers are too large");
+    // The read buffer is full and the parser still wants more: a chunk-size line (with
+    // its extensions) or the trailers of a chunked body are longer than the buffer.
+    if (ec == bhttp::error::buffer_overflow)
+      return error_response(400, "A chunk-size line or the trailers exceed "
+                                   + std::to_string(srv_.cfg.header_limit) + " bytes");
     bool parse_error = ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category();
     if (parse_error && ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message)
       return error_response(400, "Malformed HTTP request: " + ec.message());
     return std::nullopt;
   }
 
-  void begin_request(std::string method, std::string route, std::optional<std::string> origin,
-                     std::optional<std::string> incoming_id) {
+  void begin_request(const std::string& method, std::string route,
+                     std::optional<std::string> origin, std::optional<std::string> incoming_id) {
     busy_ = true;
     ++srv_.stats.requests_in_flight;
-    method_ = std::move(method);
+    method_ = metrics::method_label(method);  // logs and metrics name only known methods
     route_ = std::move(route);
     origin_ = std::move(origin);
     request_id_ = request_id_for(incoming_id);
   }
 
   void handle(bhttp::request<bhttp::string_body> raw) {
-    started_ = std::chrono::steady_clock::now();
-    keep_alive_ = raw.keep_alive();
-    version_ = raw.version();
-    request req;
-    req.method = std::string{raw.method_string()};
-    for (auto& field : raw)
-      req.headers.emplace_back(lower(field.name_string()), std::string{field.value()});
-    std::string target{raw.target()};
-    auto qpos = target.find('?');
-    std::string raw_path = target.substr(0, qpos);
-    if (qpos != std::string::npos)
-      req.query = parse_query(target.substr(qpos + 1));
-    req.path = percent_decode(raw_path, false).value_or(raw_path);
+    request req = std::move(req_);
     req.body = std::move(raw.body());
-    beast::error_code ignored;
-    req.remote_address = stream_.socket().remote_endpoint(ignored).address().to_string();
 
     if (srv_.gateway && beast::websocket::is_upgrade(raw)) {
       if (auto kinds = subscriptions_of(req.path); kinds != 0)
@@ -245,6 +350,8 @@ private:
                             {"route", route_},
                             {"status", res.status},
                             {"latency_ms", elapsed.count() * 1000.0}});
+    // The handler may have taken a while: the write gets a deadline of its own.
+    stream_.expires_after(ms(srv_.cfg.body_timeout_ms));
     bhttp::async_write(stream_, *msg,
                        [self = shared_from_this(), msg](beast::error_code ec, std::size_t) {
                          self->on_write(ec, msg->keep_alive());
@@ -253,9 +360,39 @@ private:
 
   void on_write(beast::error_code ec, bool keep_alive) {
     busy_ = false;
-    if (ec || !keep_alive)
+    if (ec)
       return close();
-    do_read();
+    if (!keep_alive)
+      return linger();
+    await_request();
+  }
+
+  /// Closes after an answer without reading what the client may still send (an early
+  /// answer, a refusal, `Connection: close`): half-close, then read and discard for at
+  /// most http.linger_timeout_ms and http.linger_max_bytes, as nginx's lingering close
+  /// does. Closing with unread bytes would send a reset, which can destroy the answer
+  /// before the client has read it.
+  void linger() {
+    if (closing_ || srv_.stopping)
+      return close();
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.expires_after(ms(srv_.cfg.linger_timeout_ms));
+    drain();
+  }
+
+  void drain() {
+    auto left = srv_.cfg.linger_max_bytes - std::min(lingered_, srv_.cfg.linger_max_bytes);
+    if (left == 0)
+      return close();
+    buffer_.consume(buffer_.size());
+    stream_.async_read_some(buffer_.prepare(std::min({read_chunk, buffer_.max_size(), left})),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                              self->lingered_ += n;
+                              if (ec)
+                                return self->close();  // the client closed, or the deadline
+                              self->drain();
+                            });
   }
 
   void close() {
@@ -268,10 +405,11 @@ private:
   }
 
   beast::tcp_stream stream_;
-  beast::flat_buffer buffer_;
+  beast::flat_buffer buffer_;  ///< at most http.header_limit bytes (its max_size)
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::size_t body_limit_ = 0;
   router::match_result match_;  ///< the route of the request being read, from its headers
+  request req_;                 ///< the request being read, built from its headers
   server::impl& srv_;
   // -- the request being answered (one at a time: the next read starts after the write)
   bool busy_ = false;
@@ -285,6 +423,8 @@ private:
   // -- life cycle
   bool closing_ = false;
   bool closed_ = false;
+  bool refusal_ = false;       ///< over the connection cap: answers 503 and closes
+  std::size_t lingered_ = 0;   ///< bytes drained while closing
 };
 
 void server::impl::do_accept() {
@@ -296,18 +436,43 @@ void server::impl::on_accept(beast::error_code ec, tcp::socket socket) {
   if (stopping || !acceptor.is_open())
     return;
   if (ec) {
-    // Out of file descriptors and the like: back off instead of spinning.
-    log::warn("accept failed", {{"error", ec.message()}});
-    retry_timer.expires_after(accept_retry_delay);
+    // Out of file descriptors and the like: back off, doubling up to a second while the
+    // failures go on, and log the first of a run only, instead of spinning or flooding.
+    if (accept_failures == 0)
+      log::warn("accept failed; backing off", {{"error", ec.message()}});
+    auto delay = std::min<std::chrono::milliseconds>(
+      accept_retry_delay * (1 << std::min(accept_failures, 5)), accept_retry_max);
+    ++accept_failures;
+    retry_timer.expires_after(delay);
     retry_timer.async_wait([this](beast::error_code e) {
       if (!e)
         do_accept();
     });
     return;
   }
-  auto s = std::make_shared<session>(std::move(socket), *this);
-  track(s);
-  s->run();
+  accept_failures = 0;
+  std::size_t open = 0;
+  {
+    std::lock_guard<std::mutex> guard{sessions_mutex};
+    open = sessions.size();
+  }
+  auto cap = static_cast<std::size_t>(cfg.max_connections);
+  auto refusals = static_cast<std::size_t>(refusing.load());
+  auto active = open - std::min(open, refusals);
+  if (active < cap) {
+    auto s = std::make_shared<session>(std::move(socket), *this);
+    track(s);
+    s->run();
+  } else if (refusals < cap) {
+    auto s = std::make_shared<session>(std::move(socket), *this);
+    track(s);
+    s->refuse();
+  } else {
+    // Refusals linger too, so they have a cap of their own (as many again): beyond
+    // it a connection is closed at once, unanswered.
+    beast::error_code ignored;
+    socket.close(ignored);
+  }
   do_accept();
 }
 

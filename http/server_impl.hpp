@@ -59,6 +59,8 @@ struct server::impl {
   net::steady_timer retry_timer;
   std::vector<std::thread> threads;
   std::atomic<bool> stopping{false};
+  int accept_failures = 0;            ///< accept errors in a row (on the acceptor's strand)
+  std::atomic<int> refusing{0};       ///< sessions answering 503 over http.max_connections
   std::mutex sessions_mutex;
   std::condition_variable sessions_cv;
   std::unordered_map<live_session*, std::weak_ptr<live_session>> sessions;
