@@ -13,6 +13,7 @@ from tandem_node import NodeTestCase
 
 HEADER_LIMIT = 4096
 HEADER_TIMEOUT_S = 1.0
+BODY_TIMEOUT_S = 2.5
 
 
 def connect(node, timeout=5):
@@ -200,6 +201,7 @@ class HttpConnectionCap(NodeTestCase):
     node_env = {
         "TANDEM_HTTP_MAX_CONNECTIONS": str(cap),
         "TANDEM_HTTP_HEADER_TIMEOUT_MS": str(int(HEADER_TIMEOUT_S * 1000)),
+        "TANDEM_HTTP_BODY_TIMEOUT_MS": str(int(BODY_TIMEOUT_S * 1000)),
         "TANDEM_HTTP_LINGER_TIMEOUT_MS": "500",
     }
 
@@ -264,6 +266,28 @@ class HttpConnectionCap(NodeTestCase):
             for s in slow:
                 s.close()
         self.assertEqual(self.node.request("GET", "/healthz")[0], 200)
+
+    def test_a_slow_body_has_its_own_longer_deadline(self):
+        with connect(self.node) as s:
+            s.sendall(b"POST /auth/login HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n")
+            started = time.monotonic()
+            closed = None
+            while closed is None and time.monotonic() - started < BODY_TIMEOUT_S + 3:
+                try:
+                    s.sendall(b"{")
+                except OSError:
+                    closed = time.monotonic() - started
+                    break
+                readable, _, _ = select.select([s], [], [], 0.2)
+                if readable:
+                    try:
+                        s.recv(65536)
+                    except OSError:
+                        pass
+                    closed = time.monotonic() - started
+        self.assertIsNotNone(closed, "a body trickling in is never cut off")
+        # Past the header deadline (the headers were complete), at the body's.
+        self.assertGreaterEqual(closed, BODY_TIMEOUT_S - 0.1)
 
 
 class HttpAcceptErrors(NodeTestCase):
