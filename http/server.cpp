@@ -209,6 +209,26 @@ private:
     // chunked bodies are counted by the parser as they arrive.
     if (auto length = parser_->content_length(); length && *length > body_limit_)
       return on_read(bhttp::error::body_limit, 0);
+    if (version_ >= 11 && !parser_->is_done()
+        && beast::iequals(head[bhttp::field::expect], "100-continue"))
+      return continue_then_read_body();
+    read_body();
+  }
+
+  /// A client that sent `Expect: 100-continue` waits for this before it sends the body;
+  /// it goes out only once the checks above passed, so a refused client sends none.
+  void continue_then_read_body() {
+    static const std::string interim = "HTTP/1.1 100 Continue\r\n\r\n";
+    stream_.expires_after(ms(srv_.cfg.body_timeout_ms));
+    net::async_write(stream_, net::buffer(interim),
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                       if (ec)
+                         return self->close();
+                       self->read_body();
+                     });
+  }
+
+  void read_body() {
     stream_.expires_after(ms(srv_.cfg.body_timeout_ms));
     bhttp::async_read(stream_, buffer_, *parser_,
                       beast::bind_front_handler(&session::on_read, shared_from_this()));

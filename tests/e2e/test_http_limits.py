@@ -125,6 +125,23 @@ class HttpLimits(NodeTestCase):
         self.assertIn("www-authenticate: bearer", reply.lower())
         self.assertIn('"detail"', reply)
 
+    def test_expect_100_continue_is_answered_only_once_the_headers_pass(self):
+        refused = answer_before_body(self.node, (
+            b"PUT /users/me HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer forged\r\n"
+            b"Expect: 100-continue\r\nContent-Length: 2\r\n\r\n"))
+        self.assertTrue(refused.startswith("HTTP/1.1 401"), refused)
+        with connect(self.node) as s:
+            s.sendall(b"POST /auth/login HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n"
+                      b"Content-Length: 2\r\nConnection: close\r\n\r\n")
+            readable, _, _ = select.select([s], [], [], 3)
+            self.assertTrue(readable, "no 100 Continue")
+            self.assertEqual(s.recv(65536), b"HTTP/1.1 100 Continue\r\n\r\n")
+            s.sendall(b"{}")
+            s.shutdown(socket.SHUT_WR)
+            reply = read_to_end(s)
+        self.assertTrue(reply.startswith("HTTP/1.1 400"), reply)
+        self.assertIn("email is required", reply)
+
     def test_a_media_put_with_a_bad_signature_is_403_before_the_body_is_sent(self):
         reply = answer_before_body(self.node, (
             b"PUT /media/u_abc/profile_image.png?expires=9999999999&signature=" + b"0" * 64
