@@ -14,6 +14,7 @@
 #include "http/media_urls.hpp"
 #include "http/routes.hpp"
 #include "http/server.hpp"
+#include "persistence/accounts_repo.hpp"
 #include "persistence/db.hpp"
 #include "persistence/db_worker.hpp"
 #include "persistence/media_store.hpp"
@@ -60,6 +61,8 @@ int migrate(const config::app_config& cfg) {
     auto applied = persistence::apply_migrations(conn);
     log::info("migrations applied", {{"applied", applied},
                                      {"version", persistence::applied_migration_version(conn)}});
+    if (auto keyed = persistence::accounts::backfill_email_keys(conn); keyed > 0)
+      log::info("canonical emails set", {{"accounts", keyed}});
     return 0;
   } catch (const pqxx::broken_connection& e) {
     std::cerr << "tandem: cannot connect to PostgreSQL (db.dsn): " << one_line(e.what()) << "\n";

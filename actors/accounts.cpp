@@ -1,6 +1,8 @@
 #include "actors/accounts.hpp"
 
 #include "actors/auth_store.hpp"
+#include "actors/wire_json.hpp"
+#include "common/text.hpp"
 #include "config/log.hpp"
 
 #include <utility>
@@ -23,13 +25,6 @@ using pair_promise = caf::typed_response_promise<token_pair>;
 /// An error handler that passes the error on to the caller.
 auto forward_to(pair_promise rp) {
   return [rp](caf::error& err) mutable { rp.deliver(std::move(err)); };
-}
-
-std::size_t utf8_length(const std::string& text) {
-  std::size_t n = 0;
-  for (unsigned char c : text)
-    n += (c & 0xC0) != 0x80 ? 1 : 0; // count every byte that is not a continuation byte
-  return n;
 }
 
 /// Signs an access token for `who`, stores a refresh token as a new family and
@@ -86,8 +81,8 @@ accounts_actor::behavior_type accounts_impl(self_pointer self, accounts_deps dep
   self->state.deps = std::move(deps);
   return {
     [self](atom::sign_up, std::string& email, std::string& password) -> caf::result<token_pair> {
-      if (auto err = validate_email(email))
-        return err;
+      if (auto key = canonical_email(email); !key)
+        return std::move(key.error());
       if (auto err = validate_password(password))
         return err;
       const auto& deps = self->state.deps;
@@ -107,9 +102,13 @@ accounts_actor::behavior_type accounts_impl(self_pointer self, accounts_deps dep
     },
     [self](atom::login, std::string& email, std::string& password,
            std::string& address) -> caf::result<token_pair> {
+      // No login can have an address without a canonical form: nothing to count.
+      auto key = canonical_email(email);
+      if (!key)
+        return std::move(key.error());
       const auto& deps = self->state.deps;
       auto rp = self->make_response_promise<token_pair>();
-      auto email_key = auth_store::email_counter_key(email);
+      auto email_key = auth_store::email_counter_key(*key);
       auto address_key = auth_store::address_counter_key(address.empty() ? "unknown" : address);
       // Every path below costs one throttle step, one lookup and one argon2 verify,
       // so neither the answer nor its timing tells whether the email exists.
@@ -206,28 +205,15 @@ accounts_actor::behavior_type accounts_impl(self_pointer self, accounts_deps dep
 
 } // namespace
 
-caf::error validate_email(const std::string& email) {
-  auto bad = [] {
-    return caf::make_error(errc::invalid_request, "email must be a valid email address");
-  };
-  if (email.size() < 3 || email.size() > 320)
-    return bad();
-  for (unsigned char c : email)
-    if (c <= 0x20 || c == 0x7F)
-      return bad();
-  auto at = email.find('@');
-  if (at == std::string::npos || at == 0 || at > 64 || email.find('@', at + 1) != std::string::npos)
-    return bad();
-  auto domain = email.substr(at + 1);
-  auto dot = domain.find('.');
-  if (domain.size() > 255 || dot == std::string::npos || dot == 0 || domain.back() == '.'
-      || domain.find("..") != std::string::npos)
-    return bad();
-  return caf::none;
+caf::expected<std::string> canonical_email(const std::string& email) {
+  text::fault why = text::fault::none;
+  if (auto key = text::canonical_email(email, why))
+    return std::move(*key);
+  return caf::make_error(errc::invalid_request, std::string{"email "} + text::describe(why));
 }
 
 caf::error validate_password(const std::string& password) {
-  auto n = utf8_length(password);
+  auto n = wire::utf8_length(password);
   if (n < 8 || n > 256)
     return caf::make_error(errc::invalid_request, "password must be 8 to 256 characters long");
   return caf::none;

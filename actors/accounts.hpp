@@ -23,7 +23,7 @@ using accounts_actor = caf::typed_actor<
   /// (email, password): creates a login and replies its first token pair.
   caf::replies_to<atom::sign_up, std::string, std::string>::with<token_pair>,
   /// (email, password, client address): replies a new token pair. Failures count per
-  /// email and per address; past `auth.login_max_failures(_per_address)` within
+  /// canonical email and per address; past `auth.login_max_failures(_per_address)` within
   /// `auth.login_window_s` every attempt is refused with `errc::rate_limited`, whether
   /// or not the email exists.
   caf::replies_to<atom::login, std::string, std::string, std::string>::with<token_pair>,
@@ -36,10 +36,11 @@ using accounts_actor = caf::typed_actor<
 /// Longest refresh token looked up; ours are 43 characters.
 constexpr std::size_t max_refresh_token_size = 256;
 
-/// `errc::invalid_request` with client text unless `email` looks like an address:
-/// 3..320 characters, no spaces or control characters, one `@` after 1..64 characters,
-/// a domain with a dot inside it.
-caf::error validate_email(const std::string& email);
+/// The canonical form of `email` (text::canonical_email: NFKC and case folding, no
+/// invisible characters, a plausible address), the one key of a login: its failure
+/// counter, its uniqueness and its lookup. `errc::invalid_request` with client text
+/// otherwise.
+caf::expected<std::string> canonical_email(const std::string& email);
 
 /// `errc::invalid_request` with client text unless `password` has 8..256 characters
 /// (UTF-8 code points, not bytes).

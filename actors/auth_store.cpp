@@ -2,9 +2,6 @@
 
 #include "actors/tokens.hpp"
 
-#include <algorithm>
-#include <cctype>
-
 namespace tandem::auth_store {
 
 namespace {
@@ -129,11 +126,8 @@ std::vector<std::string> revoke_command(const std::string& refresh_token) {
   return {"EVAL", revoke_script, "1", token_key(refresh_token), token_prefix, family_prefix};
 }
 
-std::string email_counter_key(const std::string& email) {
-  auto lower = email;
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return "login:fail:email:" + sha256_hex(lower);
+std::string email_counter_key(const std::string& canonical_email) {
+  return "login:fail:email:" + sha256_hex(canonical_email);
 }
 
 std::string address_counter_key(const std::string& address) {

@@ -6,7 +6,7 @@
 // Keys (a token is only ever stored by its SHA-256, see `sha256_hex`):
 //   rt:<hash>          hash {family, user, email, state: active|rotated}, TTL auth.refresh_ttl_s
 //   rtf:<family>       set of the token hashes of one family, TTL renewed on each rotation
-//   login:fail:email:<sha256 of the lower-case email>   counter, TTL auth.login_window_s
+//   login:fail:email:<sha256 of the canonical email>    counter, TTL auth.login_window_s
 //   login:fail:addr:<client address>                    counter, TTL auth.login_window_s
 // Revocation deletes family members named inside the script, which standalone Redis
 // allows (Redis Cluster would need the family's keys in one hash slot).
@@ -52,9 +52,10 @@ caf::expected<rotation> parse_rotation(const redis_reply& reply);
 /// 1, or 0 when the token is unknown.
 std::vector<std::string> revoke_command(const std::string& refresh_token);
 
-/// The failure counter of an email, ignoring ASCII letter case; the email itself is not
-/// stored, only its hash.
-std::string email_counter_key(const std::string& email);
+/// The failure counter of an email in its canonical form (tandem::canonical_email, the
+/// form its lookup uses, so that no spelling of one login gets a budget of its own); the
+/// email itself is not stored, only its hash.
+std::string email_counter_key(const std::string& canonical_email);
 
 /// The failure counter of a client address.
 std::string address_counter_key(const std::string& address);

@@ -213,7 +213,10 @@ void on_frame(self_pointer self, const std::string& text) {
   if (!take_token(self))
     return strike(self, "Rate limit exceeded: at most " + std::to_string(st.params.settings.rate_per_s)
                           + " frames per second");
-  auto frame = json::parse(text, nullptr, false);
+  std::string bad_text;
+  auto frame = wire::parse_client_json(text, bad_text);
+  if (!bad_text.empty())
+    return strike(self, bad_text);
   if (frame.is_discarded() || !frame.is_object())
     return strike(self, "A frame must be a JSON object");
   auto a = frame.find("action");

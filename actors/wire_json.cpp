@@ -1,5 +1,7 @@
 #include "actors/wire_json.hpp"
 
+#include "common/text.hpp"
+
 #include <algorithm>
 #include <cctype>
 
@@ -23,6 +25,34 @@ std::optional<std::string> canonical_uuid(std::string_view text) {
     out[i] = static_cast<char>(std::tolower(c));
   }
   return out;
+}
+
+json parse_client_json(std::string_view text, std::string& bad_text) {
+  bad_text.clear();
+  if (auto f = text::check(text); f != text::fault::none) {
+    bad_text = std::string{"Text "} + text::describe(f);
+    return json::value_t::discarded;
+  }
+  std::string key;  // the member being read, to name it in the answer
+  auto parsed = json::parse(text, [&](int, json::parse_event_t event, json& value) {
+    if (!bad_text.empty() || !value.is_string())
+      return true;
+    const auto& str = value.get_ref<const std::string&>();
+    auto f = text::check(str);
+    if (f == text::fault::none) {
+      if (event == json::parse_event_t::key)
+        key = str;
+      return true;
+    }
+    bad_text = event == json::parse_event_t::key ? std::string{"A member name "}
+               : key.empty()                         ? std::string{"A string "}
+                                                     : "'" + key + "' ";
+    bad_text += text::describe(f);
+    return true;
+  }, false);
+  if (!bad_text.empty())
+    return json::value_t::discarded;
+  return parsed;
 }
 
 std::string to_text(const json& x) {

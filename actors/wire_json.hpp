@@ -22,6 +22,13 @@ std::size_t utf8_length(std::string_view s);
 /// A UUID in its 8-4-4-4-12 hexadecimal form, in lower case; nullopt otherwise.
 std::optional<std::string> canonical_uuid(std::string_view text);
 
+/// Parses client JSON text (a REST body, a WebSocket frame) once all of it passed
+/// text::check: the raw bytes before the parser, and every key and string after it, since
+/// a \u0000 escape decodes to NUL. A text fault leaves `bad_text` a client sentence
+/// naming the member ("'content' must not contain NUL characters") and returns a
+/// discarded value; text that is not JSON returns a discarded value, `bad_text` empty.
+json parse_client_json(std::string_view text, std::string& bad_text);
+
 /// `x` as compact JSON text; invalid UTF-8 in strings is replaced, never thrown on.
 std::string to_text(const json& x);
 

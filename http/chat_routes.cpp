@@ -4,6 +4,7 @@
 // from the conversation's actor, whose ring usually covers it.
 #include "actors/conversation_actor.hpp"
 #include "actors/wire_json.hpp"
+#include "common/text.hpp"
 #include "http/actor_bridge.hpp"
 #include "http/auth.hpp"
 #include "http/error_mapping.hpp"
@@ -88,8 +89,7 @@ std::optional<new_conversation> decode_conversation(const request& req, const id
   bool ids_ok = ids.is_array() && !ids.empty() && ids.size() <= max_recipients;
   for (const auto& id : ids_ok ? ids : json::array()) {
     if (!id.is_string() || id.get_ref<const std::string&>().empty()
-        || id.get_ref<const std::string&>().size() > max_user_id_length
-        || id.get_ref<const std::string&>().find('\0') != std::string::npos) {
+        || id.get_ref<const std::string&>().size() > max_user_id_length) {
       ids_ok = false;
       break;
     }
@@ -104,9 +104,14 @@ std::optional<new_conversation> decode_conversation(const request& req, const id
   }
   if (c.is_group) {
     c.title = trim(title.get<std::string>());
-    if (c.title.empty() || wire::utf8_length(c.title) > max_title_length
-        || c.title.find('\0') != std::string::npos) {
+    // A group title is display text like a name (the body passed the decoder).
+    auto f = text::check_name(c.title);
+    if (f == text::fault::blank || wire::utf8_length(c.title) > max_title_length) {
       respond(invalid("title"));
+      return std::nullopt;
+    }
+    if (f != text::fault::none) {
+      respond(error_response(400, std::string{"title "} + text::describe(f)));
       return std::nullopt;
     }
   }

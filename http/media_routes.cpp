@@ -2,6 +2,7 @@
 // clients PUT to and GET from, and invitations (POST /email) into the outbox.
 #include "http/media_routes.hpp"
 
+#include "common/text.hpp"
 #include "http/actor_bridge.hpp"
 #include "http/auth.hpp"
 #include "http/error_mapping.hpp"
@@ -294,8 +295,10 @@ void send_invitation(const services& svc, request& req, const identity& who,
       return std::nullopt;
     return i->get<std::string>();
   };
+  // The names go into a mail to a stranger: display text under the rule of names.
   auto name_ok = [](const std::optional<std::string>& name) {
-    return name && !name->empty() && utf8_chars(*name) <= max_sender_name_chars;
+    return name && text::check_name(*name) == text::fault::none
+           && utf8_chars(*name) <= max_sender_name_chars;
   };
   auto first = text("senderFirstName");
   auto last = text("senderLastName");

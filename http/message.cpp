@@ -23,7 +23,12 @@ response json_response(unsigned status, const json& body) {
 }
 
 std::optional<json> parse_json_object(const request& req, response& error) {
-  auto parsed = json::parse(req.body, nullptr, false);
+  std::string bad_text;
+  auto parsed = wire::parse_client_json(req.body, bad_text);
+  if (!bad_text.empty()) {
+    error = error_response(400, bad_text);
+    return std::nullopt;
+  }
   if (parsed.is_discarded()) {
     error = error_response(400, req.body.empty() ? "Request body is empty; expected a JSON object"
                                                  : "Request body is not valid JSON");

@@ -50,8 +50,9 @@ response error_response(unsigned status, const std::string& detail);
 response json_response(unsigned status, const json& body);
 
 /// Parses the body as JSON whatever the Content-Type (PageNow's registration
-/// form sends text/plain). Returns nullopt and fills `error` (a 400 response)
-/// when the body is empty, not JSON, or not an object.
+/// form sends text/plain), through wire::parse_client_json: so every string of the body
+/// is UTF-8 without NUL. Returns nullopt and fills `error` (a 400 response) when the
+/// body is empty, not JSON, not such text, or not an object.
 std::optional<json> parse_json_object(const request& req, response& error);
 
 /// `parse_json_object` that answers the 400 itself through `respond`.

@@ -1,5 +1,7 @@
 #include "http/router.hpp"
 
+#include "common/text.hpp"
+
 #include <algorithm>
 #include <stdexcept>
 
@@ -50,10 +52,7 @@ std::optional<std::string> percent_decode(const std::string& in, bool plus_is_sp
       int lo = hex_value(in[i + 2]);
       if (hi < 0 || lo < 0)
         return std::nullopt;
-      char decoded = static_cast<char>(hi * 16 + lo);
-      if (decoded == '\0')
-        return std::nullopt;
-      out += decoded;
+      out += static_cast<char>(hi * 16 + lo);
       i += 2;
     } else if (c == '+' && plus_is_space) {
       out += ' ';
@@ -61,6 +60,10 @@ std::optional<std::string> percent_decode(const std::string& in, bool plus_is_sp
       out += c;
     }
   }
+  // The one text decoder: a path or query value reaches no handler, database or log
+  // unless it is UTF-8 without NUL.
+  if (text::check(out) != text::fault::none)
+    return std::nullopt;
   return out;
 }
 

@@ -11,10 +11,11 @@
 namespace tandem::http {
 
 /// Percent-decodes `in`; `plus_is_space` for query strings. Returns nullopt on
-/// a malformed escape or a decoded NUL byte.
+/// a malformed escape or when the result fails text::check (NUL, not UTF-8).
 std::optional<std::string> percent_decode(const std::string& in, bool plus_is_space);
 
-/// Splits "a=1&b=x%20y" into decoded pairs; malformed pairs are dropped.
+/// Splits "a=1&b=x%20y" into decoded pairs; malformed pairs (percent_decode's
+/// nullopt) are dropped.
 std::map<std::string, std::string> parse_query(const std::string& query);
 
 /// Checks a request from its head alone (method, path, query, headers, params), before

@@ -143,7 +143,9 @@ std::optional<share_request> decode_share(const json& body, bool personal,
 
 std::optional<std::vector<std::string>> decode_read_events(const std::string& body,
                                                            std::string& detail) {
-  auto events = json::parse(body, nullptr, false);
+  auto events = wire::parse_client_json(body, detail);
+  if (!detail.empty())
+    return std::nullopt;
   if (events.is_discarded() || !events.is_array()) {
     detail = "Request body must be a JSON array of {\"event_id\": ...}";
     return std::nullopt;

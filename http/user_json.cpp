@@ -1,17 +1,13 @@
 #include "http/user_json.hpp"
 
+#include "common/text.hpp"
+
 #include <algorithm>
 #include <unordered_set>
 
 namespace tandem::http {
 
 namespace {
-
-bool is_blank(std::string_view s) {
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-  });
-}
 
 /// Reads the required fields of a JSON object body. Each getter returns a harmless
 /// default when its field is missing or invalid and remembers the first problem,
@@ -29,7 +25,8 @@ public:
     return problem_;
   }
 
-  /// A string of `min` to `max` characters; names (`min` > 0) must not be blank.
+  /// A string of `min` to `max` characters; names (`min` > 0) must pass
+  /// text::check_name, other text text::check.
   std::string text(const std::string& key, std::size_t min, std::size_t max) {
     auto* value = field(key);
     if (value == nullptr)
@@ -39,13 +36,14 @@ public:
       return {};
     }
     const auto& str = value->get_ref<const std::string&>();
-    // libpq passes parameters as C strings: a NUL would silently cut the text short.
-    if (str.find('\0') != std::string::npos) {
-      fail(key + " must not contain NUL characters");
+    // Bodies passed the decoder already; a name has its own rule.
+    auto f = min > 0 ? text::check_name(str) : text::check(str);
+    if (f != text::fault::none && f != text::fault::blank) {
+      fail(key + " " + text::describe(f));
       return {};
     }
     auto length = utf8_length(str);
-    if (length < min || length > max || (min > 0 && is_blank(str))) {
+    if (length < min || length > max || f == text::fault::blank) {
       fail(min > 0 ? key + " must be " + std::to_string(min) + " to " + std::to_string(max)
                        + " characters, not blank"
                    : key + " must be at most " + std::to_string(max) + " characters");

@@ -84,13 +84,13 @@ void set_my_domains(const services& svc, request& req, const identity& who,
     respond(error_response(400, R"(share_type must be "allow" or "deny")"));
     return;
   }
-  auto body = json::parse(req.body, nullptr, false);
-  if (body.is_discarded()) {
-    respond(error_response(400, "Request body is not valid JSON"));
+  std::string detail;
+  auto body = wire::parse_client_json(req.body, detail);
+  if (!detail.empty() || body.is_discarded()) {
+    respond(error_response(400, detail.empty() ? "Request body is not valid JSON" : detail));
     return;
   }
   auto field = *which == domain_list::allow ? "domain_allow_array" : "domain_deny_array";
-  std::string detail;
   auto domains = decode_domain_list(body, field, detail);
   if (!domains) {
     respond(error_response(400, detail));

@@ -1,8 +1,10 @@
 #include "persistence/message_writer.hpp"
 
+#include "common/text.hpp"
 #include "config/log.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <unordered_set>
 #include <utility>
 #include <vector>
@@ -29,48 +31,91 @@ struct writer_state {
 
 using self_pointer = message_writer_actor::stateful_pointer<writer_state>;
 
+using batch_ptr = std::shared_ptr<std::vector<writer_state::pending_write>>;
+
+/// Whether `err` may come from one row of a batch (a constraint, a value the database
+/// refuses) rather than from the database as a whole (unreachable, slow, overloaded, or
+/// no answer in time): only then does trying the rows apart help.
+bool is_row_error(const caf::error& err) {
+  if (err.category() != caf::atom("tandem"))
+    return false;
+  switch (code_of(err)) {
+    case errc::db_unavailable:
+    case errc::db_timeout:
+    case errc::overloaded:
+      return false;
+    default:
+      return true;
+  }
+}
+
+/// Inserts `batch` in one transaction and answers its writers, then calls `done`. When
+/// a row error fails a batch of several rows, each half is tried in a transaction of its
+/// own, and so on down: only the offending rows fail, everyone else's are committed.
+void insert(self_pointer self, batch_ptr batch, std::function<void()> done) {
+  std::vector<chat_message> rows;
+  rows.reserve(batch->size());
+  for (const auto& w : *batch)
+    rows.push_back(w.message);
+  self->request(self->state.db, self->state.settings.request_timeout, atom::ch_insert_v,
+                std::move(rows))
+    .then(
+      [self, batch, done](std::vector<std::string>& inserted) {
+        auto& c = *self->state.counters;
+        ++c.batches;
+        c.messages += batch->size();
+        auto largest = c.largest_batch.load();
+        while (batch->size() > largest
+               && !c.largest_batch.compare_exchange_weak(largest, batch->size())) {
+        }
+        std::unordered_set<std::string> stored(inserted.begin(), inserted.end());
+        for (auto& w : *batch)
+          w.rp.deliver(stored.count(w.message.message_id) != 0);
+        done();
+      },
+      [self, batch, done](caf::error& err) {
+        if (batch->size() > 1 && is_row_error(err)) {
+          auto middle = batch->begin() + static_cast<std::ptrdiff_t>(batch->size() / 2);
+          auto first = std::make_shared<std::vector<writer_state::pending_write>>(
+            std::make_move_iterator(batch->begin()), std::make_move_iterator(middle));
+          auto second = std::make_shared<std::vector<writer_state::pending_write>>(
+            std::make_move_iterator(middle), std::make_move_iterator(batch->end()));
+          insert(self, first, [self, second, done] { insert(self, second, done); });
+          return;
+        }
+        ++self->state.counters->failed_batches;
+        log::warn("message batch not committed",
+                  {{"messages", batch->size()}, {"error", describe(err)}});
+        for (auto& w : *batch)
+          w.rp.deliver(err);
+        done();
+      });
+}
+
 void commit(self_pointer self) {
   auto& st = self->state;
   auto n = std::min(st.pending.size(), st.settings.commit_batch);
-  std::vector<writer_state::pending_write> batch(std::make_move_iterator(st.pending.begin()),
-                                                 std::make_move_iterator(st.pending.begin() + n));
+  auto batch = std::make_shared<std::vector<writer_state::pending_write>>(
+    std::make_move_iterator(st.pending.begin()), std::make_move_iterator(st.pending.begin() + n));
   st.pending.erase(st.pending.begin(), st.pending.begin() + n);
-  std::vector<chat_message> rows;
-  rows.reserve(n);
-  for (const auto& w : batch)
-    rows.push_back(w.message);
   st.committing = true;
-  auto shared = std::make_shared<std::vector<writer_state::pending_write>>(std::move(batch));
-  auto next = [self] {
+  insert(self, std::move(batch), [self] {
     auto& st = self->state;
     st.committing = false;
     // What arrived during the commit goes at once: it has waited long enough.
     if (!st.pending.empty())
       commit(self);
-  };
-  self->request(st.db, st.settings.request_timeout, atom::ch_insert_v, std::move(rows))
-    .then(
-      [self, shared, next](std::vector<std::string>& inserted) {
-        auto& c = *self->state.counters;
-        ++c.batches;
-        c.messages += shared->size();
-        auto largest = c.largest_batch.load();
-        while (shared->size() > largest
-               && !c.largest_batch.compare_exchange_weak(largest, shared->size())) {
-        }
-        std::unordered_set<std::string> stored(inserted.begin(), inserted.end());
-        for (auto& w : *shared)
-          w.rp.deliver(stored.count(w.message.message_id) != 0);
-        next();
-      },
-      [self, shared, next](caf::error& err) {
-        ++self->state.counters->failed_batches;
-        log::warn("message batch not committed",
-                  {{"messages", shared->size()}, {"error", describe(err)}});
-        for (auto& w : *shared)
-          w.rp.deliver(err);
-        next();
-      });
+  });
+}
+
+/// The writer's own check of a row before it joins a batch (the gateway checked it
+/// already): text the database would refuse must not fail anyone else's messages.
+caf::error check_row(const chat_message& m) {
+  for (const std::string* s : {&m.conversation_id, &m.message_id, &m.sender_id, &m.content,
+                               &m.sent_at, &m.client_message_id})
+    if (auto f = text::check(*s); f != text::fault::none)
+      return caf::make_error(errc::invalid_request, std::string{"Message text "} + text::describe(f));
+  return caf::none;
 }
 
 message_writer_actor::behavior_type writer_impl(self_pointer self, chat_db db,
@@ -82,6 +127,8 @@ message_writer_actor::behavior_type writer_impl(self_pointer self, chat_db db,
   return {
     [self](atom::msg_write, chat_message& m) -> caf::result<bool> {
       auto& st = self->state;
+      if (auto err = check_row(m))
+        return err;
       if (st.pending.size() >= st.settings.queue_limit)
         return caf::make_error(errc::overloaded, "Too many messages waiting to be stored");
       auto rp = self->make_response_promise<bool>();

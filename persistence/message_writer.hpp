@@ -1,7 +1,10 @@
 // The group commit of chat messages (design.md section 2): one writer gathers the
 // inserts of every conversation for up to `commit_delay` or `commit_batch` rows and
 // commits them in one transaction, answering each sender after the commit. While a
-// batch commits the next one gathers, so batches grow with the load.
+// batch commits the next one gathers, so batches grow with the load. A row the database
+// refuses fails alone: a batch failed by a row error is tried again in halves (and so on
+// down), while an unreachable or slow database fails the whole batch, which no retry
+// would help.
 #pragma once
 
 #include "actors/messages.hpp"
@@ -18,7 +21,8 @@
 namespace tandem::persistence {
 
 /// Replies true once `chat_message` is committed, false when it was skipped because
-/// its sender's tempMessageId is stored already; errors of `ch_insert` otherwise, or
+/// its sender's tempMessageId is stored already; errors of `ch_insert` otherwise,
+/// `errc::invalid_request` for text that is not UTF-8 without NUL (never batched), or
 /// `errc::overloaded` when `queue_limit` messages wait.
 using message_writer_actor = caf::typed_actor<
   caf::replies_to<atom::msg_write, chat_message>::with<bool>,
@@ -34,10 +38,12 @@ struct message_writer_settings {
 
 /// Counters for /metrics and the benchmark (batch sizes seen).
 struct message_writer_counters {
-  std::atomic<uint64_t> batches{0};
-  std::atomic<uint64_t> messages{0};
+  std::atomic<uint64_t> batches{0};         ///< transactions committed (halves count apart)
+  std::atomic<uint64_t> messages{0};        ///< messages of those transactions
+  /// Transactions whose messages were answered with the error: a batch the database
+  /// could not take, or one row it refused; a batch split in halves is not counted.
   std::atomic<uint64_t> failed_batches{0};
-  std::atomic<uint64_t> largest_batch{0};
+  std::atomic<uint64_t> largest_batch{0};   ///< most messages committed in one transaction
 };
 
 message_writer_actor spawn_message_writer(caf::actor_system& sys, chat_db db,

@@ -206,6 +206,24 @@ class Accounts(AuthTestCase):
                 self.assertEqual(status, 400, answer)
                 self.assertIn(detail, answer["detail"])
 
+    def test_look_alike_spellings_of_a_registered_email_are_one_account_or_refused(self):
+        local = "ann-" + uuid.uuid4().hex[:12]
+        reg = self.register(local + "@example.com")
+        fullwidth = "\uff41" + local[1:] + "@\uff25xample.com"  # FULLWIDTH a, E
+        status, _, body = self.call("POST", "/auth/register",
+                                    {"email": fullwidth, "password": "another password"})
+        self.assertEqual((status, body), (409, {"detail": "Email already registered"}))
+        status, _, body = self.login(fullwidth, "correct horse battery")
+        self.assertEqual((status, body["user_id"]), (200, reg["user_id"]))
+        for invisible in ("\u200b", "\u00ad", "\u2060", "\ufeff"):  # ZWSP, SHY, WJ, BOM
+            with self.subTest(invisible=invisible):
+                email = local[:2] + invisible + local[2:] + "@example.com"
+                status, _, body = self.call("POST", "/auth/register",
+                                            {"email": email, "password": "correct horse"})
+                self.assertEqual(status, 400, body)
+                self.assertEqual(body["detail"],
+                                 "email must not contain invisible, control or space characters")
+
     def test_wrong_password_and_unknown_email_get_the_same_401(self):
         email = self.new_email()
         self.register(email)
@@ -324,6 +342,28 @@ class Throttling(AuthTestCase):
             self.assertEqual(status, 401, body)
         self.assert_throttled(self.login(email, "wrong password", self.new_address()))
         self.assert_throttled(self.login(email.upper(), "correct horse battery", source))
+
+    def test_no_spelling_of_a_locked_email_gets_a_fresh_budget(self):
+        local = "kim-" + uuid.uuid4().hex[:12]
+        email = local + "@example.com"
+        self.register(email)
+        source = self.new_address()
+        for _ in range(3):
+            status, _, body = self.login(email, "wrong password", source)
+            self.assertEqual(status, 401, body)
+        # KELVIN SIGN and FULLWIDTH k are k: the same lockout.
+        for spelling in ("\u212a" + email[1:], "\uff4b" + email[1:], email.upper()):
+            with self.subTest(spelling=spelling):
+                self.assert_throttled(self.login(spelling, "correct horse battery",
+                                                 self.new_address()))
+        # A NUL cut the lookup short but not the counter's key: now refused outright.
+        status, _, body = self.login(email + "\u0000", "correct horse battery",
+                                     self.new_address())
+        self.assertEqual((status, body), (400, {"detail": "'email' must not contain NUL characters"}))
+        # Dotted capital I folds to i + U+0307, another address (PostgreSQL's lower() made it i).
+        status, _, body = self.login(email.replace("i", "\u0130", 1), "correct horse battery",
+                                     self.new_address())
+        self.assertEqual(status, 401, body)
 
     def test_an_unknown_email_is_throttled_the_same_way(self):
         email = self.new_email()

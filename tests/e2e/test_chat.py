@@ -1038,6 +1038,39 @@ class ChatMessageLength(ChatCase):
         self.scenario(body)
 
 
+class ChatBadText(ChatCase):
+    # A long group-commit window, so that messages sent together share one batch.
+    node_env = dict(ChatCase.node_env, TANDEM_CHAT_COMMIT_DELAY_US="500000")
+
+    def test_a_nul_in_a_frame_gets_an_error_frame_and_fails_no_one_elses_message(self):
+        ann, bob, cid = self.person("Ann", "A"), self.person("Bob", "B"), self.person("Cid")
+        ann_bob, bob_cid = ann.create([bob]), bob.create([cid])
+
+        async def body():
+            a, b = await ann.connect("/ws/chat"), await bob.connect("/ws/chat")
+            c = await cid.connect("/ws/chat")
+            for field in ("content", "tempMessageId"):
+                with self.subTest(field=field):
+                    # Bob's message opens a batch; Ann's bad frame comes while it gathers.
+                    temp = await b.send_message(bob_cid, "hello " + field)
+                    bad = {"action": "send-message", "conversationId": ann_bob,
+                           "tempMessageId": new_temp(), "content": "bad"}
+                    bad[field] += "\u0000"
+                    await a.send(bad)
+                    error = await a.recv()
+                    self.assertEqual(error, {"type": "error", "detail":
+                                             f"'{field}' must not contain NUL characters"})
+                    echo = await b.expect("new-message")
+                    self.assert_new_message(echo, bob, bob_cid, "hello " + field, temp)
+                    self.assertEqual(await c.recv(), echo)
+            # Ann's socket stays usable; nothing of hers was stored.
+            echo = await a.say(ann_bob, "still here")
+            self.assertEqual(await b.recv(), echo)
+            self.assertEqual(ann.history(ann_bob), [as_stored(echo)])
+            self.assertEqual(len(cid.history(bob_cid)), 2)
+        self.scenario(body)
+
+
 # -- durability: restarts PostgreSQL ---------------------------------------------------------
 class ChatPostgresRestart(ChatCase):
     """RESTARTS POSTGRESQL (scripts/services pg-stop, pg-start) in the middle of its test:

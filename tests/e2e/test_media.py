@@ -380,6 +380,9 @@ class Media(NodeTestCase):
             dict(invite, recipientEmail="a@b"),
             dict(invite, senderFirstName="x" * 51),
             dict(invite, senderLastName=""),
+            dict(invite, senderLastName="\u200b"),
+            dict(invite, senderFirstName="\u202eecarG"),
+            dict(invite, senderFirstName="Grace\r\nBcc: x@example.com"),
             {k: v for k, v in invite.items() if k != "recipientEmail"},
             dict(invite, recipientEmail=42),
         ]

@@ -145,6 +145,48 @@ class Profiles(NodeTestCase):
         created = self.register(uid, first="é" * 50)
         self.assertEqual(created["first_name"], "é" * 50)
 
+    def test_names_refuse_controls_bidi_overrides_and_invisible_only_text(self):
+        uid = self.new_user_id()
+        auth = bearer(uid)
+        cases = [
+            ("\u200b\u200b", "first_name must be 1 to 50 characters, not blank"),
+            ("\u3164", "first_name must be 1 to 50 characters, not blank"),
+            ("\u00ad \u2800", "first_name must be 1 to 50 characters, not blank"),
+            ("\u202eadA", "first_name must not contain bidirectional override or isolate characters"),
+            ("A\u2066da", "first_name must not contain bidirectional override or isolate characters"),
+            ("Ada\nL", "first_name must not contain control characters"),
+            ("Ada\u0007", "first_name must not contain control characters"),
+            ("Ada\u0000", "'first_name' must not contain NUL characters"),
+        ]
+        for first, detail in cases:
+            with self.subTest(first=first):
+                self.assert_error(self.call("POST", "/users/me", auth,
+                                            {"first_name": first, "last_name": "L"}),
+                                  400, detail)
+        created = self.register(uid, first="\u674e", last="\u0645\u062d\u0645\u062f")
+        update = self.full_update(created, last_name="\u202eevil")
+        self.assert_error(self.call("PUT", "/users/me", auth, update), 400,
+                          "last_name must not contain bidirectional override or isolate characters")
+        update = self.full_update(created, school="a\u0000b")
+        self.assert_error(self.call("PUT", "/users/me", auth, update), 400,
+                          "'school' must not contain NUL characters")
+
+    def test_bodies_and_paths_that_are_not_utf8_text_are_400_and_not_logged_as_errors(self):
+        logged_before = len(self.node.logs)
+        for path in ("/users/id/%FF", "/users/id/%C0%AF", "/users/id/%ED%A0%80",
+                     "/users/id/a%00b"):
+            with self.subTest(path=path):
+                status, body, _ = self.call("GET", path)
+                self.assertEqual(status, 400, body)
+                self.assertEqual(set(body), {"detail"})
+        status, hdrs, text = self.node.request("POST", "/users/me",
+                                               headers=bearer(self.new_user_id()),
+                                               body=b'{"first_name":"\xff","last_name":"L"}')
+        self.assertEqual((status, json.loads(text)), (400, {"detail": "Text must be valid UTF-8"}))
+        self.assertEqual(self.call("GET", path_of("users", "id", "caf\u00e9"))[0], 404)
+        errors = [e for e in self.node.logs[logged_before:] if e.get("level") == "error"]
+        self.assertEqual(errors, [])
+
     # -- U4: full update ---------------------------------------------------------------
 
     def test_full_update_replaces_the_fields_and_refreshes_the_email(self):

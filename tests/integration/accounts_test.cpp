@@ -3,6 +3,7 @@
 // scripts, and the accounts actor end to end.
 #include "actors/accounts.hpp"
 #include "actors/auth_store.hpp"
+#include "persistence/accounts_repo.hpp"
 #include "persistence/migrations.hpp"
 
 #include "tests/integration/persistence_support.hpp"
@@ -263,4 +264,81 @@ TEST_CASE_METHOD(accounts_fixture, "bad registrations and logins are refused wit
   auto blocked = login(email, "correct horse");
   REQUIRE_FALSE(blocked);
   CHECK(code_of(blocked.error()) == errc::rate_limited);
+}
+
+TEST_CASE_METHOD(accounts_fixture,
+                 "every spelling of one address is one login: one lockout, one key, one lookup",
+                 "[accounts][redis][pg]") {
+  auto local = "kate-" + new_random_id();
+  auto plain = local + "@example.com";
+  auto kelvin = "\xE2\x84\xAA" + local.substr(1) + "@example.com";  // KELVIN SIGN for k
+  std::string fullwidth_k = "\xEF\xBD\x8B";                          // FULLWIDTH k
+  auto fullwidth = fullwidth_k + local.substr(1) + "@Example.com";
+  auto reg = sign_up(plain, "correct horse");
+  REQUIRE(reg);
+  for (const auto& other : {kelvin, fullwidth}) {
+    INFO(other);
+    auto dup = sign_up(other, "another password");
+    REQUIRE_FALSE(dup);
+    CHECK(code_of(dup.error()) == errc::already_exists);
+  }
+  auto in = login(fullwidth, "correct horse");
+  REQUIRE(in);
+  CHECK(in->user_id == reg->user_id);
+  // Invisible characters are refused, not folded away.
+  auto zwsp = sign_up("ka\xE2\x80\x8Bte-" + new_random_id() + "@example.com", "correct horse");
+  REQUIRE_FALSE(zwsp);
+  CHECK(code_of(zwsp.error()) == errc::invalid_request);
+  // Two failures lock the address whatever its spelling: no fresh budget per spelling.
+  CHECK(code_of(login(kelvin, "wrong").error()) == errc::unauthorized);
+  CHECK(code_of(login(plain, "wrong").error()) == errc::unauthorized);
+  for (const auto& spelling : {plain, kelvin, fullwidth}) {
+    INFO(spelling);
+    auto blocked = login(spelling, "correct horse");
+    REQUIRE_FALSE(blocked);
+    CHECK(code_of(blocked.error()) == errc::rate_limited);
+  }
+}
+
+TEST_CASE("migration 0003 keys existing logins by their canonical email", "[accounts][pg]") {
+  pqxx::connection conn{test::create_fresh_database()};
+  auto all = known_migrations();
+  REQUIRE(all.size() >= 3);
+  apply_migrations(conn, {all[0], all[1]});
+  {
+    pqxx::work tx{conn};
+    // Rows the old rule (unique lower(email)) let in side by side.
+    tx.exec("INSERT INTO accounts (user_id, email, password_hash) VALUES"
+            " ('ascii', 'Bob@Example.com', 'h'),"
+            " ('sharp', 'STRA\xC3\x9F" "E@example.com', 'h'),"
+            " ('lookalike', '\xEF\xBC\xA2ob@example.com', 'h'),"  // FULLWIDTH B
+            " ('invisible', 'zw\xE2\x80\x8Bsp@example.com', 'h')");
+    tx.commit();
+  }
+  apply_migrations(conn);
+  CHECK(accounts::backfill_email_keys(conn) == 1);
+  CHECK(accounts::backfill_email_keys(conn) == 0);  // nothing left it could set
+  pqxx::work tx{conn};
+  auto key_of = [&tx](const std::string& id) {
+    auto v = tx.exec_params1("SELECT email_key FROM accounts WHERE user_id = $1", id)[0];
+    return v.is_null() ? std::string{"NULL"} : v.as<std::string>();
+  };
+  CHECK(key_of("ascii") == "bob@example.com");
+  CHECK(key_of("sharp") == "strasse@example.com");
+  CHECK(key_of("lookalike") == "NULL");  // bob@example.com is Bob's
+  CHECK(key_of("invisible") == "NULL");
+  // Existing logins stay reachable by any spelling, and keep their email as shown.
+  auto bob = accounts::find_by_email(tx, "BOB@example.com");
+  REQUIRE(bob);
+  CHECK(bob->user_id == "ascii");
+  CHECK(bob->email == "Bob@Example.com");
+  auto sharp = accounts::find_by_email(tx, "strasse@EXAMPLE.com");
+  REQUIRE(sharp);
+  CHECK(sharp->user_id == "sharp");
+  // The uniqueness is the canonical form's.
+  CHECK(code_of(accounts::insert(tx, "Stra\xC3\x9F" "e@example.com", "h").error())
+        == errc::already_exists);
+  auto fresh = accounts::insert(tx, "\xEF\xBC\xA1nn@Example.com", "h");  // FULLWIDTH A
+  REQUIRE(fresh);
+  CHECK(fresh->email == "Ann@Example.com");  // NFKC, case kept
 }

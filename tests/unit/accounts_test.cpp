@@ -40,17 +40,20 @@ TEST_CASE("a hashing session verifies an empty hash as a failed dummy", "[accoun
   CHECK_FALSE(session.verify("", ""));
 }
 
-TEST_CASE("emails are validated", "[accounts]") {
+TEST_CASE("emails are validated and given their canonical form", "[accounts]") {
   for (const char* ok : {"a@b.co", "first.last+tag@example.com", "Ünï@exämple.org"})
-    CHECK_FALSE(validate_email(ok));
+    CHECK(canonical_email(ok));
   for (const char* bad : {"", "a@b", "@example.com", "a@.com", "a@com.", "a@@b.com", "a b@c.com",
-                          "a@b..com", "no-at-sign.com", "a@b.com\n"}) {
+                          "a@b..com", "no-at-sign.com", "a@b.com\n", "a\xE2\x80\x8B@b.com"}) {
     INFO(bad);
-    auto err = validate_email(bad);
-    CHECK(code_of(err) == errc::invalid_request);
+    auto key = canonical_email(bad);
+    REQUIRE_FALSE(key);
+    CHECK(code_of(key.error()) == errc::invalid_request);
   }
-  CHECK(validate_email(std::string(65, 'a') + "@example.com"));
-  CHECK(validate_email(std::string(64, 'a') + "@" + std::string(256, 'b') + ".com"));
+  CHECK_FALSE(canonical_email(std::string(65, 'a') + "@example.com"));
+  CHECK_FALSE(canonical_email(std::string(64, 'a') + "@" + std::string(256, 'b') + ".com"));
+  CHECK(*canonical_email("Alice@Example.COM") == "alice@example.com");
+  CHECK(*canonical_email("\xE2\x84\xAA" "ate@example.com") == "kate@example.com");  // KELVIN SIGN
 }
 
 TEST_CASE("passwords need 8 to 256 characters, counted as characters", "[accounts]") {
@@ -68,9 +71,9 @@ TEST_CASE("passwords need 8 to 256 characters, counted as characters", "[account
   CHECK_FALSE(validate_password(wide));
 }
 
-TEST_CASE("login counters ignore letter case and never hold the email", "[accounts]") {
-  CHECK(auth_store::email_counter_key("Alice@Example.COM")
-        == auth_store::email_counter_key("alice@example.com"));
+TEST_CASE("login counters are keyed by the canonical email and never hold it", "[accounts]") {
+  CHECK(auth_store::email_counter_key(*canonical_email("Alice@Example.COM"))
+        == auth_store::email_counter_key(*canonical_email("alice@ｅxample.com")));
   CHECK(auth_store::email_counter_key("alice@example.com").find("alice") == std::string::npos);
   CHECK(auth_store::token_key("tok").find("tok") == std::string::npos);
 }

@@ -73,6 +73,52 @@ TEST_CASE("malformed percent-encoding in the path is reported, not matched", "[r
   CHECK(r.match("GET", "/users/id/%00").kind == router::match_result::bad_path);
 }
 
+TEST_CASE("a path or query value that is not UTF-8 text is refused by the decoder", "[router]") {
+  router r;
+  std::string hit;
+  r.add("GET", "/users/id/{id}", tagged("x", hit));
+  CHECK(r.match("GET", "/users/id/%FF").kind == router::match_result::bad_path);
+  CHECK(r.match("GET", "/users/id/%C0%AF").kind == router::match_result::bad_path);     // overlong
+  CHECK(r.match("GET", "/users/id/%ED%A0%80").kind == router::match_result::bad_path);  // surrogate
+  CHECK(r.match("GET", "/users/id/a\xFF" "b").kind == router::match_result::bad_path);    // raw byte
+  auto ok = r.match("GET", "/users/id/caf%C3%A9");
+  REQUIRE(ok.kind == router::match_result::found);
+  CHECK(ok.params.at("id") == "caf\xC3\xA9");
+  auto q = parse_query("a=%FF&b=%F4%90%80%80&c=%C3%A9&d=ok");
+  CHECK(q.count("a") == 0);
+  CHECK(q.count("b") == 0);
+  CHECK(q.at("c") == "\xC3\xA9");
+  CHECK(q.at("d") == "ok");
+}
+
+TEST_CASE("JSON bodies are text: no NUL, even escaped, and valid UTF-8", "[json]") {
+  auto parsed = [](std::string body, std::string& detail) {
+    request req;
+    req.body = std::move(body);
+    response error;
+    auto out = parse_json_object(req, error);
+    if (!out) {
+      CHECK(error.status == 400);
+      detail = json::parse(error.body).at("detail").get<std::string>();
+    }
+    return out.has_value();
+  };
+  std::string detail;
+  CHECK(parsed(R"({"email":"a@b.co","nested":[{"x":"caf\u00e9"}]})", detail));
+  CHECK_FALSE(parsed(R"({"email":"a@b.co\u0000"})", detail));
+  CHECK(detail == "'email' must not contain NUL characters");
+  CHECK_FALSE(parsed(R"({"list":["ok","a\u0000"]})", detail));
+  CHECK(detail == "'list' must not contain NUL characters");
+  CHECK_FALSE(parsed(R"({"a\u0000b":1})", detail));
+  CHECK(detail == "A member name must not contain NUL characters");
+  CHECK_FALSE(parsed(std::string{"{\"email\":\"a\0\"}", 14}, detail));
+  CHECK(detail == "Text must not contain NUL characters");
+  CHECK_FALSE(parsed("{\"email\":\"\xC0\xAF\"}", detail));
+  CHECK(detail == "Text must be valid UTF-8");
+  CHECK_FALSE(parsed(R"({"x":"\ud800"})", detail));  // a lone surrogate escape
+  CHECK(detail == "Request body is not valid JSON");
+}
+
 TEST_CASE("duplicate routes are refused when the table is built", "[router]") {
   router r;
   std::string hit;

@@ -149,6 +149,33 @@ TEST_CASE("a new profile needs both names of 1 to 50 characters and ignores the 
   CHECK(detail == "first_name must not contain NUL characters");
 }
 
+TEST_CASE("names refuse controls and bidi overrides and need a visible character",
+          "[profiles]") {
+  std::string detail;
+  auto refused = [&detail](const std::string& first) {
+    return !decode_new_profile({{"first_name", first}, {"last_name", "L"}}, detail);
+  };
+  CHECK(refused("\xE2\x80\x8B\xE2\x80\x8B"));  // zero-width spaces only
+  CHECK(detail == "first_name must be 1 to 50 characters, not blank");
+  CHECK(refused("\xE3\x85\xA4"));  // HANGUL FILLER
+  CHECK(detail == "first_name must be 1 to 50 characters, not blank");
+  CHECK(refused("\xE2\x80\xAE" "adA"));  // RIGHT-TO-LEFT OVERRIDE
+  CHECK(detail == "first_name must not contain bidirectional override or isolate characters");
+  CHECK(refused("Ada\nLovelace"));
+  CHECK(detail == "first_name must not contain control characters");
+  CHECK(refused("Ada\x1B[31m"));
+  CHECK(detail == "first_name must not contain control characters");
+  auto update = valid_update();
+  update["last_name"] = "\xE2\x81\xA6x\xE2\x81\xA9";  // an isolate around x
+  CHECK_FALSE(decode_profile_update(update, detail));
+  CHECK(detail == "last_name must not contain bidirectional override or isolate characters");
+  // Descriptions may hold line breaks; they are not names.
+  update = valid_update();
+  update["description"] = "line one\nline two";
+  CHECK(decode_profile_update(update, detail));
+  CHECK_FALSE(refused("\xE6\x9D\x8E \xD9\x85\xD8\xAD\xD9\x85\xD8\xAF"));
+}
+
 TEST_CASE("a full update decodes every field", "[profiles]") {
   auto body = valid_update();
   body["domain_allow_array"] = json::array({"GitHub.com", "github.com", "dev.to"});

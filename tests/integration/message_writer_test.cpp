@@ -1,0 +1,118 @@
+// The group commit of chat messages against a real PostgreSQL: a row the database
+// refuses fails alone, everyone else's messages in its batch are committed.
+#include "actors/tokens.hpp"
+#include "persistence/db.hpp"
+#include "persistence/message_writer.hpp"
+
+#include "tests/integration/persistence_support.hpp"
+
+#include <catch2/catch.hpp>
+#include <pqxx/pqxx>
+
+using namespace tandem;
+using namespace tandem::persistence;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct writer_fixture : test::actor_system_fixture {
+  std::string dsn = migrated();
+  db_actor db;
+  std::shared_ptr<message_writer_counters> counters = std::make_shared<message_writer_counters>();
+  message_writer_actor writer;
+
+  static std::string migrated() {
+    auto dsn = test::create_fresh_database();
+    pqxx::connection conn{dsn};
+    apply_migrations(conn);
+    return dsn;
+  }
+
+  writer_fixture() {
+    config::db_config cfg;
+    cfg.dsn = dsn;
+    cfg.pool_size = 2;
+    db = spawn_db(sys, cfg);
+    message_writer_settings s;
+    s.commit_batch = 4;
+    s.commit_delay = 30s;  // the batch goes when its 4th row arrives, not on a timer
+    s.request_timeout = 10s;
+    writer = spawn_message_writer(sys, db, s, counters);
+  }
+
+  ~writer_fixture() {
+    caf::anon_send_exit(writer, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(db, caf::exit_reason::user_shutdown);
+  }
+
+  std::string conversation() {
+    pqxx::connection conn{dsn};
+    pqxx::work tx{conn};
+    auto id = tx.exec1("INSERT INTO conversations (created_by, title, is_group)"
+                       " VALUES ('ann', 'group', true) RETURNING conversation_id::text")[0]
+                .as<std::string>();
+    tx.exec_params("INSERT INTO participants (conversation_id, user_id) VALUES ($1::uuid, 'ann')",
+                   id);
+    tx.commit();
+    return id;
+  }
+
+  std::string scalar(const std::string& sql) {
+    pqxx::connection conn{dsn};
+    pqxx::read_transaction tx{conn};
+    return tx.exec1(sql)[0].as<std::string>();
+  }
+};
+
+/// A random UUID in the form PostgreSQL prints.
+std::string new_uuid() {
+  auto hex = new_random_id();
+  return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-"
+         + hex.substr(16, 4) + "-" + hex.substr(20);
+}
+
+chat_message message(const std::string& conversation, std::string content, std::string temp_id) {
+  return {conversation, 1, new_uuid(), "ann", std::move(content), "2026-01-01T00:00:00.000Z",
+          std::move(temp_id)};
+}
+
+} // namespace
+
+TEST_CASE_METHOD(writer_fixture, "a row the database refuses fails alone in its batch",
+                 "[chat][pg]") {
+  // Checked before it joins a batch: text with NUL never reaches the database.
+  auto nul = ask<bool>(writer, 10s, atom::msg_write_v,
+                       message(conversation(), std::string{"a\0b", 3}, "t0"));
+  REQUIRE_FALSE(nul);
+  CHECK(code_of(nul.error()) == errc::invalid_request);
+
+  std::vector<chat_message> batch{
+    message(conversation(), "first", "t1"),
+    message(conversation(), std::string(1001, 'x'), "t2"),  // past the content CHECK
+    message(conversation(), "third", "t3"),
+    message(new_uuid(), "no such conversation", "t4"),      // a foreign key violation
+  };
+  std::vector<caf::expected<bool>> replies(batch.size(), caf::make_error(caf::sec::unexpected_response));
+  std::vector<decltype(self->request(writer, 20s, atom::msg_write_v, batch[0]))> pending;
+  for (const auto& m : batch)
+    pending.push_back(self->request(writer, 20s, atom::msg_write_v, m));
+  for (std::size_t i = 0; i < pending.size(); ++i)
+    pending[i].receive([&, i](bool stored) { replies[i] = stored; },
+                       [&, i](caf::error& err) { replies[i] = std::move(err); });
+
+  REQUIRE(replies[0]);
+  CHECK(*replies[0]);
+  REQUIRE(replies[2]);
+  CHECK(*replies[2]);
+  REQUIRE_FALSE(replies[1]);
+  CHECK(code_of(replies[1].error()) == errc::invalid_request);
+  REQUIRE_FALSE(replies[3]);
+  CHECK(code_of(replies[3].error()) == errc::not_found);
+
+  CHECK(scalar("SELECT string_agg(content, ',' ORDER BY content) FROM messages") == "first,third");
+  // Committed transactions and their messages; the two refused rows, not the halves.
+  CHECK(counters->batches == 2);
+  CHECK(counters->messages == 2);
+  CHECK(counters->failed_batches == 2);
+  CHECK(counters->largest_batch == 1);
+}
