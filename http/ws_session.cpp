@@ -31,13 +31,12 @@ class ws_session : public live_session, public std::enable_shared_from_this<ws_s
 public:
   ws_session(server::impl& srv, beast::tcp_stream&& stream,
              bhttp::request<bhttp::string_body>&& req)
-    : srv_(srv), ws_(std::move(stream)), req_(std::move(req)) {
+    : live_session(srv), srv_(srv), ws_(std::move(stream)), req_(std::move(req)) {
     ++srv_.stats.open_websockets;
   }
 
   ~ws_session() override {
     --srv_.stats.open_websockets;
-    srv_.forget(this);
   }
 
   /// Spawns the connection actor, which answers with accept() or refuse().
@@ -45,6 +44,11 @@ public:
 
   void shutdown() override {
     post([](ws_session& s) { s.close(close_code::going_away, "server shutting down"); });
+  }
+
+  /// Only once the io threads are joined (nothing else runs on the strand).
+  void cut() override {
+    finish();
   }
 
   // -- what the connection actor asks, through the link (on the strand) ----------------
@@ -265,6 +269,9 @@ void start_websocket(server::impl& srv, beast::tcp_stream stream,
   const auto& gw = *srv.gateway;
   session->start({std::move(who.user_id), kinds, gw.users, gw.settings, gw.request_timeout,
                   gw.chats, gw.max_message_length});
+  // Upgraded while the server stops, after it told the sessions it knew of.
+  if (srv.stopping)
+    session->shutdown();
 }
 
 } // namespace tandem::http

@@ -13,6 +13,8 @@ import base64
 import json
 import os
 import socket
+import subprocess
+import sys
 import time
 import unittest
 import urllib.parse
@@ -20,7 +22,7 @@ import urllib.parse
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatusCode
 
-from tandem_node import NodeTestCase
+from tandem_node import Node, NodeTestCase
 from test_social import Person as SocialPerson
 from tandem_tokens import mint_token
 
@@ -909,6 +911,75 @@ class Shutdown(RealtimeCase):
             code, _ = await s.closed(timeout=10)
             self.assertEqual(code, 1001)
             self.assertEqual(await exit_code, 0)
+        self.scenario(body)
+
+    def test_sigterm_under_load_closes_every_websocket_and_exits_0_round_after_round(self):
+        # Issue 14, item 8: a node once died of SIGSEGV on SIGTERM with WebSockets open, a
+        # race between sessions released on actor threads and the io_context going away.
+        # Every round: friends chatting on many sockets, the CPU busy, then SIGTERM.
+        for round_ in range(4):
+            with self.subTest(round=round_):
+                self.node = Node(dict(BASE_ENV, TANDEM_WS_RATE_PER_S="100000",
+                                      TANDEM_WS_RATE_BURST="100000"))
+                try:
+                    self.shutdown_round()
+                finally:
+                    self.node.stop()
+
+    def shutdown_round(self):
+        people = [self.person(f"P{i}", "S") for i in range(4)]
+        for i, p in enumerate(people):
+            p.share_all()
+            for q in people[i + 1:]:
+                p.befriend(q)
+
+        async def chatter(s, n=0):
+            try:
+                while True:
+                    await s.update(URL, f"{n}")
+                    n += 1
+                    await asyncio.sleep(0.002)
+            except ConnectionClosed:
+                pass
+
+        async def body():
+            sockets = [await p.connect(path) for p in people for path in WS_PATHS]
+            senders = [asyncio.create_task(chatter(s)) for s in sockets
+                       if not s.name.endswith("/ws/chat")]
+            await sockets[0].expect("update-presence")    # the traffic flows
+            hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+                    for _ in range(2)]
+            try:
+                loop = asyncio.get_running_loop()
+                exit_code = loop.run_in_executor(None, self.node.terminate)
+                codes = [(await s.closed(timeout=10))[0] for s in sockets]
+                self.assertEqual(await exit_code, 0, "the node did not stop cleanly")
+            finally:
+                for h in hogs:
+                    h.kill()
+                    h.wait()
+            await asyncio.gather(*senders)
+            self.assertEqual(codes, [1001] * len(sockets))
+            self.assertTrue(any(e.get("msg") == "stopped" for e in self.node.logs))
+        self.scenario(body)
+
+
+class ShutdownDeadline(RealtimeCase):
+    # No time at all to drain: every WebSocket is still open when the io threads stop.
+    node_env = dict(BASE_ENV, TANDEM_HTTP_SHUTDOWN_TIMEOUT_MS="0")
+
+    def test_sigterm_past_the_shutdown_deadline_cuts_websockets_and_still_exits_0(self):
+        ann = self.person()
+
+        async def body():
+            sockets = [await ann.connect(path) for path in WS_PATHS]
+            await sockets[0].heartbeat()
+            loop = asyncio.get_running_loop()
+            exit_code = loop.run_in_executor(None, lambda: self.node.terminate(timeout=10))
+            for s in sockets:
+                await s.closed(timeout=10)
+            self.assertEqual(await exit_code, 0)
+            self.assertTrue(any(e.get("msg") == "stopped" for e in self.node.logs))
         self.scenario(body)
 
 
