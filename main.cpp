@@ -191,6 +191,10 @@ int serve(const config::app_config& cfg) {
   log::info("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
   auto cut = server.shutdown();
   stop_actors();
+  // Every actor ends before the server and what it serves with (metrics, gateway) go:
+  // a connection actor or a responder still holding a session would otherwise touch
+  // them, and the io_context, after they are destroyed.
+  sys.await_all_actors_done();
   log::info("stopped", {{"connections_cut", cut}});
   return 0;
 }

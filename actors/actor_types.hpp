@@ -50,9 +50,11 @@ using user_routed = caf::typed_actor<
   caf::replies_to<atom::sh_read, std::string, std::vector<std::string>>::with<bool>,
   // -- presence and live connections (design.md section 5) ------------------------------
   /// A WebSocket of the user opened (user, the event kinds it subscribes to, its
-  /// connection actor): the user actor pushes to it until it terminates (monitored),
-  /// and closes the oldest beyond ws.max_connections. Replies the user actor, which the
-  /// connection talks to directly from then on (see `user_actor`).
+  /// connection actor): the user actor pushes to it until it terminates (monitored).
+  /// Beyond ws.max_connections it evicts the oldest and replies only once that one has
+  /// terminated (its socket closed); `errc::rate_limited` when ws.max_connections wait
+  /// already. Replies the user actor, which the connection talks to directly from then
+  /// on (see `user_actor`).
   caf::replies_to<atom::conn_open, std::string, uint8_t, caf::actor>::with<caf::actor>,
   /// GET /presence: the user's presence and every accepted friend's.
   caf::replies_to<atom::pr_get, std::string>::with<presence_overview>,

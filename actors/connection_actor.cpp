@@ -247,6 +247,7 @@ gateway_settings gateway_settings_from(const config::app_config& cfg) {
   s.rate_burst = cfg.ws.rate_burst;
   s.max_strikes = cfg.ws.max_strikes;
   s.presence_timeout = std::chrono::seconds(cfg.ws.presence_timeout_s);
+  s.close_timeout = std::chrono::milliseconds(cfg.ws.close_timeout_ms);
   return s;
 }
 
@@ -272,8 +273,10 @@ connection_actor::behavior_type connection_impl(self_pointer self, connection_pa
     // The user's actor is gone (it failed or its node stops): pushes would go nowhere.
     close(self, close_code::internal_error, "session lost; reconnect");
   });
-  self->request(st.params.registry, st.params.request_timeout, atom::conn_open_v,
-                st.params.user_id, st.params.kinds, caf::actor_cast<caf::actor>(self))
+  // The user's actor may hold the answer until an evicted socket has closed.
+  self->request(st.params.registry, st.params.request_timeout + st.params.settings.close_timeout,
+                atom::conn_open_v, st.params.user_id, st.params.kinds,
+                caf::actor_cast<caf::actor>(self))
     .then(
       [self](caf::actor& user) {
         auto& st = self->state;
@@ -282,11 +285,11 @@ connection_actor::behavior_type connection_impl(self_pointer self, connection_pa
         st.link->accept();
       },
       [self](caf::error& err) {
-        auto& st = self->state;
-        if (code_of(err) == errc::not_found)
-          st.link->refuse(404, "User not found");
-        else
-          st.link->refuse(503, "Service unavailable: " + describe(err));
+        // The client gets a plain detail (the link maps the error); the cause is here.
+        if (code_of(err) != errc::rate_limited)
+          log::warn("websocket registration failed",
+                    {{"user", self->state.params.user_id}, {"error", describe(err)}});
+        self->state.link->refuse(std::move(err));
         self->quit();
       });
   return {

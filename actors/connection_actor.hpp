@@ -29,8 +29,8 @@ public:
   virtual ~ws_link() = default;
   /// Completes the WebSocket handshake.
   virtual void accept() = 0;
-  /// Answers the upgrade request with an HTTP error instead.
-  virtual void refuse(unsigned status, std::string detail) = 0;
+  /// Answers the upgrade request with the HTTP error that `err` maps to instead.
+  virtual void refuse(caf::error err) = 0;
   /// Writes `frames` in order; the actor gets `ws_sent` after the last.
   virtual void write(std::vector<std::string> frames) = 0;
   /// One inbound frame was handled: the link may read one more.

@@ -84,6 +84,9 @@ struct gateway_settings {
   int rate_burst = 40;
   int max_strikes = 10;
   caf::timespan presence_timeout = std::chrono::seconds(180);
+  /// Longest a closing socket stays open (ws.close_timeout_ms): the longest a new
+  /// connection waits for the seat of the one it evicts.
+  caf::timespan close_timeout = std::chrono::seconds(3);
 };
 
 /// WebSocket close codes the gateway uses.

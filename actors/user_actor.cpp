@@ -219,11 +219,17 @@ bool user_state::unread_serves(page_request page) const {
 
 bool user_state::has_presence_connection() const {
   return std::any_of(connections.begin(), connections.end(), [](const live_connection& c) {
-    return (c.kinds & event_kind::presence) != 0;
+    return !c.evicted && (c.kinds & event_kind::presence) != 0;
   });
 }
 
 bool user_state::drop_connection(const caf::actor_addr& addr) {
+  auto w = std::find_if(waiting.begin(), waiting.end(),
+                        [&](const waiting_connection& c) { return c.handle.address() == addr; });
+  if (w != waiting.end()) {
+    waiting.erase(w);
+    return false;
+  }
   auto i = std::find_if(connections.begin(), connections.end(),
                         [&](const live_connection& c) { return c.handle.address() == addr; });
   if (i == connections.end())
@@ -299,7 +305,7 @@ std::vector<std::string> related(self_pointer self) {
 /// Sends `push` to each of the user's connections that subscribes to its kind.
 void deliver(self_pointer self, const ws_push& push) {
   for (const auto& c : self->state.connections)
-    if ((c.kinds & push.kind) != 0)
+    if (!c.evicted && (c.kinds & push.kind) != 0)
       self->send(c.handle, atom::push_v, push);
 }
 
@@ -384,21 +390,54 @@ void recheck_presence(self_pointer self) {
   push_to_friends(self, push);
 }
 
-/// A new WebSocket of the user; the oldest goes beyond ws.max_connections.
-void add_connection(self_pointer self, const caf::actor& handle, uint8_t kinds) {
+/// Seats waiting connections while seats are free, and evicts the oldest live ones
+/// for those still waiting: the newest connections win (compat section 4), but never
+/// more than ws.max_connections sockets of the user are open at once.
+void seat_waiting(self_pointer self) {
   auto& st = self->state;
-  self->monitor(handle);
-  st.connections.push_back({caf::actor_cast<connection_actor>(handle), kinds});
-  while (st.connections.size() > st.settings.gateway.max_connections) {
-    self->send(st.connections.front().handle, atom::evict_v);
-    st.connections.erase(st.connections.begin());
+  auto cap = st.settings.gateway.max_connections;
+  while (!st.waiting.empty() && st.connections.size() < cap) {
+    auto w = std::move(st.waiting.front());
+    st.waiting.pop_front();
+    st.connections.push_back({caf::actor_cast<connection_actor>(w.handle), w.kinds});
+    w.seated.deliver(caf::actor_cast<caf::actor>(self));
+  }
+  auto leaving = static_cast<std::size_t>(std::count_if(
+    st.connections.begin(), st.connections.end(), [](const auto& c) { return c.evicted; }));
+  for (auto& c : st.connections) {
+    if (leaving >= st.waiting.size())
+      break;
+    if (!c.evicted) {
+      c.evicted = true;
+      ++leaving;
+      self->send(c.handle, atom::evict_v);
+    }
   }
 }
 
-/// A connection terminated: offline when it was the last that could send presence.
+/// A new WebSocket of the user: seated at once when a seat is free, else once an
+/// evicted one has closed (within ws.close_timeout_ms).
+caf::result<caf::actor> open_connection(self_pointer self, const caf::actor& handle,
+                                        uint8_t kinds) {
+  auto& st = self->state;
+  if (st.waiting.size() >= st.settings.gateway.max_connections)
+    return caf::make_error(errc::rate_limited,
+                           "Too many connections opening at once; try again later");
+  self->monitor(handle);
+  auto rp = self->make_response_promise<caf::actor>();
+  st.waiting.push_back({handle, kinds, rp});
+  seat_waiting(self);
+  return rp;
+}
+
+/// A connection terminated: its seat goes to a waiting one; offline when it was the
+/// last that could send presence.
 void on_connection_down(self_pointer self, const caf::down_msg& msg) {
   auto& st = self->state;
-  if (st.drop_connection(msg.source) && !st.has_presence_connection())
+  if (!st.drop_connection(msg.source))
+    return;
+  seat_waiting(self);
+  if (!st.has_presence_connection())
     go_offline(self);
 }
 
@@ -552,6 +591,45 @@ void run_mark_read(self_pointer self, const std::vector<std::string>& event_ids,
       });
 }
 
+/// Keeps serving without a profile: see `user_state::profile_missing`.
+void install_without_profile(self_pointer self) {
+  auto& st = self->state;
+  social_snapshot empty;
+  empty.profile.me.user_id = st.id;
+  st.install(std::move(empty));
+  st.profile_missing = true;
+  st.stale = true;
+}
+
+/// The answer to others asking about a user without a profile (U8-U11 name them).
+caf::error user_not_found() {
+  return caf::make_error(errc::not_found, "User not found");
+}
+
+/// The user created their profile after this actor started without one: everything is
+/// loaded again, and the user's sockets go on with it (no reconnect).
+void run_full_reload(self_pointer self, std::function<void()> done) {
+  auto& st = self->state;
+  self->request(st.db, st.settings.request_timeout, atom::soc_load_v, st.id,
+                st.settings.unread_cache_limit)
+    .then(
+      [self, done](social_snapshot& snap) {
+        auto& st = self->state;
+        st.install(std::move(snap));
+        st.profile_missing = false;
+        st.stale = false;
+        recheck_presence(self);
+        done();
+      },
+      [self, done](caf::error& err) {
+        // Still without a profile, or unreadable: the next start loads it.
+        if (code_of(err) != errc::not_found)
+          log::warn("user actor could not load its new profile",
+                    {{"user", self->state.id}, {"error", describe(err)}});
+        done();
+      });
+}
+
 /// Reloads the profile after an edit elsewhere and hands the card to the live actors
 /// of related users. Always, not only when it differs from ours: an actor spawned
 /// for this very message loaded the new card already, while the others still hold
@@ -564,6 +642,8 @@ void run_profile_reload(self_pointer self,
       rp.deliver(true);
     finish_write(self);
   };
+  if (st.profile_missing)
+    return run_full_reload(self, done);
   self->request(st.db, st.settings.request_timeout, atom::prof_load_v, st.id)
     .then(
       [self, done](profile_snapshot& p) mutable {
@@ -615,7 +695,8 @@ void gather_presence(self_pointer self, caf::typed_response_promise<presence_ove
   auto friends = st.friends_by_name();
   auto overview = std::make_shared<presence_overview>();
   overview->me = st.presence();
-  overview->cards.push_back(st.profile.me);
+  if (!st.profile_missing)
+    overview->cards.push_back(st.profile.me);
   for (const auto* rel : friends) {
     overview->friends.push_back({rel->user.user_id, caf::none, caf::none});
     overview->cards.push_back(rel->user);
@@ -678,8 +759,12 @@ user_actor::behavior_type user_actor_impl(user_actor::stateful_pointer<user_stat
       },
       [self](caf::error& err) {
         auto& st = self->state;
-        if (code_of(err) != errc::not_found)
-          log::warn("user actor could not load", {{"user", st.id}, {"error", describe(err)}});
+        if (code_of(err) == errc::not_found) {
+          install_without_profile(self);
+          schedule_tick(self, st.settings.idle_timeout);
+          return;
+        }
+        log::warn("user actor could not load", {{"user", st.id}, {"error", describe(err)}});
         st.failure = std::move(err);
         report_idle(self);
       });
@@ -720,6 +805,8 @@ user_actor::behavior_type user_actor_impl(user_actor::stateful_pointer<user_stat
     [self](atom::fr_count, const std::string&) -> caf::result<int64_t> {
       if (auto err = admit(self))
         return err;
+      if (self->state.profile_missing)
+        return user_not_found();
       return self->state.friend_count();
     },
     [self](atom::fr_mutual, const std::string&, const std::string& target,
@@ -809,8 +896,7 @@ user_actor::behavior_type user_actor_impl(user_actor::stateful_pointer<user_stat
            const caf::actor& conn) -> caf::result<caf::actor> {
       if (auto err = admit(self))
         return err;
-      add_connection(self, conn, kinds);
-      return caf::actor_cast<caf::actor>(self);
+      return open_connection(self, conn, kinds);
     },
     [self](atom::pr_get, const std::string&) -> caf::result<presence_overview> {
       if (auto err = admit(self))
@@ -855,12 +941,16 @@ user_actor::behavior_type user_actor_impl(user_actor::stateful_pointer<user_stat
     [self](atom::fr_ids, const std::string&) -> caf::result<std::vector<std::string>> {
       if (auto err = admit(self))
         return err;
+      if (self->state.profile_missing)
+        return user_not_found();
       return self->state.friend_ids();
     },
     [self](atom::fr_page, const std::string&,
            page_request page) -> caf::result<std::vector<user_card>> {
       if (auto err = admit(self))
         return err;
+      if (self->state.profile_missing)
+        return user_not_found();
       std::vector<user_card> out;
       for (const auto* rel : slice(self->state.friends_by_name(), page))
         out.push_back(rel->user);

@@ -58,9 +58,15 @@ struct user_state {
   /// Set when the load failed: every request is answered with it until the registry
   /// stops the actor.
   caf::error failure;
-  /// Set when the database may differ from this state (a write's outcome is unknown):
-  /// the actor keeps serving but asks to be stopped as soon as it is quiet.
+  /// Set when the database may differ from this state (a write's outcome is unknown,
+  /// or the user has no profile yet and may create one any time): the actor keeps
+  /// serving but asks to be stopped as soon as it is quiet.
   bool stale = false;
+  /// The user signed in but has no profile yet (compat section 6a: the extension polls
+  /// and connects right after sign-up). The actor serves the user's own reads from an
+  /// empty state and accepts their sockets; others asking about the user hear "User
+  /// not found". A profile change announced (U2 creating it) reloads everything.
+  bool profile_missing = false;
 
   /// The id of the actor, which owns the polled view it publishes (0: none).
   uint64_t view_owner = 0;
@@ -70,10 +76,20 @@ struct user_state {
   // -- presence and live connections (design.md section 5) ----------------------------
   struct live_connection {
     connection_actor handle;
-    uint8_t kinds = 0; ///< the event kinds its path subscribes to
+    uint8_t kinds = 0;    ///< the event kinds its path subscribes to
+    bool evicted = false; ///< told to close (over the cap); gets nothing more
   };
-  /// The user's WebSockets, oldest first.
+  /// The user's WebSockets, oldest first, at most ws.max_connections: an evicted one
+  /// keeps its seat until its actor ends, i.e. until its TCP connection is closed.
   std::vector<live_connection> connections;
+  /// A WebSocket waiting for a seat (its handshake waits with it).
+  struct waiting_connection {
+    caf::actor handle;
+    uint8_t kinds = 0;
+    caf::typed_response_promise<caf::actor> seated;
+  };
+  /// Oldest first, at most ws.max_connections; each has an evicted socket on its way out.
+  std::deque<waiting_connection> waiting;
   /// The page friends see while the user is online (blank: online but hiding).
   caf::optional<page_info> page;
   /// The latest non-blank page while online.
@@ -157,10 +173,10 @@ struct user_state {
     return {id, page, latest};
   }
 
-  /// Whether a connection that can send update-presence is live.
+  /// Whether a connection that can send update-presence is live (not evicted).
   bool has_presence_connection() const;
 
-  /// Drops the connection `addr`; returns whether it was one of the user's.
+  /// Drops the connection `addr`, seated or waiting; returns whether it held a seat.
   bool drop_connection(const caf::actor_addr& addr);
 
   /// Whether the unread list in memory can answer `page`.
@@ -173,7 +189,7 @@ struct user_state {
 
   /// Live WebSocket connections keep a user actor from idling.
   bool has_live_connections() const {
-    return !connections.empty();
+    return !connections.empty() || !waiting.empty();
   }
 };
 

@@ -37,6 +37,8 @@ struct ws_config {
   int max_strikes = 10;                    // bad frames in a row before closing (1008)
   int inbound_window = 8;                  // frames read ahead of the connection actor
   int presence_timeout_s = 180;            // offline after this long without heartbeat/update
+  int write_timeout_ms = 10000;            // a batch not written by then: socket cut (slow reader)
+  int close_timeout_ms = 3000;             // a closing socket is cut after this, whatever the peer does
 };
 
 struct chat_config {

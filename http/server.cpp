@@ -79,6 +79,16 @@ const char* framing_error(const bhttp::request<bhttp::string_body>& head) {
   return nullptr;
 }
 
+/// The sessions still open, held so that the caller can act on them outside the lock.
+std::vector<std::shared_ptr<live_session>> live_sessions(server::impl& d) {
+  std::vector<std::shared_ptr<live_session>> live;
+  std::lock_guard<std::mutex> guard{d.sessions_mutex};
+  for (auto& [ptr, weak] : d.sessions)
+    if (auto s = weak.lock())
+      live.push_back(std::move(s));
+  return live;
+}
+
 } // namespace
 
 /// One keep-alive HTTP connection. Everything runs on the connection's strand;
@@ -90,7 +100,7 @@ const char* framing_error(const bhttp::request<bhttp::string_body>& head) {
 class session : public live_session, public std::enable_shared_from_this<session> {
 public:
   session(tcp::socket&& socket, server::impl& srv)
-    : stream_(std::move(socket)), buffer_(srv.cfg.header_limit), srv_(srv) {
+    : live_session(srv), stream_(std::move(socket)), buffer_(srv.cfg.header_limit), srv_(srv) {
     ++srv_.stats.open_connections;
   }
 
@@ -98,7 +108,6 @@ public:
     --srv_.stats.open_connections;
     if (refusal_)
       --srv_.refusing;
-    srv_.forget(this);
   }
 
   void run() {
@@ -554,16 +563,8 @@ std::size_t server::shutdown() {
     d.acceptor.close(ignored);
     d.retry_timer.cancel();
   });
-  std::vector<std::shared_ptr<live_session>> live;
-  {
-    std::lock_guard<std::mutex> guard{d.sessions_mutex};
-    for (auto& [ptr, weak] : d.sessions)
-      if (auto s = weak.lock())
-        live.push_back(std::move(s));
-  }
-  for (auto& s : live)
+  for (auto& s : live_sessions(d))
     s->shutdown();
-  live.clear();
   std::size_t cut = 0;
   {
     std::unique_lock<std::mutex> guard{d.sessions_mutex};
@@ -576,6 +577,9 @@ std::size_t server::shutdown() {
   for (auto& t : d.threads)
     t.join();
   d.threads.clear();
+  // No handler runs any more: whoever waits for a session still open hears it now.
+  for (auto& s : live_sessions(d))
+    s->cut();
   return cut;
 }
 

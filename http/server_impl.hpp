@@ -27,12 +27,25 @@ namespace bhttp = beast::http;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
-/// A connection the server must close on shutdown: HTTP or WebSocket.
+/// A connection the server must close on shutdown: HTTP or WebSocket. It leaves the
+/// server's registry in this base's destructor, i.e. after the session's own members
+/// (socket, strand, timers) are gone: shutdown() ends the io_context once the registry
+/// is empty, so a session destroyed on another thread (an actor dropping the last
+/// reference) must be done with it by then.
 class live_session {
 public:
-  virtual ~live_session() = default;
+  explicit live_session(server::impl& srv) : registry_(srv) {
+  }
+  virtual ~live_session();
   /// Closes the connection, after the response or write in flight; any thread.
   virtual void shutdown() = 0;
+  /// Called by shutdown() after the io threads stopped, for a session still open at its
+  /// deadline: closes the socket now and tells whoever waits for it.
+  virtual void cut() {
+  }
+
+private:
+  server::impl& registry_;
 };
 
 struct server::impl {
@@ -54,17 +67,23 @@ struct server::impl {
   metrics& stats;
   std::shared_ptr<const ws_gateway> gateway;
   cors_policy cors;
+  std::atomic<bool> stopping{false};
+  // Before the io_context, so destroyed after it: handlers it still holds when it is
+  // destroyed may hold the last reference to a session, which then leaves the registry.
+  std::mutex sessions_mutex;
+  std::condition_variable sessions_cv;
+  std::unordered_map<live_session*, std::weak_ptr<live_session>> sessions;
   net::io_context ioc;
   tcp::acceptor acceptor;
   net::steady_timer retry_timer;
   std::vector<std::thread> threads;
-  std::atomic<bool> stopping{false};
   int accept_failures = 0;            ///< accept errors in a row (on the acceptor's strand)
   std::atomic<int> refusing{0};       ///< sessions answering 503 over http.max_connections
-  std::mutex sessions_mutex;
-  std::condition_variable sessions_cv;
-  std::unordered_map<live_session*, std::weak_ptr<live_session>> sessions;
 };
+
+inline live_session::~live_session() {
+  registry_.forget(this);
+}
 
 /// Takes over an HTTP connection whose request `req` asked for a WebSocket on a path
 /// subscribing to `kinds`, for the verified user `who`: registers a connection actor

@@ -54,15 +54,17 @@ std::optional<T> decoded_body(const request& req,
   return value;
 }
 
-/// U2: creates the caller's profile from the names in the body and the token.
+/// U2: creates the caller's profile from the names in the body and the token. A user
+/// actor already serving the user without a profile (sockets, polls) reloads first.
 void create_me(const services& svc, request& req, const identity& who, responder respond) {
   auto profile = decoded_body(req, decode_new_profile, respond);
   if (!profile)
     return;
   profile->user_id = who.user_id;
   profile->email = who.email;
-  ask_actor<user_profile>(svc, std::move(respond), private_profile, profile_error("create_user"),
-                          svc.db, atom::create_user_v, std::move(*profile));
+  ask_actor<user_profile>(svc, after_profile_change(svc, who.user_id, std::move(respond)),
+                          private_profile, profile_error("create_user"), svc.db,
+                          atom::create_user_v, std::move(*profile));
 }
 
 /// U4: replaces every editable field, and the email from the token.

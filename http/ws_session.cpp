@@ -5,8 +5,10 @@
 
 #include "actors/connection_actor.hpp"
 #include "config/log.hpp"
+#include "http/error_mapping.hpp"
 
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/websocket.hpp>
 
 #include <netinet/in.h>
@@ -31,13 +33,13 @@ class ws_session : public live_session, public std::enable_shared_from_this<ws_s
 public:
   ws_session(server::impl& srv, beast::tcp_stream&& stream,
              bhttp::request<bhttp::string_body>&& req)
-    : srv_(srv), ws_(std::move(stream)), req_(std::move(req)) {
+    : live_session(srv), srv_(srv), ws_(std::move(stream)), deadline_(ws_.get_executor()),
+      req_(std::move(req)) {
     ++srv_.stats.open_websockets;
   }
 
   ~ws_session() override {
     --srv_.stats.open_websockets;
-    srv_.forget(this);
   }
 
   /// Spawns the connection actor, which answers with accept() or refuse().
@@ -47,9 +49,16 @@ public:
     post([](ws_session& s) { s.close(close_code::going_away, "server shutting down"); });
   }
 
+  /// Only once the io threads are joined (nothing else runs on the strand).
+  void cut() override {
+    finish();
+  }
+
   // -- what the connection actor asks, through the link (on the strand) ----------------
 
   void accept() {
+    if (finished_)
+      return;
     auto& sock = srv_.gateway->socket;
     // Beast's own timeouts replace the HTTP stream's: pings at half the idle timeout,
     // and a peer that answers nothing is dropped.
@@ -72,12 +81,20 @@ public:
     });
   }
 
-  void refuse(unsigned status, std::string detail) {
+  void refuse(const caf::error& err) {
+    if (finished_)
+      return;
+    // A client that never reads the answer does not keep the socket.
+    arm_deadline(srv_.gateway->socket.close_timeout_ms);
+    // The client reads a plain detail; internals go to the log only (5xx).
+    auto answer = error_to_response(err, "websocket_upgrade");
     auto res = std::make_shared<bhttp::response<bhttp::string_body>>(
-      static_cast<bhttp::status>(status), req_.version());
+      static_cast<bhttp::status>(answer.status), req_.version());
     res->set(bhttp::field::server, "tandem");
-    res->set(bhttp::field::content_type, "application/json");
-    res->body() = error_response(status, detail).body;
+    res->set(bhttp::field::content_type, answer.content_type);
+    for (auto& [name, value] : answer.headers)
+      res->insert(name, value);
+    res->body() = std::move(answer.body);
     res->keep_alive(false);
     res->prepare_payload();
     bhttp::async_write(ws_.next_layer(), *res,
@@ -87,10 +104,14 @@ public:
   }
 
   void write(std::vector<std::string> frames) {
-    if (finished_)
+    // Nothing more goes out once closing (shutdown closes without the actor).
+    if (finished_ || closing_)
       return;
     out_ = std::move(frames);
     out_next_ = 0;
+    // A peer that stops reading blocks the write, and everything behind it (the close
+    // handshake too): past the deadline the socket is cut.
+    arm_deadline(srv_.gateway->socket.write_timeout_ms);
     // Beast writes one frame per call; corked, a batch leaves in as few TCP segments as
     // it fits in (one wake-up of the peer, not one per frame), flushed at its end.
     if (out_.size() > 1)
@@ -110,6 +131,9 @@ public:
     closing_ = true;
     if (!accepted_)
       return finish();
+    // Beast's close waits for the write in flight, then for the peer's close frame:
+    // neither may keep the socket (and its seat among the user's connections) open.
+    arm_deadline(srv_.gateway->socket.close_timeout_ms);
     ws_.async_close(websocket::close_reason{static_cast<websocket::close_code>(code), reason},
                     [self = shared_from_this()](beast::error_code) { self->finish(); });
   }
@@ -166,6 +190,8 @@ private:
     if (out_next_ == out_.size()) {
       if (out_.size() > 1)
         cork(false);
+      if (!closing_)
+        disarm_deadline();
       out_.clear();
       out_.shrink_to_fit();
       caf::anon_send(actor_, atom::ws_sent_v);
@@ -189,13 +215,42 @@ private:
     ::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &value, sizeof value);
   }
 
-  /// The socket is done (closed by either side, failed, or refused): the actor stops,
-  /// and with it the link that keeps this session alive.
+  /// Cuts the socket at `ms` from now unless disarmed (or re-armed) before.
+  void arm_deadline(int ms) {
+    deadline_.expires_after(std::chrono::milliseconds(ms));
+    deadline_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      // A wait that completed just before a re-arm must not cut: check the expiry.
+      if (!ec && self->deadline_.expiry() <= std::chrono::steady_clock::now())
+        self->cut_now();
+    });
+  }
+
+  void disarm_deadline() {
+    deadline_.expires_at(std::chrono::steady_clock::time_point::max());
+  }
+
+  /// Past a deadline the peer is not cooperating: reset the connection instead of a
+  /// graceful close, whose FIN would wait behind the unread bytes (and hold their
+  /// kernel buffers) for as long as the peer likes.
+  void cut_now() {
+    if (finished_)
+      return;
+    log::warn("websocket cut: the peer did not take its frames or the close in time",
+              {{"closing", closing_}});
+    auto fd = beast::get_lowest_layer(ws_).socket().native_handle();
+    linger hard{1, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
+    finish();
+  }
+
+  /// The socket is done (closed by either side, failed, cut, or refused): the actor
+  /// stops, and with it the link that keeps this session alive.
   void finish() {
     if (finished_)
       return;
     finished_ = true;
     beast::error_code ignored;
+    deadline_.cancel();
     beast::get_lowest_layer(ws_).socket().close(ignored);
     caf::anon_send(actor_, atom::ws_closed_v);
     actor_ = nullptr;
@@ -205,6 +260,8 @@ private:
   // Without permessage-deflate support: never negotiated (frames are small JSON), and
   // its state would sit in every idle socket's stream.
   websocket::stream<beast::tcp_stream, false> ws_;
+  /// The write deadline while a batch is out, then the close deadline once closing.
+  net::steady_timer deadline_;
   bhttp::request<bhttp::string_body> req_;  // the upgrade request, until answered
   connection_actor actor_;
   beast::flat_buffer in_;
@@ -231,8 +288,8 @@ public:
     s_->post([](ws_session& s) { s.accept(); });
   }
 
-  void refuse(unsigned status, std::string detail) override {
-    s_->post([status, detail = std::move(detail)](ws_session& s) { s.refuse(status, detail); });
+  void refuse(caf::error err) override {
+    s_->post([err = std::move(err)](ws_session& s) { s.refuse(err); });
   }
 
   void write(std::vector<std::string> frames) override {
@@ -265,6 +322,9 @@ void start_websocket(server::impl& srv, beast::tcp_stream stream,
   const auto& gw = *srv.gateway;
   session->start({std::move(who.user_id), kinds, gw.users, gw.settings, gw.request_timeout,
                   gw.chats, gw.max_message_length});
+  // Upgraded while the server stops, after it told the sessions it knew of.
+  if (srv.stopping)
+    session->shutdown();
 }
 
 } // namespace tandem::http

@@ -15,7 +15,7 @@ namespace {
 /// Records the link calls of one connection (the test scheduler runs one thread).
 struct recording_link : ws_link {
   bool accepted = false;
-  std::optional<std::pair<unsigned, std::string>> refused;
+  std::optional<caf::error> refused;
   std::vector<std::vector<std::string>> batches;
   int reads = 0;
   std::optional<uint16_t> closed;
@@ -23,8 +23,8 @@ struct recording_link : ws_link {
   void accept() override {
     accepted = true;
   }
-  void refuse(unsigned status, std::string detail) override {
-    refused.emplace(status, std::move(detail));
+  void refuse(caf::error err) override {
+    refused.emplace(std::move(err));
   }
   void write(std::vector<std::string> frames) override {
     batches.push_back(std::move(frames));
@@ -101,11 +101,17 @@ TEST_CASE_METHOD(connection_fixture, "a connection registers before the handshak
     CHECK(link->accepted);
     CHECK(!link->refused);
   }
-  SECTION("a user without one is refused with 404 and the actor stops") {
+  SECTION("a user without a profile yet is accepted too (compat section 6a)") {
     open("nobody");
+    CHECK(link->accepted);
+    CHECK(!link->refused);
+  }
+  SECTION("a failed registration is refused with its error, which the link maps") {
+    store.fail_next_load = caf::make_error(errc::db_unavailable, "could not connect to 10.0.0.7");
+    open("ann");
     CHECK(!link->accepted);
     REQUIRE(link->refused);
-    CHECK(link->refused->first == 404);
+    CHECK(code_of(*link->refused) == errc::db_unavailable);
   }
 }
 

@@ -35,8 +35,9 @@ struct presence_fixture : users_fixture {
     sched.run();
   }
 
-  /// Opens a connection of `user` subscribing to `kinds`; returns its handle.
-  caf::actor connect(const std::string& user, inbox* box, uint8_t kinds = event_kind::all) {
+  /// A stand-in connection recording into `box`; on evict it records and stays open
+  /// (its socket closes later, or never, as the test decides).
+  caf::actor stand_in(inbox* box) {
     auto conn = sys.spawn([box](caf::event_based_actor*) -> caf::behavior {
       return {
         [box](atom::push, const ws_push& p) { box->frames.push_back(json::parse(p.frame)); },
@@ -44,6 +45,12 @@ struct presence_fixture : users_fixture {
       };
     });
     connections.push_back(conn);
+    return conn;
+  }
+
+  /// Opens a connection of `user` subscribing to `kinds`; returns its handle.
+  caf::actor connect(const std::string& user, inbox* box, uint8_t kinds = event_kind::all) {
+    auto conn = stand_in(box);
     auto r = ask<caf::actor>(atom::conn_open_v, user, kinds, conn);
     REQUIRE(r.value);
     user_actors[user] = *r.value;
@@ -244,22 +251,80 @@ TEST_CASE_METHOD(presence_fixture, "a share reaches each recipient's connections
   CHECK(cid_chat_only.frames.empty());
 }
 
-TEST_CASE_METHOD(presence_fixture, "past the connection cap the oldest connection is evicted",
+TEST_CASE_METHOD(presence_fixture,
+                 "past the connection cap the oldest is evicted, and keeps its seat until it "
+                 "has closed",
                  "[presence]") {
-  inbox first, second, third;
-  connect("ann", &first);
-  connect("ann", &second);
-  CHECK(!first.evicted);
-  connect("ann", &third);
-  CHECK(first.evicted);
-  CHECK(!second.evicted);
+  inbox first_box, second_box, third_box, fourth_box, fifth_box;
+  auto first = connect("ann", &first_box);
+  connect("ann", &second_box);
+  CHECK(!first_box.evicted);
+  auto third_conn = stand_in(&third_box);
+  auto third = send<caf::actor>(atom::conn_open_v, std::string{"ann"}, event_kind::all,
+                                third_conn);
+  sched.run();
+  CHECK(first_box.evicted);
+  CHECK(!second_box.evicted);
+  // The cap is 2: the evicted socket is still open, so the third waits for its seat.
+  CHECK(!third->value);
+  CHECK(!third->error);
   share_all("ann");
   caf::anon_send(registry, atom::prof_chg_v, std::string{"ann"});
   sched.run();
   update("ann", "https://example.org/", "Example");
-  CHECK(first.frames.empty());  // no longer the user's
-  CHECK(second.frames.size() == 1);
-  CHECK(third.frames.size() == 1);
+  CHECK(first_box.frames.empty());  // no longer the user's
+  CHECK(second_box.frames.size() == 1);
+  disconnect(first);  // its TCP connection closed
+  REQUIRE(third->value);
+  update("ann", "https://example.org/", "Again");
+  CHECK(second_box.frames.size() == 2);
+  CHECK(third_box.frames.size() == 1);
+  // Two at once over a full cap: both wait, each with one evicted socket on its way out,
+  // and one more than the cap waiting is refused.
+  auto fourth = send<caf::actor>(atom::conn_open_v, std::string{"ann"}, event_kind::all,
+                                 stand_in(&fourth_box));
+  auto fifth = send<caf::actor>(atom::conn_open_v, std::string{"ann"}, event_kind::all,
+                                stand_in(&fifth_box));
+  inbox sixth_box;
+  auto sixth = send<caf::actor>(atom::conn_open_v, std::string{"ann"}, event_kind::all,
+                                stand_in(&sixth_box));
+  sched.run();
+  CHECK(second_box.evicted);
+  CHECK(third_box.evicted);
+  CHECK(!fourth->value);
+  CHECK(!fifth->value);
+  CHECK(sixth->code() == errc::rate_limited);
+  disconnect(third_conn);
+  CHECK(fourth->value);
+  CHECK(!fifth->value);
+}
+
+TEST_CASE_METHOD(presence_fixture,
+                 "a user without a profile yet connects, and once it is created goes on "
+                 "without reconnecting",
+                 "[presence]") {
+  inbox dan_box, ann_box;
+  connect("dan", &dan_box);  // signed in, no profile yet (compat section 6a)
+  connect("ann", &ann_box);
+  update("dan", "https://example.org/", "Before");
+  REQUIRE(dan_box.frames.size() == 1);
+  CHECK(dan_box.frames[0]["url"] == "");  // nothing is shared without settings
+  // U2 creates the profile and announces it; the same connection goes on.
+  store.add_user("dan", "Dan", "Dawn");
+  share_all("dan");
+  auto reloaded = ask<bool>(atom::prof_chg_v, std::string{"dan"});
+  REQUIRE(reloaded.value);
+  befriend("ann", "dan");
+  update("dan", "https://example.org/", "After");
+  // The new friend got the page at once (blank, before), then the update.
+  auto seen = ann_box.of_type("update-presence");
+  REQUIRE(seen.size() == 2);
+  CHECK(seen[1]["userId"] == "dan");
+  CHECK(seen[1]["url"] == "https://example.org/");
+  auto overview = ask<presence_overview>(atom::pr_get_v, std::string{"dan"});
+  REQUIRE(overview.value);
+  REQUIRE(overview.value->cards.size() == 2);
+  CHECK(overview.value->cards[0].first_name == "Dan");
 }
 
 TEST_CASE_METHOD(presence_fixture, "GET /presence gathers the friends' presence from their actors",

@@ -193,15 +193,36 @@ TEST_CASE_METHOD(users_fixture,
   CHECK(store.loads == loads + 1);
 }
 
-TEST_CASE_METHOD(users_fixture, "a user without a profile is not found and not kept",
+TEST_CASE_METHOD(users_fixture,
+                 "a user without a profile reads empty lists, is not found by others, and is "
+                 "not kept",
                  "[users]") {
-  auto r = ask<std::vector<relation>>(atom::fr_in_v, std::string{"ghost"});
-  CHECK(r.code() == errc::not_found);
+  // compat section 6a: the extension polls right after sign-up, before U2.
+  auto in = ask<std::vector<relation>>(atom::fr_in_v, std::string{"ghost"});
+  REQUIRE(in.value);
+  CHECK(in.value->empty());
+  auto unread = ask<std::vector<share_notification>>(atom::sh_unread_v, std::string{"ghost"},
+                                                     page_request{100, 0});
+  REQUIRE(unread.value);
+  CHECK(unread.value->empty());
+  auto overview = ask<presence_overview>(atom::pr_get_v, std::string{"ghost"});
+  REQUIRE(overview.value);
+  CHECK(overview.value->me.user_id == "ghost");
+  CHECK(!overview.value->me.page);
+  CHECK(overview.value->friends.empty());
+  CHECK(overview.value->cards.empty());
   CHECK(stats().live == 0);
+  // Others naming the user (U8-U11) still learn that there is no such user.
+  CHECK(ask<int64_t>(atom::fr_count_v, std::string{"ghost"}).code() == errc::not_found);
+  CHECK(ask<std::vector<user_summary>>(atom::fr_list_v, std::string{"ann"}, std::string{"ghost"},
+                                       page_request{15, 0})
+          .code()
+        == errc::not_found);
+  CHECK(write(friendship_op::request, "ghost", "ann").code() == errc::not_found);
   // Once the profile exists, the next use finds it.
   store.add_user("ghost", "Gus", "Ghost");
-  auto again = ask<std::vector<relation>>(atom::fr_in_v, std::string{"ghost"});
-  CHECK(again.value);
+  REQUIRE(write(friendship_op::request, "ann", "ghost").value == true);
+  CHECK(requests_in("ghost") == std::vector<std::string>{"ann"});
 }
 
 TEST_CASE_METHOD(users_fixture,

@@ -42,6 +42,8 @@ struct fake_store {
   caf::error fail_next_write;
   /// The next write commits, but its caller gets this error (a reply lost on the way).
   caf::error lose_next_reply;
+  /// Answered instead of the next load of a user's state.
+  caf::error fail_next_load;
 
   /// Increasing timestamps in the wire format.
   std::string now() {
@@ -175,6 +177,8 @@ inline persistence::social_db::behavior_type fake_db(persistence::social_db::poi
     [=](atom::soc_load, const std::string& user,
         int32_t limit) -> caf::result<social_snapshot> {
       ++store->loads;
+      if (auto err = std::exchange(store->fail_next_load, caf::error{}))
+        return err;
       if (store->users.count(user) == 0)
         return caf::make_error(errc::not_found, "User not found");
       social_snapshot snap;

@@ -13,6 +13,9 @@ import base64
 import json
 import os
 import socket
+import struct
+import subprocess
+import sys
 import time
 import unittest
 import urllib.parse
@@ -20,7 +23,7 @@ import urllib.parse
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatusCode
 
-from tandem_node import NodeTestCase
+from tandem_node import Node, NodeTestCase, services
 from test_social import Person as SocialPerson
 from tandem_tokens import mint_token
 
@@ -128,6 +131,63 @@ class Socket:
         await asyncio.wait_for(self.ws.close(), 5)
 
 
+class RawSocket:
+    """A WebSocket client on a plain TCP socket with a receive buffer of a few KB: after
+    the handshake it sends frames but never reads one, like a client that stopped
+    reading (issue 14, item 6). Whether the server closed the TCP connection is read
+    from the kernel's TCP state, without reading the data."""
+
+    ESTABLISHED = 1
+
+    def __init__(self, port, target, rcvbuf=4096, timeout=10):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(timeout)
+        self.sock.connect(("127.0.0.1", port))
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall((f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                           "Connection: Upgrade\r\nUpgrade: websocket\r\n"
+                           f"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {key}\r\n\r\n")
+                          .encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = self.sock.recv(1)
+            if not chunk:
+                raise AssertionError(f"closed during the handshake: {head!r}")
+            head += chunk
+        status = head.split(b" ", 2)[1]
+        if status != b"101":
+            raise AssertionError(f"handshake refused: {head!r}")
+
+    def send(self, frame):
+        """One masked text frame; False once the server has reset the connection."""
+        payload = json.dumps(frame).encode()
+        mask = os.urandom(4)
+        n = len(payload)
+        if n < 126:
+            header = struct.pack("!BB", 0x81, 0x80 | n)
+        else:
+            header = struct.pack("!BBH", 0x81, 0x80 | 126, n)
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        try:
+            self.sock.sendall(header + mask + masked)
+            return True
+        except OSError:
+            return False
+
+    def heartbeat(self):
+        return self.send({"action": "heartbeat"})
+
+    def is_open(self):
+        """Whether the connection is still ESTABLISHED (the server closed or reset it
+        otherwise)."""
+        info = self.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)
+        return info[0] == self.ESTABLISHED
+
+    def close(self):
+        self.sock.close()
+
+
 class Person(SocialPerson):
     """A user of the node with a profile (unless register=False), a token and sockets."""
 
@@ -173,15 +233,25 @@ class RealtimeCase(NodeTestCase):
         """Runs the coroutine function `body` and closes every socket it opened."""
         async def main():
             self.sockets = []
+            self.raw_sockets = []
             try:
                 await asyncio.wait_for(body(), timeout)
             finally:
+                for s in self.raw_sockets:
+                    s.close()
                 for s in self.sockets:
                     try:
                         await asyncio.wait_for(s.ws.close(), 2)
                     except (asyncio.TimeoutError, OSError):
                         pass
         asyncio.run(main())
+
+    def raw(self, person, path="/ws"):
+        """A RawSocket of `person` (closed by the scenario)."""
+        query = "?Authorization=" + urllib.parse.quote(person.token, safe="")
+        s = RawSocket(self.node.port, path + query)
+        self.raw_sockets.append(s)
+        return s
 
     async def open_socket(self, target, headers=None, name=None):
         ws = await websockets.connect(f"ws://127.0.0.1:{self.node.port}{target}",
@@ -285,20 +355,54 @@ class Handshake(RealtimeCase):
                     await s.close()
         self.scenario(body)
 
-    def test_a_user_without_a_profile_is_refused_with_404(self):
-        ghost = self.person(register=False)
-        for path in WS_PATHS:
-            with self.subTest(path=path):
-                status, _, body = self.upgrade(
-                    path + "?Authorization=" + urllib.parse.quote(ghost.token, safe=""))
-                self.assertEqual(status, 404, body)
-                self.assert_detail(body, "User not found")
+    def test_a_user_without_a_profile_yet_connects_and_goes_on_once_it_is_created(self):
+        # compat section 6a: the extension connects and polls as soon as it has a token,
+        # before the popup's sign-up (U2); the old services answered 200 and accepted.
+        ann = self.person("Ann", "A")
+        ann.share_all()
+        newcomer = self.person("New", "Comer", register=False)
 
         async def body():
-            with self.assertRaises(InvalidStatusCode) as refused:
-                await ghost.connect("/ws")
-            self.assertEqual(refused.exception.status_code, 404)
+            sockets = {path: await newcomer.connect(path) for path in WS_PATHS}
+            self.assertEqual(newcomer.call("GET", "/friendship/requests"), (200, []))
+            self.assertEqual(newcomer.call("GET", "/notifications/share?is_read=false"),
+                             (200, []))
+            offline = {"userId": newcomer.id, "page": None, "latestPage": None}
+            self.assertEqual(newcomer.call("GET", "/presence"),
+                             (200, {"userPresence": offline, "presenceArr": [],
+                                    "userInfoMap": {}}))
+            # Sign-up completes; the same sockets go on, no reconnect.
+            newcomer.ok("POST", "/users/me", {"first_name": "New", "last_name": "Comer"})
+            newcomer.share_all()
+            ann.request(newcomer)
+            request = await sockets["/ws/presence"].expect("friend-request")
+            self.assertEqual(request["user_id"], ann.id)
+            newcomer.accept(ann)
+            a = await ann.connect("/ws/presence")
+            await sockets["/ws"].update(URL, TITLE)
+            self.assertEqual(await a.recv(),
+                             presence(newcomer, URL, TITLE, DOMAIN, (URL, TITLE, DOMAIN)))
+            got = newcomer.ok("GET", "/presence")
+            self.assertEqual(got["presenceArr"], [{"userId": ann.id, "page": None,
+                                                  "latestPage": None}])
+            self.assertEqual(set(got["userInfoMap"]), {newcomer.id, ann.id})
         self.scenario(body)
+
+    def test_a_refused_upgrade_tells_the_client_only_to_try_again(self):
+        # Without its database the node cannot load a user who has no actor yet.
+        newcomer = self.person(register=False)
+        target = "/ws?Authorization=" + urllib.parse.quote(newcomer.token, safe="")
+        services("pg-stop")
+        try:
+            status, _, body = self.upgrade(target)
+        finally:
+            services("pg-start")
+        plain = {503: "Service temporarily unavailable; try again later",
+                 504: "Timed out; try again later"}
+        self.assertIn(status, plain, body)
+        self.assert_detail(body, plain[status])
+        errors = [e for e in self.node.logs if e.get("level") == "error"]
+        self.assertEqual(errors, [])
 
     def test_a_plain_get_on_a_websocket_path_is_426(self):
         ann = self.person()
@@ -873,9 +977,81 @@ class BadFrames(RealtimeCase):
         self.scenario(body)
 
 
+# -- slow readers ----------------------------------------------------------------------------
+class FloodCase(RealtimeCase):
+    """Pushes as fast as the server takes them to a socket that reads nothing."""
+    LONG_URL = URL + "/" + "p" * 2000
+    LONG_TITLE = "t" * 500
+    HEARTBEAT_S = 0.2
+
+    async def flood_until_cut(self, slow, senders, limit_s):
+        """Each of `senders` (a socket of a user whose presence reaches `slow`) sends
+        update-presence with a page of 2 KB and reads its echo, over and over, while
+        `slow` sends heartbeats; returns the seconds until the server closed `slow`."""
+        start = last_beat = time.monotonic()
+        n = 0
+        while slow.is_open():
+            now = time.monotonic()
+            if now - start > limit_s:
+                self.fail(f"a socket that reads nothing but sends heartbeats is still "
+                          f"connected after {limit_s} s of pushes ({n} rounds)")
+            if now - last_beat >= self.HEARTBEAT_S:
+                slow.heartbeat()
+                last_beat = now
+            for s in senders:
+                await s.update(self.LONG_URL, f"{self.LONG_TITLE} {n}")
+                await s.expect("update-presence")
+            n += 1
+        return time.monotonic() - start
+
+
+class SlowReaders(FloodCase):
+    node_env = dict(BASE_ENV, TANDEM_WS_WRITE_TIMEOUT_MS="1000",
+                    TANDEM_WS_RATE_PER_S="100000", TANDEM_WS_RATE_BURST="100000")
+
+    def test_a_socket_that_stops_reading_is_cut_at_the_write_deadline_despite_heartbeats(self):
+        ann = self.person()
+        ann.share_all()
+
+        async def body():
+            slow = self.raw(ann, "/ws")
+            fast = await ann.connect("/ws/presence")
+            # The user's own updates reach both; presence frames coalesce, so the slow
+            # socket's queue never overflows: only the write deadline can drop it.
+            took = await self.flood_until_cut(slow, [fast], limit_s=10)
+            self.assertLess(took, 1.0 + 3.0, "cut, but long after the write deadline")
+            # The socket that reads is untouched.
+            await fast.update(URL, "after")
+            self.assertEqual((await fast.expect("update-presence"))["title"], "after")
+        self.scenario(body)
+
+
+class OverflowingReaders(FloodCase):
+    # The write deadline far away: the overflow's close is what must not wait.
+    node_env = dict(BASE_ENV, TANDEM_WS_WRITE_TIMEOUT_MS="600000",
+                    TANDEM_WS_CLOSE_TIMEOUT_MS="500", TANDEM_WS_SEND_QUEUE_LIMIT="2",
+                    TANDEM_WS_RATE_PER_S="100000", TANDEM_WS_RATE_BURST="100000")
+
+    def test_an_overflowing_socket_is_cut_at_the_close_deadline_despite_heartbeats(self):
+        ann = self.person("Ann", "A")
+        friends = [self.person(f"F{i}", "F") for i in range(3)]
+        for f in friends:
+            ann.befriend(f)
+            f.share_all()
+
+        async def body():
+            slow = self.raw(ann, "/ws")
+            senders = [await f.connect("/ws/presence") for f in friends]
+            # Three friends' pages do not coalesce: the queue of 2 overflows once the
+            # write blocks, and the close (1013) waits behind that write.
+            took = await self.flood_until_cut(slow, senders, limit_s=10)
+            self.assertLess(took, 0.5 + 3.0, "cut, but long after the close deadline")
+        self.scenario(body)
+
+
 # -- connection cap --------------------------------------------------------------------------
 class ConnectionCap(RealtimeCase):
-    node_env = dict(BASE_ENV, TANDEM_WS_MAX_CONNECTIONS="2")
+    node_env = dict(BASE_ENV, TANDEM_WS_MAX_CONNECTIONS="2", TANDEM_WS_CLOSE_TIMEOUT_MS="500")
 
     def test_a_socket_over_the_cap_replaces_the_oldest_with_4008(self):
         ann = self.person()
@@ -892,6 +1068,24 @@ class ConnectionCap(RealtimeCase):
             await s3.update(URL, "both")
             for s in (s2, s3):
                 self.assertEqual((await s.expect("update-presence"))["title"], "both")
+        self.scenario(body)
+
+    def test_evicted_sockets_hold_their_seat_until_closed_and_close_within_the_deadline(self):
+        ann = self.person()
+
+        async def body():
+            # Clients that read nothing never answer the close handshake (4008).
+            sockets = [self.raw(ann), self.raw(ann)]
+            for _ in range(4):
+                sockets[-1].heartbeat()
+                started = time.monotonic()
+                sockets.append(self.raw(ann))   # its handshake waits for a free seat
+                waited = time.monotonic() - started
+                open_now = [s for s in sockets if s.is_open()]
+                self.assertLessEqual(len(open_now), 2,
+                                     f"{len(open_now)} sockets of one user open, cap 2")
+                self.assertLess(waited, 0.5 + 3.0, "the eviction took past its deadline")
+            self.assertTrue(sockets[-1].is_open() and sockets[-2].is_open())
         self.scenario(body)
 
 
@@ -911,6 +1105,74 @@ class Shutdown(RealtimeCase):
             self.assertEqual(await exit_code, 0)
         self.scenario(body)
 
+    def test_sigterm_under_load_closes_every_websocket_and_exits_0_round_after_round(self):
+        # Issue 14, item 8: a node once died of SIGSEGV on SIGTERM with WebSockets open, a
+        # race between sessions released on actor threads and the io_context going away.
+        # Every round: friends chatting on many sockets, the CPU busy, then SIGTERM.
+        for round_ in range(4):
+            with self.subTest(round=round_):
+                self.node = Node(dict(BASE_ENV, TANDEM_WS_RATE_PER_S="100000",
+                                      TANDEM_WS_RATE_BURST="100000"))
+                try:
+                    self.shutdown_round()
+                finally:
+                    self.node.stop()
+
+    def shutdown_round(self):
+        people = [self.person(f"P{i}", "S") for i in range(4)]
+        for i, p in enumerate(people):
+            p.share_all()
+            for q in people[i + 1:]:
+                p.befriend(q)
+
+        async def chatter(s, n=0):
+            try:
+                while True:
+                    await s.update(URL, f"{n}")
+                    n += 1
+                    await asyncio.sleep(0.002)
+            except ConnectionClosed:
+                pass
+
+        async def body():
+            sockets = [await p.connect(path) for p in people for path in WS_PATHS]
+            senders = [asyncio.create_task(chatter(s)) for s in sockets
+                       if not s.name.endswith("/ws/chat")]
+            await sockets[0].expect("update-presence")    # the traffic flows
+            hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+                    for _ in range(2)]
+            try:
+                loop = asyncio.get_running_loop()
+                exit_code = loop.run_in_executor(None, self.node.terminate)
+                codes = [(await s.closed(timeout=10))[0] for s in sockets]
+                self.assertEqual(await exit_code, 0, "the node did not stop cleanly")
+            finally:
+                for h in hogs:
+                    h.kill()
+                    h.wait()
+            await asyncio.gather(*senders)
+            self.assertEqual(codes, [1001] * len(sockets))
+            self.assertTrue(any(e.get("msg") == "stopped" for e in self.node.logs))
+        self.scenario(body)
+
+
+class ShutdownDeadline(RealtimeCase):
+    # No time at all to drain: every WebSocket is still open when the io threads stop.
+    node_env = dict(BASE_ENV, TANDEM_HTTP_SHUTDOWN_TIMEOUT_MS="0")
+
+    def test_sigterm_past_the_shutdown_deadline_cuts_websockets_and_still_exits_0(self):
+        ann = self.person()
+
+        async def body():
+            sockets = [await ann.connect(path) for path in WS_PATHS]
+            await sockets[0].heartbeat()
+            loop = asyncio.get_running_loop()
+            exit_code = loop.run_in_executor(None, lambda: self.node.terminate(timeout=10))
+            for s in sockets:
+                await s.closed(timeout=10)
+            self.assertEqual(await exit_code, 0)
+            self.assertTrue(any(e.get("msg") == "stopped" for e in self.node.logs))
+        self.scenario(body)
 
 if __name__ == "__main__":
     unittest.main()
