@@ -4,6 +4,7 @@
 #include "actors/accounts.hpp"
 #include "actors/connection_actor.hpp"
 #include "actors/conversation_actor.hpp"
+#include "actors/external_identities.hpp"
 #include "actors/page_privacy.hpp"
 #include "actors/password_hasher.hpp"
 #include "actors/tokens.hpp"
@@ -123,6 +124,9 @@ int serve(const config::app_config& cfg) {
   caf::actor_system sys{sys_cfg};
 
   auto db = persistence::spawn_db(sys, cfg.db);
+  auto identities = std::make_shared<external_identity_map>(
+    sys, db, cfg.auth.external_identity_cache,
+    std::chrono::milliseconds(cfg.http.request_timeout_ms));
   auto redis = persistence::spawn_redis(sys, cfg.redis);
   auto hasher = spawn_password_hasher(sys, cfg.auth);
   auto accounts = spawn_accounts(
@@ -151,13 +155,13 @@ int serve(const config::app_config& cfg) {
   };
   http::metrics stats;
   auto gateway = std::make_shared<const http::ws_gateway>(
-    http::ws_gateway{sys, tokens, users, chats, cfg.chat.max_message_length,
+    http::ws_gateway{sys, tokens, identities, users, chats, cfg.chat.max_message_length,
                      gateway_settings_from(cfg), cfg.ws,
                      std::chrono::milliseconds(cfg.http.request_timeout_ms)});
   http::server server{cfg.http, cfg.log.requests,
                       http::make_routes(
-                        {sys, cfg, db, redis, stats, tokens, accounts, media, media_urls, users,
-                         views, chats}),
+                        {sys, cfg, db, redis, stats, tokens, identities, accounts, media,
+                         media_urls, users, views, chats}),
                       stats, gateway};
   stats.add_collector([writer_counters] {
     auto& c = *writer_counters;

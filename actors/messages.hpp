@@ -90,6 +90,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(tandem, caf::first_custom_type_id)
   CAF_ADD_ATOM(tandem, tandem::atom, login, "login")
   CAF_ADD_ATOM(tandem, tandem::atom, refresh, "refresh")
   CAF_ADD_ATOM(tandem, tandem::atom, logout, "logout")
+  CAF_ADD_ATOM(tandem, tandem::atom, map_external, "ext_map")
   // -- atoms for profiles -------------------------------------------------------
   CAF_ADD_ATOM(tandem, tandem::atom, create_user, "user_new")
   CAF_ADD_ATOM(tandem, tandem::atom, load_user, "user_load")

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <sodium.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -95,6 +96,7 @@ std::string hex(const unsigned char* data, std::size_t len) {
 const char* const invalid_token = "Invalid token";
 const char* const malformed_token = "Malformed token";
 const char* const expired_token = "Token expired";
+const char* const premature_token = "Token not yet valid";
 
 /// The three dot-separated parts of a compact JWS.
 struct jws_parts {
@@ -166,19 +168,42 @@ bool audience_matches(const json& claims, const std::string& expected) {
   return false;
 }
 
-/// Empty when `claims` are current; otherwise the failure text.
-std::string check_expiry(const json& claims, int64_t now) {
+/// Whether `claims` has no `name`, or a number no later than `latest`.
+bool not_after(const json& claims, const char* name, int64_t latest) {
+  auto t = claims.find(name);
+  return t == claims.end() || (t->is_number() && t->get<double>() <= static_cast<double>(latest));
+}
+
+/// Empty when `claims` are current at `now`: `exp` after it, `iat` and `nbf` (when
+/// present) no later than `now + leeway_s`, which absorbs the issuer's clock running
+/// ahead of ours. Otherwise the failure text.
+std::string check_times(const json& claims, int64_t now, int64_t leeway_s) {
   auto exp = claims.find("exp");
   if (exp == claims.end() || !exp->is_number())
     return invalid_token;
   if (exp->get<double>() <= static_cast<double>(now))
     return expired_token;
+  if (!not_after(claims, "iat", now + leeway_s) || !not_after(claims, "nbf", now + leeway_s))
+    return premature_token;
   return {};
 }
 
 /// User ids are text of 1..128 characters in the schema.
 bool valid_user_id(const std::string& id) {
   return !id.empty() && id.size() <= 128;
+}
+
+/// An external subject is stored (external_identities.subject): 1..256 bytes without
+/// control characters (the JSON parser has already refused invalid UTF-8).
+bool valid_subject(const std::string& subject) {
+  return !subject.empty() && subject.size() <= 256
+         && std::none_of(subject.begin(), subject.end(), [](char c) {
+              return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+            });
+}
+
+token_check refused(std::string failure) {
+  return {std::nullopt, std::nullopt, std::move(failure)};
 }
 
 int64_t unix_now() {
@@ -299,12 +324,18 @@ std::shared_ptr<const token_service> token_service::from_config(const config::ap
   s.issuer = auth.issuer;
   s.audience = auth.audience;
   s.access_ttl_s = auth.access_ttl_s;
+  s.clock_leeway_s = auth.clock_leeway_s;
   s.external_issuer = auth.external_issuer;
   s.external_audience = auth.external_audience;
   s.external_user_claim = auth.external_user_claim;
   if (auth.external_issuer.empty() != auth.external_jwks_file.empty())
     throw config::config_error(
       "auth.external_issuer and auth.external_jwks_file must be set together");
+  // Without an audience, an ID token the pool issued to any other app client would do.
+  if (!auth.external_issuer.empty() && auth.external_audience.empty()
+      && cfg.node.mode == "production")
+    throw config::config_error(
+      "node.mode=production requires auth.external_audience when auth.external_issuer is set");
   if (!auth.external_jwks_file.empty()) {
     try {
       s.external_keys = jwks_to_pem(read_file(auth.external_jwks_file, "auth.external_jwks_file"));
@@ -347,15 +378,15 @@ access_token token_service::issue(const identity& who) const {
 
 token_check token_service::verify(const std::string& token, int64_t now) const {
   if (token.empty())
-    return {std::nullopt, "Not authenticated"};
+    return refused("Not authenticated");
   if (token.size() > max_token_size)
-    return {std::nullopt, malformed_token};
+    return refused(malformed_token);
   auto parts = split_jws(token);
   if (!parts)
-    return {std::nullopt, malformed_token};
+    return refused(malformed_token);
   auto header = decode_json_segment(parts->header);
   if (!header)
-    return {std::nullopt, malformed_token};
+    return refused(malformed_token);
   // The algorithm decides which key is used, so it is pinned per kind of token here,
   // before anything is verified: this is what refuses "none" and HS/RS confusion.
   auto alg = string_member(*header, "alg");
@@ -363,7 +394,7 @@ token_check token_service::verify(const std::string& token, int64_t now) const {
     return verify_own(token, now);
   if (alg == "RS256" && !settings_.external_issuer.empty())
     return verify_external(token, string_member(*header, "kid"), now);
-  return {std::nullopt, invalid_token};
+  return refused(invalid_token);
 }
 
 token_check token_service::verify(const std::string& token) const {
@@ -376,7 +407,7 @@ token_check token_service::verify_own(const std::string& token, int64_t now) con
   // handing the token to libjwt as well would only check the same MAC again.
   auto parts = split_jws(token);
   if (!parts)
-    return {std::nullopt, malformed_token};
+    return refused(malformed_token);
   auto signature = base64url_decode(parts->signature);
   unsigned char mac[crypto_auth_hmacsha256_BYTES];
   crypto_auth_hmacsha256_state st;
@@ -387,37 +418,40 @@ token_check token_service::verify_own(const std::string& token, int64_t now) con
   crypto_auth_hmacsha256_final(&st, mac);
   if (!signature || signature->size() != sizeof mac
       || sodium_memcmp(mac, signature->data(), sizeof mac) != 0)
-    return {std::nullopt, invalid_token};
+    return refused(invalid_token);
   auto claims = decode_json_segment(parts->payload);
   if (!claims || string_member(*claims, "iss") != settings_.issuer
       || !audience_matches(*claims, settings_.audience))
-    return {std::nullopt, invalid_token};
-  if (auto failure = check_expiry(*claims, now); !failure.empty())
-    return {std::nullopt, failure};
+    return refused(invalid_token);
+  if (auto failure = check_times(*claims, now, settings_.clock_leeway_s); !failure.empty())
+    return refused(failure);
   identity who{string_member(*claims, "sub"), string_member(*claims, "email")};
   if (!valid_user_id(who.user_id))
-    return {std::nullopt, invalid_token};
-  return {std::move(who), {}};
+    return refused(invalid_token);
+  return {std::move(who), std::nullopt, {}};
 }
 
 token_check token_service::verify_external(const std::string& token, const std::string& kid,
                                            int64_t now) const {
   auto key = settings_.external_keys.find(kid);
   if (key == settings_.external_keys.end())
-    return {std::nullopt, invalid_token};
+    return refused(invalid_token);
   auto claims = decode_claims(token, JWT_ALG_RS256, key->second);
-  if (!claims || string_member(*claims, "iss") != settings_.external_issuer)
-    return {std::nullopt, invalid_token};
+  // Cognito signs its access tokens with the same keys: only its ID tokens say "id".
+  if (!claims || string_member(*claims, "iss") != settings_.external_issuer
+      || string_member(*claims, "token_use") != "id")
+    return refused(invalid_token);
   if (!settings_.external_audience.empty()
       && !audience_matches(*claims, settings_.external_audience))
-    return {std::nullopt, invalid_token};
-  if (auto failure = check_expiry(*claims, now); !failure.empty())
-    return {std::nullopt, failure};
-  identity who{string_member(*claims, settings_.external_user_claim.c_str()),
-               string_member(*claims, "email")};
-  if (!valid_user_id(who.user_id))
-    return {std::nullopt, invalid_token};
-  return {std::move(who), {}};
+    return refused(invalid_token);
+  if (auto failure = check_times(*claims, now, settings_.clock_leeway_s); !failure.empty())
+    return refused(failure);
+  external_subject who{settings_.external_issuer,
+                       string_member(*claims, settings_.external_user_claim.c_str()),
+                       string_member(*claims, "email")};
+  if (!valid_subject(who.subject))
+    return refused(invalid_token);
+  return {std::nullopt, std::move(who), {}};
 }
 
 } // namespace tandem

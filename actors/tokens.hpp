@@ -24,13 +24,14 @@ std::map<std::string, std::string> jwks_to_pem(const std::string& jwks_json);
 
 /// What a `token_service` signs and accepts.
 struct token_settings {
+  int64_t clock_leeway_s = 60;              ///< how far `iat`/`nbf` may lie in the future
   std::string key;                          ///< HS256 key of our own tokens
   std::string issuer;                       ///< `iss` of our tokens
   std::string audience;                     ///< `aud` of our tokens
   int64_t access_ttl_s = 900;               ///< lifetime of our access tokens
   std::string external_issuer;              ///< empty: no external tokens accepted
   std::string external_audience;            ///< empty: `aud` of external tokens not checked
-  std::string external_user_claim = "cognito:username";
+  std::string external_user_claim = "cognito:username"; ///< the claim naming the subject
   std::map<std::string, std::string> external_keys; ///< kid -> RSA public key (PEM)
 };
 
@@ -40,10 +41,26 @@ struct access_token {
   int64_t expires_in = 0;                   ///< seconds
 };
 
-/// The outcome of verifying a token: the identity, or why it was refused.
+/// Who an external ID token names: its own namespace, never a Tandem user id. Its
+/// Tandem id comes from the mapping in `external_identity_map`.
+struct external_subject {
+  std::string issuer;
+  std::string subject;                      ///< the `auth.external_user_claim` claim
+  std::string email;
+};
+
+/// The outcome of verifying a token: exactly one of `who` (a token of ours),
+/// `external` (a valid external ID token, still to be mapped to its Tandem id) or a
+/// `failure`.
 struct token_check {
   std::optional<identity> who;
-  std::string failure;                      ///< client-safe text when `who` is empty
+  std::optional<external_subject> external;
+  std::string failure;                      ///< client-safe text when refused
+
+  /// Whether the token was accepted (ours, or external and to be mapped).
+  bool accepted() const noexcept {
+    return who.has_value() || external.has_value();
+  }
 };
 
 /// Issues and verifies access tokens. Immutable after construction, so one instance is
@@ -57,7 +74,8 @@ public:
 
   /// Builds the service from `auth.*` (key via `config::resolve_jwt_key`, the external
   /// JWKS file read and converted now). Throws `config::config_error` with one line
-  /// for the operator when a key is refused or the JWKS file is unreadable or bad.
+  /// for the operator when a key is refused, the JWKS file is unreadable or bad, or
+  /// `node.mode=production` accepts external tokens without `auth.external_audience`.
   static std::shared_ptr<const token_service> from_config(const config::app_config& cfg);
 
   /// Signs an HS256 token for `who` with claims sub, email, iat (= now), exp, iss,
@@ -68,11 +86,12 @@ public:
   access_token issue(const identity& who) const;
 
   /// Accepts exactly two kinds of token: HS256 signed with our key, with our iss and
-  /// aud; or, when an external issuer is configured, RS256 signed by the JWKS key named
-  /// by its `kid`, with that issuer (and audience, when configured). The algorithm is
-  /// pinned per kind before any signature check, so `none`, other algorithms and
-  /// HS256 tokens keyed with an RSA public key are refused. `exp` must lie after
-  /// `now` (seconds since the epoch).
+  /// aud (replied as `who`); or, when an external issuer is configured, RS256 signed by
+  /// the JWKS key named by its `kid`, with that issuer, `token_use` "id" and the
+  /// configured audience (replied as `external`). The algorithm is pinned per kind
+  /// before any signature check, so `none`, other algorithms and HS256 tokens keyed
+  /// with an RSA public key are refused. `exp` must lie after `now` (seconds since the
+  /// epoch); `iat` and `nbf`, when present, no later than `now` + the clock leeway.
   token_check verify(const std::string& token, int64_t now) const;
 
   /// `verify` at the current time.

@@ -100,7 +100,9 @@ struct auth_config {
   std::string external_issuer;             // optional RS256 ID tokens (e.g. a Cognito pool)
   std::string external_jwks_file;
   std::string external_audience;           // empty: not checked
-  std::string external_user_claim = "cognito:username";
+  std::string external_user_claim = "cognito:username"; // names the subject mapped to a Tandem id
+  std::size_t external_identity_cache = 50000; // (issuer, subject) -> user id mappings kept in memory
+  int clock_leeway_s = 60;                 // iat/nbf of a token may lie this far in the future
 };
 
 struct media_config {

@@ -1,5 +1,6 @@
 #include "http/auth.hpp"
 
+#include "config/log.hpp"
 #include "http/actor_bridge.hpp"
 #include "http/error_mapping.hpp"
 
@@ -80,25 +81,78 @@ token_check authenticate(const token_service& tokens, const std::string& authori
   return tokens.verify(token_of(authorization));
 }
 
+namespace {
+
+/// The principal of `check` when it is known without I/O; nullopt when its external
+/// identity must be mapped by the database (`principal_later`).
+std::optional<principal> principal_now(token_check& check, external_identity_map& identities) {
+  if (check.who)
+    return principal{std::move(check.who), {}};
+  if (!check.external)
+    return principal{std::nullopt, unauthorized_response(check.failure)};
+  if (auto who = identities.cached(*check.external))
+    return principal{std::move(who), {}};
+  return std::nullopt;
+}
+
+void principal_later(external_identity_map& identities, const external_subject& who,
+                     std::function<void(principal)> done) {
+  identities.resolve(who, [done = std::move(done)](caf::expected<identity> mapped) {
+    if (mapped)
+      done(principal{std::move(*mapped), {}});
+    else
+      done(principal{std::nullopt, error_to_response(mapped.error(), "map_external_identity")});
+  });
+}
+
+} // namespace
+
+void resolve_principal(const token_service& tokens, external_identity_map& identities,
+                       const std::string& authorization, std::function<void(principal)> done) {
+  auto check = authenticate(tokens, authorization);
+  if (auto now = principal_now(check, identities))
+    done(std::move(*now));
+  else
+    principal_later(identities, *check.external, std::move(done));
+}
+
 guarded_handler protected_route(const services& svc, authed_handler fn) {
-  // Verification is CPU only (no I/O), so it runs here on the io thread and a
-  // refused request never reaches an actor. The server runs it on the headers, so a
-  // refused client sends no body; the handler verifies again (one MAC) for its identity.
-  auto verify = [tokens = svc.tokens](const request& req) {
-    return authenticate(*tokens, req.header("authorization").value_or(""));
+  // Verification is CPU only and most external identities are cached, so this runs
+  // on the io thread and a refused request never reaches an actor. The server runs the
+  // head check on the headers, so a refused client sends no body; mapping an external
+  // identity is not needed to refuse, so it waits for the handler.
+  auto head_check = [tokens = svc.tokens](const request& req) -> std::optional<response> {
+    auto checked = authenticate(*tokens, req.header("authorization").value_or(""));
+    if (checked.accepted())
+      return std::nullopt;
+    return unauthorized_response(checked.failure);
   };
-  return {[verify](const request& req) -> std::optional<response> {
-            auto checked = verify(req);
-            if (checked.who)
-              return std::nullopt;
-            return unauthorized_response(checked.failure);
-          },
-          [verify, fn = std::move(fn)](request& req, responder respond) {
-            auto checked = verify(req);
-            if (!checked.who)
-              return respond(unauthorized_response(checked.failure));
-            fn(req, *checked.who, std::move(respond));
-          }};
+  auto handle = [tokens = svc.tokens, identities = svc.identities,
+                 fn = std::make_shared<const authed_handler>(std::move(fn))](request& req,
+                                                                            responder respond) {
+    auto check = authenticate(*tokens, req.header("authorization").value_or(""));
+    if (auto now = principal_now(check, *identities)) {
+      if (now->who)
+        (*fn)(req, *now->who, std::move(respond));
+      else
+        respond(std::move(now->refusal));
+      return;
+    }
+    // The handler runs once the database has mapped the identity, on a scheduler
+    // thread: the request goes along, and what the handler throws is answered here.
+    auto held = std::make_shared<request>(std::move(req));
+    principal_later(*identities, *check.external, [held, fn, respond](principal p) {
+      if (!p.who)
+        return respond(std::move(p.refusal));
+      try {
+        (*fn)(*held, *p.who, respond);
+      } catch (const std::exception& e) {
+        log::error("handler threw", {{"request_id", held->request_id}, {"error", e.what()}});
+        respond(error_response(500, "Internal Server Error"));
+      }
+    });
+  };
+  return {std::move(head_check), std::move(handle)};
 }
 
 void add_auth_routes(router& r, const services& svc) {

@@ -4,6 +4,7 @@
 #include "actors/accounts.hpp"
 #include "actors/actor_types.hpp"
 #include "actors/conversation_actor.hpp"
+#include "actors/external_identities.hpp"
 #include "actors/polled_views.hpp"
 #include "actors/tokens.hpp"
 #include "config/app_config.hpp"
@@ -28,6 +29,8 @@ struct services {
   // -- accounts and tokens (http/auth.cpp) ----------------------------------------
   /// Verifies access tokens for `protected_route`; issues them after login.
   std::shared_ptr<const token_service> tokens;
+  /// Maps the subjects of external tokens to Tandem identities, for `protected_route`.
+  std::shared_ptr<external_identity_map> identities;
   /// Registration, login, refresh and logout (POST /auth/...).
   accounts_actor accounts;
   // -- media (http/media_routes.cpp) --------------------------------------------

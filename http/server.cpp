@@ -340,20 +340,31 @@ private:
   }
 
   /// A WebSocket upgrade: the token is checked here, once (a bad one is refused with
-  /// 401 and never upgraded); the socket then belongs to a WebSocket session.
+  /// 401 and never upgraded); the socket then belongs to a WebSocket session. An
+  /// external identity that is not cached is mapped by the database first: the upgrade
+  /// then goes on later, back on this strand.
   void upgrade(bhttp::request<bhttp::string_body> raw, const request& req, uint8_t kinds) {
     begin_request(req.method, req.path, req.header("origin"), req.header("x-request-id"));
     auto credential = req.query.count("Authorization") != 0 ? req.query.at("Authorization")
                                                             : req.header("authorization").value_or("");
-    auto check = authenticate(*srv_.gateway->tokens, credential);
-    if (!check.who)
-      return send(unauthorized_response(check.failure));
+    auto held = std::make_shared<bhttp::request<bhttp::string_body>>(std::move(raw));
+    resolve_principal(*srv_.gateway->tokens, *srv_.gateway->identities, credential,
+                      [self = shared_from_this(), held, kinds](principal p) {
+                        net::dispatch(self->stream_.get_executor(), [self, held, kinds, p]() mutable {
+                          self->accept_upgrade(std::move(*held), kinds, std::move(p));
+                        });
+                      });
+  }
+
+  void accept_upgrade(bhttp::request<bhttp::string_body> raw, uint8_t kinds, principal p) {
+    if (!p.who)
+      return send(std::move(p.refusal));
     auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_);
     srv_.stats.observe(method_, route_, 101, elapsed.count());
     --srv_.stats.requests_in_flight;
     busy_ = false;
     closed_ = true;  // the WebSocket session owns the socket now
-    start_websocket(srv_, std::move(stream_), std::move(raw), kinds, std::move(*check.who));
+    start_websocket(srv_, std::move(stream_), std::move(raw), kinds, std::move(*p.who));
   }
 
   void send(response res) {

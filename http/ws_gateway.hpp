@@ -5,6 +5,7 @@
 
 #include "actors/actor_types.hpp"
 #include "actors/conversation_actor.hpp"
+#include "actors/external_identities.hpp"
 #include "actors/realtime_types.hpp"
 #include "actors/tokens.hpp"
 #include "config/app_config.hpp"
@@ -19,6 +20,8 @@ struct ws_gateway {
   caf::actor_system& sys;
   /// Verifies the token of an upgrade, once, before anything else happens.
   std::shared_ptr<const token_service> tokens;
+  /// Maps the subject of an external token to its Tandem identity.
+  std::shared_ptr<external_identity_map> identities;
   /// Connections register with their user's actor through it.
   user_registry_actor users;
   /// Chat actions go to the conversations' actors through it.

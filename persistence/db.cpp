@@ -4,6 +4,7 @@
 #include "persistence/chat_repo.hpp"
 #include "persistence/db_worker.hpp"
 #include "persistence/email_repo.hpp"
+#include "persistence/identities_repo.hpp"
 #include "persistence/media_repo.hpp"
 #include "persistence/migrations.hpp"
 #include "persistence/social_repo.hpp"
@@ -54,6 +55,11 @@ db_actor::behavior_type db_impl(db_actor::stateful_pointer<db_state> self,
     [self](atom::find_account_by_email, const std::string& email) {
       return self->state.transact("find_account_by_email", [email](pqxx::work& tx) {
         return accounts::find_by_email(tx, email);
+      });
+    },
+    [self](atom::map_external, const std::string& issuer, const std::string& subject) {
+      return self->state.transact("map_external", [issuer, subject](pqxx::work& tx) {
+        return identities::map_external(tx, issuer, subject);
       });
     },
     // -- profiles ----------------------------------------------------------------

@@ -34,6 +34,9 @@ using db_actor = caf::typed_actor<
   , caf::replies_to<atom::create_account, std::string, std::string>::with<account>
   /// Replies the login of an email compared case-insensitively; `errc::not_found`.
   , caf::replies_to<atom::find_account_by_email, std::string>::with<account>
+  /// Replies the Tandem user id of the external identity (issuer, subject), minted
+  /// on its first sight.
+  , caf::replies_to<atom::map_external, std::string, std::string>::with<std::string>
   // -- profiles ------------------------------------------------------------------
   /// Creates the profile of `p.user_id` with the default domain lists and replies it;
   /// `errc::already_exists` when there is one.

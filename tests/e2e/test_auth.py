@@ -7,6 +7,7 @@ Argon2 runs with tiny costs here (TANDEM_AUTH_ARGON2_*) to keep the tests fast.
 import base64
 import hashlib
 import hmac
+import asyncio
 import http.client
 import json
 import os
@@ -15,7 +16,10 @@ import subprocess
 import tempfile
 import time
 import unittest
+import urllib.parse
 import uuid
+
+import websockets
 
 from tandem_node import Node, NodeTestCase, required_env
 
@@ -452,13 +456,13 @@ class ExternalIdentity(AuthTestCase):
         self.assert_accepted(token)
         self.assert_accepted("Bearer " + token)
 
-    def test_the_user_id_comes_from_cognito_username(self):
+    def test_the_user_id_is_minted_for_the_cognito_username(self):
         claims = id_token_claims()
         token = self.issuer_key.sign(claims, "kid-1")
         status, _, body = self.call("POST", PROTECTED, {"first_name": "Ada", "last_name": "L"},
                                     headers={"Authorization": token})
         self.assertIn(status, (200, 201), body)
-        self.assertEqual(body["user_id"], claims["cognito:username"])
+        self.assertNotEqual(body["user_id"], claims["cognito:username"])
         self.assertEqual(body["email"], claims["email"])
 
     def test_forged_external_tokens_are_401(self):
@@ -530,6 +534,127 @@ class ProductionKeys(unittest.TestCase):
             self.assertEqual(status, 200)
         finally:
             node.stop()
+
+
+class ExternalNamespace(AuthTestCase):
+    """External identities live in a namespace of their own (issue 14, item 7): the node
+    maps (issuer, subject) to a Tandem user id minted on first sight, and external tokens
+    must be current ID tokens. A cache of one mapping makes most sights go to the database."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.issuer_key = RsaKey(cls.tmp.name)
+        cls.jwks = os.path.join(cls.tmp.name, "jwks.json")
+        with open(cls.jwks, "w") as f:
+            json.dump({"keys": [cls.issuer_key.jwk("kid-1")]}, f)
+        cls.node_env = dict(FAST_ARGON2, TANDEM_AUTH_JWT_KEY=JWT_KEY,
+                            TANDEM_AUTH_EXTERNAL_ISSUER=EXTERNAL_ISSUER,
+                            TANDEM_AUTH_EXTERNAL_JWKS_FILE=cls.jwks,
+                            TANDEM_AUTH_EXTERNAL_AUDIENCE=EXTERNAL_CLIENT,
+                            TANDEM_AUTH_EXTERNAL_IDENTITY_CACHE="1",
+                            TANDEM_AUTH_CLOCK_LEEWAY_S="60")
+        super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        cls.tmp.cleanup()
+
+    def external(self, subject, **claims):
+        """A fresh ID token (its own iat and exp) for the Cognito user `subject`."""
+        return self.issuer_key.sign(id_token_claims(**{"cognito:username": subject}, **claims),
+                                    "kid-1")
+
+    def me(self, token, node=None):
+        conn = http.client.HTTPConnection("127.0.0.1", (node or self.node).port, timeout=10)
+        try:
+            conn.request("GET", "/users/me", headers={"Authorization": token})
+            res = conn.getresponse()
+            return res.status, json.loads(res.read().decode())
+        finally:
+            conn.close()
+
+    def create_profile(self, token, first_name):
+        status, _, body = self.call("POST", "/users/me",
+                                    {"first_name": first_name, "last_name": "Test"},
+                                    headers={"Authorization": token})
+        self.assertEqual(status, 200, body)
+        return body
+
+    def test_an_external_subject_equal_to_a_native_id_cannot_read_that_profile(self):
+        native = self.register()
+        native_token = "Bearer " + native["access_token"]
+        self.create_profile(native_token, "Native")
+        impostor = self.external(native["user_id"], email="impostor@example.com")
+        # Today's main answers the native user's private profile here.
+        status, body = self.me(impostor)
+        self.assertEqual((status, body), (404, {"detail": "User not found"}))
+        created = self.create_profile(impostor, "External")
+        self.assertNotEqual(created["user_id"], native["user_id"])
+        self.assertEqual(created["email"], "impostor@example.com")
+        status, body = self.me(native_token)
+        self.assertEqual((status, body["user_id"], body["first_name"]),
+                         (200, native["user_id"], "Native"))
+        status, body = self.me(self.external(native["user_id"]))
+        self.assertEqual((status, body["user_id"], body["first_name"]),
+                         (200, created["user_id"], "External"))
+
+    def test_the_same_identity_keeps_its_id_across_logins_and_a_fresh_node(self):
+        ann, bob = "google_" + uuid.uuid4().hex, "google_" + uuid.uuid4().hex
+        ann_id = self.create_profile(self.external(ann), "Ann")["user_id"]
+        bob_id = self.create_profile(self.external(bob), "Bob")["user_id"]
+        self.assertNotEqual(ann_id, bob_id)
+        # Each sign-in is a new token; with a cache of one, ann's mapping comes back from
+        # the database after bob's pushed it out.
+        for subject, expected in ((ann, ann_id), (bob, bob_id), (ann, ann_id)):
+            status, body = self.me(self.external(subject))
+            self.assertEqual((status, body["user_id"]), (200, expected))
+        # A new process on the same database has nothing in memory.
+        fresh = Node(dict(self.node_env, TANDEM_DB_DSN=self.node.db_dsn))
+        try:
+            # The WebSocket upgrade is the first sight of ann there: mapped, then accepted.
+            async def connect():
+                url = (f"ws://127.0.0.1:{fresh.port}/ws?Authorization="
+                       + urllib.parse.quote(self.external(ann), safe=""))
+                ws = await websockets.connect(url, open_timeout=10, close_timeout=2)
+                await ws.close()
+            asyncio.run(connect())
+            for subject, expected in ((bob, bob_id), (ann, ann_id)):
+                status, body = self.me(self.external(subject), node=fresh)
+                self.assertEqual((status, body["user_id"]), (200, expected))
+        finally:
+            fresh.stop()
+
+    def test_access_tokens_and_tokens_from_the_future_are_401(self):
+        subject = "google_" + uuid.uuid4().hex
+        self.assert_accepted(self.external(subject))
+        now = int(time.time())
+        cases = {
+            "access token": (self.external(subject, token_use="access"), "Invalid token"),
+            "no token_use": (self.issuer_key.sign(
+                {k: v for k, v in id_token_claims().items() if k != "token_use"}, "kid-1"),
+                "Invalid token"),
+            "no aud": (self.issuer_key.sign(
+                {k: v for k, v in id_token_claims().items() if k != "aud"}, "kid-1"),
+                "Invalid token"),
+            "iat in the future": (self.external(subject, iat=now + 600), "Token not yet valid"),
+            "nbf in the future": (self.external(subject, nbf=now + 600), "Token not yet valid"),
+        }
+        for name, (token, detail) in cases.items():
+            with self.subTest(name):
+                self.assert_refused(token, detail)
+        # Within auth.clock_leeway_s of ours, the issuer's clock may run ahead.
+        self.assert_accepted(self.external(subject, iat=now + 20, nbf=now + 20))
+
+    def test_production_refuses_external_tokens_without_an_audience(self):
+        env = {"TANDEM_NODE_MODE": "production", "TANDEM_HTTP_PORT": "0",
+               "TANDEM_AUTH_JWT_KEY": JWT_KEY, "TANDEM_MEDIA_URL_KEY": "m" * 40,
+               "TANDEM_AUTH_EXTERNAL_ISSUER": EXTERNAL_ISSUER,
+               "TANDEM_AUTH_EXTERNAL_JWKS_FILE": self.jwks, "TANDEM_AUTH_EXTERNAL_AUDIENCE": ""}
+        result = run_binary(["serve"], env)
+        self.assertEqual(result.returncode, 2, result.stderr)
+        self.assertIn("auth.external_audience", result.stderr)
 
 
 if __name__ == "__main__":

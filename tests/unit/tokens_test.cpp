@@ -1,5 +1,7 @@
 // Access tokens: issuing and verifying, every forged token we know of, external RS256
-// ID tokens from a JWKS, and the production key rules.
+// ID tokens from a JWKS and the claims they must carry, the production key rules, and
+// the cache of external identities.
+#include "actors/external_identities.hpp"
 #include "actors/tokens.hpp"
 #include "config/secrets.hpp"
 
@@ -149,8 +151,12 @@ json id_token_claims(int64_t iat = t0) {
 }
 
 void check_refused(const token_check& c) {
-  CHECK_FALSE(c.who.has_value());
+  CHECK_FALSE(c.accepted());
   CHECK_FALSE(c.failure.empty());
+}
+
+std::string sign_id_token(const json& claims) {
+  return sign(JWT_ALG_RS256, issuer_key().private_pem, claims, {{"kid", "kid-1"}});
 }
 
 } // namespace
@@ -314,14 +320,25 @@ TEST_CASE("only the one base64url spelling of a valid token is accepted", "[toke
 
 // -- external ID tokens ----------------------------------------------------------------------
 
-TEST_CASE("an external RS256 ID token from the JWKS is accepted", "[tokens][external]") {
+TEST_CASE("an external RS256 ID token names its subject, never a Tandem user id",
+          "[tokens][external]") {
   token_service svc{external_settings()};
-  auto token = sign(JWT_ALG_RS256, issuer_key().private_pem, id_token_claims(), {{"kid", "kid-1"}});
+  auto token = sign_id_token(id_token_claims());
   auto checked = svc.verify(token, t0 + 10);
-  REQUIRE(checked.who.has_value());
-  CHECK(checked.who->user_id == "google_1234");
-  CHECK(checked.who->email == "g@example.com");
+  REQUIRE(checked.accepted());
+  CHECK_FALSE(checked.who.has_value());
+  REQUIRE(checked.external.has_value());
+  CHECK(checked.external->issuer == external_issuer);
+  CHECK(checked.external->subject == "google_1234");
+  CHECK(checked.external->email == "g@example.com");
   CHECK(svc.verify(token, t0 + 3600).failure == "Token expired");
+  // A subject spelled like a native user id is still only an external subject.
+  auto claims = id_token_claims();
+  claims["cognito:username"] = "user-1";
+  checked = svc.verify(sign_id_token(claims), t0);
+  CHECK_FALSE(checked.who.has_value());
+  REQUIRE(checked.external.has_value());
+  CHECK(checked.external->subject == "user-1");
 }
 
 TEST_CASE("external tokens with a wrong kid, issuer or audience are refused", "[tokens][external]") {
@@ -348,8 +365,66 @@ TEST_CASE("without a configured audience external tokens are accepted for any au
   token_service svc{settings};
   auto claims = id_token_claims();
   claims["aud"] = "whatever";
-  CHECK(svc.verify(sign(JWT_ALG_RS256, issuer_key().private_pem, claims, {{"kid", "kid-1"}}), t0)
-          .who.has_value());
+  CHECK(svc.verify(sign_id_token(claims), t0).accepted());
+}
+
+TEST_CASE("external tokens must be ID tokens: token_use id", "[tokens][external]") {
+  token_service svc{external_settings()};
+  auto claims = id_token_claims();
+  claims["token_use"] = "access";
+  check_refused(svc.verify(sign_id_token(claims), t0));
+  claims["token_use"] = json::array({"id"});
+  check_refused(svc.verify(sign_id_token(claims), t0));
+  claims.erase("token_use");
+  check_refused(svc.verify(sign_id_token(claims), t0));
+  claims["token_use"] = "id";
+  CHECK(svc.verify(sign_id_token(claims), t0).accepted());
+}
+
+TEST_CASE("external subjects that cannot be stored are refused", "[tokens][external]") {
+  token_service svc{external_settings()};
+  auto claims = id_token_claims();
+  // (A NUL never gets this far: libjwt's JSON parser refuses it.)
+  for (auto subject : {std::string{}, std::string(257, 'a'), std::string{"line\nbreak"},
+                       std::string{"del\x7f"}}) {
+    claims["cognito:username"] = subject;
+    check_refused(svc.verify(sign_id_token(claims), t0));
+  }
+  claims["cognito:username"] = 42;
+  check_refused(svc.verify(sign_id_token(claims), t0));
+  claims["cognito:username"] = std::string(256, 'a');
+  CHECK(svc.verify(sign_id_token(claims), t0).accepted());
+}
+
+TEST_CASE("iat or nbf later than now plus the clock leeway is refused", "[tokens][external]") {
+  auto settings = external_settings();
+  settings.clock_leeway_s = 60;
+  token_service svc{settings};
+  auto ours = [&](const json& claims) { return sign(JWT_ALG_HS256, our_key, claims); };
+  for (const char* name : {"iat", "nbf"}) {
+    INFO(name);
+    auto external = id_token_claims();
+    auto own = our_claims();
+    // At the limit: the issuer's clock may run up to the leeway ahead of ours.
+    external[name] = t0 + 60;
+    own[name] = t0 + 60;
+    CHECK(svc.verify(sign_id_token(external), t0).accepted());
+    CHECK(svc.verify(ours(own), t0).accepted());
+    external[name] = t0 + 61;
+    own[name] = t0 + 61;
+    auto refused = svc.verify(sign_id_token(external), t0);
+    check_refused(refused);
+    CHECK(refused.failure == "Token not yet valid");
+    check_refused(svc.verify(ours(own), t0));
+    external[name] = "now";
+    check_refused(svc.verify(sign_id_token(external), t0));
+  }
+  settings.clock_leeway_s = 0;
+  token_service strict{settings};
+  auto claims = id_token_claims();
+  claims["nbf"] = t0 + 1;
+  check_refused(strict.verify(sign_id_token(claims), t0));
+  CHECK(strict.verify(sign_id_token(claims), t0 + 1).accepted());
 }
 
 TEST_CASE("a bad JWKS document is refused with a reason", "[tokens][external]") {
@@ -414,6 +489,23 @@ TEST_CASE("the key file is read without its trailing newline", "[tokens][config]
   std::remove(path.c_str());
 }
 
+TEST_CASE("production mode requires an audience for external tokens", "[tokens][config]") {
+  auto path = std::string{"/tmp/tandem-unit-jwks-"} + new_random_id();
+  std::ofstream{path} << jwks_of("kid-1", issuer_key()).dump();
+  config::app_config cfg;
+  cfg.node.mode = "production";
+  cfg.auth.jwt_key = our_key;
+  cfg.auth.external_issuer = external_issuer;
+  cfg.auth.external_jwks_file = path;
+  CHECK_THROWS_WITH(token_service::from_config(cfg), Catch::Contains("auth.external_audience"));
+  cfg.auth.external_audience = "client-123";
+  CHECK(token_service::from_config(cfg) != nullptr);
+  cfg.node.mode = "development";
+  cfg.auth.external_audience.clear();
+  CHECK(token_service::from_config(cfg) != nullptr);
+  std::remove(path.c_str());
+}
+
 TEST_CASE("a bad JWKS file stops the start with a clear error", "[tokens][config]") {
   config::app_config cfg;
   cfg.auth.jwt_key = our_key;
@@ -429,6 +521,27 @@ TEST_CASE("a bad JWKS file stops the start with a clear error", "[tokens][config
   std::remove(path.c_str());
   cfg.auth.external_jwks_file.clear();
   CHECK_THROWS_AS(token_service::from_config(cfg), config::config_error);
+}
+
+// -- external identities ---------------------------------------------------------------------
+
+TEST_CASE("the identity cache holds its limit and drops the least recently used",
+          "[tokens][identities]") {
+  identity_cache cache{2};
+  cache.insert("iss", "a", "id-a");
+  cache.insert("iss", "b", "id-b");
+  CHECK(cache.size() == 2);
+  CHECK(cache.find("iss", "a") == "id-a");  // now a is the most recently used
+  cache.insert("iss", "c", "id-c");
+  CHECK(cache.size() == 2);
+  CHECK_FALSE(cache.find("iss", "b").has_value());
+  CHECK(cache.find("iss", "a") == "id-a");
+  CHECK(cache.find("iss", "c") == "id-c");
+  // The same subject of another issuer is another identity.
+  CHECK_FALSE(cache.find("other-iss", "a").has_value());
+  cache.insert("iss", "c", "id-c");
+  CHECK(cache.size() == 2);
+  CHECK_THROWS_AS(identity_cache{0}, std::invalid_argument);
 }
 
 // -- refresh token material ----------------------------------------------------------------------
