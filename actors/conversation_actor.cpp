@@ -30,6 +30,11 @@ void conversation_state::install(conversation_snapshot snap) {
   ring.assign(snap.recent.begin(), snap.recent.end());
 }
 
+void conversation_state::done_reading(const std::string& reader, int64_t seq) {
+  if (auto i = reading.find(reader); i != reading.end() && i->second == seq)
+    reading.erase(i);
+}
+
 void conversation_state::remember(const chat_message& m) {
   ring.push_back(m);
   while (ring.size() > settings.ring_size)
@@ -242,6 +247,12 @@ conversation_impl(self_pointer self, std::string id, persistence::chat_db db,
         return err;
       auto& st = self->state;
       auto seq = st.last_seq;
+      // Nothing new since the cursor (or a read in flight) got there: no write, no frames,
+      // so a repeated read-messages costs nothing.
+      auto pending = st.reading.find(reader);
+      if (st.cursors[reader] >= seq || (pending != st.reading.end() && pending->second >= seq))
+        return seq;
+      st.reading[reader] = seq;
       auto rp = self->make_response_promise<int64_t>();
       ++st.reads_in_flight;
       self->request(st.db, st.settings.request_timeout, atom::ch_cursor_v, st.id, reader, seq)
@@ -249,13 +260,15 @@ conversation_impl(self_pointer self, std::string id, persistence::chat_db db,
           [self, rp, reader, seq](bool) mutable {
             auto& st = self->state;
             --st.reads_in_flight;
+            st.done_reading(reader, seq);
             st.cursors[reader] = std::max(st.cursors[reader], seq);
             push_to(self, reader, frames::read_messages(st.id, reader));
             push_to_members(self, frames::read_receipt(st.id, reader, seq), reader);
             rp.deliver(seq);
           },
-          [self, rp](caf::error& err) mutable {
+          [self, rp, reader, seq](caf::error& err) mutable {
             --self->state.reads_in_flight;
+            self->state.done_reading(reader, seq);
             rp.deliver(std::move(err));
           });
       return rp;

@@ -35,6 +35,8 @@ using conversation_routed = caf::typed_actor<
     chat_message>,
   /// read-messages (conversation, reader): moves the reader's cursor to the latest seq
   /// and replies it; read-messages to the reader's sockets, read-receipt to the others'.
+  /// With nothing new (the cursor, or a read in flight, is at the latest seq) it only
+  /// replies: no write, no frames.
   caf::replies_to<atom::cv_read, std::string, std::string>::with<int64_t>,
   /// typing (conversation, user): pushed to the other members, never stored.
   caf::replies_to<atom::cv_typing, std::string, std::string>::with<bool>,
@@ -81,6 +83,7 @@ struct conversation_state {
   chat_settings settings;
   // -- what the actor knows (valid once loaded)
   std::map<std::string, int64_t> cursors; ///< every member's last read seq
+  std::map<std::string, int64_t> reading; ///< the seq of a member's read being stored
   int64_t last_seq = 0;
   std::deque<chat_message> ring;          ///< the newest messages, oldest first
   caf::error failure;                     ///< the load failed: answered to everyone
@@ -104,6 +107,9 @@ struct conversation_state {
 
   /// Installs a loaded snapshot.
   void install(conversation_snapshot snap);
+
+  /// A read of `reader` up to `seq` was stored or failed: a later one may be in flight.
+  void done_reading(const std::string& reader, int64_t seq);
 
   /// Appends a committed message, keeping at most ring_size.
   void remember(const chat_message& m);

@@ -1220,3 +1220,45 @@ class ChatPostgresRestart(ChatCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+# -- issue 15: read-messages with nothing new ---------------------------------------------------
+class RepeatedRead(ChatCase):
+    node_env = dict(ChatCase.node_env, **UNLIMITED)
+
+    def test_read_messages_with_nothing_new_sends_no_frames(self):
+        ann, bob, cid = self.person("Ann", "A"), self.person("Bob", "B"), self.person("Cid")
+        conv = bob.group([ann, cid], "Repeats")
+
+        async def body():
+            a, b, c = (await ann.connect("/ws/chat"), await bob.connect("/ws/chat"),
+                       await cid.connect("/ws/chat"))
+            for i in range(2):
+                echo = await b.say(conv, f"news {i}")
+                for s in (a, c):
+                    self.assertEqual(await s.recv(), echo)
+            for _ in range(30):
+                await a.read(conv)
+            mine = {"type": "read-messages", "conversationId": conv, "userId": ann.id}
+            self.assertEqual(await a.recv(), mine)
+            # Her send comes after all 30 reads: whatever they pushed arrives before it.
+            done = await a.say(conv, "done")
+            receipt = {"type": "read-receipt", "conversationId": conv, "userId": ann.id,
+                       "seq": 2}
+            for s in (b, c):
+                self.assertEqual(await s.recv(), receipt)
+                self.assertEqual(await s.recv(), done)
+            # And after her own message there is nothing to read either.
+            await a.read(conv)
+            bob_done = await b.say(conv, "bob done")
+            self.assertEqual(await a.recv(), bob_done)
+            self.assertEqual(await c.recv(), bob_done)
+            # Something new: a read tells everyone again.
+            await a.read(conv)
+            self.assertEqual(await a.recv(), mine)
+            receipt["seq"] = bob_done["seq"]
+            self.assertEqual(await b.recv(), receipt)
+            self.assertEqual(await c.recv(), receipt)
+            self.assertEqual(ann.entry(conv)["unreadCount"], 0)
+        self.scenario(body)
+
