@@ -226,6 +226,21 @@ void add_chat_routes(router& r, const services& svc) {
         return respond(invalid("isRead"));
       is_read = i->second == "true" ? 1 : 0;
     }
+    // Paging: the old clients send neither key and get the largest page (compat C3).
+    int32_t limit = svc.cfg.chat.conversations_page_max;
+    int32_t offset = 0;
+    if (auto i = req.query.find("limit"); i != req.query.end()) {
+      auto n = count_of<int32_t>(i->second, limit);
+      if (!n || *n == 0)
+        return respond(invalid("limit"));
+      limit = *n;
+    }
+    if (auto i = req.query.find("offset"); i != req.query.end()) {
+      auto n = count_of<int32_t>(i->second, std::numeric_limits<int32_t>::max());
+      if (!n)
+        return respond(invalid("offset"));
+      offset = *n;
+    }
     ask_actor<std::vector<conversation_summary>>(
       svc, std::move(respond),
       [](std::vector<conversation_summary>& xs) {
@@ -234,7 +249,8 @@ void add_chat_routes(router& r, const services& svc) {
           out.push_back(summary_json(x));
         return json_response(200, out);
       },
-      chat_error("list_conversations"), svc.db, atom::ch_list_v, who.user_id, is_read);
+      chat_error("list_conversations"), svc.db, atom::ch_list_v, who.user_id, is_read, limit,
+      offset);
   });
   add("GET", "/conversations/{id}", [svc](request& req, const identity& who, responder respond) {
     auto id = conversation_id(req, respond);

@@ -1262,3 +1262,47 @@ class RepeatedRead(ChatCase):
             self.assertEqual(ann.entry(conv)["unreadCount"], 0)
         self.scenario(body)
 
+
+# -- issue 15: paging of GET /conversations -----------------------------------------------------
+class ConversationPaging(ChatCase):
+    node_env = dict(ChatCase.node_env, TANDEM_CHAT_CONVERSATIONS_PAGE_MAX="3", **UNLIMITED)
+
+    def ids(self, who, query):
+        items = who.ok("GET", "/conversations?" + query)
+        self.assertIsInstance(items, list, items)
+        for item in items:
+            self.assertEqual(set(item), LIST_KEYS, item)
+        return [x["conversationId"] for x in items]
+
+    def test_pages_by_limit_and_offset_capped_at_the_configured_max(self):
+        ann = self.person("Ann", "A")
+        others = [self.person(f"P{i}", "X") for i in range(4)]
+        convs = [ann.create([o]) for o in others]
+
+        async def body():
+            a = await ann.connect("/ws/chat")
+            for i, conv in enumerate(convs):
+                await a.say(conv, f"to {i}")
+                await asyncio.sleep(0.01)       # distinct sentAt milliseconds
+            newest = list(reversed(convs))
+            # No paging keys (the old clients): the largest page, newest first.
+            self.assertEqual([x["conversationId"] for x in ann.conversations()], newest[:3])
+            self.assertEqual(self.ids(ann, "limit=3"), newest[:3])
+            self.assertEqual(self.ids(ann, "limit=4"), newest[:3])      # capped at the max
+            self.assertEqual(self.ids(ann, "limit=1000000"), newest[:3])
+            self.assertEqual(self.ids(ann, "limit=2"), newest[:2])
+            self.assertEqual(self.ids(ann, "limit=2&offset=2"), newest[2:])
+            self.assertEqual(self.ids(ann, "offset=3"), newest[3:])
+            self.assertEqual(self.ids(ann, "offset=4"), [])
+            self.assertEqual(self.ids(ann, "offset=2147483647"), [])
+            self.assertEqual(self.ids(ann, "isRead=true&limit=1&offset=1"), newest[1:2])
+            self.assertEqual(self.ids(ann, "isRead=false&limit=2"), [])
+        self.scenario(body)
+
+    def test_bad_limit_or_offset_is_400(self):
+        ann = self.person()
+        for query in ("limit=0", "limit=-1", "limit=x", "limit=", "limit=1.5", "offset=-1",
+                      "offset=x", "offset=", "offset=2147483648", "limit=2&offset=99999999999"):
+            with self.subTest(query=query):
+                self.assert_refused(ann.call("GET", "/conversations?" + query), 400)
+
