@@ -48,14 +48,20 @@ using conversation_routed = caf::typed_actor<
 using conversation_actor = conversation_routed::extend<caf::reacts_to<atom::tick, bool>,
                                                        caf::reacts_to<atom::passivate>>;
 
-using conversation_registry_actor
-  = conversation_routed::extend<caf::reacts_to<atom::idle, std::string, uint64_t>>;
+using conversation_registry_actor = conversation_routed::extend<
+  /// Takes a token of a user's budget for creating a conversation (the database creates
+  /// it; chat.conversations_per_hour, chat.conversations_burst): true, or
+  /// `errc::rate_limited` with the seconds to wait.
+  caf::replies_to<atom::ch_create, std::string>::with<bool>,
+  caf::reacts_to<atom::idle, std::string, uint64_t>>;
 
 /// The chat.* keys, and http.request_timeout_ms for the requests actors make.
 struct chat_settings {
   std::size_t max_message_length = 1000;
   int rate_per_s = 10;
   int rate_burst = 20;
+  int conversations_per_hour = 60;
+  int conversations_burst = 20;
   std::size_t ring_size = 256;
   std::size_t send_queue_limit = 256;
   caf::timespan idle_timeout = std::chrono::minutes(10);

@@ -202,10 +202,20 @@ void add_chat_routes(router& r, const services& svc) {
     auto c = decode_conversation(req, who, respond);
     if (!c)
       return;
-    ask_actor<std::string>(
-      svc, std::move(respond),
-      [](std::string& id) { return json_response(200, {{"conversationId", id}}); },
-      chat_error("create_conversation"), svc.db, atom::ch_create_v, std::move(*c));
+    // The creator's budget first (the conversation registry keeps it), then the database.
+    auto timeout = std::chrono::milliseconds(svc.cfg.http.request_timeout_ms);
+    svc.sys.spawn([svc, timeout, c = std::move(*c),
+                   respond = std::move(respond)](caf::event_based_actor* self) {
+      self->request(svc.chats, timeout, atom::ch_create_v, c.creator)
+        .then(
+          [svc, c, respond](bool) {
+            ask_actor<std::string>(
+              svc, respond,
+              [](std::string& id) { return json_response(200, {{"conversationId", id}}); },
+              chat_error("create_conversation"), svc.db, atom::ch_create_v, c);
+          },
+          [respond](caf::error& err) { respond(chat_error("create_conversation")(err)); });
+    });
   });
   add("GET", "/conversation/direct/{userId}",
       [svc](request& req, const identity& who, responder respond) {

@@ -141,6 +141,8 @@ struct chat_fixture {
     writer = persistence::spawn_message_writer(sys, db, ws, counters);
     chat_settings settings;
     settings.ring_size = 3;
+    settings.conversations_per_hour = 3600;  // one a second
+    settings.conversations_burst = 2;
     registry = spawn_conversation_registry(sys, db, writer,
                                            caf::actor_cast<user_registry_actor>(pushes), settings);
     sched.run();
@@ -375,4 +377,33 @@ TEST_CASE_METHOD(chat_fixture, "the writer commits what several conversations se
   // commit_batch is 4: a full batch at once, the rest together after it.
   CHECK(store.batches == std::vector<std::size_t>{4, 2});
   CHECK(counters->largest_batch == 4);
+}
+
+TEST_CASE_METHOD(chat_fixture,
+                 "new conversations take from a per-user budget that refills with time",
+                 "[chat]") {
+  auto take = [&](const char* user) {
+    auto r = send<bool>(atom::ch_create_v, std::string{user});
+    sched.run();
+    return r;
+  };
+  auto retry_after = [](const reply<bool>& r) {
+    REQUIRE(r.code() == errc::rate_limited);
+    const auto& ctx = r.error->context();
+    REQUIRE(ctx.match_element<int64_t>(1));
+    return ctx.get_as<int64_t>(1);
+  };
+  CHECK(take("ann")->value == true);
+  CHECK(take("ann")->value == true);  // the burst
+  CHECK(retry_after(*take("ann")) == 1);
+  CHECK(take("bob")->value == true);  // budgets are per user
+  sched.clock().current_time += 500ms;
+  CHECK(retry_after(*take("ann")) == 1);  // half a token back: still refused, rounded up
+  sched.clock().current_time += 500ms;
+  CHECK(take("ann")->value == true);
+  CHECK(take("ann")->code() == errc::rate_limited);
+  // Sending messages draws on a budget of its own.
+  auto sent = message("ann", "t1");
+  settle();
+  CHECK(sent->value);
 }

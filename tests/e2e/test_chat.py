@@ -1306,3 +1306,32 @@ class ConversationPaging(ChatCase):
             with self.subTest(query=query):
                 self.assert_refused(ann.call("GET", "/conversations?" + query), 400)
 
+
+# -- issue 15: a budget of new conversations per user --------------------------------------------
+class ConversationBudget(ChatCase):
+    node_env = dict(ChatCase.node_env, TANDEM_CHAT_CONVERSATIONS_PER_HOUR="1",
+                    TANDEM_CHAT_CONVERSATIONS_BURST="3")
+
+    def test_new_conversations_past_the_burst_are_429_with_retry_after(self):
+        ann, bob, cid, dan = (self.person("Ann", "A"), self.person("Bob", "B"),
+                              self.person("Cid"), self.person("Dan", "D"))
+        # A refused body costs nothing.
+        self.assert_refused(ann.call("POST", "/conversation",
+                                     {"recipientIdArr": [], "isGroup": False, "title": ""}), 400)
+        made = [ann.create([bob]), ann.create([cid]), ann.group([bob, cid], "At the limit")]
+        self.assertEqual(len(set(made)), 3)
+        body = {"recipientIdArr": [dan.id], "isGroup": False, "title": ""}
+        for _ in range(2):      # past it, and again: still refused, nothing created
+            status, headers, text = self.node.request(
+                "POST", "/conversation", body=json.dumps(body), headers=ann.headers)
+            self.assertEqual(status, 429, text)
+            self.assertEqual(json.loads(text),
+                             {"detail": "Too many new conversations; try again later"})
+            # One token an hour: the next one is about an hour away.
+            self.assertIn("retry-after", headers)
+            self.assertGreater(int(headers["retry-after"]), 3500, headers)
+            self.assertLessEqual(int(headers["retry-after"]), 3600, headers)
+        self.assertEqual(ann.direct_with(dan), (200, ""))
+        # Another user's budget is untouched, and the existing conversations still work.
+        self.assertEqual(dan.create([ann]), dan.direct_with(ann)[1]["conversationId"])
+        self.assertEqual(bob.direct_with(ann)[1]["conversationId"], made[0])
