@@ -7,6 +7,7 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <cmath>
 #include <ctime>
 #include <unordered_map>
 
@@ -30,6 +31,11 @@ void conversation_state::install(conversation_snapshot snap) {
   ring.assign(snap.recent.begin(), snap.recent.end());
 }
 
+void conversation_state::done_reading(const std::string& reader, int64_t seq) {
+  if (auto i = reading.find(reader); i != reading.end() && i->second == seq)
+    reading.erase(i);
+}
+
 void conversation_state::remember(const chat_message& m) {
   ring.push_back(m);
   while (ring.size() > settings.ring_size)
@@ -41,6 +47,8 @@ chat_settings chat_settings_from(const config::app_config& cfg) {
   s.max_message_length = cfg.chat.max_message_length;
   s.rate_per_s = cfg.chat.rate_per_s;
   s.rate_burst = cfg.chat.rate_burst;
+  s.conversations_per_hour = cfg.chat.conversations_per_hour;
+  s.conversations_burst = cfg.chat.conversations_burst;
   s.ring_size = cfg.chat.ring_size;
   s.send_queue_limit = cfg.chat.send_queue_limit;
   s.idle_timeout = std::chrono::seconds(cfg.chat.idle_timeout_s);
@@ -242,6 +250,12 @@ conversation_impl(self_pointer self, std::string id, persistence::chat_db db,
         return err;
       auto& st = self->state;
       auto seq = st.last_seq;
+      // Nothing new since the cursor (or a read in flight) got there: no write, no frames,
+      // so a repeated read-messages costs nothing.
+      auto pending = st.reading.find(reader);
+      if (st.cursors[reader] >= seq || (pending != st.reading.end() && pending->second >= seq))
+        return seq;
+      st.reading[reader] = seq;
       auto rp = self->make_response_promise<int64_t>();
       ++st.reads_in_flight;
       self->request(st.db, st.settings.request_timeout, atom::ch_cursor_v, st.id, reader, seq)
@@ -249,13 +263,15 @@ conversation_impl(self_pointer self, std::string id, persistence::chat_db db,
           [self, rp, reader, seq](bool) mutable {
             auto& st = self->state;
             --st.reads_in_flight;
+            st.done_reading(reader, seq);
             st.cursors[reader] = std::max(st.cursors[reader], seq);
             push_to(self, reader, frames::read_messages(st.id, reader));
             push_to_members(self, frames::read_receipt(st.id, reader, seq), reader);
             rp.deliver(seq);
           },
-          [self, rp](caf::error& err) mutable {
+          [self, rp, reader, seq](caf::error& err) mutable {
             --self->state.reads_in_flight;
+            self->state.done_reading(reader, seq);
             rp.deliver(std::move(err));
           });
       return rp;
@@ -295,15 +311,47 @@ conversation_impl(self_pointer self, std::string id, persistence::chat_db db,
 
 // -- the registry ------------------------------------------------------------------------------
 
+/// A budget per user: token buckets of `per_s` tokens a second, at most `burst`.
+struct token_buckets {
+  struct bucket {
+    double tokens = 0;
+    caf::actor_clock::time_point refilled;
+  };
+  double per_s = 1;
+  double burst = 1;
+  std::unordered_map<std::string, bucket> buckets;
+  std::size_t prune_at = 10000;
+
+  /// Takes a token of `user` at `now`: 0 if there was one, else the seconds until there is.
+  double take(const std::string& user, caf::actor_clock::time_point now) {
+    auto seconds = [now](const bucket& b) {
+      return std::chrono::duration<double>(now - b.refilled).count();
+    };
+    // Buckets that have refilled completely carry no information: drop them now and then
+    // (a full scan once the map has doubled, so each take costs O(1) amortised).
+    if (buckets.size() >= prune_at) {
+      for (auto i = buckets.begin(); i != buckets.end();)
+        i = i->second.tokens + seconds(i->second) * per_s >= burst ? buckets.erase(i)
+                                                                   : std::next(i);
+      prune_at = std::max<std::size_t>(10000, 2 * buckets.size());
+    }
+    auto [i, fresh] = buckets.try_emplace(user, bucket{burst, now});
+    auto& b = i->second;
+    if (!fresh) {
+      b.tokens = std::min(burst, b.tokens + seconds(b) * per_s);
+      b.refilled = now;
+    }
+    if (b.tokens < 1.0)
+      return (1.0 - b.tokens) / per_s;
+    b.tokens -= 1.0;
+    return 0;
+  }
+};
+
 struct registry_state {
   struct entry {
     conversation_actor actor;
     uint64_t routed = 0;
-  };
-  /// A sender's chat rate (token bucket).
-  struct bucket {
-    double tokens = 0;
-    caf::actor_clock::time_point refilled;
   };
 
   persistence::chat_db db;
@@ -312,7 +360,8 @@ struct registry_state {
   chat_settings settings;
   std::unordered_map<std::string, entry> entries;
   std::unordered_map<caf::actor_addr, std::string> ids;
-  std::unordered_map<std::string, bucket> rates;
+  token_buckets messages;       ///< chat.rate_per_s, chat.rate_burst
+  token_buckets conversations;  ///< chat.conversations_per_hour, chat.conversations_burst
 
   registry_state() = default;
   registry_state(const registry_state&) = delete;
@@ -327,32 +376,6 @@ struct registry_state {
 };
 
 using registry_pointer = conversation_registry_actor::stateful_pointer<registry_state>;
-
-/// Whether `sender` may send one more message now (chat.rate_per_s, chat.rate_burst).
-bool within_rate(registry_pointer self, const std::string& sender) {
-  auto& st = self->state;
-  auto now = self->clock().now();
-  double per_s = st.settings.rate_per_s;
-  double burst = st.settings.rate_burst;
-  // Buckets that have refilled completely carry no information: drop them now and then.
-  if (st.rates.size() > 10000) {
-    for (auto i = st.rates.begin(); i != st.rates.end();)
-      i = std::chrono::duration<double>(now - i->second.refilled).count() * per_s >= burst
-            ? st.rates.erase(i)
-            : std::next(i);
-  }
-  auto [i, fresh] = st.rates.try_emplace(sender, registry_state::bucket{burst, now});
-  auto& b = i->second;
-  if (!fresh) {
-    b.tokens = std::min(burst, b.tokens
-                                 + std::chrono::duration<double>(now - b.refilled).count() * per_s);
-    b.refilled = now;
-  }
-  if (b.tokens < 1.0)
-    return false;
-  b.tokens -= 1.0;
-  return true;
-}
 
 template <class... Ts>
 auto route(registry_pointer self, const std::string& id, Ts&&... xs) {
@@ -378,6 +401,10 @@ registry_impl(registry_pointer self, persistence::chat_db db,
   st.writer = std::move(writer);
   st.users = std::move(users);
   st.settings = settings;
+  st.messages.per_s = settings.rate_per_s;
+  st.messages.burst = settings.rate_burst;
+  st.conversations.per_s = settings.conversations_per_hour / 3600.0;
+  st.conversations.burst = settings.conversations_burst;
   self->set_down_handler([self](caf::down_msg& msg) {
     auto& st = self->state;
     auto i = st.ids.find(msg.source);
@@ -391,7 +418,7 @@ registry_impl(registry_pointer self, persistence::chat_db db,
   return {
     [self](atom::cv_send a, const std::string& id, const std::string& sender,
            const std::string& temp_id, const std::string& content) -> caf::result<chat_message> {
-      if (!within_rate(self, sender))
+      if (self->state.messages.take(sender, self->clock().now()) > 0)
         return caf::make_error(errc::rate_limited,
                                "Rate limit exceeded: at most "
                                  + std::to_string(self->state.settings.rate_per_s)
@@ -406,6 +433,14 @@ registry_impl(registry_pointer self, persistence::chat_db db,
     },
     [self](atom::cv_after a, const std::string& id, const std::string& caller, int64_t after,
            int32_t limit) { return route(self, id, a, id, caller, after, limit); },
+    [self](atom::ch_create, const std::string& user) -> caf::result<bool> {
+      auto wait = self->state.conversations.take(user, self->clock().now());
+      if (wait > 0)
+        return caf::make_error(errc::rate_limited,
+                               "Too many new conversations; try again later",
+                               static_cast<int64_t>(std::ceil(wait)));
+      return true;
+    },
     [self](atom::idle, const std::string& id, uint64_t handled) {
       // Removed only when every message routed to it was handled (see user_registry).
       auto& st = self->state;

@@ -35,6 +35,8 @@ using conversation_routed = caf::typed_actor<
     chat_message>,
   /// read-messages (conversation, reader): moves the reader's cursor to the latest seq
   /// and replies it; read-messages to the reader's sockets, read-receipt to the others'.
+  /// With nothing new (the cursor, or a read in flight, is at the latest seq) it only
+  /// replies: no write, no frames.
   caf::replies_to<atom::cv_read, std::string, std::string>::with<int64_t>,
   /// typing (conversation, user): pushed to the other members, never stored.
   caf::replies_to<atom::cv_typing, std::string, std::string>::with<bool>,
@@ -46,14 +48,20 @@ using conversation_routed = caf::typed_actor<
 using conversation_actor = conversation_routed::extend<caf::reacts_to<atom::tick, bool>,
                                                        caf::reacts_to<atom::passivate>>;
 
-using conversation_registry_actor
-  = conversation_routed::extend<caf::reacts_to<atom::idle, std::string, uint64_t>>;
+using conversation_registry_actor = conversation_routed::extend<
+  /// Takes a token of a user's budget for creating a conversation (the database creates
+  /// it; chat.conversations_per_hour, chat.conversations_burst): true, or
+  /// `errc::rate_limited` with the seconds to wait.
+  caf::replies_to<atom::ch_create, std::string>::with<bool>,
+  caf::reacts_to<atom::idle, std::string, uint64_t>>;
 
 /// The chat.* keys, and http.request_timeout_ms for the requests actors make.
 struct chat_settings {
   std::size_t max_message_length = 1000;
   int rate_per_s = 10;
   int rate_burst = 20;
+  int conversations_per_hour = 60;
+  int conversations_burst = 20;
   std::size_t ring_size = 256;
   std::size_t send_queue_limit = 256;
   caf::timespan idle_timeout = std::chrono::minutes(10);
@@ -81,6 +89,7 @@ struct conversation_state {
   chat_settings settings;
   // -- what the actor knows (valid once loaded)
   std::map<std::string, int64_t> cursors; ///< every member's last read seq
+  std::map<std::string, int64_t> reading; ///< the seq of a member's read being stored
   int64_t last_seq = 0;
   std::deque<chat_message> ring;          ///< the newest messages, oldest first
   caf::error failure;                     ///< the load failed: answered to everyone
@@ -104,6 +113,9 @@ struct conversation_state {
 
   /// Installs a loaded snapshot.
   void install(conversation_snapshot snap);
+
+  /// A read of `reader` up to `seq` was stored or failed: a later one may be in flight.
+  void done_reading(const std::string& reader, int64_t seq);
 
   /// Appends a committed message, keeping at most ring_size.
   void remember(const chat_message& m);

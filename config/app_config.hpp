@@ -51,6 +51,9 @@ struct chat_config {
   int commit_delay_us = 2000;              // group commit: longest wait for more messages...
   std::size_t commit_batch = 256;          // ...or this many
   std::size_t writer_queue_limit = 8192;   // messages waiting for the writer before refusing
+  int conversations_page_max = 1000;       // GET /conversations: page size, also without limit
+  int conversations_per_hour = 60;         // new conversations per user per hour...
+  int conversations_burst = 20;            // ...with this burst
 };
 
 struct scheduler_config {

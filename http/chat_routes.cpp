@@ -202,10 +202,20 @@ void add_chat_routes(router& r, const services& svc) {
     auto c = decode_conversation(req, who, respond);
     if (!c)
       return;
-    ask_actor<std::string>(
-      svc, std::move(respond),
-      [](std::string& id) { return json_response(200, {{"conversationId", id}}); },
-      chat_error("create_conversation"), svc.db, atom::ch_create_v, std::move(*c));
+    // The creator's budget first (the conversation registry keeps it), then the database.
+    auto timeout = std::chrono::milliseconds(svc.cfg.http.request_timeout_ms);
+    svc.sys.spawn([svc, timeout, c = std::move(*c),
+                   respond = std::move(respond)](caf::event_based_actor* self) {
+      self->request(svc.chats, timeout, atom::ch_create_v, c.creator)
+        .then(
+          [svc, c, respond](bool) {
+            ask_actor<std::string>(
+              svc, respond,
+              [](std::string& id) { return json_response(200, {{"conversationId", id}}); },
+              chat_error("create_conversation"), svc.db, atom::ch_create_v, c);
+          },
+          [respond](caf::error& err) { respond(chat_error("create_conversation")(err)); });
+    });
   });
   add("GET", "/conversation/direct/{userId}",
       [svc](request& req, const identity& who, responder respond) {
@@ -226,6 +236,21 @@ void add_chat_routes(router& r, const services& svc) {
         return respond(invalid("isRead"));
       is_read = i->second == "true" ? 1 : 0;
     }
+    // Paging: the old clients send neither key and get the largest page (compat C3).
+    int32_t limit = svc.cfg.chat.conversations_page_max;
+    int32_t offset = 0;
+    if (auto i = req.query.find("limit"); i != req.query.end()) {
+      auto n = count_of<int32_t>(i->second, limit);
+      if (!n || *n == 0)
+        return respond(invalid("limit"));
+      limit = *n;
+    }
+    if (auto i = req.query.find("offset"); i != req.query.end()) {
+      auto n = count_of<int32_t>(i->second, std::numeric_limits<int32_t>::max());
+      if (!n)
+        return respond(invalid("offset"));
+      offset = *n;
+    }
     ask_actor<std::vector<conversation_summary>>(
       svc, std::move(respond),
       [](std::vector<conversation_summary>& xs) {
@@ -234,7 +259,8 @@ void add_chat_routes(router& r, const services& svc) {
           out.push_back(summary_json(x));
         return json_response(200, out);
       },
-      chat_error("list_conversations"), svc.db, atom::ch_list_v, who.user_id, is_read);
+      chat_error("list_conversations"), svc.db, atom::ch_list_v, who.user_id, is_read, limit,
+      offset);
   });
   add("GET", "/conversations/{id}", [svc](request& req, const identity& who, responder respond) {
     auto id = conversation_id(req, respond);

@@ -41,8 +41,9 @@ using chat_queries = caf::typed_actor<
   /// C2: the direct conversation of a pair, or "".
   caf::replies_to<atom::ch_direct, std::string, std::string>::with<std::string>,
   /// C3: the caller's conversations with messages, newest first; `is_read` -1 for all,
-  /// else 0 or 1 to filter.
-  caf::replies_to<atom::ch_list, std::string, int8_t>::with<std::vector<conversation_summary>>,
+  /// else 0 or 1 to filter; a page of `limit` from `offset`.
+  caf::replies_to<atom::ch_list, std::string, int8_t, int32_t, int32_t>::with<
+    std::vector<conversation_summary>>,
   /// C4 (caller, conversation id); `errc::not_found` for an unknown conversation.
   caf::replies_to<atom::ch_info, std::string, std::string>::with<conversation_info>,
   /// C6 (caller, conversation id): every member's id.

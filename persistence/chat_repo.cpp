@@ -73,7 +73,8 @@ const std::string select_summaries = "SELECT c.conversation_id::text, coalesce(c
                  ORDER BY seq DESC LIMIT 1) m ON true
  WHERE p.user_id = $1
    AND ($2::int < 0 OR (p.last_read_seq >= m.seq) = ($2::int = 1))
- ORDER BY m.sent_at DESC, c.conversation_id)";
+ ORDER BY m.sent_at DESC, c.conversation_id
+ LIMIT $3 OFFSET $4)";
 
 const std::string select_membership = R"(
 SELECT c.title, c.is_group,
@@ -179,9 +180,10 @@ std::string find_direct(pqxx::work& tx, const std::string& a, const std::string&
   return res.empty() ? std::string{} : res[0][0].as<std::string>();
 }
 
-std::vector<conversation_summary> list(pqxx::work& tx, const std::string& user, int8_t is_read) {
+std::vector<conversation_summary> list(pqxx::work& tx, const std::string& user, int8_t is_read,
+                                       int32_t limit, int32_t offset) {
   std::vector<conversation_summary> out;
-  for (const auto& row : tx.exec_params(select_summaries, user, int{is_read}))
+  for (const auto& row : tx.exec_params(select_summaries, user, int{is_read}, limit, offset))
     out.push_back({row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<bool>(),
                    row[3].as<std::string>(), row[4].as<std::string>(), row[5].as<std::string>(),
                    row[6].as<bool>(), row[7].as<std::string>(), row[8].as<int64_t>()});

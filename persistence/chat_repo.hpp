@@ -19,8 +19,9 @@ caf::expected<std::string> create(pqxx::work& tx, const new_conversation& c);
 /// C2: the direct conversation of the pair, or "".
 std::string find_direct(pqxx::work& tx, const std::string& a, const std::string& b);
 
-/// C3: `is_read` -1 for every conversation, else 0 or 1.
-std::vector<conversation_summary> list(pqxx::work& tx, const std::string& user, int8_t is_read);
+/// C3: `is_read` -1 for every conversation, else 0 or 1; the page `limit` from `offset`.
+std::vector<conversation_summary> list(pqxx::work& tx, const std::string& user, int8_t is_read,
+                                       int32_t limit, int32_t offset);
 
 /// C4.
 caf::expected<conversation_info> info(pqxx::work& tx, const std::string& caller,

@@ -116,10 +116,12 @@ db_actor::behavior_type db_impl(db_actor::stateful_pointer<db_state> self,
       return self->state.transact("find_direct_conversation",
                                   [a, b](pqxx::work& tx) { return chat::find_direct(tx, a, b); });
     },
-    [self](atom::ch_list, const std::string& user, int8_t is_read) {
-      return self->state.transact("list_conversations", [user, is_read](pqxx::work& tx) {
-        return chat::list(tx, user, is_read);
-      });
+    [self](atom::ch_list, const std::string& user, int8_t is_read, int32_t limit,
+           int32_t offset) {
+      return self->state.transact("list_conversations",
+                                  [user, is_read, limit, offset](pqxx::work& tx) {
+                                    return chat::list(tx, user, is_read, limit, offset);
+                                  });
     },
     [self](atom::ch_info, const std::string& caller, const std::string& id) {
       return self->state.transact("conversation_info", [caller, id](pqxx::work& tx) {

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <optional>
@@ -32,6 +33,7 @@ struct chat_store {
   std::vector<chat_message> messages;
   std::vector<std::size_t> batches; ///< size of every committed insert
   int page_queries = 0;
+  int cursor_writes = 0;
   caf::error fail_next_insert;
 
   const chat_message* find(const std::string& id, const std::string& sender,
@@ -92,6 +94,7 @@ persistence::chat_db::behavior_type fake_chat_db(persistence::chat_db::pointer, 
       return caf::make_error(errc::not_found, "Message not found");
     },
     [=](atom::ch_cursor, const std::string& id, const std::string& user, int64_t seq) {
+      ++store->cursor_writes;
       auto& c = store->cursors[{id, user}];
       c = std::max(c, seq);
       return true;
@@ -138,6 +141,8 @@ struct chat_fixture {
     writer = persistence::spawn_message_writer(sys, db, ws, counters);
     chat_settings settings;
     settings.ring_size = 3;
+    settings.conversations_per_hour = 3600;  // one a second
+    settings.conversations_burst = 2;
     registry = spawn_conversation_registry(sys, db, writer,
                                            caf::actor_cast<user_registry_actor>(pushes), settings);
     sched.run();
@@ -273,6 +278,48 @@ TEST_CASE_METHOD(chat_fixture, "reading moves the cursor and tells the reader an
   CHECK(seqs_pushed_to("bob", "read-receipt").empty());
 }
 
+TEST_CASE_METHOD(chat_fixture,
+                 "a read with nothing new writes nothing and tells no one, even when repeated "
+                 "before the first is stored",
+                 "[chat]") {
+  message("ann", "t1");
+  message("ann", "t2");
+  settle();
+  auto read_n = [&](int n) {
+    std::vector<std::shared_ptr<reply<int64_t>>> out;
+    for (int i = 0; i < n; ++i)
+      out.push_back(send<int64_t>(atom::cv_read_v, std::string{conv}, std::string{"bob"}));
+    settle();
+    for (const auto& r : out)
+      CHECK(r->value == out.front()->value);
+    return out.front()->value;
+  };
+  auto count = [&](const std::string& user, const char* type) {
+    return std::count_if(pushed[user].begin(), pushed[user].end(),
+                         [type](const json& f) { return f["type"] == type; });
+  };
+  CHECK(read_n(15) == 2);  // all sent before the first write is answered
+  CHECK(read_n(15) == 2);  // the cursor is already there
+  CHECK(store.cursor_writes == 1);
+  CHECK(count("bob", "read-messages") == 1);
+  CHECK(count("ann", "read-receipt") == 1);
+  CHECK(count("cid", "read-receipt") == 1);
+  SECTION("a new message makes the next read move the cursor again") {
+    message("cid", "c1");
+    settle();
+    CHECK(read_n(3) == 3);
+    CHECK(store.cursor_writes == 2);
+    CHECK(count("bob", "read-messages") == 2);
+    CHECK(seqs_pushed_to("ann", "read-receipt") == std::vector<int64_t>{2, 3});
+  }
+  SECTION("the sender's own message leaves nothing to read") {
+    message("bob", "b1");
+    settle();
+    CHECK(read_n(1) == 3);
+    CHECK(store.cursor_writes == 1);
+  }
+}
+
 TEST_CASE_METHOD(chat_fixture, "typing reaches the other members and is never stored", "[chat]") {
   auto typed = send<bool>(atom::cv_typing_v, std::string{conv}, std::string{"ann"});
   settle();
@@ -330,4 +377,33 @@ TEST_CASE_METHOD(chat_fixture, "the writer commits what several conversations se
   // commit_batch is 4: a full batch at once, the rest together after it.
   CHECK(store.batches == std::vector<std::size_t>{4, 2});
   CHECK(counters->largest_batch == 4);
+}
+
+TEST_CASE_METHOD(chat_fixture,
+                 "new conversations take from a per-user budget that refills with time",
+                 "[chat]") {
+  auto take = [&](const char* user) {
+    auto r = send<bool>(atom::ch_create_v, std::string{user});
+    sched.run();
+    return r;
+  };
+  auto retry_after = [](const reply<bool>& r) {
+    REQUIRE(r.code() == errc::rate_limited);
+    const auto& ctx = r.error->context();
+    REQUIRE(ctx.match_element<int64_t>(1));
+    return ctx.get_as<int64_t>(1);
+  };
+  CHECK(take("ann")->value == true);
+  CHECK(take("ann")->value == true);  // the burst
+  CHECK(retry_after(*take("ann")) == 1);
+  CHECK(take("bob")->value == true);  // budgets are per user
+  sched.clock().current_time += 500ms;
+  CHECK(retry_after(*take("ann")) == 1);  // half a token back: still refused, rounded up
+  sched.clock().current_time += 500ms;
+  CHECK(take("ann")->value == true);
+  CHECK(take("ann")->code() == errc::rate_limited);
+  // Sending messages draws on a budget of its own.
+  auto sent = message("ann", "t1");
+  settle();
+  CHECK(sent->value);
 }

@@ -1220,3 +1220,118 @@ class ChatPostgresRestart(ChatCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+# -- issue 15: read-messages with nothing new ---------------------------------------------------
+class RepeatedRead(ChatCase):
+    node_env = dict(ChatCase.node_env, **UNLIMITED)
+
+    def test_read_messages_with_nothing_new_sends_no_frames(self):
+        ann, bob, cid = self.person("Ann", "A"), self.person("Bob", "B"), self.person("Cid")
+        conv = bob.group([ann, cid], "Repeats")
+
+        async def body():
+            a, b, c = (await ann.connect("/ws/chat"), await bob.connect("/ws/chat"),
+                       await cid.connect("/ws/chat"))
+            for i in range(2):
+                echo = await b.say(conv, f"news {i}")
+                for s in (a, c):
+                    self.assertEqual(await s.recv(), echo)
+            for _ in range(30):
+                await a.read(conv)
+            mine = {"type": "read-messages", "conversationId": conv, "userId": ann.id}
+            self.assertEqual(await a.recv(), mine)
+            # Her send comes after all 30 reads: whatever they pushed arrives before it.
+            done = await a.say(conv, "done")
+            receipt = {"type": "read-receipt", "conversationId": conv, "userId": ann.id,
+                       "seq": 2}
+            for s in (b, c):
+                self.assertEqual(await s.recv(), receipt)
+                self.assertEqual(await s.recv(), done)
+            # And after her own message there is nothing to read either.
+            await a.read(conv)
+            bob_done = await b.say(conv, "bob done")
+            self.assertEqual(await a.recv(), bob_done)
+            self.assertEqual(await c.recv(), bob_done)
+            # Something new: a read tells everyone again.
+            await a.read(conv)
+            self.assertEqual(await a.recv(), mine)
+            receipt["seq"] = bob_done["seq"]
+            self.assertEqual(await b.recv(), receipt)
+            self.assertEqual(await c.recv(), receipt)
+            self.assertEqual(ann.entry(conv)["unreadCount"], 0)
+        self.scenario(body)
+
+
+# -- issue 15: paging of GET /conversations -----------------------------------------------------
+class ConversationPaging(ChatCase):
+    node_env = dict(ChatCase.node_env, TANDEM_CHAT_CONVERSATIONS_PAGE_MAX="3", **UNLIMITED)
+
+    def ids(self, who, query):
+        items = who.ok("GET", "/conversations?" + query)
+        self.assertIsInstance(items, list, items)
+        for item in items:
+            self.assertEqual(set(item), LIST_KEYS, item)
+        return [x["conversationId"] for x in items]
+
+    def test_pages_by_limit_and_offset_capped_at_the_configured_max(self):
+        ann = self.person("Ann", "A")
+        others = [self.person(f"P{i}", "X") for i in range(4)]
+        convs = [ann.create([o]) for o in others]
+
+        async def body():
+            a = await ann.connect("/ws/chat")
+            for i, conv in enumerate(convs):
+                await a.say(conv, f"to {i}")
+                await asyncio.sleep(0.01)       # distinct sentAt milliseconds
+            newest = list(reversed(convs))
+            # No paging keys (the old clients): the largest page, newest first.
+            self.assertEqual([x["conversationId"] for x in ann.conversations()], newest[:3])
+            self.assertEqual(self.ids(ann, "limit=3"), newest[:3])
+            self.assertEqual(self.ids(ann, "limit=4"), newest[:3])      # capped at the max
+            self.assertEqual(self.ids(ann, "limit=1000000"), newest[:3])
+            self.assertEqual(self.ids(ann, "limit=2"), newest[:2])
+            self.assertEqual(self.ids(ann, "limit=2&offset=2"), newest[2:])
+            self.assertEqual(self.ids(ann, "offset=3"), newest[3:])
+            self.assertEqual(self.ids(ann, "offset=4"), [])
+            self.assertEqual(self.ids(ann, "offset=2147483647"), [])
+            self.assertEqual(self.ids(ann, "isRead=true&limit=1&offset=1"), newest[1:2])
+            self.assertEqual(self.ids(ann, "isRead=false&limit=2"), [])
+        self.scenario(body)
+
+    def test_bad_limit_or_offset_is_400(self):
+        ann = self.person()
+        for query in ("limit=0", "limit=-1", "limit=x", "limit=", "limit=1.5", "offset=-1",
+                      "offset=x", "offset=", "offset=2147483648", "limit=2&offset=99999999999"):
+            with self.subTest(query=query):
+                self.assert_refused(ann.call("GET", "/conversations?" + query), 400)
+
+
+# -- issue 15: a budget of new conversations per user --------------------------------------------
+class ConversationBudget(ChatCase):
+    node_env = dict(ChatCase.node_env, TANDEM_CHAT_CONVERSATIONS_PER_HOUR="1",
+                    TANDEM_CHAT_CONVERSATIONS_BURST="3")
+
+    def test_new_conversations_past_the_burst_are_429_with_retry_after(self):
+        ann, bob, cid, dan = (self.person("Ann", "A"), self.person("Bob", "B"),
+                              self.person("Cid"), self.person("Dan", "D"))
+        # A refused body costs nothing.
+        self.assert_refused(ann.call("POST", "/conversation",
+                                     {"recipientIdArr": [], "isGroup": False, "title": ""}), 400)
+        made = [ann.create([bob]), ann.create([cid]), ann.group([bob, cid], "At the limit")]
+        self.assertEqual(len(set(made)), 3)
+        body = {"recipientIdArr": [dan.id], "isGroup": False, "title": ""}
+        for _ in range(2):      # past it, and again: still refused, nothing created
+            status, headers, text = self.node.request(
+                "POST", "/conversation", body=json.dumps(body), headers=ann.headers)
+            self.assertEqual(status, 429, text)
+            self.assertEqual(json.loads(text),
+                             {"detail": "Too many new conversations; try again later"})
+            # One token an hour: the next one is about an hour away.
+            self.assertIn("retry-after", headers)
+            self.assertGreater(int(headers["retry-after"]), 3500, headers)
+            self.assertLessEqual(int(headers["retry-after"]), 3600, headers)
+        self.assertEqual(ann.direct_with(dan), (200, ""))
+        # Another user's budget is untouched, and the existing conversations still work.
+        self.assertEqual(dan.create([ann]), dan.direct_with(ann)[1]["conversationId"])
+        self.assertEqual(bob.direct_with(ann)[1]["conversationId"], made[0])
