@@ -197,6 +197,10 @@ private:
 
     if (auto bad = framing_error(head))
       return answer_early(error_response(400, bad));
+    if (srv_.gateway && beast::websocket::is_upgrade(head)) {
+      if (auto kinds = subscriptions_of(req_.path); kinds != 0)
+        return upgrade(kinds);
+    }
     if (match_.matched != nullptr && match_.matched->check) {
       req_.params = match_.params;
       if (auto denied = match_.matched->check(req_))
@@ -288,10 +292,6 @@ private:
     request req = std::move(req_);
     req.body = std::move(raw.body());
 
-    if (srv_.gateway && beast::websocket::is_upgrade(raw)) {
-      if (auto kinds = subscriptions_of(req.path); kinds != 0)
-        return upgrade(std::move(raw), req, kinds);
-    }
     auto m = std::move(match_);
     bool preflight = cors_policy::is_preflight(req);
     begin_request(req.method,
@@ -330,21 +330,30 @@ private:
     }
   }
 
-  /// A WebSocket upgrade: the token is checked here, once (a bad one is refused with
-  /// 401 and never upgraded); the socket then belongs to a WebSocket session.
-  void upgrade(bhttp::request<bhttp::string_body> raw, const request& req, uint8_t kinds) {
-    begin_request(req.method, req.path, req.header("origin"), req.header("x-request-id"));
-    auto credential = req.query.count("Authorization") != 0 ? req.query.at("Authorization")
-                                                            : req.header("authorization").value_or("");
+  /// A WebSocket upgrade is decided from its headers alone: the token is checked here,
+  /// once, before any byte after the headers is read (a bad one is refused with 401 and
+  /// never upgraded), and an upgrade carries no body (a declared one is refused with 400).
+  /// Either refusal of a request that declared a body closes the connection, as every
+  /// early answer does. Once upgraded, the socket belongs to a WebSocket session.
+  void upgrade(uint8_t kinds) {
+    begin_request(req_.method, req_.path, req_.header("origin"), req_.header("x-request-id"));
+    bool has_body = !parser_->is_done();
+    if (has_body)
+      keep_alive_ = false;
+    auto credential = req_.query.count("Authorization") != 0
+                        ? req_.query.at("Authorization")
+                        : req_.header("authorization").value_or("");
     auto check = authenticate(*srv_.gateway->tokens, credential);
     if (!check.who)
       return send(unauthorized_response(check.failure));
+    if (has_body)
+      return send(error_response(400, "A WebSocket upgrade request carries no body"));
     auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_);
     srv_.stats.observe(method_, route_, 101, elapsed.count());
     --srv_.stats.requests_in_flight;
     busy_ = false;
     closed_ = true;  // the WebSocket session owns the socket now
-    start_websocket(srv_, std::move(stream_), std::move(raw), kinds, std::move(*check.who));
+    start_websocket(srv_, std::move(stream_), parser_->release(), kinds, std::move(*check.who));
   }
 
   void send(response res) {
