@@ -119,7 +119,8 @@ int serve(const config::app_config& cfg) {
   sys_cfg.set("logger.console-verbosity", caf::atom("quiet"));
   caf::actor_system sys{sys_cfg};
 
-  auto db = persistence::spawn_db(sys, cfg.db);
+  auto db = persistence::spawn_db(sys, cfg.db,
+                                  std::chrono::milliseconds(cfg.http.request_timeout_ms));
   auto redis = persistence::spawn_redis(sys, cfg.redis);
   auto hasher = spawn_password_hasher(sys, cfg.auth);
   auto accounts = spawn_accounts(
