@@ -123,7 +123,8 @@ int serve(const config::app_config& cfg) {
   sys_cfg.set("logger.console-verbosity", caf::atom("quiet"));
   caf::actor_system sys{sys_cfg};
 
-  auto db = persistence::spawn_db(sys, cfg.db);
+  auto db = persistence::spawn_db(sys, cfg.db,
+                                  std::chrono::milliseconds(cfg.http.request_timeout_ms));
   auto identities = std::make_shared<external_identity_map>(
     sys, db, cfg.auth.external_identity_cache,
     std::chrono::milliseconds(cfg.http.request_timeout_ms));

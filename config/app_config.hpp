@@ -67,6 +67,8 @@ struct db_config {
   std::size_t queue_limit = 1024;          // queued jobs beyond this are refused at once (503)
   int statement_timeout_ms = 5000;
   int connect_timeout_ms = 3000;
+  std::size_t max_expensive_per_user = 4;  // a user's searches waiting or running; more: 429
+  int32_t max_search_offset = 10000;       // deepest offset of a user search; past it: 400
 };
 
 struct redis_config {

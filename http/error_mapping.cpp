@@ -56,7 +56,7 @@ response error_to_response(const caf::error& err, const std::string& operation) 
   if (status == 500)
     log::error("request failed", {{"operation", operation}, {"error", describe(err)}});
   auto res = status == 401 ? unauthorized_response(detail) : error_response(status, detail);
-  if (own && status == 429 && ctx.size() >= 2 && ctx.match_element<int64_t>(1))
+  if (own && (status == 429 || status == 503) && ctx.size() >= 2 && ctx.match_element<int64_t>(1))
     res.headers.emplace_back("Retry-After", std::to_string(ctx.get_as<int64_t>(1)));
   return res;
 }

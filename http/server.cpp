@@ -206,6 +206,10 @@ private:
 
     if (auto bad = framing_error(head))
       return answer_early(error_response(400, bad));
+    if (srv_.gateway && beast::websocket::is_upgrade(head)) {
+      if (auto kinds = subscriptions_of(req_.path); kinds != 0)
+        return upgrade(kinds);
+    }
     if (match_.matched != nullptr && match_.matched->check) {
       req_.params = match_.params;
       if (auto denied = match_.matched->check(req_))
@@ -297,10 +301,6 @@ private:
     request req = std::move(req_);
     req.body = std::move(raw.body());
 
-    if (srv_.gateway && beast::websocket::is_upgrade(raw)) {
-      if (auto kinds = subscriptions_of(req.path); kinds != 0)
-        return upgrade(std::move(raw), req, kinds);
-    }
     auto m = std::move(match_);
     bool preflight = cors_policy::is_preflight(req);
     begin_request(req.method,
@@ -339,24 +339,33 @@ private:
     }
   }
 
-  /// A WebSocket upgrade: the token is checked here, once (a bad one is refused with
-  /// 401 and never upgraded); the socket then belongs to a WebSocket session. An
-  /// external identity that is not cached is mapped by the database first: the upgrade
-  /// then goes on later, back on this strand.
-  void upgrade(bhttp::request<bhttp::string_body> raw, const request& req, uint8_t kinds) {
-    begin_request(req.method, req.path, req.header("origin"), req.header("x-request-id"));
-    auto credential = req.query.count("Authorization") != 0 ? req.query.at("Authorization")
-                                                            : req.header("authorization").value_or("");
-    auto held = std::make_shared<bhttp::request<bhttp::string_body>>(std::move(raw));
+  /// A WebSocket upgrade is decided from its headers alone, before any byte after them
+  /// is read: the token is checked here, once (a bad one is refused with 401 and never
+  /// upgraded), and an upgrade carries no body (a declared one is refused with 400 and,
+  /// as every early answer, closes the connection). An external identity that is not
+  /// cached is mapped by the database first: the upgrade then goes on later, back on
+  /// this strand. Once upgraded, the socket belongs to a WebSocket session.
+  void upgrade(uint8_t kinds) {
+    begin_request(req_.method, req_.path, req_.header("origin"), req_.header("x-request-id"));
+    auto credential = req_.query.count("Authorization") != 0
+                        ? req_.query.at("Authorization")
+                        : req_.header("authorization").value_or("");
+    if (!parser_->is_done()) {
+      keep_alive_ = false;
+      auto check = authenticate(*srv_.gateway->tokens, credential);
+      return send(check.accepted()
+                    ? error_response(400, "A WebSocket upgrade request carries no body")
+                    : unauthorized_response(check.failure));
+    }
     resolve_principal(*srv_.gateway->tokens, *srv_.gateway->identities, credential,
-                      [self = shared_from_this(), held, kinds](principal p) {
-                        net::dispatch(self->stream_.get_executor(), [self, held, kinds, p]() mutable {
-                          self->accept_upgrade(std::move(*held), kinds, std::move(p));
+                      [self = shared_from_this(), kinds](principal p) {
+                        net::dispatch(self->stream_.get_executor(), [self, kinds, p]() mutable {
+                          self->accept_upgrade(kinds, std::move(p));
                         });
                       });
   }
 
-  void accept_upgrade(bhttp::request<bhttp::string_body> raw, uint8_t kinds, principal p) {
+  void accept_upgrade(uint8_t kinds, principal p) {
     if (!p.who)
       return send(std::move(p.refusal));
     auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_);
@@ -364,7 +373,7 @@ private:
     --srv_.stats.requests_in_flight;
     busy_ = false;
     closed_ = true;  // the WebSocket session owns the socket now
-    start_websocket(srv_, std::move(stream_), std::move(raw), kinds, std::move(*p.who));
+    start_websocket(srv_, std::move(stream_), parser_->release(), kinds, std::move(*p.who));
   }
 
   void send(response res) {

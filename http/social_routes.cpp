@@ -153,6 +153,12 @@ void delete_friendship(const services& svc, request& req, const identity& who,
 template <class Result, class Atom, class Encode>
 void run_search(const services& svc, const request& req, responder respond,
                 const char* operation, Encode encode, Atom op, user_search search) {
+  // A search ranks every match before it skips `offset` of them: deep offsets are
+  // refused rather than left to cost the database a full ranking each.
+  if (auto max = svc.cfg.db.max_search_offset; search.page.offset > max) {
+    respond(error_response(400, "offset must be at most " + std::to_string(max)));
+    return;
+  }
   std::string detail;
   auto query = decode_query(req.params.at("q"), detail);
   if (!query) {

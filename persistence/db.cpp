@@ -20,18 +20,22 @@ struct db_state {
   std::optional<worker_pool<db_session, db_actor::base>> pool;
 
   /// Runs `fn(pqxx::work&)` as one transaction on a worker; see submit_transaction.
+  /// An expensive read names the user it runs for, whose concurrent ones are bounded.
   template <class F>
-  auto transact(std::string operation, F fn) {
-    return submit_transaction(*pool, std::move(operation), std::move(fn));
+  auto transact(std::string operation, F fn, std::string expensive_for = {}) {
+    return submit_transaction(*pool, std::move(operation), std::move(fn),
+                              std::move(expensive_for));
   }
 
   static inline const char* name = "tandem.db";
 };
 
 db_actor::behavior_type db_impl(db_actor::stateful_pointer<db_state> self,
-                                config::db_config cfg) {
+                                config::db_config cfg, caf::timespan job_deadline) {
   auto size = static_cast<std::size_t>(std::max(cfg.pool_size, 1));
-  self->state.pool.emplace(self, pool_settings{"db", size, cfg.queue_limit},
+  self->state.pool.emplace(self,
+                           pool_settings{"db", size, cfg.queue_limit, job_deadline,
+                                         cfg.max_expensive_per_user},
                            db_worker_factory(cfg));
   // One handler per operation: its name, then its work inside one transaction.
   return {
@@ -171,12 +175,12 @@ db_actor::behavior_type db_impl(db_actor::stateful_pointer<db_state> self,
                                   [q](pqxx::work& tx) { return social::fetch_shares(tx, q); });
     },
     [self](atom::usr_search, const user_search& s) {
-      return self->state.transact("search_users",
-                                  [s](pqxx::work& tx) { return social::search_users(tx, s); });
+      return self->state.transact(
+        "search_users", [s](pqxx::work& tx) { return social::search_users(tx, s); }, s.caller);
     },
     [self](atom::fr_search, const user_search& s) {
-      return self->state.transact("search_friends",
-                                  [s](pqxx::work& tx) { return social::search_friends(tx, s); });
+      return self->state.transact(
+        "search_friends", [s](pqxx::work& tx) { return social::search_friends(tx, s); }, s.caller);
     },
     [self](atom::sh_sent, const std::string& sender, const page_request& page) {
       return self->state.transact("sent_shares", [sender, page](pqxx::work& tx) {
@@ -207,8 +211,9 @@ db_actor::behavior_type db_impl(db_actor::stateful_pointer<db_state> self,
 
 } // namespace
 
-db_actor spawn_db(caf::actor_system& sys, const config::db_config& cfg) {
-  return sys.spawn(db_impl, cfg);
+db_actor spawn_db(caf::actor_system& sys, const config::db_config& cfg,
+                  caf::timespan job_deadline) {
+  return sys.spawn(db_impl, cfg, job_deadline);
 }
 
 } // namespace tandem::persistence

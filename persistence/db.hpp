@@ -11,7 +11,8 @@
 namespace tandem::persistence {
 
 /// The typed interface every caller uses, by request with a timeout from an actor
-/// (never from an io thread). Errors: `errc::overloaded` when the queue is full,
+/// (never from an io thread). Errors: `errc::overloaded` when the queue is full or its
+/// wait would exceed the deadline, `errc::rate_limited` past a user's bound on searches,
 /// `errc::db_unavailable`, `errc::db_timeout`, `errc::db_query_failed`, and
 /// `already_exists` / `not_found` / `invalid_request` for constraint violations.
 ///
@@ -69,7 +70,10 @@ using db_actor = caf::typed_actor<
   >::extend_with<social_db, social_queries, chat_db, chat_queries>;
 
 /// Spawns the facade and its `cfg.pool_size` workers. The workers connect
-/// lazily and reconnect by themselves with backoff.
-db_actor spawn_db(caf::actor_system& sys, const config::db_config& cfg);
+/// lazily and reconnect by themselves with backoff. `job_deadline` is how long a
+/// caller waits (http.request_timeout_ms): a job that waited that long is dropped
+/// unrun, and one that would is refused at once; zero for no deadline.
+db_actor spawn_db(caf::actor_system& sys, const config::db_config& cfg,
+                  caf::timespan job_deadline);
 
 } // namespace tandem::persistence

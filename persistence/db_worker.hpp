@@ -67,11 +67,15 @@ worker_factory<db_session> db_worker_factory(config::db_config cfg);
 /// Runs `fn(pqxx::work&) -> T` (or `caf::expected<T>`) as one transaction on a
 /// worker of `pool` and answers the request being handled with its result or error.
 /// `name` names the operation in logs; `fn` must be copyable and may run twice.
+/// `owner`, when not empty, counts the job against that owner's bound (see submit).
 template <class Pool, class F>
-auto submit_transaction(Pool& pool, std::string name, F fn) {
-  return pool.submit(std::move(name), [fn = std::move(fn)](db_session& session) {
-    return with_transaction(session.connection(), fn);
-  });
+auto submit_transaction(Pool& pool, std::string name, F fn, std::string owner = {}) {
+  return pool.submit(
+    std::move(name),
+    [fn = std::move(fn)](db_session& session) {
+      return with_transaction(session.connection(), fn);
+    },
+    std::move(owner));
 }
 
 } // namespace tandem::persistence

@@ -21,6 +21,7 @@
 #include <optional>
 #include <string>
 #include <type_traits>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -86,12 +87,14 @@ struct pool_stats {
   uint64_t queue_limit = 0; ///< Most jobs that may wait.
   uint64_t rejected = 0;    ///< Jobs refused with errc::overloaded since start.
   uint64_t restarts = 0;    ///< Workers replaced after they died.
+  uint64_t expired = 0;     ///< Jobs dropped unrun: they waited past the deadline.
+  uint64_t limited = 0;     ///< Jobs refused with errc::rate_limited (per-owner bound).
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, pool_stats& x) {
   return f(caf::meta::type_name("pool_stats"), x.workers, x.busy, x.queued, x.queue_limit,
-           x.rejected, x.restarts);
+           x.rejected, x.restarts, x.expired, x.limited);
 }
 
 /// How a pool is sized (from db_config / redis_config).
@@ -99,6 +102,13 @@ struct pool_settings {
   std::string name;            ///< "db", "redis": names the pool in logs.
   std::size_t size = 1;        ///< Number of workers; at least one is started.
   std::size_t queue_limit = 0; ///< Jobs that may wait when every worker is busy.
+  /// How long a caller waits for a job (its request deadline); zero for no deadline.
+  /// A job that waited this long is dropped unrun (its caller has given up), and a job
+  /// whose expected wait exceeds it is refused at once.
+  caf::timespan deadline{0};
+  /// Most jobs one owner may have waiting or running (`submit` with an owner); zero
+  /// for no bound.
+  std::size_t per_owner_limit = 0;
 };
 
 namespace detail {
@@ -122,7 +132,10 @@ using reply_type_t = typename unwrap_expected<R>::type;
 /// Dispatches jobs to a fixed number of workers for the facade actor `Self` that owns
 /// the pool in its state (`Self` is e.g. `db_actor::base`). Idle workers get a job at
 /// once; otherwise jobs wait in FIFO order, at most `queue_limit` of them, and beyond
-/// that the caller gets `errc::overloaded` at once. A worker that dies fails its
+/// that the caller gets `errc::overloaded` at once. With a deadline, a job is also
+/// refused with `errc::overloaded` when the jobs ahead of it would take longer than the
+/// deadline (queue length times the recent run time per worker), and a job that waited
+/// past it is answered `errc::db_timeout` and never run. A worker that dies fails its
 /// running job with `errc::internal` and is replaced. The pool installs the owner's
 /// down handler and stops its workers when the owner terminates.
 template <class Session, class Self>
@@ -154,25 +167,48 @@ public:
       if (s.worker)
         caf::anon_send_exit(s.worker, caf::exit_reason::user_shutdown);
     }
-    for (auto& job : queue_)
-      job.fail(gone).deliver();
+    for (auto& w : queue_)
+      w.job.fail(gone).deliver();
   }
 
   /// Runs `fn(Session&)` on a worker and answers the request being handled with what
   /// it returns (`T` or `caf::expected<T>`). Exceptions thrown by `fn` are mapped to
-  /// errors by the session. Call only from a message handler of the owner.
+  /// errors by the session. Call only from a message handler of the owner. A job with
+  /// an `owner` (a user id, for expensive reads) counts against that owner's
+  /// `per_owner_limit`; past it the caller gets `errc::rate_limited` at once.
   template <class F>
-  auto submit(std::string name, F fn)
+  auto submit(std::string name, F fn, std::string owner = {})
     -> caf::result<detail::reply_type_t<std::invoke_result_t<const F&, Session&>>> {
     using result_type = std::invoke_result_t<const F&, Session&>;
     using reply_type = detail::reply_type_t<result_type>;
     auto rp = self_->template make_response_promise<reply_type>();
+    if (!owner.empty() && settings_.per_owner_limit != 0) {
+      auto& held = owners_[owner];
+      if (held >= settings_.per_owner_limit) {
+        ++limited_;
+        rp.deliver(caf::make_error(errc::rate_limited,
+                                   "Too many expensive requests at once; try again shortly",
+                                   int64_t{1}));
+        return rp;
+      }
+      ++held;
+    } else {
+      owner.clear();
+    }
+    // Exactly one of the two completions below is delivered: it frees the owner's slot.
+    auto release = [this, owner] {
+      if (owner.empty())
+        return;
+      if (auto i = owners_.find(owner); i != owners_.end() && --i->second == 0)
+        owners_.erase(i);
+    };
     job_type job;
     job.name = std::move(name);
     // May run twice: a database session retries once on a fresh connection.
-    job.run = [rp, fn = std::move(fn)](Session& session) -> completion {
+    job.run = [rp, release, fn = std::move(fn)](Session& session) -> completion {
       auto res = fn(session);
-      return {[rp, res = std::move(res)]() mutable {
+      return {[rp, release, res = std::move(res)]() mutable {
+        release();
         if constexpr (std::is_same_v<result_type, reply_type>) {
           rp.deliver(std::move(res));
         } else if (res) {
@@ -182,8 +218,11 @@ public:
         }
       }};
     };
-    job.fail = [rp](caf::error err) -> completion {
-      return {[rp, err = std::move(err)]() mutable { rp.deliver(std::move(err)); }};
+    job.fail = [rp, release](caf::error err) -> completion {
+      return {[rp, release, err = std::move(err)]() mutable {
+        release();
+        rp.deliver(std::move(err));
+      }};
     };
     enqueue(std::move(job));
     return rp;
@@ -200,6 +239,8 @@ public:
     st.queue_limit = settings_.queue_limit;
     st.rejected = rejected_;
     st.restarts = restarts_;
+    st.expired = expired_;
+    st.limited = limited_;
     return st;
   }
 
@@ -209,6 +250,13 @@ private:
     uint64_t ticket;
     std::string name;
     std::function<completion(caf::error)> fail;
+    caf::actor_clock::time_point started;
+  };
+
+  /// A job waiting for a worker, with the time it arrived.
+  struct waiting {
+    job_type job;
+    caf::actor_clock::time_point arrived;
   };
 
   struct slot {
@@ -230,8 +278,8 @@ private:
         return;
       }
     }
-    if (queue_.size() < settings_.queue_limit) {
-      queue_.push_back(std::move(job));
+    if (queue_.size() < settings_.queue_limit && !wait_exceeds_deadline()) {
+      queue_.push_back(waiting{std::move(job), now()});
       return;
     }
     ++rejected_;
@@ -241,13 +289,35 @@ private:
       log::warn("pool queue full, refusing jobs",
                 {{"pool", settings_.name}, {"queue_limit", settings_.queue_limit}});
     }
-    job.fail(caf::make_error(errc::overloaded)).deliver();
+    job.fail(caf::make_error(errc::overloaded, "The queue is full", int64_t{retry_after_s()})).deliver();
+  }
+
+  caf::actor_clock::time_point now() const {
+    return self_->clock().now();
+  }
+
+  /// Whether a job queued now would wait past the deadline: the jobs ahead of it, one
+  /// recent run time each, shared by the workers.
+  bool wait_exceeds_deadline() const {
+    if (settings_.deadline.count() <= 0)
+      return false;
+    return expected_wait(queue_.size() + 1) > settings_.deadline;
+  }
+
+  caf::timespan expected_wait(std::size_t jobs) const {
+    return recent_run_ * static_cast<int64_t>(jobs) / static_cast<int64_t>(slots_.size());
+  }
+
+  /// Seconds until the queue as it stands has drained (at least one), for Retry-After.
+  int64_t retry_after_s() const {
+    auto wait = std::chrono::duration_cast<std::chrono::seconds>(expected_wait(queue_.size()));
+    return std::max<int64_t>(1, wait.count() + 1);
   }
 
   void dispatch(std::size_t index, job_type job) {
     auto& s = slots_[index];
     auto ticket = ++tickets_;
-    s.job = in_flight{ticket, job.name, job.fail};
+    s.job = in_flight{ticket, job.name, job.fail, now()};
     // No timeout here: statement and command timeouts bound the work in the worker,
     // and each caller bounds its own wait with its request timeout.
     self_->request(s.worker, caf::infinite, atom::run_v, std::move(job))
@@ -266,6 +336,8 @@ private:
     auto* job = current(index, ticket);
     if (job == nullptr)
       return;
+    // A moving average of run times (weight 1/8), the basis of the expected wait.
+    recent_run_ += (caf::timespan{now() - job->started} - recent_run_) / 8;
     if (done.deliver) {
       done.deliver();
     } else {
@@ -309,25 +381,34 @@ private:
     next(static_cast<std::size_t>(i - slots_.begin()));
   }
 
-  /// Gives the idle worker in `index` the oldest waiting job.
+  /// Gives the idle worker in `index` the oldest waiting job that its caller still
+  /// waits for; those that waited past the deadline are answered and dropped unrun.
   void next(std::size_t index) {
-    if (queue_.empty()) {
-      saturated_ = false;
-      return;
+    while (!queue_.empty()) {
+      auto w = std::move(queue_.front());
+      queue_.pop_front();
+      if (settings_.deadline.count() > 0 && now() - w.arrived >= settings_.deadline) {
+        ++expired_;
+        w.job.fail(caf::make_error(errc::db_timeout)).deliver();
+        continue;
+      }
+      return dispatch(index, std::move(w.job));
     }
-    auto job = std::move(queue_.front());
-    queue_.pop_front();
-    dispatch(index, std::move(job));
+    saturated_ = false;
   }
 
   Self* self_;
   pool_settings settings_;
   worker_factory<Session> factory_;
   std::vector<slot> slots_;
-  std::deque<job_type> queue_;
+  std::deque<waiting> queue_;
+  std::unordered_map<std::string, std::size_t> owners_; ///< Jobs held per owner.
+  caf::timespan recent_run_{0};
   uint64_t tickets_ = 0;
   uint64_t rejected_ = 0;
   uint64_t restarts_ = 0;
+  uint64_t expired_ = 0;
+  uint64_t limited_ = 0;
   bool saturated_ = false;
 };
 

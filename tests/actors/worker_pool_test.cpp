@@ -4,6 +4,7 @@
 
 #include <caf/all.hpp>
 
+#include <algorithm>
 #include <deque>
 #include <optional>
 #include <stdexcept>
@@ -41,7 +42,7 @@ struct fake_worker_state {
 using fake_worker_actor = pool_worker<fake_session>::extend<caf::reacts_to<atom::command>>;
 
 /// Acts on the job's name: "hold..." waits for `atom::command`, "die" terminates
-/// without replying, "throw" throws, "fail" fails with errc::db_timeout, and
+/// without replying, "throw" throws, "fail..." fails with errc::db_timeout, and
 /// anything else runs at once.
 fake_worker_actor::behavior_type
 fake_worker(fake_worker_actor::stateful_pointer<fake_worker_state> self, fake_backend* backend,
@@ -62,7 +63,7 @@ fake_worker(fake_worker_actor::stateful_pointer<fake_worker_state> self, fake_ba
       }
       if (job.name == "throw")
         throw std::runtime_error("fake worker bug");
-      if (job.name == "fail")
+      if (job.name.rfind("fail", 0) == 0)
         return job.fail(caf::make_error(errc::db_timeout));
       return job.run(session);
     },
@@ -77,7 +78,8 @@ fake_worker(fake_worker_actor::stateful_pointer<fake_worker_state> self, fake_ba
 
 // -- a facade over fake workers ---------------------------------------------------
 
-/// Answers `(run, name)` with "name@worker", or errc::not_found for "missing".
+/// Answers `(run, name)` with "name@worker", or errc::not_found for "missing". A name
+/// "job/owner" submits the job for that owner.
 using test_facade = caf::typed_actor<caf::replies_to<atom::run, std::string>::with<std::string>,
                                      caf::replies_to<atom::stats>::with<pool_stats>>;
 
@@ -92,11 +94,16 @@ test_facade::behavior_type facade_impl(test_facade::stateful_pointer<facade_stat
   self->state.pool.emplace(self, std::move(settings), std::move(factory));
   return {
     [=](atom::run, const std::string& name) {
-      return self->state.pool->submit(name, [name](fake_session& s) -> caf::expected<std::string> {
-        if (name == "missing")
-          return caf::make_error(errc::not_found);
-        return name + "@" + std::to_string(s.id);
-      });
+      auto slash = name.find('/');
+      auto owner = slash == std::string::npos ? std::string{} : name.substr(slash + 1);
+      return self->state.pool->submit(
+        name,
+        [name](fake_session& s) -> caf::expected<std::string> {
+          if (name == "missing")
+            return caf::make_error(errc::not_found);
+          return name + "@" + std::to_string(s.id);
+        },
+        owner);
     },
     [=](atom::stats) { return self->state.pool->stats(); },
   };
@@ -142,13 +149,16 @@ struct pool_fixture {
     sched.run();
   }
 
-  void start_pool(std::size_t size, std::size_t queue_limit) {
+  void start_pool(std::size_t size, std::size_t queue_limit, caf::timespan deadline = {},
+                  std::size_t per_owner_limit = 0) {
     worker_factory<fake_session> factory = [this](caf::actor_system& s) {
       auto worker = s.spawn(fake_worker, &backend, static_cast<int>(workers.size()) + 1);
       workers.push_back(worker);
       return pool_worker<fake_session>{worker};
     };
-    facade = sys.spawn(facade_impl, pool_settings{"test", size, queue_limit}, factory);
+    facade = sys.spawn(facade_impl,
+                       pool_settings{"test", size, queue_limit, deadline, per_owner_limit},
+                       factory);
     sched.run();
   }
 
@@ -340,4 +350,81 @@ TEST_CASE_METHOD(pool_fixture,
   CHECK(*running.error == caf::sec::request_receiver_down);
   REQUIRE(waiting.error);
   CHECK(*waiting.error == caf::sec::request_receiver_down);
+}
+
+TEST_CASE_METHOD(pool_fixture,
+                 "a job that waited past the deadline is answered db_timeout and never run",
+                 "[pool]") {
+  start_pool(1, 10, 5s);
+  auto& running = call("hold-a");
+  auto& early = call("early");
+  sched.clock().advance_time(1s);
+  auto& late = call("late");
+  // "early" has waited its whole deadline when the worker frees, "late" 4 s of it.
+  sched.clock().advance_time(4s);
+
+  release(0);
+
+  CHECK(running.value == "hold-a@1");
+  CHECK(early.code() == errc::db_timeout);
+  CHECK(late.value == "late@1");
+  CHECK(backend.started == std::vector<std::string>{"hold-a", "late"});
+  auto st = stats();
+  CHECK(st.expired == 1);
+  CHECK(st.queued == 0);
+  CHECK(st.busy == 0);
+}
+
+TEST_CASE_METHOD(pool_fixture,
+                 "a job whose expected wait exceeds the deadline is refused at once with a "
+                 "retry time",
+                 "[pool]") {
+  start_pool(1, 100, 5s);
+  // One job of 8 s teaches the pool a recent run time of 1 s (a moving average, 1/8).
+  call("hold-slow");
+  sched.clock().advance_time(8s);
+  release(0);
+  call("hold-running");
+  // Five waiting jobs take 5 s on the one worker: each of them fits the deadline.
+  for (int i = 0; i < 5; ++i)
+    spawn_caller("queued");
+  sched.run();
+  CHECK(stats().queued == 5);
+
+  auto& refused = call("sixth");
+
+  CHECK(refused.code() == errc::overloaded);
+  REQUIRE(refused.error->context().match_element<int64_t>(1));
+  CHECK(refused.error->context().get_as<int64_t>(1) == 6); // Retry-After: 5 s queued, + 1
+  auto st = stats();
+  CHECK(st.rejected == 1);
+  CHECK(st.queued == 5);
+  CHECK(std::count(backend.started.begin(), backend.started.end(), "sixth") == 0);
+}
+
+TEST_CASE_METHOD(pool_fixture,
+                 "an owner past its bound of jobs is refused rate_limited and others are not",
+                 "[pool]") {
+  start_pool(1, 10, {}, 2);
+  auto& a = call("hold-a/ann");
+  auto& b = call("b/ann");
+  auto& c = call("c/ann");
+  auto& d = call("d/bob");
+  CHECK(c.code() == errc::rate_limited);
+  CHECK_FALSE(a.done());
+  CHECK_FALSE(b.done());
+  CHECK_FALSE(d.done());
+
+  release(0);
+
+  CHECK(a.value == "hold-a/ann@1");
+  CHECK(b.value == "b/ann@1");
+  CHECK(d.value == "d/bob@1");
+  // Answered jobs free their owner's slots, failed ones included.
+  CHECK(call("fail/ann").code() == errc::db_timeout);
+  CHECK(call("e/ann").value == "e/ann@1");
+  CHECK(call("hold-f/ann").done() == false);
+  CHECK(call("g/ann").done() == false);
+  CHECK(call("h/ann").code() == errc::rate_limited);
+  CHECK(stats().limited == 2);
 }

@@ -10,6 +10,7 @@ import time
 import unittest
 
 from tandem_node import NodeTestCase
+from tandem_tokens import mint_token
 
 HEADER_LIMIT = 4096
 HEADER_TIMEOUT_S = 1.0
@@ -325,6 +326,46 @@ class HttpAcceptErrors(NodeTestCase):
             for s in clients:
                 s.close()
         self.assertEqual(self.node.request("GET", "/healthz")[0], 200)
+
+
+JWT_KEY = "e2e-http-limits-signing-key-" + "k" * 32
+UPGRADE = (b"GET %s HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+           b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n")
+
+
+class WebSocketUpgradeHead(NodeTestCase):
+    """A WebSocket upgrade is decided from its headers: token first, and no body."""
+    node_env = {"TANDEM_AUTH_JWT_KEY": JWT_KEY}
+
+    def test_a_bad_token_on_an_upgrade_is_401_before_the_body_is_sent(self):
+        for path, auth in ((b"/ws", b"Authorization: Bearer forged\r\n"),
+                           (b"/ws/chat?Authorization=forged", b""),
+                           (b"/ws/presence", b"")):
+            with self.subTest(path=path):
+                reply = answer_before_body(self.node, UPGRADE % path + auth
+                                           + b"Content-Length: 100000\r\n\r\n")
+                self.assertTrue(reply.startswith("HTTP/1.1 401"), reply)
+                self.assertIn("www-authenticate: bearer", reply.lower())
+                self.assertIn('"detail"', reply)
+
+    def test_an_upgrade_that_declares_a_body_is_400_and_closed(self):
+        token = mint_token(JWT_KEY, "e2e-upgrade-body", "e2e-upgrade-body@example.com")
+        auth = b"Authorization: Bearer " + token.encode() + b"\r\n"
+        for framing in (b"Content-Length: 10\r\n\r\n0123456789",
+                        b"Transfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\n\r\n"):
+            with self.subTest(framing=framing):
+                reply = self.node.raw(UPGRADE % b"/ws" + auth + framing)
+                self.assertTrue(reply.startswith("HTTP/1.1 400"), reply)
+                self.assertIn("carries no body", reply)
+                self.assertIn("connection: close", reply.lower())
+        # Without a body the same token upgrades (once the user has a profile).
+        status = self.node.request("POST", "/users/me", '{"first_name": "A", "last_name": "B"}',
+                                   {"Authorization": "Bearer " + token})[0]
+        self.assertEqual(status, 200)
+        with connect(self.node) as s:
+            s.sendall(UPGRADE % b"/ws" + auth + b"\r\n")
+            reply = s.recv(65536)
+            self.assertTrue(reply.startswith(b"HTTP/1.1 101"), reply)
 
 
 if __name__ == "__main__":

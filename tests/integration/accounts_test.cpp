@@ -183,7 +183,7 @@ struct accounts_fixture : redis_fixture {
       pqxx::connection conn{db_cfg.dsn};
       apply_migrations(conn);
     }
-    db = spawn_db(sys, db_cfg);
+    db = spawn_db(sys, db_cfg, caf::timespan{0});
     auth.argon2_memory_kib = 64;
     auth.argon2_iterations = 1;
     auth.hasher_threads = 1;

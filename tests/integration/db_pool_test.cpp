@@ -63,7 +63,7 @@ struct db_fixture : test::actor_system_fixture {
   }
 
   db_actor db(const config::db_config& cfg) {
-    auto result = spawn_db(sys, cfg);
+    auto result = spawn_db(sys, cfg, caf::timespan{0});
     facades.push_back(caf::actor_cast<caf::actor>(result));
     return result;
   }
