@@ -89,7 +89,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
     ds.sched.run();
     pos = end + 1;
   }
-  caf::anon_send_exit(conn, caf::exit_reason::user_shutdown);
+  caf::anon_send(conn, atom::ws_closed_v);  // the socket is gone: the actor ends
   ds.sched.run();
   // Timers still pending (requests long answered): fire them so that none piles up.
   ds.sched.trigger_timeouts();
