@@ -11,6 +11,9 @@ if(TANDEM_SANITIZE)
   if(TANDEM_SANITIZE MATCHES "undefined")
     # UBSan otherwise reports and carries on: a finding must fail the test that met it.
     add_compile_options(-fno-sanitize-recover=undefined)
+    if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+      add_compile_options(-fsanitize-ignorelist=${CMAKE_CURRENT_LIST_DIR}/sanitizer-ignorelist.txt)
+    endif()
   endif()
 endif()
 
