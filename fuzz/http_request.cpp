@@ -38,16 +38,23 @@ const http::router& routes() {
   return *table;
 }
 
-/// Feeds `rest` to `parser` until `done` holds; false when the bytes run out or the
-/// parser refuses them.
+/// Feeds `rest` to `parser` until `done` holds; false when the parser refuses the
+/// bytes. Where they run out, the client has closed the connection: a body that lasts
+/// until the end of the stream ends there, anything else is incomplete.
 template <class Done>
 bool feed(bhttp::request_parser<bhttp::string_body>& parser, boost::asio::const_buffer& rest,
           Done done) {
   while (!done()) {
     boost::beast::error_code ec;
-    rest += parser.put(rest, ec);
-    if (ec)
+    auto used = parser.put(rest, ec);
+    rest += used;
+    if (ec && ec != bhttp::error::need_more)
       return false;
+    if (ec || used == 0) {
+      ec = {};
+      parser.put_eof(ec);
+      return !ec && done();
+    }
   }
   return true;
 }
