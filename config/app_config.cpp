@@ -371,7 +371,8 @@ void apply_env(app_config& cfg, const std::map<std::string, std::string>& env) {
     std::string name = k.name;
     sections.push_back(env_name(name.substr(0, name.find('.'))) + "_");
   }
-  for (auto& [var, value] : env) {
+  for (auto& entry : env) {
+    const auto& var = entry.first;  // not a structured binding: clang 14 cannot capture one
     bool ours = std::any_of(sections.begin(), sections.end(),
                             [&](const std::string& s) { return var.rfind(s, 0) == 0; });
     if (!ours)
@@ -381,7 +382,7 @@ void apply_env(app_config& cfg, const std::map<std::string, std::string>& env) {
     if (it == key_table().end())
       throw config_error("environment: unknown configuration variable " + var);
     try {
-      it->set(cfg, value);
+      it->set(cfg, entry.second);
     } catch (const config_error& e) {
       throw config_error("environment " + var + ": " + e.what());
     }

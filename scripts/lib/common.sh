@@ -8,6 +8,7 @@ SCRIPTS=$ROOT/scripts
 BUILD=${TANDEM_BUILD_DIR:-build}
 [[ $BUILD == /* ]] || BUILD=$ROOT/$BUILD
 BIN=$BUILD/tandem
+BUILD_SANITIZE=$BUILD-asan            # scripts/build --sanitize: ASan + UBSan + fuzz targets
 PROG=${PROG:-$(basename "$0")}
 
 say() { echo "$PROG: $*" >&2; }

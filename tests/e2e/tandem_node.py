@@ -16,6 +16,10 @@ import unittest
 import uuid
 
 
+# How ASan, LeakSanitizer and UBSan start a report.
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
+
 def required_env(name):
     value = os.environ.get(name)
     if not value:
@@ -67,9 +71,14 @@ class Node:
         self._listening = threading.Event()
         self._reader = threading.Thread(target=self._read_logs, daemon=True)
         self._reader.start()
+        # stderr is read as it comes, so that a long report can never block the node.
+        self._stderr = []
+        self._stderr_reader = threading.Thread(target=self._stderr.extend, args=(self.proc.stderr,),
+                                               daemon=True)
+        self._stderr_reader.start()
         if not self._listening.wait(30):
             self.stop()
-            raise AssertionError("node did not start listening: " + self.proc.stderr.read())
+            raise AssertionError("node did not start listening: " + "".join(self._stderr))
 
     def _read_logs(self):
         for line in self.proc.stdout:
@@ -116,12 +125,23 @@ class Node:
     def terminate(self, timeout=15):
         """SIGTERM and wait; returns the exit code."""
         self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout)
+        code = self.proc.wait(timeout)
+        self._check_sanitizers()
+        return code
 
     def stop(self):
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        self._check_sanitizers()
+
+    def _check_sanitizers(self):
+        """Fails on a report of the sanitized build (scripts/test) on the node's stderr,
+        whatever the node's exit code was."""
+        self._stderr_reader.join(10)
+        text = "".join(self._stderr)
+        if any(mark in text for mark in SANITIZER_MARKS):
+            raise AssertionError("sanitizer report on the node's stderr:\n" + text)
 
 
 class NodeTestCase(unittest.TestCase):

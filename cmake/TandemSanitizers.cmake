@@ -1,0 +1,26 @@
+# Sanitizer and fuzzing options for every project target (scripts/build --sanitize sets
+# both, with clang). Included before the targets are defined, so that directory-level
+# options reach each of them, the tests and the fuzz targets included.
+set(TANDEM_SANITIZE "" CACHE STRING
+    "Sanitizers for every project target, comma separated (e.g. address,undefined)")
+option(TANDEM_FUZZ "Build the libFuzzer targets of fuzz/ (clang only)" OFF)
+
+if(TANDEM_SANITIZE)
+  add_compile_options(-fsanitize=${TANDEM_SANITIZE} -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=${TANDEM_SANITIZE})
+  if(TANDEM_SANITIZE MATCHES "undefined")
+    # UBSan otherwise reports and carries on: a finding must fail the test that met it.
+    add_compile_options(-fno-sanitize-recover=undefined)
+    if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+      add_compile_options(-fsanitize-ignorelist=${CMAKE_CURRENT_LIST_DIR}/sanitizer-ignorelist.txt)
+    endif()
+  endif()
+endif()
+
+if(TANDEM_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "TANDEM_FUZZ needs clang (libFuzzer): configure with CXX=clang++-14")
+  endif()
+  # Coverage feedback from all project code; only the fuzz targets link libFuzzer's main.
+  add_compile_options(-fsanitize=fuzzer-no-link)
+endif()
