@@ -73,7 +73,7 @@ TEST_CASE("the identity map resolves misses through the database and caches them
   config::db_config cfg;
   cfg.dsn = test::migrated_db::fresh();
   cfg.pool_size = 1;
-  auto db = spawn_db(fx.sys, cfg);
+  auto db = spawn_db(fx.sys, cfg, caf::timespan{0});
   external_identity_map map{fx.sys, db, 1, 10s};
   auto resolve = [&](const external_subject& who) {
     std::promise<caf::expected<identity>> answer;

@@ -32,7 +32,7 @@ struct writer_fixture : test::actor_system_fixture {
     config::db_config cfg;
     cfg.dsn = dsn;
     cfg.pool_size = 2;
-    db = spawn_db(sys, cfg);
+    db = spawn_db(sys, cfg, caf::timespan{0});
     message_writer_settings s;
     s.commit_batch = 4;
     s.commit_delay = 30s;  // the batch goes when its 4th row arrives, not on a timer
