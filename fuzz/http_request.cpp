@@ -32,7 +32,7 @@ const http::router& routes() {
   static const http::router* table = [] {
     static http::metrics stats;
     http::services svc{tandem_fuzz::deterministic_system::instance().sys,
-                       app_config(), {}, {}, stats, nullptr, {}, {}, nullptr, {}, nullptr, {}};
+                       app_config(), {}, {}, stats, nullptr, nullptr, {}, {}, nullptr, {}, nullptr, {}};
     return new http::router(http::make_routes(svc));
   }();
   return *table;

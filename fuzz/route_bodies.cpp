@@ -5,6 +5,7 @@
 // one user; the actors behind the handlers are stand-ins that drop what they get (a
 // request is answered with an error) under the deterministic scheduler. Every handler
 // must answer, with a JSON body when it says application/json.
+#include "actors/external_identities.hpp"
 #include "actors/polled_views.hpp"
 #include "fuzz/fuzz_support.hpp"
 #include "http/routes.hpp"
@@ -43,6 +44,8 @@ struct fixture {
                        as(persistence::redis_actor{}),
                        stats,
                        tokens,
+                       std::make_shared<external_identity_map>(sys, as(persistence::db_actor{}), 16,
+                                                               std::chrono::seconds(1)),
                        as(accounts_actor{}),
                        as(persistence::media_actor{}),
                        std::make_shared<http::media_url_signer>(hs256_key, "http://127.0.0.1:8080",

@@ -135,7 +135,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
     token = signing_input + "." + (data[0] % 3 == 1 ? f.hs256(signing_input) : f.rs256(signing_input));
   }
   auto checked = f.tokens->verify(token, now);
-  if (checked.who ? checked.who->user_id.empty() : checked.failure.empty())
-    std::abort();  // accepted without a user, or refused without a reason
+  if (checked.who && checked.external)
+    std::abort();  // one outcome only: ours or external
+  bool named = checked.who ? !checked.who->user_id.empty()
+                           : checked.external && !checked.external->subject.empty()
+                               && checked.external->issuer == "https://cognito-idp.example/pool";
+  if (checked.accepted() ? !named : checked.failure.empty())
+    std::abort();  // accepted without a user or subject, or refused without a reason
   return 0;
 }

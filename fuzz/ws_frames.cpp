@@ -24,7 +24,7 @@ struct checking_link : ws_link {
   void accept() override {
     accepted = true;
   }
-  void refuse(unsigned, std::string) override {
+  void refuse(caf::error) override {
   }
   void write(std::vector<std::string> frames) override {
     for (const auto& f : frames)
