@@ -12,7 +12,13 @@ if(TANDEM_SANITIZE)
     # UBSan otherwise reports and carries on: a finding must fail the test that met it.
     add_compile_options(-fno-sanitize-recover=undefined)
     if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
-      add_compile_options(-fsanitize-ignorelist=${CMAKE_CURRENT_LIST_DIR}/sanitizer-ignorelist.txt)
+      set(ignorelist ${CMAKE_CURRENT_LIST_DIR}/sanitizer-ignorelist.txt)
+      # ccache 4.7 does not hash the ignorelist's contents: its digest on the command line
+      # makes an edit of the list miss the cache instead of reusing objects built without it.
+      set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${ignorelist})
+      file(MD5 ${ignorelist} ignorelist_md5)
+      add_compile_options(-fsanitize-ignorelist=${ignorelist}
+                          -DTANDEM_SANITIZER_IGNORELIST_MD5=${ignorelist_md5})
     endif()
   endif()
 endif()
