@@ -12,13 +12,15 @@ if(TANDEM_SANITIZE)
     # UBSan otherwise reports and carries on: a finding must fail the test that met it.
     add_compile_options(-fno-sanitize-recover=undefined)
     if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+      # ccache 4.7 hashes neither the ignorelist's contents nor, in its preprocessor mode,
+      # a -D: the list is used under a name that holds its digest, so that an edit of it
+      # misses the cache instead of reusing objects built without it.
       set(ignorelist ${CMAKE_CURRENT_LIST_DIR}/sanitizer-ignorelist.txt)
-      # ccache 4.7 does not hash the ignorelist's contents: its digest on the command line
-      # makes an edit of the list miss the cache instead of reusing objects built without it.
       set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${ignorelist})
       file(MD5 ${ignorelist} ignorelist_md5)
-      add_compile_options(-fsanitize-ignorelist=${ignorelist}
-                          -DTANDEM_SANITIZER_IGNORELIST_MD5=${ignorelist_md5})
+      set(ignorelist_used ${CMAKE_BINARY_DIR}/sanitizer-ignorelist-${ignorelist_md5}.txt)
+      configure_file(${ignorelist} ${ignorelist_used} COPYONLY)
+      add_compile_options(-fsanitize-ignorelist=${ignorelist_used})
     endif()
   endif()
 endif()
