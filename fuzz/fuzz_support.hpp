@@ -18,6 +18,12 @@ inline std::string text_of(const uint8_t* data, std::size_t size) {
   return std::string{reinterpret_cast<const char*>(data), size};
 }
 
+/// A stand-in for the actors behind a handler: takes every message and answers none.
+inline caf::behavior dropping_peer(caf::event_based_actor* self) {
+  self->set_default_handler(caf::drop);
+  return {[](tandem::atom::ping) {}};
+}
+
 /// One actor system for the whole fuzzing process, never destroyed (libFuzzer leaves
 /// through exit(), and the system's destructor would wait for actors).
 struct deterministic_system {

@@ -18,11 +18,6 @@ using namespace tandem;
 
 constexpr const char* hs256_key = "fuzz-hs256-key-0123456789abcdef-0123456789abcdef";
 
-caf::behavior dropping_peer(caf::event_based_actor* self) {
-  self->set_default_handler(caf::drop);
-  return {[](atom::ping) {}};
-}
-
 struct fixture {
   config::app_config cfg;
   http::metrics stats;
@@ -36,7 +31,7 @@ struct fixture {
     ts.issuer = "tandem";
     ts.audience = "tandem-clients";
     tokens = std::make_shared<token_service>(ts);
-    auto peer = sys.spawn(dropping_peer);
+    auto peer = sys.spawn(tandem_fuzz::dropping_peer);
     auto as = [&](auto handle) { return caf::actor_cast<decltype(handle)>(peer); };
     http::services svc{sys,
                        cfg,

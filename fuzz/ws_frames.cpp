@@ -38,11 +38,6 @@ struct checking_link : ws_link {
   }
 };
 
-caf::behavior dropping_peer(caf::event_based_actor* self) {
-  self->set_default_handler(caf::drop);
-  return {[](atom::ping) {}};
-}
-
 caf::behavior registry_of(caf::event_based_actor* self, caf::actor user) {
   self->set_default_handler(caf::drop);
   return {[user](atom::conn_open, const std::string&, uint8_t, const caf::actor&) { return user; }};
@@ -57,8 +52,8 @@ struct peers {
 const peers& the_peers() {
   static const peers* p = [] {
     auto& sys = tandem_fuzz::deterministic_system::instance().sys;
-    auto user = sys.spawn(dropping_peer);
-    return new peers{user, sys.spawn(registry_of, user), sys.spawn(dropping_peer)};
+    auto user = sys.spawn(tandem_fuzz::dropping_peer);
+    return new peers{user, sys.spawn(registry_of, user), sys.spawn(tandem_fuzz::dropping_peer)};
   }();
   return *p;
 }
