@@ -57,18 +57,9 @@ void strike(self_pointer self, const std::string& detail,
     close(self, close_code::policy_violation, "too many bad frames");
 }
 
-/// Token bucket: ws.rate_per_s frames per second, ws.rate_burst at once.
+/// ws.rate_per_s frames per second, ws.rate_burst at once.
 bool take_token(self_pointer self) {
-  auto& st = self->state;
-  auto now = self->clock().now();
-  auto elapsed = std::chrono::duration<double>(now - st.refilled).count();
-  st.refilled = now;
-  st.tokens = std::min<double>(st.params.settings.rate_burst,
-                               st.tokens + elapsed * st.params.settings.rate_per_s);
-  if (st.tokens < 1.0)
-    return false;
-  st.tokens -= 1.0;
-  return true;
+  return self->state.frames.take(self->clock().now()) == 0;
 }
 
 /// The string member `key` of at most `max` characters, or a strike.
@@ -267,8 +258,8 @@ connection_actor::behavior_type connection_impl(self_pointer self, connection_pa
   st.params = std::move(params);
   st.link = std::move(link);
   st.queue = outbound_queue{st.params.settings.send_queue_limit};
-  st.tokens = st.params.settings.rate_burst;
-  st.refilled = self->clock().now();
+  st.frames = token_bucket{static_cast<double>(st.params.settings.rate_per_s),
+                           static_cast<double>(st.params.settings.rate_burst), self->clock().now()};
   self->set_down_handler([self](caf::down_msg&) {
     // The user's actor is gone (it failed or its node stops): pushes would go nowhere.
     close(self, close_code::internal_error, "session lost; reconnect");

@@ -8,6 +8,7 @@
 #include "actors/conversation_actor.hpp"
 #include "actors/outbound_queue.hpp"
 #include "actors/realtime_types.hpp"
+#include "common/token_bucket.hpp"
 #include "config/app_config.hpp"
 
 #include <caf/all.hpp>
@@ -79,8 +80,7 @@ struct connection_state {
   bool open = false;              ///< handshake done
   bool writing = false;           ///< a batch is with the link
   bool closing = false;           ///< close asked; nothing more is sent
-  double tokens = 0;              ///< rate limit bucket
-  caf::actor_clock::time_point refilled;
+  token_bucket frames;            ///< inbound frames (ws.rate_per_s, ws.rate_burst)
   int strikes = 0;                ///< bad frames in a row
 
   static inline const char* name = "tandem.connection";

@@ -2,6 +2,7 @@
 
 #include "actors/passivation.hpp"
 #include "actors/ws_frames.hpp"
+#include "common/token_bucket.hpp"
 #include "config/log.hpp"
 
 #include <sodium.h>
@@ -311,43 +312,6 @@ conversation_impl(self_pointer self, std::string id, persistence::chat_db db,
 
 // -- the registry ------------------------------------------------------------------------------
 
-/// A budget per user: token buckets of `per_s` tokens a second, at most `burst`.
-struct token_buckets {
-  struct bucket {
-    double tokens = 0;
-    caf::actor_clock::time_point refilled;
-  };
-  double per_s = 1;
-  double burst = 1;
-  std::unordered_map<std::string, bucket> buckets;
-  std::size_t prune_at = 10000;
-
-  /// Takes a token of `user` at `now`: 0 if there was one, else the seconds until there is.
-  double take(const std::string& user, caf::actor_clock::time_point now) {
-    auto seconds = [now](const bucket& b) {
-      return std::chrono::duration<double>(now - b.refilled).count();
-    };
-    // Buckets that have refilled completely carry no information: drop them now and then
-    // (a full scan once the map has doubled, so each take costs O(1) amortised).
-    if (buckets.size() >= prune_at) {
-      for (auto i = buckets.begin(); i != buckets.end();)
-        i = i->second.tokens + seconds(i->second) * per_s >= burst ? buckets.erase(i)
-                                                                   : std::next(i);
-      prune_at = std::max<std::size_t>(10000, 2 * buckets.size());
-    }
-    auto [i, fresh] = buckets.try_emplace(user, bucket{burst, now});
-    auto& b = i->second;
-    if (!fresh) {
-      b.tokens = std::min(burst, b.tokens + seconds(b) * per_s);
-      b.refilled = now;
-    }
-    if (b.tokens < 1.0)
-      return (1.0 - b.tokens) / per_s;
-    b.tokens -= 1.0;
-    return 0;
-  }
-};
-
 struct registry_state {
   struct entry {
     conversation_actor actor;
@@ -360,8 +324,8 @@ struct registry_state {
   chat_settings settings;
   std::unordered_map<std::string, entry> entries;
   std::unordered_map<caf::actor_addr, std::string> ids;
-  token_buckets messages;       ///< chat.rate_per_s, chat.rate_burst
-  token_buckets conversations;  ///< chat.conversations_per_hour, chat.conversations_burst
+  keyed_token_buckets<std::string> messages;       ///< chat.rate_per_s, chat.rate_burst
+  keyed_token_buckets<std::string> conversations;  ///< chat.conversations_per_hour, _burst
 
   registry_state() = default;
   registry_state(const registry_state&) = delete;
@@ -401,10 +365,10 @@ registry_impl(registry_pointer self, persistence::chat_db db,
   st.writer = std::move(writer);
   st.users = std::move(users);
   st.settings = settings;
-  st.messages.per_s = settings.rate_per_s;
-  st.messages.burst = settings.rate_burst;
-  st.conversations.per_s = settings.conversations_per_hour / 3600.0;
-  st.conversations.burst = settings.conversations_burst;
+  st.messages = {static_cast<double>(settings.rate_per_s),
+                 static_cast<double>(settings.rate_burst)};
+  st.conversations = {settings.conversations_per_hour / 3600.0,
+                      static_cast<double>(settings.conversations_burst)};
   self->set_down_handler([self](caf::down_msg& msg) {
     auto& st = self->state;
     auto i = st.ids.find(msg.source);
