@@ -157,7 +157,7 @@ int serve(const config::app_config& cfg) {
   http::metrics stats;
   auto gateway = std::make_shared<const http::ws_gateway>(
     http::ws_gateway{sys, tokens, identities, users, chats, cfg.chat.max_message_length,
-                     gateway_settings_from(cfg), cfg.ws,
+                     user_cfg.gateway, cfg.ws,
                      std::chrono::milliseconds(cfg.http.request_timeout_ms)});
   http::server server{cfg.http, cfg.log.requests,
                       http::make_routes(
@@ -178,6 +178,25 @@ int serve(const config::app_config& cfg) {
            "# HELP tandem_chat_largest_batch Most messages committed in one transaction.\n"
            "# TYPE tandem_chat_largest_batch gauge\n"
            "tandem_chat_largest_batch " + std::to_string(c.largest_batch.load()) + "\n";
+  });
+  stats.add_collector([flood = user_cfg.gateway.counters] {
+    auto counter = [](const char* name, const char* help, const std::atomic<uint64_t>& n) {
+      return std::string{"# HELP "} + name + " " + help + "\n# TYPE " + name + " counter\n"
+             + name + " " + std::to_string(n.load()) + "\n";
+    };
+    return counter("tandem_ws_presence_coalesced_total",
+                   "update-presence replaced by a later one within the user's presence budget.",
+                   flood->presence_coalesced)
+           + counter("tandem_ws_typing_shed_total",
+                     "typing frames shed past the user's typing budget.", flood->typing_shed)
+           + counter("tandem_ws_receipts_shed_total",
+                     "read-messages shed past the user's receipts budget.", flood->receipts_shed)
+           + counter("tandem_ws_fanout_shed_total",
+                     "typing fan-outs shed while the user registry was past ws.fanout_backlog.",
+                     flood->fanout_shed)
+           + counter("tandem_ws_offline_skipped_total",
+                     "recipients of pushes skipped: no live connection for the kind.",
+                     flood->offline_skipped);
   });
   uint16_t port = 0;
   try {

@@ -98,6 +98,12 @@ using user_actor = user_routed::extend<
   caf::reacts_to<atom::pr_beat>,
   /// The presence timer, sent by the actor to itself.
   caf::reacts_to<atom::pr_check>,
+  /// The presence budget's timer, sent by the actor to itself: the update-presence
+  /// coalesced while the budget was spent goes out now.
+  caf::reacts_to<atom::pr_flush>,
+  /// From a connection of the user: takes a token of the user's budget of `kind`
+  /// (a `flood_budget` constant); false, counted as shed, when it is spent.
+  caf::replies_to<atom::budget, uint8_t>::with<bool>,
   /// The idle timer, sent by the actor to itself: periodic (true), or a check made
   /// at once because the actor wants to stop (false).
   caf::reacts_to<atom::tick, bool>,
@@ -110,6 +116,13 @@ using user_registry_actor = user_routed::extend<
   /// and how many routed messages it has handled. The registry removes the entry
   /// only when it routed exactly that many, i.e. none is still on its way.
   caf::reacts_to<atom::idle, std::string, uint64_t>,
+  /// From a user actor: the event kinds its live connections subscribe to, 0 when it
+  /// has none. Pushes and fan-outs skip users without a connection for their kind.
+  caf::reacts_to<atom::conn_live, std::string, uint8_t>,
+  /// One frame for many users (friends, members), in one message: delivered to the
+  /// actors of those with a live connection for its kind, nothing for the others.
+  /// Typing is shed (counted) while more than ws.fanout_backlog messages wait.
+  caf::reacts_to<atom::fanout, std::vector<std::string>, ws_push>,
   /// Live actors and life-cycle counters.
   caf::replies_to<atom::stats>::with<user_registry_stats>>;
 

@@ -190,12 +190,32 @@ void on_conversation_action(self_pointer self, const json& frame, const std::str
   if (!id)
     return;
   st.strikes = 0;
-  if (action == "read-messages")
-    self->request(st.params.chats, st.params.request_timeout, atom::cv_read_v, *id, st.params.user_id)
-      .then([](int64_t) {}, chat_error(self, action, caf::none));
-  else
-    self->request(st.params.chats, st.params.request_timeout, atom::cv_typing_v, *id, st.params.user_id)
-      .then([](bool) {}, chat_error(self, action, caf::none));
+  bool read = action == "read-messages";
+  // The user's budget for the action, kept by the user's actor whatever the socket.
+  self->request(st.user, st.params.request_timeout, atom::budget_v,
+                read ? flood_budget::receipts : flood_budget::typing)
+    .then(
+      [self, read, action, id = *id](bool granted) {
+        auto& st = self->state;
+        if (!granted) {
+          const auto& gw = st.params.settings;
+          auto rate = read ? gw.receipts_per_s : gw.typing_per_s;
+          enqueue(self, frames::error("Rate limit exceeded: at most " + std::to_string(rate) + " "
+                                        + action + " frames per second for this user",
+                                      action),
+                  {});
+          return;
+        }
+        if (read)
+          self->request(st.params.chats, st.params.request_timeout, atom::cv_read_v, id,
+                        st.params.user_id)
+            .then([](int64_t) {}, chat_error(self, action, caf::none));
+        else
+          self->request(st.params.chats, st.params.request_timeout, atom::cv_typing_v, id,
+                        st.params.user_id)
+            .then([](bool) {}, chat_error(self, action, caf::none));
+      },
+      chat_error(self, action, caf::none));
 }
 
 /// Routes one inbound text frame by its `action`.
@@ -239,6 +259,13 @@ gateway_settings gateway_settings_from(const config::app_config& cfg) {
   s.max_strikes = cfg.ws.max_strikes;
   s.presence_timeout = std::chrono::seconds(cfg.ws.presence_timeout_s);
   s.close_timeout = std::chrono::milliseconds(cfg.ws.close_timeout_ms);
+  s.presence_per_s = cfg.ws.presence_per_s;
+  s.presence_burst = cfg.ws.presence_burst;
+  s.typing_per_s = cfg.ws.typing_per_s;
+  s.typing_burst = cfg.ws.typing_burst;
+  s.receipts_per_s = cfg.ws.receipts_per_s;
+  s.receipts_burst = cfg.ws.receipts_burst;
+  s.fanout_backlog = cfg.ws.fanout_backlog;
   return s;
 }
 

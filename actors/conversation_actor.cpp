@@ -115,10 +115,15 @@ void push_to(self_pointer self, const std::string& user, const ws_push& push) {
   self->send(self->state.users, atom::push_v, user, push);
 }
 
+/// One message to the user registry, which skips members without a live connection.
 void push_to_members(self_pointer self, const ws_push& push, const std::string& except = {}) {
+  std::vector<std::string> to;
+  to.reserve(self->state.cursors.size());
   for (const auto& [member, seq] : self->state.cursors)
     if (member != except)
-      push_to(self, member, push);
+      to.push_back(member);
+  if (!to.empty())
+    self->send(self->state.users, atom::fanout_v, std::move(to), push);
 }
 
 void start_next_send(self_pointer self);

@@ -7,9 +7,11 @@
 
 #include <caf/all.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -28,11 +30,12 @@ struct ws_push {
   uint8_t kind = 0;
   std::string frame;        ///< JSON text, rendered once for every recipient
   std::string coalesce_key; ///< non-empty: replaces a queued frame with the same key
+  bool sheddable = false;   ///< may be dropped under overload (typing: nothing depends on it)
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ws_push& x) {
-  return f(caf::meta::type_name("ws_push"), x.kind, x.frame, x.coalesce_key);
+  return f(caf::meta::type_name("ws_push"), x.kind, x.frame, x.coalesce_key, x.sheddable);
 }
 
 /// A page as friends see it (after the owner's privacy rules).
@@ -76,6 +79,25 @@ typename Inspector::result_type inspect(Inspector& f, presence_overview& x) {
   return f(caf::meta::type_name("presence_overview"), x.me, x.friends, x.cards);
 }
 
+/// Per-user budgets a connection asks its user actor for (`atom::budget`).
+namespace flood_budget {
+constexpr uint8_t typing = 1;
+constexpr uint8_t receipts = 2;
+} // namespace flood_budget
+
+/// What the per-user budgets and the fan-out coalesced, shed or skipped (/metrics).
+struct flood_counters {
+  /// update-presence replaced by a later one before its fan-out went out.
+  std::atomic<uint64_t> presence_coalesced{0};
+  std::atomic<uint64_t> typing_shed{0};
+  std::atomic<uint64_t> receipts_shed{0};
+  /// Typing fan-outs the user registry shed past ws.fanout_backlog.
+  std::atomic<uint64_t> fanout_shed{0};
+  /// Recipients of pushes and fan-outs without a live connection for the kind: no
+  /// message was sent toward them.
+  std::atomic<uint64_t> offline_skipped{0};
+};
+
 /// How a connection actor and the user actors treat WebSockets (ws.* keys).
 struct gateway_settings {
   std::size_t max_connections = 8;
@@ -87,6 +109,16 @@ struct gateway_settings {
   /// Longest a closing socket stays open (ws.close_timeout_ms): the longest a new
   /// connection waits for the seat of the one it evicts.
   caf::timespan close_timeout = std::chrono::seconds(3);
+  /// Per-user budgets (ws.presence_*, ws.typing_*, ws.receipts_*), all sockets together.
+  int presence_per_s = 2;
+  int presence_burst = 10;
+  int typing_per_s = 2;
+  int typing_burst = 10;
+  int receipts_per_s = 5;
+  int receipts_burst = 20;
+  std::size_t fanout_backlog = 100000;
+  /// Shared by every actor of a node; never null.
+  std::shared_ptr<flood_counters> counters = std::make_shared<flood_counters>();
 };
 
 /// WebSocket close codes the gateway uses.

@@ -7,6 +7,7 @@
 #include "config/log.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <memory>
 #include <tuple>
 #include <unordered_set>
@@ -314,11 +315,32 @@ void push_to(self_pointer self, const std::string& user, const ws_push& push) {
   self->send(self->state.registry, atom::push_v, user, push);
 }
 
-/// Sends `push` to the connections of every accepted friend.
+/// Sends `push` to the connections of every accepted friend: one message, and the
+/// registry skips friends without a live connection for its kind.
 void push_to_friends(self_pointer self, const ws_push& push) {
-  for (const auto& [other, rel] : self->state.relations)
-    if (rel.row.accepted())
-      push_to(self, other, push);
+  auto ids = self->state.friend_ids();
+  if (!ids.empty())
+    self->send(self->state.registry, atom::fanout_v, std::move(ids), push);
+}
+
+/// Tells the registry which event kinds the user's live connections subscribe to,
+/// when that changed: pushes toward a user without one are not sent at all.
+void report_live_kinds(self_pointer self) {
+  auto& st = self->state;
+  uint8_t kinds = 0;
+  for (const auto& c : st.connections)
+    if (!c.evicted)
+      kinds |= c.kinds;
+  if (kinds == st.reported_kinds)
+    return;
+  st.reported_kinds = kinds;
+  self->send(st.registry, atom::conn_live_v, st.id, kinds);
+}
+
+/// How long the actor waits for a token a bucket lacks: rounded up, so that the
+/// token is there when the timer fires.
+caf::timespan token_wait(double seconds) {
+  return std::chrono::ceil<std::chrono::microseconds>(std::chrono::duration<double>(seconds));
 }
 
 ws_push presence_frame(const user_state& st) {
@@ -340,20 +362,72 @@ void go_offline(self_pointer self) {
   push_to_friends(self, frames::presence_timeout(st.id));
 }
 
-/// update-presence from one of the user's connections: the page as friends may see
-/// it, to every friend's connections and the user's own.
-void update_presence(self_pointer self, page_info raw) {
+/// The page as friends may see it, to every friend's connections and the user's own.
+void publish_presence(self_pointer self, page_info raw) {
   auto& st = self->state;
   auto visible = visible_page(st.profile, std::move(raw));
   if (!visible.blank())
     st.latest = visible;
   st.page = std::move(visible);
-  st.last_seen = self->clock().now();
   if (!st.presence_timer)
     arm_presence_timer(self, st.settings.gateway.presence_timeout);
   auto push = presence_frame(st);
   deliver(self, push);
   push_to_friends(self, push);
+}
+
+/// update-presence from one of the user's connections: published within the user's
+/// presence budget (ws.presence_per_s, ws.presence_burst), whatever the number of
+/// sockets; past it, kept as the one coalesced update (a later one replaces it) that
+/// goes out when the budget allows, so friends always end at the latest page.
+void update_presence(self_pointer self, page_info raw) {
+  auto& st = self->state;
+  st.last_seen = self->clock().now();
+  if (st.coalesced) {
+    st.coalesced = std::move(raw);
+    ++st.settings.gateway.counters->presence_coalesced;
+    return;
+  }
+  auto wait = st.presence_budget.take(st.last_seen);
+  if (wait > 0) {
+    st.coalesced = std::move(raw);
+    self->delayed_send(self, token_wait(wait), atom::pr_flush_v);
+    return;
+  }
+  publish_presence(self, std::move(raw));
+}
+
+/// The presence budget's timer: the coalesced update goes out, unless the user has no
+/// connection left to be present with.
+void flush_presence(self_pointer self) {
+  auto& st = self->state;
+  if (!st.coalesced)
+    return;
+  if (!st.has_presence_connection()) {
+    st.coalesced = caf::none;
+    return;
+  }
+  auto wait = st.presence_budget.take(self->clock().now());
+  if (wait > 0) {
+    self->delayed_send(self, token_wait(wait), atom::pr_flush_v);
+    return;
+  }
+  auto page = std::move(*st.coalesced);
+  st.coalesced = caf::none;
+  publish_presence(self, std::move(page));
+}
+
+/// A typing or read-messages frame of one of the user's connections takes a token of
+/// the user's budget for it; without one it is shed (counted), whatever the socket.
+bool take_budget(self_pointer self, uint8_t kind) {
+  auto& st = self->state;
+  auto& counters = *st.settings.gateway.counters;
+  bool typing = kind == flood_budget::typing;
+  auto& bucket = typing ? st.typing_budget : st.receipts_budget;
+  if (bucket.take(self->clock().now()) == 0)
+    return true;
+  ++(typing ? counters.typing_shed : counters.receipts_shed);
+  return false;
 }
 
 /// The per-user presence timer: offline once nothing was heard for the timeout.
@@ -396,11 +470,12 @@ void recheck_presence(self_pointer self) {
 void seat_waiting(self_pointer self) {
   auto& st = self->state;
   auto cap = st.settings.gateway.max_connections;
+  std::vector<caf::typed_response_promise<caf::actor>> seated;
   while (!st.waiting.empty() && st.connections.size() < cap) {
     auto w = std::move(st.waiting.front());
     st.waiting.pop_front();
     st.connections.push_back({caf::actor_cast<connection_actor>(w.handle), w.kinds});
-    w.seated.deliver(caf::actor_cast<caf::actor>(self));
+    seated.push_back(std::move(w.seated));
   }
   auto leaving = static_cast<std::size_t>(std::count_if(
     st.connections.begin(), st.connections.end(), [](const auto& c) { return c.evicted; }));
@@ -413,6 +488,10 @@ void seat_waiting(self_pointer self) {
       self->send(c.handle, atom::evict_v);
     }
   }
+  // The registry knows before the new sockets do: whatever they cause comes after.
+  report_live_kinds(self);
+  for (auto& rp : seated)
+    rp.deliver(caf::actor_cast<caf::actor>(self));
 }
 
 /// A new WebSocket of the user: seated at once when a seat is free, else once an
@@ -740,6 +819,13 @@ user_actor::behavior_type user_actor_impl(user_actor::stateful_pointer<user_stat
   st.registry = std::move(registry);
   st.settings = settings;
   st.last_active = self->clock().now();
+  const auto& gw = settings.gateway;
+  st.presence_budget = {static_cast<double>(gw.presence_per_s),
+                        static_cast<double>(gw.presence_burst), st.last_active};
+  st.typing_budget = {static_cast<double>(gw.typing_per_s), static_cast<double>(gw.typing_burst),
+                      st.last_active};
+  st.receipts_budget = {static_cast<double>(gw.receipts_per_s),
+                        static_cast<double>(gw.receipts_burst), st.last_active};
   if (settings.views) {
     st.view_owner = self->id();
     // However the actor ends, its view goes with it (unless a successor replaced it).
@@ -937,6 +1023,8 @@ user_actor::behavior_type user_actor_impl(user_actor::stateful_pointer<user_stat
     },
     [self](atom::pr_beat) { self->state.last_seen = self->clock().now(); },
     [self](atom::pr_check) { check_presence(self); },
+    [self](atom::pr_flush) { flush_presence(self); },
+    [self](atom::budget, uint8_t kind) { return take_budget(self, kind); },
     // -- between user actors ----------------------------------------------------------------
     [self](atom::fr_ids, const std::string&) -> caf::result<std::vector<std::string>> {
       if (auto err = admit(self))

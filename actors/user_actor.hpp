@@ -7,6 +7,7 @@
 #include "actors/actor_types.hpp"
 #include "actors/connection_actor.hpp"
 #include "actors/polled_views.hpp"
+#include "common/token_bucket.hpp"
 #include "persistence/social_db.hpp"
 
 #include <caf/all.hpp>
@@ -98,6 +99,16 @@ struct user_state {
   caf::actor_clock::time_point last_seen;
   /// Whether a presence check is scheduled (one at a time).
   bool presence_timer = false;
+  /// Per-user budgets (ws.presence_*, ws.typing_*, ws.receipts_*), whatever the number
+  /// of sockets: set when the actor starts.
+  token_bucket presence_budget;
+  token_bucket typing_budget;
+  token_bucket receipts_budget;
+  /// The latest update-presence that came past the presence budget: it goes out, in
+  /// place of any earlier one, when the budget allows (`atom::pr_flush`).
+  caf::optional<page_info> coalesced;
+  /// The event kinds of live connections last reported to the registry (`conn_live`).
+  uint8_t reported_kinds = 0;
 
   // -- life cycle -----------------------------------------------------------------------
   /// Routed messages handled, compared by the registry before passivating.

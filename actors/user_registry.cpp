@@ -24,6 +24,9 @@ struct user_registry_state {
   std::unordered_map<std::string, entry> entries;
   /// The user of each live actor, to match a down message to its entry.
   std::unordered_map<caf::actor_addr, std::string> users;
+  /// Users with live connections, and the event kinds those subscribe to (from their
+  /// actors, `conn_live`): pushes toward anyone else are not sent.
+  std::unordered_map<std::string, uint8_t> connected;
   user_registry_stats stats;
 
   user_registry_state() = default;
@@ -85,6 +88,32 @@ void send_if_live(self_pointer self, const std::string& user, Ts&&... xs) {
   self->send(i->second.actor, std::forward<Ts>(xs)...);
 }
 
+/// Routes `push` to the actor of `user` if the user has a live connection for its
+/// kind; returns whether it did.
+bool push_if_connected(self_pointer self, const std::string& user, const ws_push& push) {
+  auto i = self->state.connected.find(user);
+  if (i == self->state.connected.end() || (i->second & push.kind) == 0)
+    return false;
+  send_if_live(self, user, atom::push_v, user, push);
+  return true;
+}
+
+/// One frame for many users. Typing is shed while the mailbox holds more than
+/// ws.fanout_backlog messages: nothing depends on it, and under that load the
+/// registry must first drain what does.
+void fan_out(self_pointer self, const std::vector<std::string>& to, const ws_push& push) {
+  auto& gateway = self->state.settings.gateway;
+  if (push.sheddable && self->mailbox().size() > gateway.fanout_backlog) {
+    ++gateway.counters->fanout_shed;
+    return;
+  }
+  uint64_t skipped = 0;
+  for (const auto& user : to)
+    if (!push_if_connected(self, user, push))
+      ++skipped;
+  gateway.counters->offline_skipped += skipped;
+}
+
 /// Removes the entry of an actor that reported itself idle, then tells it to stop,
 /// unless a message was routed to it after it counted: then it is not idle, and it
 /// will report again. Since the entry goes first, any later message spawns a fresh
@@ -98,6 +127,7 @@ void on_idle(self_pointer self, const std::string& user, uint64_t handled) {
   auto actor = i->second.actor;
   st.entries.erase(i);
   st.users.erase(actor.address());
+  st.connected.erase(user);
   self->demonitor(actor.address());
   ++st.stats.passivated;
   self->send(actor, atom::passivate_v);
@@ -110,6 +140,7 @@ void on_down(self_pointer self, const caf::down_msg& msg) {
     return;
   log::warn("user actor terminated", {{"user", i->second}, {"reason", describe(msg.reason)}});
   st.entries.erase(i->second);
+  st.connected.erase(i->second);
   st.users.erase(i);
   ++st.stats.died;
 }
@@ -169,8 +200,24 @@ user_registry_actor::behavior_type user_registry_impl(self_pointer self,
     [self](atom::pr_state a, const std::string& user) {
       return route_if_live(self, user, presence_state{user, caf::none, caf::none}, a, user);
     },
-    [self](atom::push a, const std::string& user, const ws_push& push) {
-      send_if_live(self, user, a, user, push);
+    [self](atom::push, const std::string& user, const ws_push& push) {
+      if (!push_if_connected(self, user, push))
+        ++self->state.settings.gateway.counters->offline_skipped;
+    },
+    [self](atom::fanout, const std::vector<std::string>& to, const ws_push& push) {
+      fan_out(self, to, push);
+    },
+    [self](atom::conn_live, const std::string& user, uint8_t kinds) {
+      // Only from the user's current actor: a late report of a stopped one is void.
+      auto i = self->state.entries.find(user);
+      if (i == self->state.entries.end()
+          || i->second.actor.address()
+               != caf::actor_cast<caf::actor_addr>(self->current_sender()))
+        return;
+      if (kinds == 0)
+        self->state.connected.erase(user);
+      else
+        self->state.connected[user] = kinds;
     },
     [self](atom::card_upd a, const std::string& user, const user_card& card) {
       send_if_live(self, user, a, user, card);

@@ -90,8 +90,10 @@ ws_push read_receipt(const std::string& conversation_id, const std::string& read
 }
 
 ws_push typing(const std::string& conversation_id, const std::string& user) {
-  return make(event_kind::chat,
-              {{"type", "typing"}, {"conversationId", conversation_id}, {"userId", user}});
+  auto push = make(event_kind::chat,
+                   {{"type", "typing"}, {"conversationId", conversation_id}, {"userId", user}});
+  push.sheddable = true;
+  return push;
 }
 
 std::string error(const std::string& detail, const caf::optional<std::string>& action,

@@ -39,6 +39,13 @@ struct ws_config {
   int presence_timeout_s = 180;            // offline after this long without heartbeat/update
   int write_timeout_ms = 10000;            // a batch not written by then: socket cut (slow reader)
   int close_timeout_ms = 3000;             // a closing socket is cut after this, whatever the peer does
+  int presence_per_s = 2;                  // presence fan-outs per second per user (all sockets)...
+  int presence_burst = 10;                 // ...with this burst; more: coalesced, the latest page wins
+  int typing_per_s = 2;                    // typing frames per second per user...
+  int typing_burst = 10;                   // ...with this burst; more: shed (error frame)
+  int receipts_per_s = 5;                  // read-messages per second per user...
+  int receipts_burst = 20;                 // ...with this burst; more: shed (error frame)
+  std::size_t fanout_backlog = 100000;     // user-registry mailbox beyond which typing fan-outs are shed
 };
 
 struct chat_config {

@@ -131,9 +131,15 @@ struct chat_fixture {
     store.members[conv] = {"ann", "bob", "cid"};
     db = sys.spawn(fake_chat_db, &store);
     pushes = sys.spawn([this](caf::event_based_actor*) -> caf::behavior {
-      return {[this](atom::push, const std::string& user, const ws_push& p) {
-        pushed[user].push_back(json::parse(p.frame));
-      }};
+      return {
+        [this](atom::push, const std::string& user, const ws_push& p) {
+          pushed[user].push_back(json::parse(p.frame));
+        },
+        [this](atom::fanout, const std::vector<std::string>& users, const ws_push& p) {
+          for (const auto& user : users)
+            pushed[user].push_back(json::parse(p.frame));
+        },
+      };
     });
     persistence::message_writer_settings ws;
     ws.commit_delay = 2ms;

@@ -259,6 +259,7 @@ struct users_fixture {
   persistence::social_db db;
   user_registry_actor registry;
   std::shared_ptr<polled_views> views = std::make_shared<polled_views>();
+  std::shared_ptr<flood_counters> counters = std::make_shared<flood_counters>();
 
   users_fixture() {
     store.add_user("ann", "Ann", "Archer");
@@ -271,6 +272,7 @@ struct users_fixture {
     settings.gateway.presence_timeout = presence_timeout;
     settings.gateway.max_connections = 2;
     settings.views = views;
+    settings.gateway.counters = counters;
     registry = spawn_user_registry(sys, db, settings);
     sched.run();
   }

@@ -31,8 +31,11 @@ MESSAGE_KEYS = {"messageId", "conversationId", "sentAt", "senderId", "content", 
 NEW_MESSAGE_KEYS = MESSAGE_KEYS | {"type", "tempMessageId"}
 LIST_KEYS = {"conversationId", "title", "isGroup", "sentAt", "latestContent", "senderId",
              "isRead", "participantId", "unreadCount"}
-# Neither the gateway's per-socket frame limit nor the chat rate limit in the way.
+# Neither the gateway's per-socket frame limit, the per-user budgets nor the chat rate limit
+# in the way.
 UNLIMITED = {"TANDEM_WS_RATE_PER_S": "1000", "TANDEM_WS_RATE_BURST": "1000",
+             "TANDEM_WS_TYPING_PER_S": "1000", "TANDEM_WS_TYPING_BURST": "1000",
+             "TANDEM_WS_RECEIPTS_PER_S": "1000", "TANDEM_WS_RECEIPTS_BURST": "1000",
              "TANDEM_CHAT_RATE_PER_S": "1000", "TANDEM_CHAT_RATE_BURST": "1000"}
 ANY = object()
 

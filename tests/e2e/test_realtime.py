@@ -29,6 +29,8 @@ from tandem_tokens import mint_token
 
 JWT_KEY = "e2e-realtime-signing-key-" + "r" * 32
 BASE_ENV = {"TANDEM_AUTH_JWT_KEY": JWT_KEY}
+# For tests that flood on purpose: every update-presence goes out (ws.presence_*).
+NO_PRESENCE_BUDGET = {"TANDEM_WS_PRESENCE_PER_S": "100000", "TANDEM_WS_PRESENCE_BURST": "100000"}
 DELIVERY_S = 1.0   # a push reaches its sockets within this
 QUIET_S = 0.5      # how long "nothing arrives" is watched, after a marker
 WS_PATHS = ("/ws", "/ws/chat", "/ws/presence")
@@ -1007,7 +1009,8 @@ class FloodCase(RealtimeCase):
 
 class SlowReaders(FloodCase):
     node_env = dict(BASE_ENV, TANDEM_WS_WRITE_TIMEOUT_MS="1000",
-                    TANDEM_WS_RATE_PER_S="100000", TANDEM_WS_RATE_BURST="100000")
+                    TANDEM_WS_RATE_PER_S="100000", TANDEM_WS_RATE_BURST="100000",
+                    **NO_PRESENCE_BUDGET)
 
     def test_a_socket_that_stops_reading_is_cut_at_the_write_deadline_despite_heartbeats(self):
         ann = self.person()
@@ -1030,7 +1033,8 @@ class OverflowingReaders(FloodCase):
     # The write deadline far away: the overflow's close is what must not wait.
     node_env = dict(BASE_ENV, TANDEM_WS_WRITE_TIMEOUT_MS="600000",
                     TANDEM_WS_CLOSE_TIMEOUT_MS="500", TANDEM_WS_SEND_QUEUE_LIMIT="2",
-                    TANDEM_WS_RATE_PER_S="100000", TANDEM_WS_RATE_BURST="100000")
+                    TANDEM_WS_RATE_PER_S="100000", TANDEM_WS_RATE_BURST="100000",
+                    **NO_PRESENCE_BUDGET)
 
     def test_an_overflowing_socket_is_cut_at_the_close_deadline_despite_heartbeats(self):
         ann = self.person("Ann", "A")
@@ -1112,7 +1116,7 @@ class Shutdown(RealtimeCase):
         for round_ in range(4):
             with self.subTest(round=round_):
                 self.node = Node(dict(BASE_ENV, TANDEM_WS_RATE_PER_S="100000",
-                                      TANDEM_WS_RATE_BURST="100000"))
+                                      TANDEM_WS_RATE_BURST="100000", **NO_PRESENCE_BUDGET))
                 try:
                     self.shutdown_round()
                 finally:
