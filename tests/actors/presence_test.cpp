@@ -349,3 +349,117 @@ TEST_CASE_METHOD(presence_fixture, "GET /presence gathers the friends' presence 
   auto stranger = ask<presence_state>(atom::pr_peek_v, std::string{"cid"}, std::string{"bob"});
   CHECK(stranger.code() == errc::forbidden);
 }
+
+// -- per-user budgets and the fan-out (issue 15, item 1) --------------------------------------
+// The fixture keeps the default budgets: presence 2/s with a burst of 10, typing 2/s
+// with 10, read-messages 5/s with 20.
+
+TEST_CASE_METHOD(presence_fixture,
+                 "update-presence past the user's budget is coalesced: friends get at most the "
+                 "budget, and end at the latest page",
+                 "[presence][flood]") {
+  share_all("ann");
+  befriend("ann", "bob");
+  inbox ann_a, ann_b, bob_box;
+  connect("ann", &ann_a);
+  connect("ann", &ann_b);  // the budget is the user's: two sockets share it
+  connect("bob", &bob_box);
+  for (int i = 0; i < 50; ++i)
+    update("ann", "https://example.org/" + std::to_string(i), "Page");
+  auto seen = bob_box.of_type("update-presence");
+  REQUIRE(seen.size() == 10);  // the burst
+  CHECK(seen.back()["url"] == "https://example.org/9");
+  // Updates 10..49: the first waits, each later one replaced the one waiting.
+  CHECK(counters->presence_coalesced == 39);
+  wait(500ms);  // one token at 2/s
+  seen = bob_box.of_type("update-presence");
+  REQUIRE(seen.size() == 11);
+  CHECK(seen.back()["url"] == "https://example.org/49");
+  CHECK(ann_a.of_type("update-presence").size() == 11);
+  wait(10s);
+  CHECK(bob_box.of_type("update-presence").size() == 11);  // nothing more to send
+  // A steady flood (20 a second for 10 s) goes out at the budget's rate, latest last.
+  for (int i = 0; i < 200; ++i) {
+    update("ann", "https://example.org/steady-" + std::to_string(i), "Page");
+    wait(50ms);
+  }
+  wait(1s);
+  seen = bob_box.of_type("update-presence");
+  // The burst refilled during the 10 s pause, then 2 a second for 11 s.
+  CHECK(seen.size() - 11 <= 10 + 2 * 11);
+  CHECK(seen.back()["url"] == "https://example.org/steady-199");
+}
+
+TEST_CASE_METHOD(presence_fixture,
+                 "a coalesced update of a user whose last socket closed goes out to nobody",
+                 "[presence][flood]") {
+  share_all("ann");
+  befriend("ann", "bob");
+  inbox ann_box, bob_box;
+  auto conn = connect("ann", &ann_box);
+  connect("bob", &bob_box);
+  for (int i = 0; i < 11; ++i)
+    update("ann", "https://example.org/" + std::to_string(i), "Page");
+  disconnect(conn);
+  wait(1s);
+  auto seen = bob_box.frames;
+  REQUIRE(seen.size() == 11);  // ten updates, then presence-timeout; never page 10
+  CHECK(seen.back()["type"] == "presence-timeout");
+}
+
+TEST_CASE_METHOD(presence_fixture,
+                 "a fan-out sends nothing toward friends without a live connection for its kind",
+                 "[presence][flood]") {
+  share_all("ann");
+  befriend("ann", "bob");
+  befriend("ann", "cid");
+  inbox ann_box, bob_chat_box;
+  connect("ann", &ann_box);
+  auto bob_conn = connect("bob", &bob_chat_box, event_kind::chat);  // no presence on it
+  auto before = counters->offline_skipped.load();
+  update("ann", "https://example.org/", "Example");
+  // cid has no connection, bob none for presence: neither gets a message.
+  CHECK(counters->offline_skipped - before == 2);
+  CHECK(bob_chat_box.frames.empty());
+  // Once bob has a presence socket, he gets the next update; once it is gone, nothing.
+  inbox bob_box;
+  auto bob_presence = connect("bob", &bob_box, event_kind::presence);
+  wait(1s);
+  update("ann", "https://example.org/2", "Example");
+  REQUIRE(bob_box.of_type("update-presence").size() == 1);
+  CHECK(counters->offline_skipped - before == 3);  // cid again
+  disconnect(bob_presence);
+  disconnect(bob_conn);
+  wait(1s);
+  update("ann", "https://example.org/3", "Example");
+  CHECK(counters->offline_skipped - before == 5);
+  CHECK(bob_box.of_type("update-presence").size() == 1);
+}
+
+TEST_CASE_METHOD(presence_fixture,
+                 "typing and read-messages past the user's budgets are shed and counted, "
+                 "whatever the socket",
+                 "[presence][flood]") {
+  inbox box;
+  connect("ann", &box);
+  auto ann = caf::actor_cast<user_actor>(user_actors.at("ann"));
+  auto take = [&](uint8_t kind) {
+    auto r = request_from<bool>(sys, ann, atom::budget_v, kind);
+    sched.run();
+    REQUIRE(r->value);
+    return *r->value;
+  };
+  for (int i = 0; i < 10; ++i)
+    CHECK(take(flood_budget::typing));  // at the limit
+  CHECK(!take(flood_budget::typing));   // past it
+  CHECK(!take(flood_budget::typing));
+  CHECK(counters->typing_shed == 2);
+  for (int i = 0; i < 20; ++i)
+    CHECK(take(flood_budget::receipts));  // a separate budget
+  CHECK(!take(flood_budget::receipts));
+  CHECK(counters->receipts_shed == 1);
+  wait(500ms);
+  CHECK(take(flood_budget::typing));  // refilled at 2/s
+  CHECK(!take(flood_budget::typing));
+  CHECK(counters->typing_shed == 3);
+}
