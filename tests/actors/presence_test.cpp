@@ -1,6 +1,7 @@
 // Presence and pushes of the user actors in virtual time: who receives which frame,
 // privacy on the server, several connections, the presence timeout, and friendship
 // changes while online. Connections are stand-ins that record what they are sent.
+#include "actors/ws_frames.hpp"
 #include "tests/actors/users_fixture.hpp"
 
 #include <nlohmann/json.hpp>
@@ -462,4 +463,33 @@ TEST_CASE_METHOD(presence_fixture,
   CHECK(take(flood_budget::typing));  // refilled at 2/s
   CHECK(!take(flood_budget::typing));
   CHECK(counters->typing_shed == 3);
+}
+
+TEST_CASE_METHOD(presence_fixture,
+                 "past ws.fanout_backlog the registry sheds typing fan-outs, counted, never "
+                 "other frames",
+                 "[presence][flood]") {
+  user_settings settings;
+  settings.gateway.fanout_backlog = 2;
+  settings.gateway.counters = counters;
+  auto small = spawn_user_registry(sys, db, settings);
+  inbox bob_box;
+  auto opened = request_from<caf::actor>(sys, small, atom::conn_open_v, std::string{"bob"},
+                                         event_kind::chat, stand_in(&bob_box));
+  sched.run();
+  REQUIRE(opened->value);
+  auto typing = frames::typing("conv", "ann");
+  auto other = frames::read_receipt("conv", "ann", 1);
+  std::vector<std::string> to{"bob"};
+  for (int i = 0; i < 4; ++i)
+    caf::anon_send(small, atom::fanout_v, to, other);
+  for (int i = 0; i < 4; ++i)
+    caf::anon_send(small, atom::fanout_v, to, typing);
+  sched.run();
+  // Receipts are never shed; the first typing fan-out found 3 messages behind it.
+  CHECK(bob_box.of_type("read-receipt").size() == 4);
+  CHECK(counters->fanout_shed == 1);
+  CHECK(bob_box.of_type("typing").size() == 3);
+  caf::anon_send_exit(small, caf::exit_reason::user_shutdown);
+  sched.run();
 }
