@@ -34,6 +34,8 @@ enum class errc : uint8_t {
   redis_unavailable,  ///< Redis cannot be reached or timed out (503).
   redis_error,        ///< Redis answered with an error reply (500).
   internal,           ///< A bug or an unexpected exception (500).
+  storage_full,       ///< The media store has no space left (507).
+  storage_read_only,  ///< The media store cannot be written: read-only, no permission (503).
 };
 
 /// A short stable name for logs and `detail` texts ("db_unavailable").
