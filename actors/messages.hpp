@@ -85,6 +85,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(tandem, caf::first_custom_type_id)
   CAF_ADD_ATOM(tandem, tandem::atom, stats, "stats")
   // -- atoms for accounts and tokens ------------------------------------------
   CAF_ADD_ATOM(tandem, tandem::atom, create_account, "acct_new")
+  CAF_ADD_ATOM(tandem, tandem::atom, delete_account, "acct_del")
   CAF_ADD_ATOM(tandem, tandem::atom, find_account_by_email, "acct_find")
   CAF_ADD_ATOM(tandem, tandem::atom, hash_password, "pw_hash")
   CAF_ADD_ATOM(tandem, tandem::atom, verify_password, "pw_verify")
