@@ -27,17 +27,39 @@ auto forward_to(pair_promise rp) {
   return [rp](caf::error& err) mutable { rp.deliver(std::move(err)); };
 }
 
+/// Removes the account a registration has just created, then delivers `err`: a
+/// registration is answered whole or leaves nothing, so that the client's retry
+/// registers instead of meeting 409. (If the database fails too, the account stays and
+/// its owner can sign in.)
+void undo_sign_up(self_pointer self, const std::string& user_id, caf::error err,
+                  pair_promise rp) {
+  const auto& deps = self->state.deps;
+  self->request(deps.db, deps.timeout, atom::delete_account_v, user_id)
+    .then([rp, err](bool) mutable { rp.deliver(std::move(err)); },
+          [rp, err, user_id](caf::error& also) mutable {
+            log::warn("a registration failed and its account could not be removed",
+                      {{"user_id", user_id}, {"error", describe(also)}});
+            rp.deliver(std::move(err));
+          });
+}
+
 /// Signs an access token for `who`, stores a refresh token as a new family and
-/// delivers both.
-void issue_pair(self_pointer self, const identity& who, pair_promise rp) {
+/// delivers both. For a registration (`new_account`), a failure removes the account.
+void issue_pair(self_pointer self, const identity& who, pair_promise rp,
+                bool new_account = false) {
+  auto fail = [self, rp, user_id = who.user_id, new_account](caf::error err) mutable {
+    if (new_account)
+      undo_sign_up(self, user_id, std::move(err), rp);
+    else
+      rp.deliver(std::move(err));
+  };
   const auto& deps = self->state.deps;
   access_token access;
   try {
     access = deps.tokens->issue(who);
   } catch (const std::exception& e) {
     log::error("cannot issue an access token", {{"detail", e.what()}});
-    rp.deliver(caf::make_error(errc::internal, "issue_access_token"));
-    return;
+    return fail(caf::make_error(errc::internal, "issue_access_token"));
   }
   auto refresh = new_refresh_token();
   auto command = auth_store::issue_command(refresh, new_random_id(), who, deps.auth.refresh_ttl_s);
@@ -46,7 +68,7 @@ void issue_pair(self_pointer self, const identity& who, pair_promise rp) {
       [rp, who, access, refresh](redis_reply&) mutable {
         rp.deliver(token_pair{who.user_id, access.token, refresh, access.expires_in});
       },
-      forward_to(rp));
+      [fail](caf::error& err) mutable { fail(std::move(err)); });
 }
 
 /// Verifies the password of a login (or, for an unknown email, does the same work
@@ -93,7 +115,7 @@ accounts_actor::behavior_type accounts_impl(self_pointer self, accounts_deps dep
             const auto& deps = self->state.deps;
             self->request(deps.db, deps.timeout, atom::create_account_v, email, std::move(hash))
               .then([self, rp](account& acc) mutable {
-                      issue_pair(self, identity{acc.user_id, acc.email}, rp);
+                      issue_pair(self, identity{acc.user_id, acc.email}, rp, true);
                     },
                     forward_to(rp));
           },

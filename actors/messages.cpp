@@ -19,6 +19,8 @@ const char* to_string(errc x) {
     case errc::redis_unavailable: return "redis_unavailable";
     case errc::redis_error: return "redis_error";
     case errc::internal: return "internal";
+    case errc::storage_full: return "storage_full";
+    case errc::storage_read_only: return "storage_read_only";
   }
   return "unknown";
 }

@@ -34,6 +34,8 @@ enum class errc : uint8_t {
   redis_unavailable,  ///< Redis cannot be reached or timed out (503).
   redis_error,        ///< Redis answered with an error reply (500).
   internal,           ///< A bug or an unexpected exception (500).
+  storage_full,       ///< The media store has no space left (507).
+  storage_read_only,  ///< The media store cannot be written: read-only, no permission (503).
 };
 
 /// A short stable name for logs and `detail` texts ("db_unavailable").
@@ -83,6 +85,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(tandem, caf::first_custom_type_id)
   CAF_ADD_ATOM(tandem, tandem::atom, stats, "stats")
   // -- atoms for accounts and tokens ------------------------------------------
   CAF_ADD_ATOM(tandem, tandem::atom, create_account, "acct_new")
+  CAF_ADD_ATOM(tandem, tandem::atom, delete_account, "acct_del")
   CAF_ADD_ATOM(tandem, tandem::atom, find_account_by_email, "acct_find")
   CAF_ADD_ATOM(tandem, tandem::atom, hash_password, "pw_hash")
   CAF_ADD_ATOM(tandem, tandem::atom, verify_password, "pw_verify")

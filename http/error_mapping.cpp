@@ -21,6 +21,15 @@ const char* default_detail(unsigned status) {
   }
 }
 
+/// Details that say more than the status, for store faults a client can only wait out.
+const char* fault_detail(errc code) {
+  switch (code) {
+    case errc::storage_full: return "The media store is full; try again later";
+    case errc::storage_read_only: return "The media store cannot be written; try again later";
+    default: return nullptr;
+  }
+}
+
 } // namespace
 
 unsigned status_of(const caf::error& err) {
@@ -36,7 +45,9 @@ unsigned status_of(const caf::error& err) {
     case errc::rate_limited: return 429;
     case errc::overloaded:
     case errc::db_unavailable:
-    case errc::redis_unavailable: return 503;
+    case errc::redis_unavailable:
+    case errc::storage_read_only: return 503;
+    case errc::storage_full: return 507;
     case errc::db_timeout: return 504;
     default: return 500;
   }
@@ -47,7 +58,8 @@ response error_to_response(const caf::error& err, const std::string& operation) 
   const auto& ctx = err.context();
   // Only our own 4xx codes may carry client text; CAF's and 5xx contexts are internal.
   auto own = err.category() == caf::atom("tandem");
-  auto detail = std::string{default_detail(status)};
+  auto fault = fault_detail(code_of(err));
+  auto detail = std::string{fault ? fault : default_detail(status)};
   if (own && status < 500 && ctx.size() >= 1 && ctx.match_element<std::string>(0)) {
     const auto& text = ctx.get_as<std::string>(0);
     if (text.find(' ') != std::string::npos)

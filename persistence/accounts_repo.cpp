@@ -35,6 +35,10 @@ caf::expected<account> insert(pqxx::work& tx, const std::string& email,
   return account_from_row(res[0]);
 }
 
+caf::expected<bool> remove(pqxx::work& tx, const std::string& user_id) {
+  return tx.exec_params("DELETE FROM accounts WHERE user_id = $1", user_id).affected_rows() > 0;
+}
+
 caf::expected<account> find_by_email(pqxx::work& tx, const std::string& email) {
   text::fault why = text::fault::none;
   auto key = text::canonical_email(email, why);

@@ -18,6 +18,9 @@ namespace tandem::persistence::accounts {
 caf::expected<account> insert(pqxx::work& tx, const std::string& email,
                               const std::string& password_hash);
 
+/// Removes the login of `user_id`; whether there was one.
+caf::expected<bool> remove(pqxx::work& tx, const std::string& user_id);
+
 /// The login whose canonical email is that of `email`; `errc::not_found` when there is
 /// none (or `email` has no canonical form).
 caf::expected<account> find_by_email(pqxx::work& tx, const std::string& email);

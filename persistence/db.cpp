@@ -56,6 +56,11 @@ db_actor::behavior_type db_impl(db_actor::stateful_pointer<db_state> self,
         return accounts::insert(tx, email, hash);
       });
     },
+    [self](atom::delete_account, const std::string& user_id) {
+      return self->state.transact("delete_account", [user_id](pqxx::work& tx) {
+        return accounts::remove(tx, user_id);
+      });
+    },
     [self](atom::find_account_by_email, const std::string& email) {
       return self->state.transact("find_account_by_email", [email](pqxx::work& tx) {
         return accounts::find_by_email(tx, email);

@@ -33,6 +33,9 @@ using db_actor = caf::typed_actor<
   /// Inserts a login (email, argon2id hash) with a new user id and replies it;
   /// `errc::already_exists` when the email is taken in any letter case.
   , caf::replies_to<atom::create_account, std::string, std::string>::with<account>
+  /// Removes the login of a user id again (a registration that could not be answered);
+  /// replies whether there was one.
+  , caf::replies_to<atom::delete_account, std::string>::with<bool>
   /// Replies the login of an email compared case-insensitively; `errc::not_found`.
   , caf::replies_to<atom::find_account_by_email, std::string>::with<account>
   /// Replies the Tandem user id of the external identity (issuer, subject), minted

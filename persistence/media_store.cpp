@@ -29,6 +29,11 @@ constexpr std::size_t media_queue_limit = 32;
 /// Longest plain directory name; longer encodings are hashed (NAME_MAX is 255).
 constexpr std::size_t max_plain_dir_name = 200;
 
+/// Uploads are written here and renamed into their owner's directory when complete, so
+/// that whatever a crash cuts short is here alone and removed at the next start
+/// (prepare_media_dir). No owner's directory can have this name: those never hold '.'.
+constexpr const char* partial_dir = ".partial";
+
 constexpr std::array<const char*, 3> image_extensions = {"png", "jpeg", "jpg"};
 
 constexpr char upper_hex[] = "0123456789ABCDEF";
@@ -112,6 +117,20 @@ bool unlink_if_exists(const std::string& path) {
 
 bool valid_key(const media_key& key) {
   return is_media_dir_name(key.owner_dir) && format_of_extension(key.ext) != image_format::unknown;
+}
+
+/// The code of a failed file operation: the store's own faults by errno, else internal.
+errc storage_fault_of(const std::error_code& ec) {
+  if (ec.category() != std::generic_category())
+    return errc::internal;
+  switch (ec.value()) {
+    case ENOSPC:
+    case EDQUOT: return errc::storage_full;
+    case EROFS:
+    case EACCES:
+    case EPERM: return errc::storage_read_only;
+    default: return errc::internal;
+  }
 }
 
 caf::error malformed_key() {
@@ -204,6 +223,15 @@ void prepare_media_dir(const std::string& dir) {
   if (::access(dir.c_str(), W_OK | X_OK) != 0)
     throw std::runtime_error("media.dir " + dir + ": not writable: "
                              + std::generic_category().message(errno));
+  auto partial = std::filesystem::path{dir} / partial_dir;
+  auto removed = std::filesystem::remove_all(partial, ec);
+  if (!ec)
+    std::filesystem::create_directory(partial, ec);
+  if (ec)
+    throw std::runtime_error("media.dir " + dir + ": cannot empty " + partial_dir + ": "
+                             + ec.message());
+  if (removed > 1)  // the directory itself counts one
+    log::warn("partial uploads removed", {{"dir", partial.string()}, {"files", removed - 1}});
 }
 
 // -- the store ------------------------------------------------------------------
@@ -215,6 +243,15 @@ media_session::media_session(std::string root) : root_(std::move(root)) {
 completion media_session::execute(const pool_job<media_session>& job) {
   try {
     return job.run(*this);
+  } catch (const std::system_error& e) {
+    // A full or read-only file system is the operator's to fix, and the client's to wait
+    // out: its own code (507, 503), never a 500. The operation left no file behind.
+    auto fault = storage_fault_of(e.code());
+    log::error(fault == errc::storage_full        ? "media store is full"
+               : fault == errc::storage_read_only ? "media store cannot be written"
+                                                  : "media store operation failed",
+               {{"operation", job.name}, {"error", e.what()}});
+    return job.fail(caf::make_error(fault, job.name));
   } catch (const std::exception& e) {
     // The message names the file and the system error; it never holds file contents.
     log::error("media store operation failed", {{"operation", job.name}, {"error", e.what()}});
@@ -231,10 +268,13 @@ caf::expected<bool> media_session::put(const media_key& key, const std::string& 
   else if (errno != EEXIST)
     throw_errno("mkdir " + dir);
   auto file = root_ + "/" + key.path();
+  auto partial = root_ + "/" + partial_dir;
+  if (::mkdir(partial.c_str(), 0750) != 0 && errno != EEXIST)
+    throw_errno("mkdir " + partial);
   // Two workers may store the same key at once: each writes its own temporary
-  // file (O_EXCL, random suffix) and the last rename wins whole.
+  // file (O_EXCL, random name) and the last rename wins whole.
   thread_local std::mt19937_64 rng{std::random_device{}()};
-  auto tmp = dir + "/.upload-" + std::to_string(rng());
+  auto tmp = partial + "/" + std::to_string(rng());
   unique_fd fd{::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640)};
   if (fd.get() < 0)
     throw_errno("open " + tmp);

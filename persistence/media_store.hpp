@@ -43,8 +43,9 @@ std::string media_dir_name(const std::string& user_id);
 bool is_media_dir_name(std::string_view name);
 
 /// Creates media.dir (and its parents) unless it exists and checks that it is a
-/// writable directory. Throws std::runtime_error with a one-line reason otherwise.
-/// Blocking: called by main at start-up.
+/// writable directory; removes the partial files of uploads that a crash cut short.
+/// Throws std::runtime_error with a one-line reason otherwise. Blocking: called by main
+/// at start-up.
 void prepare_media_dir(const std::string& dir);
 
 // -- the store ------------------------------------------------------------------
@@ -55,11 +56,13 @@ class media_session {
 public:
   explicit media_session(std::string root);
 
-  /// Runs `job`; exceptions (I/O errors) become `errc::internal` and are logged.
+  /// Runs `job`; exceptions (I/O errors) are logged and become `errc::storage_full`
+  /// (ENOSPC, EDQUOT), `errc::storage_read_only` (EROFS, EACCES, EPERM) or else
+  /// `errc::internal`.
   completion execute(const pool_job<media_session>& job);
 
-  /// Stores `bytes` as the file of `key` atomically: a temporary file in the same
-  /// directory, fsync, rename over the old file, fsync of the directory. Then
+  /// Stores `bytes` as the file of `key` atomically: a temporary file in media.dir's
+  /// `.partial` directory, fsync, rename over the old file, fsync of the directory. Then
   /// removes the owner's images with other extensions, so one image is kept.
   /// `errc::invalid_request` for a malformed key; throws on I/O errors.
   caf::expected<bool> put(const media_key& key, const std::string& bytes);
@@ -75,8 +78,9 @@ private:
 };
 
 /// The typed interface of the store, used by request with a timeout from an actor.
-/// Every operation may also fail with `errc::overloaded` (queue full) and
-/// `errc::internal` (an I/O error, logged).
+/// Every operation may also fail with `errc::overloaded` (queue full), and with
+/// `errc::storage_full`, `errc::storage_read_only` or `errc::internal` (an I/O error,
+/// logged; see `media_session::execute`).
 using media_actor = caf::typed_actor<
   /// Stores an image (see `media_session::put`); replies true.
   caf::replies_to<atom::media_put, media_key, std::string>::with<bool>,

@@ -65,8 +65,14 @@ class Node:
         env.update(extra_env or {})
         # The node's own database, for tests that arrange rows no route writes.
         self.db_dsn = env["TANDEM_DB_DSN"]
-        self.proc = subprocess.Popen([required_env("TANDEM_TEST_BIN"), *args], env=env,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.media_dir = env["TANDEM_MEDIA_DIR"]
+        self._command = ([required_env("TANDEM_TEST_BIN"), *args], env)
+        self._start()
+
+    def _start(self):
+        command, env = self._command
+        self.proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
         self.logs = []
         self._listening = threading.Event()
         self._reader = threading.Thread(target=self._read_logs, daemon=True)
@@ -128,6 +134,17 @@ class Node:
         code = self.proc.wait(timeout)
         self._check_sanitizers()
         return code
+
+    def crash_and_restart(self):
+        """SIGKILL (no shutdown of any kind), then the same node again: same database,
+        media directory and configuration, on a new port once it listens."""
+        self.proc.kill()
+        self.proc.wait()
+        self._check_sanitizers()
+        self._reader.join(10)
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+        self._start()
 
     def stop(self):
         if self.proc.poll() is None:

@@ -60,20 +60,14 @@ def dir_name(user_id):
                    for c in user_id)
 
 
-class Media(NodeTestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.media_dir = tempfile.mkdtemp(prefix="tandem-e2e-media-")
-        cls.node_env = {"TANDEM_AUTH_JWT_KEY": JWT_KEY, "TANDEM_MEDIA_URL_KEY": MEDIA_KEY,
-                        "TANDEM_MEDIA_DIR": os.path.join(cls.media_dir, "store")}
-        super().setUpClass()
+# The node's environment for these helpers: its keys and media.dir.
+def media_env(media_dir):
+    return {"TANDEM_AUTH_JWT_KEY": JWT_KEY, "TANDEM_MEDIA_URL_KEY": MEDIA_KEY,
+            "TANDEM_MEDIA_DIR": media_dir}
 
-    @classmethod
-    def tearDownClass(cls):
-        super().tearDownClass()
-        shutil.rmtree(cls.media_dir, ignore_errors=True)
 
-    # -- helpers ---------------------------------------------------------------------
+class MediaClient:
+    """Helpers for a test case whose `self.node` runs with `media_env` (no tests here)."""
 
     def call(self, method, path, headers=None, body=None):
         """(status, parsed JSON body) of a JSON route; `body` is sent as JSON."""
@@ -145,10 +139,23 @@ class Media(NodeTestCase):
 
     def stored_files(self, user):
         """The files in the store for `user`, as paths below the media directory."""
-        root = os.path.join(self.media_dir, "store")
+        root = self.node.media_dir
         return sorted(os.path.relpath(os.path.join(d, f), root)
                       for d, _, files in os.walk(os.path.join(root, dir_name(user)))
                       for f in files)
+
+
+class Media(MediaClient, NodeTestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.media_dir = tempfile.mkdtemp(prefix="tandem-e2e-media-")
+        cls.node_env = media_env(os.path.join(cls.media_dir, "store"))
+        super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        shutil.rmtree(cls.media_dir, ignore_errors=True)
 
     # -- U12, PUT, GET, U15 ----------------------------------------------------------
 

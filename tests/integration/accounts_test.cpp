@@ -267,6 +267,24 @@ TEST_CASE_METHOD(accounts_fixture, "bad registrations and logins are refused wit
 }
 
 TEST_CASE_METHOD(accounts_fixture,
+                 "a registration whose tokens cannot be stored leaves no account behind",
+                 "[accounts][redis][pg]") {
+  test::stopped_service redis_down{"redis"};
+  auto refused = sign_up(email, "correct horse");
+  REQUIRE_FALSE(refused);
+  CHECK(code_of(refused.error()) == errc::redis_unavailable);
+  redis_down.start();
+  // Not a 409: the retry registers once the Redis workers have reconnected.
+  caf::expected<token_pair> reg = caf::make_error(errc::redis_unavailable);
+  CHECK(test::eventually(20s, [&] {
+    reg = sign_up(email, "correct horse");
+    return reg || code_of(reg.error()) != errc::redis_unavailable;
+  }));
+  REQUIRE(reg);
+  CHECK(login(email, "correct horse")->user_id == reg->user_id);
+}
+
+TEST_CASE_METHOD(accounts_fixture,
                  "every spelling of one address is one login: one lockout, one key, one lookup",
                  "[accounts][redis][pg]") {
   auto local = "kate-" + new_random_id();

@@ -106,6 +106,8 @@ TEST_CASE("every error code maps to its status", "[http][errors]") {
   CHECK(status_of(caf::make_error(errc::overloaded)) == 503);
   CHECK(status_of(caf::make_error(errc::db_unavailable)) == 503);
   CHECK(status_of(caf::make_error(errc::redis_unavailable)) == 503);
+  CHECK(status_of(caf::make_error(errc::storage_read_only)) == 503);
+  CHECK(status_of(caf::make_error(errc::storage_full)) == 507);
   CHECK(status_of(caf::make_error(errc::db_timeout)) == 504);
   CHECK(status_of(caf::make_error(caf::sec::request_timeout)) == 504);
   CHECK(status_of(caf::make_error(errc::db_query_failed)) == 500);
@@ -133,4 +135,13 @@ TEST_CASE("client text shows for 4xx only, and rate limits carry Retry-After", "
   res = http::error_to_response(caf::make_error(errc::unauthorized, "Invalid refresh token"), "t");
   CHECK(res.status == 401);
   CHECK(header_of(res, "WWW-Authenticate") == "Bearer");
+}
+
+TEST_CASE("the media store's faults answer a detail of their own", "[http][errors]") {
+  auto res = http::error_to_response(caf::make_error(errc::storage_full, "media_put"), "t");
+  CHECK(res.status == 507);
+  CHECK(res.body == R"({"detail":"The media store is full; try again later"})");
+  res = http::error_to_response(caf::make_error(errc::storage_read_only, "media_put"), "t");
+  CHECK(res.status == 503);
+  CHECK(res.body == R"({"detail":"The media store cannot be written; try again later"})");
 }

@@ -279,6 +279,7 @@ TEST_CASE("the media store writes, replaces, reads and removes images", "[media]
   for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator(dir.path / png.owner_dir))
     ++entries;
   CHECK(entries == 1);
+  CHECK(std::filesystem::is_empty(dir.path / ".partial"));
 
   CHECK(*store.remove(jpg) == true);
   CHECK(*store.remove(jpg) == false);
@@ -308,4 +309,15 @@ TEST_CASE("preparing the media directory creates it or fails clearly", "[media][
                     Catch::Contains("media.dir") && Catch::Contains("file"));
   CHECK_THROWS_WITH(persistence::prepare_media_dir((file / "sub").string()),
                     Catch::Contains("cannot create"));
+}
+
+TEST_CASE("preparing the media directory removes what a crash left of uploads", "[media][unit]") {
+  temp_dir dir;
+  std::filesystem::create_directories(dir.path / ".partial");
+  std::ofstream{dir.path / ".partial" / "123"} << "the first half of an image";
+  std::filesystem::create_directories(dir.path / "u1");
+  std::ofstream{dir.path / "u1" / "profile_image.png"} << "an image";
+  persistence::prepare_media_dir(dir.path.string());
+  CHECK(std::filesystem::is_empty(dir.path / ".partial"));
+  CHECK(read_file(dir.path / "u1" / "profile_image.png") == "an image");
 }
