@@ -23,7 +23,7 @@ import { now, sleep, procStatus, cpuTicks, CLK_TCK, alive, loadavg } from "../re
 // ---- options ------------------------------------------------------------------------------
 const opt = {
   url: "", tokens: "", pid: 0, minutes: 30, "sample-s": 10, csv: "", online: 300, "online-first": 101,
-  "churn-last": 1000, "churn-per-s": 2, "poll-s": 30, "presence-s": 20, "chat-s": 60, "share-s": 300,
+  "churn-last": 1000, "churn-per-s": 3, "poll-s": 15, "presence-s": 15, "chat-s": 30, "share-s": 300,
   "profile-s": 300, "read-prob": 0.5, "ws-rate": 20, "ws-sockets": 8, floods: "presence,typing,share,register",
   "share-flood-per-s": 5, "register-flood-per-s": 2, accounts: 8, "login-s": 10, "refresh-s": 1,
   "redis-port": 0, "redis-host": "127.0.0.1", "pg-dsn": "", "max-rss-mb": 4096, "typing-group": 256, "cooldown-s": 30,
@@ -230,8 +230,16 @@ async function setupConversations() {
 }
 
 // ---- churn: users that connect, stay a little, and leave ----------------------------------------
+const churnFirst = () => opt["online-first"] + opt.online, churnLast = () => Math.min(opt["churn-last"], users.length);
+// Their actors are loaded before the load starts, so that a short run's RSS shows growth,
+// not the population of actors filling up (an idle actor lives users.idle_timeout_s).
+async function warmChurn() {
+  const ids = [];
+  for (let i = churnFirst(); i <= churnLast(); i++) ids.push(i);
+  await pool(ids, 8, (i) => call("warm_up", "GET", "/friendship/requests", user(i).token));
+}
 function churn() {
-  const first = opt["online-first"] + opt.online, last = Math.min(opt["churn-last"], users.length);
+  const first = churnFirst(), last = churnLast();
   if (last < first || opt["churn-per-s"] <= 0) return;
   const busy = new Set();
   setInterval(async () => {
@@ -453,7 +461,7 @@ function summary(aborted, genCpu) {
   }
   for (const g of gauges.filter((g) => g.startsWith("m_") && !/largest/.test(g))) {
     const name = g.replace(/^m_tandem_/, "");
-    flat[name] = Math.abs(f[`${name}_slope_per_10min`]) <= Math.max(5, 0.05 * Math.abs(f[`${name}_end`]));
+    flat[name] = Math.abs(f[`${name}_slope_per_10min`]) <= Math.max(10, 0.05 * Math.abs(f[`${name}_end`]));
   }
   const growing = Object.entries(flat).filter(([, v]) => !v).map(([k]) => k);
   f.gen_cpu_pct = genCpu;
@@ -469,6 +477,7 @@ await sample(t0);
 log(`setup: ${opt.online} connected users from u${String(opt["online-first"]).padStart(6, "0")}, floods: ${[...floods].join(",") || "none"}`);
 for (let i = opt["online-first"]; i < opt["online-first"] + opt.online && i <= users.length; i++) online.push(new Member(i));
 await setupConversations();
+await warmChurn();
 await pool(online, 16, (m) => m.connect());
 log(`${online.filter((m) => m.ws).length} users connected; running ${opt.minutes} min`);
 const cpu0 = process.cpuUsage(), start = now();
@@ -479,7 +488,7 @@ for (const m of online) {
   every(opt["share-s"], () => m.share());
   every(opt["profile-s"], () => m.profile());
 }
-setInterval(() => { for (const m of online) m.sweep(); }, 5000);
+setInterval(() => { if (!stopping) for (const m of online) m.sweep(); }, 5000);
 churn();
 accounts();
 await startFloods();
