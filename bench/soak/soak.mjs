@@ -181,7 +181,9 @@ class Member {
   async poll() {
     const t = this.u.token;
     await call("get_requests", "GET", "/friendship/requests", t);
-    await call("get_unread", "GET", "/notifications/share?is_read=false", t);
+    const unread = await call("get_unread", "GET", "/notifications/share?is_read=false", t);
+    if (Array.isArray(unread) && unread.length && Math.random() < opt["read-prob"]) // the badge opened
+      await call("mark_read", "POST", "/notifications/share/read", t, unread.map((x) => ({ event_id: x.event_id })));
     await call("get_presence", "GET", "/presence", t);
     if (Math.random() < 0.25) {
       await call("get_conversations", "GET", "/conversations?limit=20", t);
@@ -410,13 +412,17 @@ async function sample(t0) {
 }
 
 // Least-squares slope of y over t (per 10 minutes) for the rows of the second half.
-function slope(rs, key) {
+// Also the change that trend makes over those rows and the residuals' standard deviation
+// (a trend within twice the noise is not growth: churn makes sockets and files jitter).
+function trend(rs, key) {
   const pts = rs.map((r) => [r.t_s, r[key]]).filter(([, y]) => Number.isFinite(y));
-  if (pts.length < 3) return NaN;
+  if (pts.length < 3) return { slope: NaN, change: NaN, noise: NaN };
   const n = pts.length, mt = pts.reduce((a, p) => a + p[0], 0) / n, my = pts.reduce((a, p) => a + p[1], 0) / n;
   let num = 0, den = 0;
   for (const [t, y] of pts) { num += (t - mt) * (y - my); den += (t - mt) ** 2; }
-  return den ? (num / den) * 600 : NaN;
+  const b = den ? num / den : 0;
+  const noise = Math.sqrt(pts.reduce((a, [t, y]) => a + (y - my - b * (t - mt)) ** 2, 0) / (n - 2));
+  return { slope: den ? b * 600 : NaN, change: b * (pts[n - 1][0] - pts[0][0]), noise };
 }
 
 let loadRows = 0;
@@ -425,13 +431,16 @@ function summary(aborted, genCpu) {
   // rows[0] is the node before the load; the cool-down rows come after it and are not trended.
   const measured = rows.slice(0, loadRows);
   const half = measured.slice(1 + Math.floor((measured.length - 1) / 2));
+  const within = {}; // gauge -> its second-half trend is within the noise
   const gauges = cols.filter((c) => !["t_s", "req", "err", "limited", "p50_ms", "p99_ms"].includes(c) && !/_total/.test(c));
   for (const g of gauges) {
     const ys = measured.map((r) => r[g]).filter(Number.isFinite);
     if (!ys.length) continue;
     const name = g.replace(/^m_tandem_/, "");
     f[`${name}_start`] = ys[0]; f[`${name}_end`] = ys[ys.length - 1]; f[`${name}_max`] = Math.max(...ys);
-    f[`${name}_slope_per_10min`] = +slope(half, g).toFixed(1);
+    const tr = trend(half, g);
+    f[`${name}_slope_per_10min`] = +tr.slope.toFixed(1);
+    within[name] = Math.abs(tr.change) <= 2 * tr.noise;
   }
   for (const c of cols.filter((c) => /_total/.test(c))) { // counters: what happened during the run
     const ys = rows.map((r) => r[c]).filter(Number.isFinite);
@@ -447,13 +456,12 @@ function summary(aborted, genCpu) {
     if (!o.flood) { n += o.n; err += o.err; }
   }
   f.error_rate = n ? +(err / n).toFixed(5) : NaN;
-  // Flat: a gauge whose trend over the second half is under a small share of its level.
-  const flat = {
-    rss: Math.abs(f.rss_kb_slope_per_10min) <= Math.max(4096, 0.02 * f.rss_kb_end),
-    fds: Math.abs(f.fds_slope_per_10min) <= Math.max(10, 0.05 * f.fds_end),
-    threads: Math.abs(f.threads_slope_per_10min) <= 1,
-    redis: !Number.isFinite(f.redis_used_kb_slope_per_10min) || Math.abs(f.redis_used_kb_slope_per_10min) <= Math.max(256, 0.02 * f.redis_used_kb_end),
-  };
+  // Flat: a gauge whose trend over the second half is under a small share of its level per
+  // 10 minutes, or within its noise.
+  const under = (name, floor, share) => !Number.isFinite(f[`${name}_slope_per_10min`]) || within[name] ||
+    Math.abs(f[`${name}_slope_per_10min`]) <= Math.max(floor, share * Math.abs(f[`${name}_end`]));
+  const flat = { rss: under("rss_kb", 4096, 0.02), fds: under("fds", 10, 0.05), threads: under("threads", 1, 0),
+                 redis: under("redis_used_kb", 256, 0.02), pg_conns: under("pg_conns", 1, 0) };
   if (rows.length > loadRows) { // after the load: what the node gives back
     const last = rows[rows.length - 1];
     f.cooldown_s = last.t_s - measured[measured.length - 1].t_s;
@@ -461,7 +469,7 @@ function summary(aborted, genCpu) {
   }
   for (const g of gauges.filter((g) => g.startsWith("m_") && !/largest/.test(g))) {
     const name = g.replace(/^m_tandem_/, "");
-    flat[name] = Math.abs(f[`${name}_slope_per_10min`]) <= Math.max(10, 0.05 * Math.abs(f[`${name}_end`]));
+    flat[name] = under(name, 10, 0.05);
   }
   const growing = Object.entries(flat).filter(([, v]) => !v).map(([k]) => k);
   f.gen_cpu_pct = genCpu;
