@@ -25,7 +25,7 @@ const opt = {
   url: "", tokens: "", pid: 0, minutes: 30, "sample-s": 10, csv: "", online: 300, "online-first": 101,
   "churn-last": 1000, "churn-per-s": 3, "poll-s": 15, "presence-s": 15, "chat-s": 30, "share-s": 300,
   "profile-s": 300, "read-prob": 0.5, "ws-rate": 20, "ws-sockets": 8, floods: "presence,typing,share,register",
-  "share-flood-per-s": 5, "register-flood-per-s": 2, accounts: 8, "login-s": 10, "refresh-s": 1,
+  "share-flood-per-s": 5, "register-flood-per-s": 2, accounts: 16, "login-s": 10, "refresh-s": 5,
   "redis-port": 0, "redis-host": "127.0.0.1", "pg-dsn": "", "max-rss-mb": 4096, "typing-group": 256, "cooldown-s": 30,
 };
 for (let i = 2; i < process.argv.length; i += 2) {
@@ -273,7 +273,8 @@ async function accounts() {
     await call("create_profile", "POST", "/users/me", r.access_token, { first_name: "Soak", last_name: `Account ${k}` });
     list.push(a);
   }
-  if (!list.length) { log("no account could be registered: no logins or refreshes"); return; }
+  log(`${list.length} of ${opt.accounts} accounts registered`);
+  if (!list.length) return;
   // One operation at a time per account: a refresh racing another would replay a rotated token.
   const pick = () => { const a = list[(Math.random() * list.length) | 0]; return a.busy ? null : a; };
   every(opt["login-s"], async () => { // a new session replaces the old one, which logs out
@@ -498,7 +499,7 @@ for (const m of online) {
 }
 setInterval(() => { if (!stopping) for (const m of online) m.sweep(); }, 5000);
 churn();
-accounts();
+await accounts(); // registered before the registration flood spends the address's budget
 await startFloods();
 
 let aborted = "";
