@@ -135,6 +135,7 @@ class Member {
       record("ws_dropped", "err", undefined, `close ${code}`);
       setTimeout(() => this.connect(), 1000);
     });
+    if (!this.ws && !stopping) setTimeout(() => this.connect(), 2000); // refused: try again
   }
   frame(b) {
     let m;
