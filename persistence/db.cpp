@@ -112,6 +112,10 @@ db_actor::behavior_type db_impl(db_actor::stateful_pointer<db_state> self,
         return true;
       });
     },
+    [self](atom::ch_leave, const std::string& id, const std::string& user) {
+      return self->state.transact("leave_conversation",
+                                  [id, user](pqxx::work& tx) { return chat::leave(tx, id, user); });
+    },
     [self](atom::ch_create, const new_conversation& c) {
       return self->state.transact("create_conversation",
                                   [c](pqxx::work& tx) { return chat::create(tx, c); });
