@@ -7,6 +7,7 @@
 #include "actors/external_identities.hpp"
 #include "actors/page_privacy.hpp"
 #include "actors/password_hasher.hpp"
+#include "actors/request_purge.hpp"
 #include "actors/tokens.hpp"
 #include "actors/user_registry.hpp"
 #include "config/app_config.hpp"
@@ -138,6 +139,8 @@ int serve(const config::app_config& cfg) {
   auto user_cfg = user_settings_from(cfg);
   user_cfg.views = views;
   auto users = spawn_user_registry(sys, db, user_cfg);
+  auto purge_counters = std::make_shared<request_purge_counters>();
+  auto purge = spawn_request_purge(sys, db, request_purge_settings_from(cfg), purge_counters);
   auto writer_counters = std::make_shared<persistence::message_writer_counters>();
   auto writer = persistence::spawn_message_writer(sys, db, message_writer_settings_from(cfg),
                                                   writer_counters);
@@ -151,7 +154,8 @@ int serve(const config::app_config& cfg) {
     for (auto handle : {caf::actor_cast<caf::actor>(db), caf::actor_cast<caf::actor>(redis),
                         caf::actor_cast<caf::actor>(media), caf::actor_cast<caf::actor>(accounts),
                         caf::actor_cast<caf::actor>(hasher), caf::actor_cast<caf::actor>(users),
-                        caf::actor_cast<caf::actor>(chats), caf::actor_cast<caf::actor>(writer)})
+                        caf::actor_cast<caf::actor>(chats), caf::actor_cast<caf::actor>(writer),
+                        caf::actor_cast<caf::actor>(purge)})
       caf::anon_send_exit(handle, caf::exit_reason::user_shutdown);
   };
   http::metrics stats;
@@ -178,6 +182,12 @@ int serve(const config::app_config& cfg) {
            "# HELP tandem_chat_largest_batch Most messages committed in one transaction.\n"
            "# TYPE tandem_chat_largest_batch gauge\n"
            "tandem_chat_largest_batch " + std::to_string(c.largest_batch.load()) + "\n";
+  });
+  stats.add_collector([purge_counters] {
+    return "# HELP tandem_friend_requests_expired_total Expired friend requests deleted.\n"
+           "# TYPE tandem_friend_requests_expired_total counter\n"
+           "tandem_friend_requests_expired_total "
+           + std::to_string(purge_counters->purged.load()) + "\n";
   });
   uint16_t port = 0;
   try {

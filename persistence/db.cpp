@@ -163,6 +163,15 @@ db_actor::behavior_type db_impl(db_actor::stateful_pointer<db_state> self,
         return social::commit(tx, cmd, limits);
       });
     },
+    [self](atom::fr_decline, const std::string& user) {
+      return self->state.transact("decline_friend_requests",
+                                  [user](pqxx::work& tx) { return social::decline_all(tx, user); });
+    },
+    [self](atom::fr_purge, int32_t batch) {
+      return self->state.transact("purge_friend_requests", [batch](pqxx::work& tx) {
+        return social::purge_expired(tx, batch);
+      });
+    },
     [self](atom::sh_insert, const std::string& sender, const share_request& req) {
       return self->state.transact("insert_share", [sender, req](pqxx::work& tx) {
         return social::insert_share(tx, sender, req);
