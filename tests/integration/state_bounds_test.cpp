@@ -191,7 +191,7 @@ TEST_CASE("declining every request takes the unexpired incoming ones only", "[pg
   CHECK(db.rows() == 2);
 }
 
-TEST_CASE("a member leaves a group; the last one out deletes it", "[pg][chat]") {
+TEST_CASE("a member leaves a group, and the last one out deletes it", "[pg][chat]") {
   state_db db;
   auto group = chat::create(db.tx, new_conversation{"amy", {"bob", "cat"}, true, "Team"});
   REQUIRE(group);
