@@ -633,6 +633,17 @@ void tell_peers(self_pointer self, const char* what, Atom atom,
             });
 }
 
+/// The error handler of a write that concerns every related user: answers the error,
+/// has them all reload when its outcome is unknown, and starts the next write.
+template <class T>
+auto fail_for_related(self_pointer self, caf::typed_response_promise<T> rp) {
+  return [self, rp](caf::error& err) mutable {
+    resync_if_unknown(self, err, related(self));
+    rp.deliver(std::move(err));
+    finish_write(self);
+  };
+}
+
 void run_share(self_pointer self, const share_request& req,
                caf::typed_response_promise<std::string> rp) {
   auto& st = self->state;
@@ -648,12 +659,8 @@ void run_share(self_pointer self, const share_request& req,
             finish_write(self);
           });
       },
-      [self, rp](caf::error& err) mutable {
-        // Its recipients would be the sender's friends as the database has them.
-        resync_if_unknown(self, err, related(self));
-        rp.deliver(std::move(err));
-        finish_write(self);
-      });
+      // Its recipients would be the sender's friends as the database has them.
+      fail_for_related(self, rp));
 }
 
 /// DELETE /friendship/requests: every request to the user in one transaction. Each
@@ -677,11 +684,7 @@ void run_decline_all(self_pointer self, caf::typed_response_promise<int64_t> rp)
             finish_write(self);
           });
       },
-      [self, rp](caf::error& err) mutable {
-        resync_if_unknown(self, err, related(self));
-        rp.deliver(std::move(err));
-        finish_write(self);
-      });
+      fail_for_related(self, rp));
 }
 
 void run_mark_read(self_pointer self, const std::vector<std::string>& event_ids,
