@@ -7,6 +7,7 @@
 #include "actors/external_identities.hpp"
 #include "actors/page_privacy.hpp"
 #include "actors/password_hasher.hpp"
+#include "actors/request_purge.hpp"
 #include "actors/tokens.hpp"
 #include "actors/user_registry.hpp"
 #include "config/app_config.hpp"
@@ -138,6 +139,8 @@ int serve(const config::app_config& cfg) {
   auto user_cfg = user_settings_from(cfg);
   user_cfg.views = views;
   auto users = spawn_user_registry(sys, db, user_cfg);
+  auto purge_counters = std::make_shared<request_purge_counters>();
+  auto purge = spawn_request_purge(sys, db, request_purge_settings_from(cfg), purge_counters);
   auto writer_counters = std::make_shared<persistence::message_writer_counters>();
   auto writer = persistence::spawn_message_writer(sys, db, message_writer_settings_from(cfg),
                                                   writer_counters);
@@ -151,7 +154,8 @@ int serve(const config::app_config& cfg) {
     for (auto handle : {caf::actor_cast<caf::actor>(db), caf::actor_cast<caf::actor>(redis),
                         caf::actor_cast<caf::actor>(media), caf::actor_cast<caf::actor>(accounts),
                         caf::actor_cast<caf::actor>(hasher), caf::actor_cast<caf::actor>(users),
-                        caf::actor_cast<caf::actor>(chats), caf::actor_cast<caf::actor>(writer)})
+                        caf::actor_cast<caf::actor>(chats), caf::actor_cast<caf::actor>(writer),
+                        caf::actor_cast<caf::actor>(purge)})
       caf::anon_send_exit(handle, caf::exit_reason::user_shutdown);
   };
   http::metrics stats;
@@ -164,39 +168,40 @@ int serve(const config::app_config& cfg) {
                         {sys, cfg, db, redis, stats, tokens, identities, accounts, media,
                          media_urls, users, views, chats}),
                       stats, gateway};
+  using http::metrics;
   stats.add_collector([writer_counters] {
     auto& c = *writer_counters;
-    return "# HELP tandem_chat_batches_total Group commits of chat messages.\n"
-           "# TYPE tandem_chat_batches_total counter\n"
-           "tandem_chat_batches_total " + std::to_string(c.batches.load()) + "\n"
-           "# HELP tandem_chat_messages_committed_total Chat messages committed.\n"
-           "# TYPE tandem_chat_messages_committed_total counter\n"
-           "tandem_chat_messages_committed_total " + std::to_string(c.messages.load()) + "\n"
-           "# HELP tandem_chat_failed_batches_total Group commits that failed.\n"
-           "# TYPE tandem_chat_failed_batches_total counter\n"
-           "tandem_chat_failed_batches_total " + std::to_string(c.failed_batches.load()) + "\n"
-           "# HELP tandem_chat_largest_batch Most messages committed in one transaction.\n"
-           "# TYPE tandem_chat_largest_batch gauge\n"
-           "tandem_chat_largest_batch " + std::to_string(c.largest_batch.load()) + "\n";
+    return metrics::sample("counter", "tandem_chat_batches_total",
+                           "Group commits of chat messages.", c.batches)
+           + metrics::sample("counter", "tandem_chat_messages_committed_total",
+                             "Chat messages committed.", c.messages)
+           + metrics::sample("counter", "tandem_chat_failed_batches_total",
+                             "Group commits that failed.", c.failed_batches)
+           + metrics::sample("gauge", "tandem_chat_largest_batch",
+                             "Most messages committed in one transaction.", c.largest_batch);
   });
   stats.add_collector([flood = user_cfg.gateway.counters] {
-    auto counter = [](const char* name, const char* help, const std::atomic<uint64_t>& n) {
-      return std::string{"# HELP "} + name + " " + help + "\n# TYPE " + name + " counter\n"
-             + name + " " + std::to_string(n.load()) + "\n";
-    };
-    return counter("tandem_ws_presence_coalesced_total",
-                   "update-presence replaced by a later one within the user's presence budget.",
-                   flood->presence_coalesced)
-           + counter("tandem_ws_typing_shed_total",
-                     "typing frames shed past the user's typing budget.", flood->typing_shed)
-           + counter("tandem_ws_receipts_shed_total",
-                     "read-messages shed past the user's receipts budget.", flood->receipts_shed)
-           + counter("tandem_ws_fanout_shed_total",
-                     "typing fan-outs shed while the user registry was past ws.fanout_backlog.",
-                     flood->fanout_shed)
-           + counter("tandem_ws_offline_skipped_total",
-                     "recipients of pushes skipped: no live connection for the kind.",
-                     flood->offline_skipped);
+    return metrics::sample(
+             "counter", "tandem_ws_presence_coalesced_total",
+             "update-presence replaced by a later one within the user's presence budget.",
+             flood->presence_coalesced)
+           + metrics::sample("counter", "tandem_ws_typing_shed_total",
+                             "typing frames shed past the user's typing budget.",
+                             flood->typing_shed)
+           + metrics::sample("counter", "tandem_ws_receipts_shed_total",
+                             "read-messages shed past the user's receipts budget.",
+                             flood->receipts_shed)
+           + metrics::sample("counter", "tandem_ws_fanout_shed_total",
+                             "typing fan-outs shed while the user registry was past "
+                             "ws.fanout_backlog.",
+                             flood->fanout_shed)
+           + metrics::sample("counter", "tandem_ws_offline_skipped_total",
+                             "recipients of pushes skipped: no live connection for the kind.",
+                             flood->offline_skipped);
+  });
+  stats.add_collector([purge_counters] {
+    return metrics::sample("counter", "tandem_friend_requests_expired_total",
+                           "Expired friend requests deleted.", purge_counters->purged);
   });
   uint16_t port = 0;
   try {

@@ -41,6 +41,11 @@ using user_routed = caf::typed_actor<
   /// both users' actors see them in commit order. Replies true once the database
   /// committed and both actors apply the change; errors as `social_db`'s fr_commit.
   caf::replies_to<atom::fr_write, friendship_command>::with<bool>,
+  /// DELETE /friendship/requests: declines every pending request to the user, in one
+  /// transaction; replies how many once the user's actor and the requesters' live
+  /// actors have it. Run by the user's actor: a requester's actor drops the request
+  /// only if it still holds that very row (see `user_state::apply`).
+  caf::replies_to<atom::fr_decl_all, std::string>::with<int64_t>,
   /// N3 `is_read=false`: the user's unread notifications, newest first.
   caf::replies_to<atom::sh_unread, std::string, page_request>::with<
     std::vector<share_notification>>,
@@ -104,6 +109,9 @@ using user_actor = user_routed::extend<
   /// From a connection of the user: takes a token of the user's budget of `kind`
   /// (a `flood_budget` constant); false, counted as shed, when it is spent.
   caf::replies_to<atom::budget, uint8_t>::with<bool>,
+  /// The expiry timer of pending requests, sent by the actor to itself for the time
+  /// (Unix milliseconds) the earliest one expires.
+  caf::reacts_to<atom::fr_expire, int64_t>,
   /// The idle timer, sent by the actor to itself: periodic (true), or a check made
   /// at once because the actor wants to stop (false).
   caf::reacts_to<atom::tick, bool>,

@@ -169,7 +169,9 @@ void commit_send(self_pointer self) {
           return;
         }
         st.last_seq = m.seq;
-        st.cursors[m.sender_id] = std::max(st.cursors[m.sender_id], m.seq);
+        // The sender may have left the group while the message was committed.
+        if (auto sender = st.cursors.find(m.sender_id); sender != st.cursors.end())
+          sender->second = std::max(sender->second, m.seq);
         st.remember(m);
         push_to_members(self, frames::new_message(m));
         rp.deliver(m);
@@ -270,14 +272,51 @@ conversation_impl(self_pointer self, std::string id, persistence::chat_db db,
             auto& st = self->state;
             --st.reads_in_flight;
             st.done_reading(reader, seq);
-            st.cursors[reader] = std::max(st.cursors[reader], seq);
-            push_to(self, reader, frames::read_messages(st.id, reader));
-            push_to_members(self, frames::read_receipt(st.id, reader, seq), reader);
+            // Nothing to tell when the reader left the group meanwhile.
+            if (auto cursor = st.cursors.find(reader); cursor != st.cursors.end()) {
+              cursor->second = std::max(cursor->second, seq);
+              push_to(self, reader, frames::read_messages(st.id, reader));
+              push_to_members(self, frames::read_receipt(st.id, reader, seq), reader);
+            }
             rp.deliver(seq);
           },
           [self, rp, reader, seq](caf::error& err) mutable {
             --self->state.reads_in_flight;
             self->state.done_reading(reader, seq);
+            rp.deliver(std::move(err));
+          });
+      return rp;
+    },
+    [self](atom::cv_leave, const std::string&, const std::string& user) -> caf::result<bool> {
+      if (auto err = admit(self, user))
+        return err;
+      auto& st = self->state;
+      auto rp = self->make_response_promise<bool>();
+      ++st.reads_in_flight;
+      self->request(st.db, st.settings.request_timeout, atom::ch_leave_v, st.id, user)
+        .then(
+          // Not a member any more in the database: a retry of a leave whose reply was
+          // lost, which this actor now catches up with.
+          [self, rp, user](bool) mutable {
+            auto& st = self->state;
+            --st.reads_in_flight;
+            push_to_members(self, frames::participant_left(st.id, user));
+            st.cursors.erase(user);
+            st.reading.erase(user);
+            rp.deliver(true);
+            // The last one out deleted the conversation: answered as unknown from now on.
+            if (st.cursors.empty()) {
+              st.failure = caf::make_error(errc::not_found, "Conversation not found");
+              report_idle(self);
+            }
+          },
+          [self, rp](caf::error& err) mutable {
+            auto& st = self->state;
+            --st.reads_in_flight;
+            // A lost reply may hide the removal: the members are read again before the
+            // next send.
+            if (code_of(err) != errc::invalid_request)
+              st.reload_before_send = true;
             rp.deliver(std::move(err));
           });
       return rp;
@@ -398,6 +437,9 @@ registry_impl(registry_pointer self, persistence::chat_db db,
       return route(self, id, a, id, reader);
     },
     [self](atom::cv_typing a, const std::string& id, const std::string& user) {
+      return route(self, id, a, id, user);
+    },
+    [self](atom::cv_leave a, const std::string& id, const std::string& user) {
       return route(self, id, a, id, user);
     },
     [self](atom::cv_after a, const std::string& id, const std::string& caller, int64_t after,

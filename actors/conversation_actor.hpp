@@ -38,6 +38,11 @@ using conversation_routed = caf::typed_actor<
   /// With nothing new (the cursor, or a read in flight, is at the latest seq) it only
   /// replies: no write, no frames.
   caf::replies_to<atom::cv_read, std::string, std::string>::with<int64_t>,
+  /// Leaving a group (conversation, user): the member is removed from the database,
+  /// then from the actor (no message, typing or receipt of the conversation reaches
+  /// them from then on), and participant-left goes to the remaining members and the
+  /// leaver's own sockets. `errc::invalid_request` for a direct conversation.
+  caf::replies_to<atom::cv_leave, std::string, std::string>::with<bool>,
   /// typing (conversation, user): pushed to the other members, never stored.
   caf::replies_to<atom::cv_typing, std::string, std::string>::with<bool>,
   /// Replay (conversation, caller, after_seq, limit): from the ring when it covers the

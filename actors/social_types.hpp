@@ -61,6 +61,13 @@ struct friendship_row {
   std::string addressee;
   std::string requested_at;
   caf::optional<std::string> accepted_at;
+  /// A pending request is gone from this time on (Unix milliseconds; 0: never).
+  int64_t expires_at = 0;
+
+  /// Whether the row is a pending request that has expired at `now_ms`.
+  bool expired(int64_t now_ms) const {
+    return !accepted_at && expires_at != 0 && expires_at <= now_ms;
+  }
 
   bool accepted() const {
     return static_cast<bool>(accepted_at);
@@ -70,7 +77,7 @@ struct friendship_row {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, friendship_row& x) {
   return f(caf::meta::type_name("friendship_row"), x.requester, x.addressee, x.requested_at,
-           x.accepted_at);
+           x.accepted_at, x.expires_at);
 }
 
 /// F1 and F3: the row between two users, if any.
@@ -117,20 +124,26 @@ typename Inspector::result_type inspect(Inspector& f, friendship_command& x) {
   return f(caf::meta::type_name("friendship_command"), x.op, x.caller, x.other);
 }
 
-/// Bounds checked by friendship writes (users.max_pending_requests, users.max_friends).
+/// Bounds checked by friendship writes (users.max_pending_requests, users.max_friends,
+/// users.max_outgoing_requests) and the lifetime of a new request (users.request_ttl_s).
 struct friendship_limits {
-  int32_t max_pending = 0; ///< Pending requests per user, incoming and outgoing apart.
-  int32_t max_friends = 0; ///< Accepted friends per user.
+  int32_t max_pending = 0;   ///< Pending requests to one user.
+  int32_t max_friends = 0;   ///< Accepted friends per user.
+  int32_t max_outgoing = 0;  ///< Pending requests from one user.
+  int32_t request_ttl_s = 0; ///< Seconds until a new request expires.
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, friendship_limits& x) {
-  return f(caf::meta::type_name("friendship_limits"), x.max_pending, x.max_friends);
+  return f(caf::meta::type_name("friendship_limits"), x.max_pending, x.max_friends,
+           x.max_outgoing, x.request_ttl_s);
 }
 
 /// The state of a pair after a committed write, as both of its users' actors apply
 /// it: the row (absent when the write deleted it) and both users' cards, the lower
-/// user id first (the pair's order in table friendships).
+/// user id first (the pair's order in table friendships). A deletion that names the
+/// deleted row (`requested_at` set) removes only that row: a bulk decline runs outside
+/// the pair's owner, and must not undo a newer write of the pair that overtook it.
 struct friendship_change {
   bool exists = false;
   friendship_row row; ///< Meaningful when `exists`.

@@ -59,15 +59,56 @@ void user_state::install(social_snapshot snap) {
   publish_view();
 }
 
-void user_state::apply(const friendship_change& change) {
+namespace {
+
+/// Applies `change` to `st` without publishing the view.
+void apply_quietly(user_state& st, const friendship_change& change) {
   // The change carries both cards as the database had them: refresh ours too.
-  profile.me = change.low.user_id == id ? change.low : change.high;
-  const auto& other = change.other_than(id);
-  if (change.exists)
-    relations[other.user_id] = relation{other, change.row};
-  else
-    relations.erase(other.user_id);
+  st.profile.me = change.low.user_id == st.id ? change.low : change.high;
+  const auto& other = change.other_than(st.id);
+  if (change.exists) {
+    st.relations[other.user_id] = relation{other, change.row};
+    return;
+  }
+  auto i = st.relations.find(other.user_id);
+  if (i == st.relations.end())
+    return;
+  const auto& held = i->second.row;
+  if (change.row.requested_at.empty()
+      || (held.requester == change.row.requester && held.requested_at == change.row.requested_at))
+    st.relations.erase(i);
+}
+
+} // namespace
+
+void user_state::apply(const friendship_change& change) {
+  apply_quietly(*this, change);
   publish_view();
+}
+
+void user_state::apply_all(const std::vector<friendship_change>& changes) {
+  for (const auto& change : changes)
+    apply_quietly(*this, change);
+  publish_view();
+}
+
+bool user_state::drop_expired(int64_t now_ms) {
+  auto before = relations.size();
+  for (auto i = relations.begin(); i != relations.end();)
+    i = i->second.row.expired(now_ms) ? relations.erase(i) : std::next(i);
+  if (relations.size() == before)
+    return false;
+  publish_view();
+  return true;
+}
+
+int64_t user_state::next_expiry() const {
+  int64_t next = 0;
+  for (const auto& [other, rel] : relations)
+    if (!rel.row.accepted() && rel.row.expires_at != 0
+        && (next == 0 || rel.row.expires_at < next))
+      next = rel.row.expires_at;
+  return next;
 }
 
 void user_state::add_unread(share_notification note) {
@@ -520,6 +561,38 @@ void on_connection_down(self_pointer self, const caf::down_msg& msg) {
     go_offline(self);
 }
 
+// -- pending requests expire -----------------------------------------------------------------
+
+/// Unix milliseconds now: the clock of `friendship_row::expires_at`.
+int64_t unix_now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+/// Keeps one timer, for the earliest expiry of a pending request, at least `min_delay`
+/// away: requests expiring within that much of each other go in one view update.
+void arm_expiry(self_pointer self, int64_t min_delay_ms = 0) {
+  auto& st = self->state;
+  auto next = st.next_expiry();
+  if (next == 0 || (st.expiry_timer != 0 && st.expiry_timer <= next))
+    return;
+  st.expiry_timer = next;
+  auto delay = std::max(next - unix_now_ms(), min_delay_ms);
+  self->delayed_send(self, std::chrono::milliseconds(std::max<int64_t>(delay, 0)),
+                     atom::fr_expire_v, next);
+}
+
+/// The expiry timer for `at`: expired requests leave the user's lists (the database
+/// leaves them out already; the purge deletes them).
+void on_expiry(self_pointer self, int64_t at) {
+  auto& st = self->state;
+  if (at != st.expiry_timer)
+    return; // superseded by a timer for an earlier expiry
+  st.expiry_timer = 0;
+  st.drop_expired(unix_now_ms());
+  arm_expiry(self, 1000);
+}
+
 /// Applies a committed change of a pair of the user and tells the user's connections
 /// (friend-request, friend-accepted) and the other user's (this user's presence: a new
 /// friend sees the current page, an ex-friend sees the user go).
@@ -528,6 +601,7 @@ void apply_change(self_pointer self, const friendship_change& change) {
   const auto& other = change.other_than(st.id);
   auto before = st.state_of(other.user_id);
   st.apply(change);
+  arm_expiry(self);
   auto after = st.state_of(other.user_id);
   if (before == after)
     return;
@@ -615,41 +689,81 @@ void run_friendship_write(self_pointer self, const friendship_command& cmd,
       });
 }
 
+/// Hands `(atom, peers[i], item_of(i))` to each peer's actor through the registry and
+/// runs `done` once every one has taken it or failed to (the database has it for their
+/// next load): a write answers only then.
+template <class Atom, class ItemOf, class Done>
+void tell_peers(self_pointer self, const char* what, Atom atom,
+                const std::vector<std::string>& peers, ItemOf item_of, Done done) {
+  if (peers.empty())
+    return done();
+  auto left = std::make_shared<std::size_t>(peers.size());
+  auto one_done = [left, done]() mutable {
+    if (--*left == 0)
+      done();
+  };
+  auto& st = self->state;
+  for (std::size_t i = 0; i < peers.size(); ++i)
+    self->request(st.registry, st.settings.request_timeout, atom, peers[i], item_of(i))
+      .then([one_done](bool) mutable { one_done(); },
+            [self, one_done, what, peer = peers[i]](caf::error& err) mutable {
+              log_peer_failure(self, what, peer, err);
+              one_done();
+            });
+}
+
+/// The error handler of a write that concerns every related user: answers the error,
+/// has them all reload when its outcome is unknown, and starts the next write.
+template <class T>
+auto fail_for_related(self_pointer self, caf::typed_response_promise<T> rp) {
+  return [self, rp](caf::error& err) mutable {
+    resync_if_unknown(self, err, related(self));
+    rp.deliver(std::move(err));
+    finish_write(self);
+  };
+}
+
 void run_share(self_pointer self, const share_request& req,
                caf::typed_response_promise<std::string> rp) {
   auto& st = self->state;
   self->request(st.db, st.settings.request_timeout, atom::sh_insert_v, st.id, req)
     .then(
       [self, rp](share_receipt& receipt) mutable {
-        auto& st = self->state;
         auto event_id = receipt.note.event_id;
-        if (receipt.recipients.empty()) {
-          rp.deliver(event_id);
-          finish_write(self);
-          return;
-        }
-        // Answer once every recipient's actor has the notification (or failed to).
-        auto pending = std::make_shared<std::size_t>(receipt.recipients.size());
-        auto one_done = [self, rp, pending, event_id]() mutable {
-          if (--*pending > 0)
-            return;
-          rp.deliver(event_id);
-          finish_write(self);
-        };
-        for (const auto& to : receipt.recipients)
-          self->request(st.registry, st.settings.request_timeout, atom::sh_in_v, to, receipt.note)
-            .then([one_done](bool) mutable { one_done(); },
-                  [self, one_done, to](caf::error& err) mutable {
-                    log_peer_failure(self, "share", to, err);
-                    one_done();
-                  });
+        tell_peers(
+          self, "share", atom::sh_in_v, receipt.recipients,
+          [&receipt](std::size_t) { return receipt.note; },
+          [self, rp, event_id]() mutable {
+            rp.deliver(event_id);
+            finish_write(self);
+          });
       },
-      [self, rp](caf::error& err) mutable {
-        // Its recipients would be the sender's friends as the database has them.
-        resync_if_unknown(self, err, related(self));
-        rp.deliver(std::move(err));
-        finish_write(self);
-      });
+      // Its recipients would be the sender's friends as the database has them.
+      fail_for_related(self, rp));
+}
+
+/// DELETE /friendship/requests: every request to the user in one transaction. Each
+/// requester's live actor drops the request only if it still holds that very row (see
+/// `friendship_change`).
+void run_decline_all(self_pointer self, caf::typed_response_promise<int64_t> rp) {
+  auto& st = self->state;
+  self->request(st.db, st.settings.request_timeout, atom::fr_decline_v, st.id)
+    .then(
+      [self, rp](std::vector<friendship_change>& changes) mutable {
+        self->state.apply_all(changes);
+        std::vector<std::string> requesters;
+        for (const auto& change : changes)
+          requesters.push_back(change.row.requester);
+        auto declined = static_cast<int64_t>(changes.size());
+        tell_peers(
+          self, "friendship", atom::fr_apply_v, requesters,
+          [&changes](std::size_t i) { return changes[i]; },
+          [self, rp, declined]() mutable {
+            rp.deliver(declined);
+            finish_write(self);
+          });
+      },
+      fail_for_related(self, rp));
 }
 
 void run_mark_read(self_pointer self, const std::vector<std::string>& event_ids,
@@ -697,6 +811,7 @@ void run_full_reload(self_pointer self, std::function<void()> done) {
         st.install(std::move(snap));
         st.profile_missing = false;
         st.stale = false;
+        arm_expiry(self);
         recheck_presence(self);
         done();
       },
@@ -841,6 +956,7 @@ user_actor::behavior_type user_actor_impl(user_actor::stateful_pointer<user_stat
     .await(
       [self](social_snapshot& snap) {
         self->state.install(std::move(snap));
+        arm_expiry(self);
         schedule_tick(self, self->state.settings.idle_timeout);
       },
       [self](caf::error& err) {
@@ -942,6 +1058,16 @@ user_actor::behavior_type user_actor_impl(user_actor::stateful_pointer<user_stat
       enqueue_write(self, [self, cmd, rp] { run_friendship_write(self, cmd, rp); });
       return rp;
     },
+    [self](atom::fr_decl_all, const std::string&) -> caf::result<int64_t> {
+      if (auto err = admit(self))
+        return err;
+      if (!can_enqueue_write(self))
+        return too_many_writes();
+      auto rp = self->make_response_promise<int64_t>();
+      enqueue_write(self, [self, rp] { run_decline_all(self, rp); });
+      return rp;
+    },
+    [self](atom::fr_expire, int64_t at) { on_expiry(self, at); },
     [self](atom::sh_unread, const std::string&,
            page_request page) -> caf::result<std::vector<share_notification>> {
       if (auto err = admit(self))

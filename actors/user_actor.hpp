@@ -29,7 +29,7 @@ struct user_settings {
   caf::timespan idle_timeout = std::chrono::minutes(10);
   int32_t unread_cache_limit = 200;
   std::size_t write_queue_limit = 64;
-  friendship_limits limits{1000, 5000};
+  friendship_limits limits{1000, 5000, 200, 30 * 24 * 3600};
   /// Bound of each request to the database or another user actor.
   caf::timespan request_timeout = std::chrono::seconds(5);
   /// Connection cap and presence timeout (ws.* keys).
@@ -68,6 +68,9 @@ struct user_state {
   /// empty state and accepts their sockets; others asking about the user hear "User
   /// not found". A profile change announced (U2 creating it) reloads everything.
   bool profile_missing = false;
+
+  /// The expiry the request timer is set for (Unix milliseconds; 0: none set).
+  int64_t expiry_timer = 0;
 
   /// The id of the actor, which owns the polled view it publishes (0: none).
   uint64_t view_owner = 0;
@@ -130,6 +133,16 @@ struct user_state {
 
   /// Applies a committed change of a pair the user belongs to.
   void apply(const friendship_change& change);
+
+  /// Applies several changes (a bulk decline), publishing the view once.
+  void apply_all(const std::vector<friendship_change>& changes);
+
+  /// Drops the pending requests (either way) expired at `now_ms` (Unix milliseconds);
+  /// returns whether there were any.
+  bool drop_expired(int64_t now_ms);
+
+  /// When the earliest pending request expires (Unix milliseconds; 0: none pending).
+  int64_t next_expiry() const;
 
   /// Records a share the user received (idempotent per event).
   void add_unread(share_notification note);

@@ -171,6 +171,7 @@ user_registry_actor::behavior_type user_registry_impl(self_pointer self,
       // The pair's owner runs every write of the pair (see user_routed).
       return route(self, std::min(cmd.caller, cmd.other), a, cmd);
     },
+    [self](atom::fr_decl_all a, const std::string& user) { return route(self, user, a, user); },
     [self](atom::sh_unread a, const std::string& user, page_request page) {
       return route(self, user, a, user, page);
     },
@@ -245,7 +246,8 @@ user_settings user_settings_from(const config::app_config& cfg) {
   s.idle_timeout = std::chrono::seconds(cfg.users.idle_timeout_s);
   s.unread_cache_limit = static_cast<int32_t>(cfg.users.unread_cache_limit);
   s.write_queue_limit = cfg.users.write_queue_limit;
-  s.limits = {cfg.users.max_pending_requests, cfg.users.max_friends};
+  s.limits = {cfg.users.max_pending_requests, cfg.users.max_friends,
+              cfg.users.max_outgoing_requests, cfg.users.request_ttl_s};
   s.request_timeout = std::chrono::milliseconds(cfg.http.request_timeout_ms);
   s.gateway = gateway_settings_from(cfg);
   return s;

@@ -96,6 +96,12 @@ ws_push typing(const std::string& conversation_id, const std::string& user) {
   return push;
 }
 
+ws_push participant_left(const std::string& conversation_id, const std::string& user) {
+  return make(event_kind::chat, {{"type", "participant-left"},
+                                 {"conversationId", conversation_id},
+                                 {"userId", user}});
+}
+
 std::string error(const std::string& detail, const caf::optional<std::string>& action,
                   const caf::optional<std::string>& temp_message_id) {
   json body{{"type", "error"}, {"detail", detail}};

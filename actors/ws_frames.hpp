@@ -42,6 +42,10 @@ ws_push read_receipt(const std::string& conversation_id, const std::string& read
 /// `{"type":"typing","conversationId","userId"}`, to the other members.
 ws_push typing(const std::string& conversation_id, const std::string& user);
 
+/// `{"type":"participant-left","conversationId","userId"}`, to the members of a group
+/// someone left and to the leaver's own sockets.
+ws_push participant_left(const std::string& conversation_id, const std::string& user);
+
 /// `{"type":"error","detail"[,"action"][,"tempMessageId"]}`, sent to one connection only.
 std::string error(const std::string& detail, const caf::optional<std::string>& action,
                   const caf::optional<std::string>& temp_message_id = caf::none);

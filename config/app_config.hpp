@@ -129,7 +129,11 @@ struct media_config {
 struct users_config {
   int idle_timeout_s = 600;                // a user actor idle this long (no live connection) stops
   std::size_t unread_cache_limit = 200;    // unread share notifications kept in memory per user
-  int max_pending_requests = 1000;         // pending friend requests per user, in and out apart
+  int max_pending_requests = 1000;         // pending friend requests to one user
+  int max_outgoing_requests = 200;         // pending friend requests from one user
+  int request_ttl_s = 30 * 24 * 3600;      // a pending friend request expires after this
+  int request_purge_interval_s = 3600;     // how often expired requests are deleted...
+  int request_purge_batch = 10000;         // ...at most this many per statement
   int max_friends = 5000;                  // accepted friends per user
   std::size_t write_queue_limit = 64;      // writes waiting in one user actor before 503
 };

@@ -303,6 +303,16 @@ void add_chat_routes(router& r, const services& svc) {
           [](std::vector<std::string>& ids) { return json_response(200, ids); },
           chat_error("conversation_participants"), svc.db, atom::ch_parts_v, who.user_id, *id);
       });
+  // Leaving a group goes through its actor, which owns the membership.
+  add("DELETE", "/conversations/{id}/participants/me",
+      [svc](request& req, const identity& who, responder respond) {
+        auto id = conversation_id(req, respond);
+        if (!id)
+          return;
+        ask_actor<bool>(
+          svc, std::move(respond), [](bool) { return json_response(200, {{"success", true}}); },
+          chat_error("leave_conversation"), svc.chats, atom::cv_leave_v, *id, who.user_id);
+      });
 }
 
 } // namespace tandem::http

@@ -59,6 +59,12 @@ void metrics::add_collector(std::function<std::string()> collector) {
   collectors_.push_back(std::move(collector));
 }
 
+std::string metrics::sample(const char* type, const char* name, const char* help,
+                            uint64_t value) {
+  return std::string{"# HELP "} + name + " " + help + "\n# TYPE " + name + " " + type + "\n"
+         + name + " " + std::to_string(value) + "\n";
+}
+
 std::string metrics::render() const {
   std::ostringstream out;
   std::vector<std::function<std::string()>> collectors;

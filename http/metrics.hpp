@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -30,6 +31,10 @@ public:
 
   /// Adds text produced by another component (already in exposition format).
   void add_collector(std::function<std::string()> collector);
+
+  /// One sample in exposition format with its HELP and TYPE lines, for collectors.
+  static std::string sample(const char* type, const char* name, const char* help,
+                            uint64_t value);
 
   /// The Prometheus text exposition of everything recorded.
   std::string render() const;

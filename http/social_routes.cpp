@@ -300,6 +300,15 @@ void add_social_routes(router& r, const services& svc) {
           [](const std::vector<relation>& xs) { return json_array(xs, friend_request_json); },
           atom::fr_in_v, who.user_id);
       });
+  // Declines every pending request to the caller at once (a flood of requests from
+  // strangers is one call away from gone).
+  add(r, svc, "DELETE", "/friendship/requests",
+      [](const services& svc, request&, const identity& who, responder respond) {
+        ask<int64_t>(
+          svc, std::move(respond), svc.users, "decline_friend_requests",
+          [](int64_t n) { return json{{"success", true}, {"declined", n}}; },
+          atom::fr_decl_all_v, who.user_id);
+      });
   add(r, svc, "POST", "/friendship/accept",
       [](const services& svc, request& req, const identity& who, responder respond) {
         write_with_body(svc, req, who, std::move(respond), F::accept, "user_id1");

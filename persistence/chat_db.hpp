@@ -27,6 +27,10 @@ using chat_db = caf::typed_actor<
   caf::replies_to<atom::ch_find, std::string, std::string, std::string>::with<chat_message>,
   /// Moves a member's read cursor forward to `seq` (never back).
   caf::replies_to<atom::ch_cursor, std::string, std::string, int64_t>::with<bool>,
+  /// Removes `user` from the group conversation `id` (id, user), and the conversation
+  /// with its messages once no member is left; replies whether `user` was a member.
+  /// `errc::invalid_request` for a direct conversation.
+  caf::replies_to<atom::ch_leave, std::string, std::string>::with<bool>,
   /// C5 and replay past a conversation actor's ring (caller, conversation id, which
   /// messages); `errc::forbidden` "Not a participant of this conversation".
   caf::replies_to<atom::ch_page, std::string, std::string, message_query>::with<

@@ -127,6 +127,18 @@ const std::string move_cursor_sql = R"(
 UPDATE participants SET last_read_seq = GREATEST(last_read_seq, $3)
  WHERE conversation_id = $1::uuid AND user_id = $2)";
 
+const std::string select_is_group
+  = "SELECT is_group FROM conversations WHERE conversation_id = $1::uuid FOR UPDATE";
+
+const std::string delete_participant = R"(
+DELETE FROM participants WHERE conversation_id = $1::uuid AND user_id = $2 RETURNING 1)";
+
+// The row lock taken by select_is_group orders the leaves of one conversation, so the
+// last one out sees no member left and deletes it.
+const std::string delete_if_empty = R"(
+DELETE FROM conversations c WHERE c.conversation_id = $1::uuid
+   AND NOT EXISTS (SELECT 1 FROM participants p WHERE p.conversation_id = c.conversation_id))";
+
 std::string bigint_array_literal(const std::vector<int64_t>& xs) {
   std::string out = "{";
   for (auto x : xs)
@@ -283,6 +295,19 @@ caf::expected<chat_message> find_sent(pqxx::work& tx, const std::string& id,
   if (res.empty())
     return caf::make_error(errc::not_found, "Message not found");
   return message_from_row(res[0]);
+}
+
+caf::expected<bool> leave(pqxx::work& tx, const std::string& id, const std::string& user) {
+  auto kind = tx.exec_params(select_is_group, id);
+  if (kind.empty())
+    return no_conversation();
+  // A direct conversation is the pair's one and only (C1 and C2 hand it out again):
+  // someone who left it could never talk to that person again.
+  if (!kind[0][0].as<bool>())
+    return caf::make_error(errc::invalid_request, "A direct conversation cannot be left");
+  auto was_member = !tx.exec_params(delete_participant, id, user).empty();
+  tx.exec_params(delete_if_empty, id);
+  return was_member;
 }
 
 void move_cursor(pqxx::work& tx, const std::string& id, const std::string& user, int64_t seq) {

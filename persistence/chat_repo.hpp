@@ -48,6 +48,9 @@ std::vector<std::string> insert(pqxx::work& tx, const std::vector<chat_message>&
 caf::expected<chat_message> find_sent(pqxx::work& tx, const std::string& id,
                                       const std::string& sender, const std::string& temp_id);
 
+/// Removes `user` from the group `id` (see `chat_db`'s `ch_leave`).
+caf::expected<bool> leave(pqxx::work& tx, const std::string& id, const std::string& user);
+
 /// Moves a member's read cursor forward to `seq`.
 void move_cursor(pqxx::work& tx, const std::string& id, const std::string& user, int64_t seq);
 

@@ -117,6 +117,10 @@ db_actor::behavior_type db_impl(db_actor::stateful_pointer<db_state> self,
         return true;
       });
     },
+    [self](atom::ch_leave, const std::string& id, const std::string& user) {
+      return self->state.transact("leave_conversation",
+                                  [id, user](pqxx::work& tx) { return chat::leave(tx, id, user); });
+    },
     [self](atom::ch_create, const new_conversation& c) {
       return self->state.transact("create_conversation",
                                   [c](pqxx::work& tx) { return chat::create(tx, c); });
@@ -162,6 +166,15 @@ db_actor::behavior_type db_impl(db_actor::stateful_pointer<db_state> self,
     [self](atom::fr_commit, const friendship_command& cmd, const friendship_limits& limits) {
       return self->state.transact("friendship_write", [cmd, limits](pqxx::work& tx) {
         return social::commit(tx, cmd, limits);
+      });
+    },
+    [self](atom::fr_decline, const std::string& user) {
+      return self->state.transact("decline_friend_requests",
+                                  [user](pqxx::work& tx) { return social::decline_all(tx, user); });
+    },
+    [self](atom::fr_purge, int32_t batch) {
+      return self->state.transact("purge_friend_requests", [batch](pqxx::work& tx) {
+        return social::purge_expired(tx, batch);
       });
     },
     [self](atom::sh_insert, const std::string& sender, const share_request& req) {

@@ -29,6 +29,11 @@ using social_db = caf::typed_actor<
   /// "Friend limit reached" when accepting would pass `max_friends`.
   caf::replies_to<atom::fr_commit, friendship_command, friendship_limits>::with<
     friendship_change>,
+  /// Declines every pending request to `user` that has not expired, and replies the
+  /// pairs' states after it: `exists` false, `row` the request deleted, both cards.
+  caf::replies_to<atom::fr_decline, std::string>::with<std::vector<friendship_change>>,
+  /// Deletes at most `batch` expired pending requests; replies how many it deleted.
+  caf::replies_to<atom::fr_purge, int32_t>::with<int64_t>,
   /// Stores a share by `sender` with every accepted friend (no `sent_to`) or with
   /// `sent_to` only, and one unread recipient row each. `errc::forbidden` when
   /// `sent_to` is not an accepted friend.

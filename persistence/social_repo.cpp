@@ -19,6 +19,11 @@ std::string utc(const std::string& column) {
   return "to_char(" + column + " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US')";
 }
 
+/// `column` (a timestamptz) as Unix milliseconds, 0 for NULL.
+std::string unix_ms(const std::string& column) {
+  return "coalesce((extract(epoch FROM " + column + ") * 1000)::bigint, 0)";
+}
+
 /// The columns `card_from_row` reads, of the users row aliased `u`, from column
 /// `first` on.
 const std::string card_columns = "u.user_id, u.first_name, u.last_name, u.description, "
@@ -26,9 +31,11 @@ const std::string card_columns = "u.user_id, u.first_name, u.last_name, u.descri
                                  + utc("u.profile_image_uploaded_at");
 constexpr int card_width = 6;
 
-/// A friend_edges row `e` seen from `e.user_id`, then the other user's card.
+/// A friend_edges row `e` seen from `e.user_id`, then the other user's card, then when
+/// the row expires.
 const std::string relation_columns = "e.requester, e.other_id, " + utc("e.requested_at")
-                                     + ", " + utc("e.accepted_at") + ", " + card_columns;
+                                     + ", " + utc("e.accepted_at") + ", " + card_columns
+                                     + ", " + unix_ms("e.expires_at");
 
 const std::string select_relations = "SELECT " + relation_columns + R"(
   FROM friend_edges e JOIN users u ON u.user_id = e.other_id
@@ -61,39 +68,61 @@ const std::string select_unread = "SELECT r.event_id::text, " + utc("e.sent_at")
  ORDER BY e.sent_at DESC, e.event_id DESC
  LIMIT $2)";
 
-// Counting through a LIMIT visits at most the bound's rows of the partial indexes.
+// Counting through a LIMIT visits at most the bound's rows of the partial indexes (and
+// the expired ones the purge has not deleted yet).
 const std::string count_pending_in = R"(
 SELECT count(*) FROM (SELECT 1 FROM friendships
-                       WHERE addressee = $1 AND accepted_at IS NULL LIMIT $2) x)";
+                       WHERE addressee = $1 AND accepted_at IS NULL AND expires_at > now()
+                       LIMIT $2) x)";
 const std::string count_pending_out = R"(
 SELECT count(*) FROM (SELECT 1 FROM friendships
-                       WHERE requester = $1 AND accepted_at IS NULL LIMIT $2) x)";
+                       WHERE requester = $1 AND accepted_at IS NULL AND expires_at > now()
+                       LIMIT $2) x)";
 const std::string count_friends = R"(
 SELECT count(*) FROM (SELECT 1 FROM friend_edges
                        WHERE user_id = $1 AND accepted_at IS NOT NULL LIMIT $2) x)";
 
 const std::string row_columns = "requester, addressee, " + utc("requested_at") + ", "
-                                + utc("accepted_at");
+                                + utc("accepted_at") + ", " + unix_ms("expires_at");
 
 // ON CONFLICT turns "a row exists for the pair" into an empty result: one row per
-// unordered pair, so a request either way while any row exists is a conflict.
+// unordered pair, so a request either way while any row exists is a conflict. An
+// expired request is no row: the new one (either way) takes its place.
 const std::string insert_request = R"(
-INSERT INTO friendships (user_low, user_high, requester) VALUES ($1, $2, $3)
-ON CONFLICT (user_low, user_high) DO NOTHING
+INSERT INTO friendships (user_low, user_high, requester, expires_at)
+VALUES ($1, $2, $3, now() + make_interval(secs => $4))
+ON CONFLICT (user_low, user_high) DO UPDATE
+   SET requester = EXCLUDED.requester, requested_at = EXCLUDED.requested_at,
+       expires_at = EXCLUDED.expires_at
+ WHERE friendships.accepted_at IS NULL AND friendships.expires_at <= now()
 RETURNING )" + row_columns;
 
 const std::string accept_request = R"(
-UPDATE friendships SET accepted_at = now()
+UPDATE friendships SET accepted_at = now(), expires_at = NULL
  WHERE user_low = $1 AND user_high = $2 AND requester = $3 AND accepted_at IS NULL
+   AND expires_at > now()
 RETURNING )" + row_columns;
 
 const std::string delete_request = R"(
 DELETE FROM friendships
  WHERE user_low = $1 AND user_high = $2 AND requester = $3 AND accepted_at IS NULL
+   AND expires_at > now()
 RETURNING 1)";
 
 const std::string delete_pair = R"(
-DELETE FROM friendships WHERE user_low = $1 AND user_high = $2 RETURNING 1)";
+DELETE FROM friendships
+ WHERE user_low = $1 AND user_high = $2 AND (accepted_at IS NOT NULL OR expires_at > now())
+RETURNING 1)";
+
+const std::string delete_requests_to = R"(
+DELETE FROM friendships WHERE addressee = $1 AND accepted_at IS NULL AND expires_at > now()
+RETURNING )" + row_columns;
+
+// SKIP LOCKED: nodes purging at once, or a write holding a row, never wait for each other.
+const std::string delete_expired = R"(
+DELETE FROM friendships WHERE ctid = ANY (ARRAY (
+  SELECT ctid FROM friendships WHERE accepted_at IS NULL AND expires_at <= now()
+   LIMIT $1 FOR UPDATE SKIP LOCKED)))";
 
 const std::string select_pair_accepted = R"(
 SELECT accepted_at IS NOT NULL FROM friendships WHERE user_low = $1 AND user_high = $2)";
@@ -307,6 +336,7 @@ friendship_row friendship_from_row(const pqxx::row& row) {
   r.addressee = row[1].as<std::string>();
   r.requested_at = row[2].as<std::string>();
   r.accepted_at = nullable(row[3]);
+  r.expires_at = row[4].as<int64_t>();
   return r;
 }
 
@@ -320,6 +350,7 @@ relation relation_from_row(const pqxx::row& row, const std::string& user) {
   rel.row.requested_at = row[2].as<std::string>();
   rel.row.accepted_at = nullable(row[3]);
   rel.user = card_from_row(row, 4);
+  rel.row.expires_at = row[4 + card_width].as<int64_t>();
   return rel;
 }
 
@@ -366,15 +397,19 @@ int64_t count(pqxx::work& tx, const std::string& sql, const std::string& user, i
   return tx.exec_params1(sql, user, bound)[0].as<int64_t>();
 }
 
-/// The pending-request bounds of a new request from `requester` to `addressee`.
+/// The pending-request bounds of a new request from `requester` to `addressee`. No
+/// Retry-After: only the other users (accepting, declining) or time (expiry) free one.
 caf::error check_pending_bounds(pqxx::work& tx, const std::string& requester,
-                                const std::string& addressee, int32_t bound) {
-  // Two requests committing at once may pass the bound by one each: it limits what a
+                                const std::string& addressee, const friendship_limits& limits) {
+  // Two requests committing at once may pass a bound by one each: it limits what a
   // user accumulates, it is not an exact quota.
-  if (count(tx, count_pending_in, addressee, bound) >= bound)
+  if (count(tx, count_pending_in, addressee, limits.max_pending) >= limits.max_pending)
     return caf::make_error(errc::rate_limited, "Too many pending friend requests for this user");
-  if (count(tx, count_pending_out, requester, bound) >= bound)
-    return caf::make_error(errc::rate_limited, "Too many pending friend requests");
+  if (count(tx, count_pending_out, requester, limits.max_outgoing) >= limits.max_outgoing)
+    return caf::make_error(errc::rate_limited,
+                           "Too many pending friend requests sent: at most "
+                             + std::to_string(limits.max_outgoing)
+                             + " wait at once, until accepted, declined, cancelled or expired");
   return caf::none;
 }
 
@@ -429,9 +464,9 @@ caf::expected<friendship_change> commit(pqxx::work& tx, const friendship_command
   change.high = std::move(cards[high]);
   switch (cmd.op) {
     case friendship_op::request: {
-      if (auto err = check_pending_bounds(tx, cmd.caller, cmd.other, limits.max_pending))
+      if (auto err = check_pending_bounds(tx, cmd.caller, cmd.other, limits))
         return err;
-      auto res = tx.exec_params(insert_request, low, high, cmd.caller);
+      auto res = tx.exec_params(insert_request, low, high, cmd.caller, limits.request_ttl_s);
       if (res.empty())
         return caf::make_error(errc::already_exists, "Friendship already exists");
       change.exists = true;
@@ -458,6 +493,31 @@ caf::expected<friendship_change> commit(pqxx::work& tx, const friendship_command
       return change;
   }
   return caf::make_error(errc::invalid_request, "Unknown friendship operation");
+}
+
+std::vector<friendship_change> decline_all(pqxx::work& tx, const std::string& user) {
+  auto rows = tx.exec_params(delete_requests_to, user);
+  std::vector<std::string> ids{user};
+  for (const auto& row : rows)
+    ids.push_back(row[0].as<std::string>());
+  std::map<std::string, user_card> cards;
+  for (const auto& row : tx.exec_params(cards_by_id, users::text_array_literal(ids)))
+    cards.emplace(row[0].as<std::string>(), card_from_row(row, 0));
+  std::vector<friendship_change> out;
+  out.reserve(rows.size());
+  for (const auto& row : rows) {
+    friendship_change change;
+    change.row = friendship_from_row(row);
+    const auto& [low, high] = std::minmax(change.row.requester, user);
+    change.low = cards[low];
+    change.high = cards[high];
+    out.push_back(std::move(change));
+  }
+  return out;
+}
+
+int64_t purge_expired(pqxx::work& tx, int32_t batch) {
+  return static_cast<int64_t>(tx.exec_params(delete_expired, batch).affected_rows());
 }
 
 caf::expected<share_receipt> insert_share(pqxx::work& tx, const std::string& sender,

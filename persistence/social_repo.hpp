@@ -27,6 +27,12 @@ caf::expected<profile_snapshot> load_profile(pqxx::work& tx, const std::string& 
 caf::expected<friendship_change> commit(pqxx::work& tx, const friendship_command& cmd,
                                         const friendship_limits& limits);
 
+/// Declines every unexpired pending request to `user` (see `social_db`'s `fr_decline`).
+std::vector<friendship_change> decline_all(pqxx::work& tx, const std::string& user);
+
+/// Deletes at most `batch` expired pending requests; returns how many.
+int64_t purge_expired(pqxx::work& tx, int32_t batch);
+
 /// Stores a share and its recipient rows (see `social_db`'s `sh_insert`).
 caf::expected<share_receipt> insert_share(pqxx::work& tx, const std::string& sender,
                                           const share_request& req);

@@ -99,6 +99,14 @@ persistence::chat_db::behavior_type fake_chat_db(persistence::chat_db::pointer, 
       c = std::max(c, seq);
       return true;
     },
+    [=](atom::ch_leave, const std::string& id, const std::string& user) {
+      auto& members = store->members[id];
+      auto i = std::find(members.begin(), members.end(), user);
+      if (i == members.end())
+        return false;
+      members.erase(i);
+      return true;
+    },
     [=](atom::ch_page, const std::string&, const std::string& id,
         const message_query& q) -> std::vector<chat_message> {
       ++store->page_queries;

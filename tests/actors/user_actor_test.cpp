@@ -342,3 +342,36 @@ TEST_CASE_METHOD(users_fixture,
   CHECK(views->size() == 0);
   CHECK_FALSE(views->find("ann"));
 }
+
+TEST_CASE_METHOD(users_fixture,
+                 "declining every request reaches both sides and never undoes a newer row",
+                 "[users]") {
+  REQUIRE(write(friendship_op::request, "ann", "bob").value == true);
+  REQUIRE(write(friendship_op::request, "cid", "bob").value == true);
+  REQUIRE(write(friendship_op::request, "bob", "ann").code() == errc::already_exists);
+  warm({"ann", "bob", "cid"});
+  auto first = lookup("ann", "bob").row;
+  auto loads = store.loads;
+
+  auto declined = ask<int64_t>(atom::fr_decl_all_v, std::string{"bob"});
+  REQUIRE(declined.value == 2);
+  CHECK(requests_in("bob").empty());
+  CHECK_FALSE(lookup("ann", "bob").found);
+  CHECK_FALSE(lookup("cid", "bob").found);
+  CHECK(ask<int64_t>(atom::fr_decl_all_v, std::string{"bob"}).value == 0);
+  CHECK(store.loads == loads);
+
+  // A newer request of the pair, then the bulk decline's removal of the old one arriving
+  // late (it runs outside the pair's owner): the newer row stays.
+  REQUIRE(write(friendship_op::request, "ann", "bob").value == true);
+  auto newer = lookup("ann", "bob").row;
+  REQUIRE(newer.requested_at != first.requested_at);
+  friendship_change stale;
+  stale.row = first;
+  stale.low = store.users.at("ann");
+  stale.high = store.users.at("bob");
+  for (const auto* user : {"ann", "bob"})
+    REQUIRE(ask<bool>(atom::fr_apply_v, std::string{user}, stale).value == true);
+  CHECK(lookup("ann", "bob").row.requested_at == newer.requested_at);
+  CHECK(requests_in("bob") == std::vector<std::string>{"ann"});
+}

@@ -106,7 +106,7 @@ struct fake_store {
       case friendship_op::request:
         if (i != pairs.end())
           return caf::make_error(errc::already_exists, "Friendship already exists");
-        change.row = friendship_row{cmd.caller, cmd.other, now(), caf::none};
+        change.row = friendship_row{cmd.caller, cmd.other, now(), caf::none, 0};
         pairs.emplace(k, change.row);
         change.exists = true;
         return change;
@@ -194,6 +194,23 @@ inline persistence::social_db::behavior_type fake_db(persistence::social_db::poi
         const friendship_limits&) -> caf::result<friendship_change> {
       return reply_of(store, store->commit(cmd));
     },
+    [=](atom::fr_decline, const std::string& user) {
+      std::vector<friendship_change> out;
+      for (auto i = store->pairs.begin(); i != store->pairs.end();) {
+        if (i->second.addressee != user || i->second.accepted()) {
+          ++i;
+          continue;
+        }
+        friendship_change change;
+        change.row = i->second;
+        change.low = store->users.at(i->first.first);
+        change.high = store->users.at(i->first.second);
+        out.push_back(std::move(change));
+        i = store->pairs.erase(i);
+      }
+      return out;
+    },
+    [=](atom::fr_purge, int32_t) { return int64_t{0}; },
     [=](atom::sh_insert, const std::string& sender,
         const share_request& req) -> caf::result<share_receipt> {
       return reply_of(store, store->share(sender, req));

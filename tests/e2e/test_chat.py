@@ -12,6 +12,7 @@ marker frame that a wrong delivery would have come before, plus a short bounded 
 """
 import asyncio
 import json
+import subprocess
 import sys
 import threading
 import time
@@ -1338,3 +1339,114 @@ class ConversationBudget(ChatCase):
         # Another user's budget is untouched, and the existing conversations still work.
         self.assertEqual(dan.create([ann]), dan.direct_with(ann)[1]["conversationId"])
         self.assertEqual(bob.direct_with(ann)[1]["conversationId"], made[0])
+
+
+# -- issue 15: members leave group conversations ------------------------------------------------
+def leave_path(cid):
+    return f"/conversations/{cid}/participants/me"
+
+
+class LeaveGroup(ChatCase):
+    node_env = dict(ChatCase.node_env, **UNLIMITED)
+
+    def test_a_member_who_left_gets_nothing_of_the_group_and_is_refused_by_it(self):
+        ann, bob, cid = self.person("Ann", "A"), self.person("Bob", "B"), self.person("Cid")
+        conv = ann.group([bob, cid], "Leavers")
+
+        async def body():
+            a, c = await ann.connect("/ws/chat"), await cid.connect("/ws")
+            b1, b2 = await bob.connect("/ws"), await bob.connect("/ws/chat")
+            first = await a.say(conv, "before", "temp-before")
+            for s in (c, b1, b2):
+                self.assertEqual(await s.recv(), first)
+            await b2.read(conv)
+            self.assertEqual((await b1.recv())["type"], "read-messages")
+            await b2.expect("read-messages")
+            await a.expect("read-receipt")
+            await c.expect("read-receipt")
+
+            self.assertEqual(bob.ok("DELETE", leave_path(conv)), {"success": True})
+            left = {"type": "participant-left", "conversationId": conv, "userId": bob.id}
+            for s in (a, c, b1, b2):             # the members and the leaver's own sockets
+                self.assertEqual(await s.recv(), left, s.name)
+
+            # His routes refuse him, his list drops it; the others' go on.
+            for path in (f"/conversations/{conv}", f"/conversations/{conv}/participants",
+                         f"/conversations/{conv}/messages?limit=10&offset=0",
+                         f"/conversations/{conv}/messages?after_seq=0", leave_path(conv)):
+                method = "DELETE" if path == leave_path(conv) else "GET"
+                self.assert_refused(bob.call(method, path), 403,
+                                    "Not a participant of this conversation")
+            self.assertIsNone(bob.entry(conv))
+            self.assertIsNotNone(ann.entry(conv))
+            self.assertEqual(sorted(ann.ok("GET", f"/conversations/{conv}/participants")),
+                             sorted([ann.id, cid.id]))
+            # His frames are refused like a stranger's.
+            temp = await b2.send_message(conv, "still here?")
+            self.assert_error_frame(await b2.recv(), "send-message", temp, "participant")
+            await b2.read(conv)
+            self.assert_error_frame(await b2.recv(), "read-messages")
+            await b2.typing(conv)
+            self.assert_error_frame(await b2.recv(), "typing")
+
+            # The others' typing, messages and receipts reach the members only.
+            await a.typing(conv)
+            self.assertEqual(await c.recv(),
+                             {"type": "typing", "conversationId": conv, "userId": ann.id})
+            after = await a.say(conv, "after")
+            self.assertEqual(after["seq"], 2)
+            self.assertEqual(await c.recv(), after)
+            await c.read(conv)
+            await c.expect("read-messages")
+            self.assertEqual(await a.recv(), {"type": "read-receipt", "conversationId": conv,
+                                              "userId": cid.id, "seq": 2})
+            await self.marker(bob, b1)
+            await b2.quiet(0.2)
+
+            # Replay and idempotent resends are as before for the members.
+            again = await a.say(conv, "before", "temp-before")
+            self.assertEqual(again["messageId"], first["messageId"])
+            self.assertEqual([m["messageId"] for m in ann.history(conv)],
+                             [first["messageId"], after["messageId"]])
+            self.assertEqual(cid.page(conv, "after_seq=1"), [as_stored(after)])
+        self.scenario(body)
+
+    def test_a_direct_conversation_cannot_be_left_and_strangers_unknown_or_bad_ids_are_refused(
+            self):
+        ann, bob, cid = self.person("Ann", "A"), self.person("Bob", "B"), self.person("Cid")
+        direct = ann.create([bob])
+        self.assert_refused(ann.call("DELETE", leave_path(direct)), 400,
+                            "A direct conversation cannot be left")
+        self.assertEqual(sorted(bob.ok("GET", f"/conversations/{direct}/participants")),
+                         sorted([ann.id, bob.id]))
+        group = ann.group([bob, self.person("Dan", "D")], "Members")
+        self.assert_refused(cid.call("DELETE", leave_path(group)), 403,
+                            "Not a participant of this conversation")
+        self.assert_refused(cid.call("DELETE", leave_path(str(uuid.uuid4()))), 404,
+                            "Conversation not found")
+        self.assert_refused(cid.call("DELETE", leave_path("not-a-uuid")), 400)
+        for headers in ({}, {"Authorization": "Bearer not-a-token"}):
+            status, _, text = self.node.request("DELETE", leave_path(group), headers=headers)
+            self.assertEqual(status, 401, text)
+        self.assertEqual(len(ann.ok("GET", f"/conversations/{group}/participants")), 3)
+
+    def test_the_last_member_out_deletes_the_conversation_and_its_messages(self):
+        ann, bob, cid = self.person("Ann", "A"), self.person("Bob", "B"), self.person("Cid")
+        conv = ann.group([bob, cid], "Last out")
+
+        async def body():
+            a = await ann.connect("/ws/chat")
+            await a.say(conv, "soon empty")
+            for who in (ann, bob, cid):
+                self.assertEqual(who.ok("DELETE", leave_path(conv)), {"success": True})
+            self.assertEqual(await a.recv(), {"type": "participant-left",
+                                              "conversationId": conv, "userId": ann.id})
+            await a.quiet(0.2)
+        self.scenario(body)
+        count = subprocess.run(
+            ["psql", self.node.db_dsn, "-tAc",
+             f"SELECT (SELECT count(*) FROM conversations WHERE conversation_id = '{conv}')"
+             f" + (SELECT count(*) FROM messages WHERE conversation_id = '{conv}')"],
+            check=True, capture_output=True, text=True).stdout.strip()
+        self.assertEqual(count, "0")
+        self.assert_refused(ann.call("DELETE", leave_path(conv)), 404, "Conversation not found")

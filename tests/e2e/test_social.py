@@ -5,6 +5,7 @@ consistency: after every write, the very next reads of both users show it.
 Profiles are created with POST /users/me; tokens are minted (tandem_tokens.py).
 """
 import json
+import subprocess
 import unittest
 import urllib.parse
 import uuid
@@ -486,7 +487,7 @@ class Social(NodeTestCase):
                   ("GET", "/users/search/email/x"), ("GET", "/users/search/name/x"),
                   ("POST", "/notifications/share"), ("POST", "/notifications/share/personal"),
                   ("GET", "/notifications/share"), ("GET", "/notifications/share/sent"),
-                  ("POST", "/notifications/share/read")]
+                  ("POST", "/notifications/share/read"), ("DELETE", "/friendship/requests")]
         for method, path in routes:
             status, headers, _ = self.node.request(method, path, body="{}")
             self.assertEqual(status, 401, (method, path))
@@ -513,6 +514,143 @@ class SocialPassivation(NodeTestCase):
         self.assertEqual([(n["user_id"], n["url"]) for n in found],
                          [(bob.id, "https://behind.example")])
         self.assertEqual(ann.check(bob)["user_id1"], ann.id)
+
+
+# -- issue 15: pending requests expire, are capped per sender and can be declined at once -------
+def query(dsn, sql):
+    """The single value `sql` selects from the database `dsn`."""
+    return subprocess.run(["psql", dsn, "-tAc", sql], check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def expired_total(node):
+    """tandem_friend_requests_expired_total of the node's /metrics."""
+    _, _, text = node.request("GET", "/metrics")
+    for line in text.splitlines():
+        if line.startswith("tandem_friend_requests_expired_total "):
+            return int(line.split()[1])
+    raise AssertionError("no tandem_friend_requests_expired_total in /metrics")
+
+
+class RequestExpiry(NodeTestCase):
+    node_env = {"TANDEM_AUTH_JWT_KEY": JWT_KEY, "TANDEM_USERS_REQUEST_TTL_S": "5",
+                "TANDEM_USERS_REQUEST_PURGE_INTERVAL_S": "1",
+                "TANDEM_USERS_MAX_PENDING_REQUESTS": "2"}
+
+    def test_a_pending_request_expires_for_both_users_and_is_deleted(self):
+        amy, bob, cat = Person(self, "Amy", "A"), Person(self, "Bob", "B"), Person(self, "Cat", "C")
+        warm(amy, bob, cat)
+        amy.request(bob)
+        cat.request(bob)
+        self.assertEqual(set(ids(bob.incoming())), {amy.id, cat.id})
+        self.assertEqual(amy.check(bob)["user_id1"], amy.id)
+        # Both sides' live actors drop it once it expires, the polled view included.
+        self.node.wait_for(lambda: bob.incoming() == [], timeout=20)
+        for me, other in ((amy, bob), (bob, amy)):
+            self.assertIsNone(me.check(other))
+            self.assertEqual(me.ok("GET", "/friendship/all"), [])
+        self.assertIsNone(amy.ok("GET", path_of("friendship", "requests", bob.id)))
+        status, reply = bob.call("POST", "/friendship/accept", {"user_id1": amy.id})
+        self.assertEqual((status, reply), (404, {"detail": "Friend request not found"}))
+        self.assertEqual(bob.status("DELETE", path_of("friendship", "requests", amy.id)), 404)
+        found = bob.ok("GET", path_of("users", "search", "email", amy.id))
+        self.assertEqual([(x["user_id"], x["friendship_state"]) for x in found], [(amy.id, 0)])
+        # The purge deletes the rows and counts them.
+        self.node.wait_for(lambda: query(self.node.db_dsn,
+                                         "SELECT count(*) FROM friendships") == "0", timeout=10)
+        self.assertGreaterEqual(expired_total(self.node), 2)
+        # A new request of the pair, the other way round, is a fresh one.
+        bob.request(amy)
+        self.assertEqual(ids(amy.incoming()), [bob.id])
+        self.assertEqual(amy.check(bob)["user_id1"], bob.id)
+
+    def test_expired_requests_do_not_count_toward_the_bound(self):
+        amy, bob, cat, dan = (Person(self, "Amy", "A"), Person(self, "Bob", "B"),
+                              Person(self, "Cat", "C"), Person(self, "Dan", "D"))
+        amy.request(bob)
+        cat.request(bob)          # at the bound of 2
+        status, reply = dan.call("POST", "/friendship/requests", {"user_id2": bob.id})
+        self.assertEqual((status, reply),
+                         (429, {"detail": "Too many pending friend requests for this user"}))
+        self.node.wait_for(lambda: bob.incoming() == [], timeout=20)
+        dan.request(bob)
+        self.assertEqual(ids(bob.incoming()), [dan.id])
+
+
+class OutgoingRequestBound(NodeTestCase):
+    node_env = {"TANDEM_AUTH_JWT_KEY": JWT_KEY, "TANDEM_USERS_MAX_OUTGOING_REQUESTS": "3"}
+
+    def test_a_user_has_at_most_the_configured_requests_pending_at_once(self):
+        eve = Person(self, "Eve", "E")
+        others = [Person(self, f"P{i}", "X") for i in range(5)]
+        for p in others[:3]:
+            eve.request(p)                          # at the bound
+        for _ in range(2):                          # past it, and again
+            status, headers, text = self.node.request(
+                "POST", "/friendship/requests", body=json.dumps({"user_id2": others[3].id}),
+                headers=eve.headers)
+            self.assertEqual(status, 429, text)
+            self.assertEqual(json.loads(text), {
+                "detail": "Too many pending friend requests sent: at most 3 wait at once, "
+                          "until accepted, declined, cancelled or expired"})
+            self.assertNotIn("retry-after", headers)
+        self.assertIsNone(eve.check(others[3]))
+        self.assertEqual(others[3].incoming(), [])
+        # Others may still ask eve; an answered request frees a place.
+        others[4].request(eve)
+        others[0].accept(eve)
+        eve.request(others[3])
+        self.assertEqual(ids(others[3].incoming()), [eve.id])
+
+
+class BulkDecline(NodeTestCase):
+    node_env = {"TANDEM_AUTH_JWT_KEY": JWT_KEY}
+
+    def test_every_pending_request_to_the_caller_is_declined_at_once(self):
+        bob = Person(self, "Bob", "B")
+        askers = [Person(self, f"Asker{i}", "A") for i in range(3)]
+        eve, fay = Person(self, "Eve", "E"), Person(self, "Fay", "F")
+        warm(bob, eve, fay, *askers)
+        for p in askers:
+            p.request(bob)
+        bob.request(eve)                            # his own request stays
+        fay.befriend(bob)                           # and so does a friend
+        self.assertEqual(len(bob.incoming()), 3)
+        self.assertEqual(bob.ok("DELETE", "/friendship/requests"),
+                         {"success": True, "declined": 3})
+        self.assertEqual(bob.incoming(), [])
+        for p in askers:                            # the requesters' next reads show it
+            self.assertIsNone(p.check(bob))
+            self.assertEqual(p.ok("GET", "/friendship/all"), [])
+        self.assertEqual(bob.check(eve)["user_id1"], bob.id)
+        self.assertEqual(eve.check(bob)["user_id1"], bob.id)
+        self.assertIsNotNone(bob.check(fay)["accepted_at"])
+        self.assertEqual(ids(bob.friends_of(bob)), [fay.id])
+        # Nothing left: nothing declined; and a declined requester may ask again.
+        self.assertEqual(bob.ok("DELETE", "/friendship/requests"),
+                         {"success": True, "declined": 0})
+        askers[0].request(bob)
+        self.assertEqual(ids(bob.incoming()), [askers[0].id])
+
+    def test_a_thousand_pending_requests_go_in_one_call(self):
+        bob = Person(self, "Bob", "B", register=False)
+        # Bob and the strangers' requests written straight into the database (as many
+        # users would); his actor, spawned by his first read, loads them all.
+        psql(self.node.db_dsn, f"""
+            INSERT INTO users (user_id, email, first_name, last_name)
+            VALUES ('{bob.id}', '{bob.email}', 'Bob', 'B');
+            INSERT INTO users (user_id, email, first_name, last_name)
+            SELECT 'flood-' || i, 'flood-' || i || '@example.com', 'Flood', 'F'
+              FROM generate_series(1, 1000) i;
+            INSERT INTO friendships (user_low, user_high, requester)
+            SELECT least('flood-' || i, '{bob.id}'), greatest('flood-' || i, '{bob.id}'),
+                   'flood-' || i
+              FROM generate_series(1, 1000) i""")
+        self.assertEqual(len(bob.incoming()), 1000)
+        self.assertEqual(bob.ok("DELETE", "/friendship/requests"),
+                         {"success": True, "declined": 1000})
+        self.assertEqual(bob.incoming(), [])
+        self.assertEqual(query(self.node.db_dsn, "SELECT count(*) FROM friendships"), "0")
 
 
 if __name__ == "__main__":
