@@ -3,8 +3,10 @@
 #include "actors/auth_store.hpp"
 #include "actors/wire_json.hpp"
 #include "common/text.hpp"
+#include "common/token_bucket.hpp"
 #include "config/log.hpp"
 
+#include <cmath>
 #include <utility>
 
 namespace tandem {
@@ -16,6 +18,9 @@ const char* const bad_refresh_token = "Invalid refresh token";
 
 struct accounts_state {
   accounts_deps deps;
+  /// Refreshes per user (auth.refreshes_per_hour, auth.refreshes_burst). Kept by this
+  /// node: every refresh of the node passes here, before its rotation.
+  keyed_token_buckets<std::string> refreshes;
   static inline const char* name = "tandem.accounts";
 };
 
@@ -71,6 +76,64 @@ void issue_pair(self_pointer self, const identity& who, pair_promise rp,
       [fail](caf::error& err) mutable { fail(std::move(err)); });
 }
 
+/// Creates the account of a registration that its address's budget admitted.
+void create_account(self_pointer self, std::string email, std::string password,
+                    pair_promise rp) {
+  const auto& deps = self->state.deps;
+  self->request(deps.hasher, deps.timeout, atom::hash_password_v, std::move(password))
+    .then(
+      [self, email, rp](std::string& hash) mutable {
+        const auto& deps = self->state.deps;
+        self->request(deps.db, deps.timeout, atom::create_account_v, email, std::move(hash))
+          .then([self, rp](account& acc) mutable {
+                  issue_pair(self, identity{acc.user_id, acc.email}, rp, true);
+                },
+                forward_to(rp));
+      },
+      forward_to(rp));
+}
+
+/// Rotates a refresh token that the budget of its user admitted.
+void rotate(self_pointer self, const std::string& token, pair_promise rp) {
+  const auto& deps = self->state.deps;
+  auto next = new_refresh_token();
+  self->request(deps.redis, deps.timeout, atom::command_v,
+                auth_store::rotate_command(token, next, deps.auth.refresh_ttl_s))
+    .then(
+      [self, next, rp](redis_reply& reply) mutable {
+        auto rotated = auth_store::parse_rotation(reply);
+        if (!rotated) {
+          rp.deliver(std::move(rotated.error()));
+          return;
+        }
+        switch (rotated->outcome) {
+          case auth_store::rotation::unknown:
+            rp.deliver(caf::make_error(errc::unauthorized, bad_refresh_token));
+            return;
+          case auth_store::rotation::replayed:
+            // Two holders of one token: one of them stole it. Which one cannot
+            // be told, so the whole family is gone and both must sign in again.
+            log::warn("refresh token reused, token family revoked",
+                      {{"user_id", rotated->who.user_id}});
+            rp.deliver(caf::make_error(errc::unauthorized,
+                                       "Refresh token reused; please sign in again"));
+            return;
+          case auth_store::rotation::rotated:
+            break;
+        }
+        access_token access;
+        try {
+          access = self->state.deps.tokens->issue(rotated->who);
+        } catch (const std::exception& e) {
+          log::error("cannot issue an access token", {{"detail", e.what()}});
+          rp.deliver(caf::make_error(errc::internal, "issue_access_token"));
+          return;
+        }
+        rp.deliver(token_pair{rotated->who.user_id, access.token, next, access.expires_in});
+      },
+      forward_to(rp));
+}
+
 /// Verifies the password of a login (or, for an unknown email, does the same work
 /// against the hasher's dummy hash) and answers the attempt.
 void check_password(self_pointer self, const std::string& encoded, std::string password,
@@ -101,23 +164,31 @@ void check_password(self_pointer self, const std::string& encoded, std::string p
 
 accounts_actor::behavior_type accounts_impl(self_pointer self, accounts_deps deps) {
   self->state.deps = std::move(deps);
+  const auto& auth = self->state.deps.auth;
+  self->state.refreshes = {auth.refreshes_per_hour / 3600.0,
+                           static_cast<double>(auth.refreshes_burst)};
   return {
-    [self](atom::sign_up, std::string& email, std::string& password) -> caf::result<token_pair> {
+    [self](atom::sign_up, std::string& email, std::string& password,
+           std::string& address) -> caf::result<token_pair> {
       if (auto key = canonical_email(email); !key)
         return std::move(key.error());
       if (auto err = validate_password(password))
         return err;
       const auto& deps = self->state.deps;
       auto rp = self->make_response_promise<token_pair>();
-      self->request(deps.hasher, deps.timeout, atom::hash_password_v, std::move(password))
+      // Every well-formed attempt counts, a taken email included, before any hashing.
+      auto attempt = auth_store::counted_attempt_command(
+        auth_store::registration_counter_key(address.empty() ? "unknown" : address),
+        deps.auth.register_max_per_address, deps.auth.register_window_s);
+      self->request(deps.redis, deps.timeout, atom::command_v, std::move(attempt))
         .then(
-          [self, email, rp](std::string& hash) mutable {
-            const auto& deps = self->state.deps;
-            self->request(deps.db, deps.timeout, atom::create_account_v, email, std::move(hash))
-              .then([self, rp](account& acc) mutable {
-                      issue_pair(self, identity{acc.user_id, acc.email}, rp, true);
-                    },
-                    forward_to(rp));
+          [self, email, password, rp](redis_reply& reply) mutable {
+            if (auto refusal = auth_store::attempt_refusal(
+                  reply, "Too many registrations from this address; try again later")) {
+              rp.deliver(std::move(refusal));
+              return;
+            }
+            create_account(self, std::move(email), std::move(password), rp);
           },
           forward_to(rp));
       return rp;
@@ -140,14 +211,9 @@ accounts_actor::behavior_type accounts_impl(self_pointer self, accounts_deps dep
       self->request(deps.redis, deps.timeout, atom::command_v, std::move(attempt))
         .then(
           [self, email, password, email_key, address_key, rp](redis_reply& reply) mutable {
-            if (reply.kind != redis_reply::integer) {
-              rp.deliver(caf::make_error(errc::redis_error, "login_attempt"));
-              return;
-            }
-            if (reply.integer_value > 0) {
-              rp.deliver(caf::make_error(errc::rate_limited,
-                                         "Too many failed logins; try again later",
-                                         reply.integer_value));
+            if (auto refusal = auth_store::attempt_refusal(
+                  reply, "Too many failed logins; try again later")) {
+              rp.deliver(std::move(refusal));
               return;
             }
             const auto& deps = self->state.deps;
@@ -174,40 +240,22 @@ accounts_actor::behavior_type accounts_impl(self_pointer self, accounts_deps dep
         return caf::make_error(errc::unauthorized, bad_refresh_token);
       const auto& deps = self->state.deps;
       auto rp = self->make_response_promise<token_pair>();
-      auto next = new_refresh_token();
+      // The budget is its user's, so the token's user is read first; an unknown token
+      // goes on to the rotation, which answers it.
       self->request(deps.redis, deps.timeout, atom::command_v,
-                    auth_store::rotate_command(token, next, deps.auth.refresh_ttl_s))
+                    auth_store::token_user_command(token))
         .then(
-          [self, next, rp](redis_reply& reply) mutable {
-            auto rotated = auth_store::parse_rotation(reply);
-            if (!rotated) {
-              rp.deliver(std::move(rotated.error()));
-              return;
-            }
-            switch (rotated->outcome) {
-              case auth_store::rotation::unknown:
-                rp.deliver(caf::make_error(errc::unauthorized, bad_refresh_token));
+          [self, token, rp](redis_reply& reply) mutable {
+            if (reply.kind == redis_reply::string) {
+              auto wait = self->state.refreshes.take(reply.str, self->clock().now());
+              if (wait > 0) {
+                rp.deliver(caf::make_error(errc::rate_limited,
+                                           "Too many token refreshes; try again later",
+                                           static_cast<int64_t>(std::ceil(wait))));
                 return;
-              case auth_store::rotation::replayed:
-                // Two holders of one token: one of them stole it. Which one cannot
-                // be told, so the whole family is gone and both must sign in again.
-                log::warn("refresh token reused, token family revoked",
-                          {{"user_id", rotated->who.user_id}});
-                rp.deliver(caf::make_error(errc::unauthorized,
-                                           "Refresh token reused; please sign in again"));
-                return;
-              case auth_store::rotation::rotated:
-                break;
+              }
             }
-            access_token access;
-            try {
-              access = self->state.deps.tokens->issue(rotated->who);
-            } catch (const std::exception& e) {
-              log::error("cannot issue an access token", {{"detail", e.what()}});
-              rp.deliver(caf::make_error(errc::internal, "issue_access_token"));
-              return;
-            }
-            rp.deliver(token_pair{rotated->who.user_id, access.token, next, access.expires_in});
+            rotate(self, token, rp);
           },
           forward_to(rp));
       return rp;

@@ -20,8 +20,10 @@ namespace tandem {
 /// `errc::unauthorized` for bad credentials or refresh tokens, `errc::rate_limited`
 /// with the seconds to wait, and whatever the database, Redis or the hasher reply.
 using accounts_actor = caf::typed_actor<
-  /// (email, password): creates a login and replies its first token pair.
-  caf::replies_to<atom::sign_up, std::string, std::string>::with<token_pair>,
+  /// (email, password, client address): creates a login and replies its first token
+  /// pair. Attempts count per address; past `auth.register_max_per_address` within
+  /// `auth.register_window_s` they are refused with `errc::rate_limited`.
+  caf::replies_to<atom::sign_up, std::string, std::string, std::string>::with<token_pair>,
   /// (email, password, client address): replies a new token pair. Failures count per
   /// canonical email and per address; past `auth.login_max_failures(_per_address)` within
   /// `auth.login_window_s` every attempt is refused with `errc::rate_limited`, whether
@@ -29,6 +31,8 @@ using accounts_actor = caf::typed_actor<
   caf::replies_to<atom::login, std::string, std::string, std::string>::with<token_pair>,
   /// (refresh token): rotates it and replies a new pair. An unknown token is
   /// `errc::unauthorized`; a token that was rotated already revokes its family first.
+  /// Past its user's budget (`auth.refreshes_per_hour`, `auth.refreshes_burst`) it is
+  /// `errc::rate_limited`, and the token stays as it was.
   caf::replies_to<atom::refresh, std::string>::with<token_pair>,
   /// (refresh token): deletes its family; replies true whether or not it was known.
   caf::replies_to<atom::logout, std::string>::with<bool>>;

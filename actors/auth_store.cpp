@@ -47,24 +47,25 @@ redis.call('DEL', set, KEYS[1])
 return 1
 )lua";
 
-// KEYS: email counter, address counter. ARGV: max per email, max per address, window.
+// KEYS: n counters. ARGV: the maximum of each counter, then the window.
 const char* const attempt_script = R"lua(
+local window = ARGV[#KEYS + 1]
 local wait = 0
-for i = 1, 2 do
+for i = 1, #KEYS do
   local n = tonumber(redis.call('GET', KEYS[i]) or '0')
   if n >= tonumber(ARGV[i]) then
     local ttl = redis.call('TTL', KEYS[i])
     if ttl < 0 then
-      redis.call('EXPIRE', KEYS[i], ARGV[3])
-      ttl = tonumber(ARGV[3])
+      redis.call('EXPIRE', KEYS[i], window)
+      ttl = tonumber(window)
     end
     wait = math.max(wait, ttl, 1)
   end
 end
 if wait > 0 then return wait end
-for i = 1, 2 do
+for i = 1, #KEYS do
   redis.call('INCR', KEYS[i])
-  if redis.call('TTL', KEYS[i]) < 0 then redis.call('EXPIRE', KEYS[i], ARGV[3]) end
+  if redis.call('TTL', KEYS[i]) < 0 then redis.call('EXPIRE', KEYS[i], window) end
 end
 return 0
 )lua";
@@ -146,6 +147,30 @@ std::vector<std::string> login_attempt_command(const std::string& email_key,
           std::to_string(max_per_email),
           std::to_string(max_per_address),
           std::to_string(window_s)};
+}
+
+std::string registration_counter_key(const std::string& address) {
+  return "register:addr:" + address;
+}
+
+std::string invitation_counter_key(const std::string& user_id) {
+  return "invite:user:" + user_id;
+}
+
+std::vector<std::string> counted_attempt_command(const std::string& key, int max, int window_s) {
+  return {"EVAL", attempt_script, "1", key, std::to_string(max), std::to_string(window_s)};
+}
+
+caf::error attempt_refusal(const redis_reply& reply, const std::string& detail) {
+  if (reply.kind != redis_reply::integer)
+    return caf::make_error(errc::redis_error, "unexpected reply to the attempt script");
+  if (reply.integer_value > 0)
+    return caf::make_error(errc::rate_limited, detail, reply.integer_value);
+  return caf::none;
+}
+
+std::vector<std::string> token_user_command(const std::string& refresh_token) {
+  return {"HGET", token_key(refresh_token), "user"};
 }
 
 std::vector<std::string> login_succeeded_command(const std::string& email_key,

@@ -1,5 +1,7 @@
-// The Redis side of accounts: refresh token families and login failure counters, as
-// EVAL commands for the redis facade (`atom::command`) and parsers of their replies.
+// The Redis side of accounts: refresh token families, login failure counters and the
+// budgets that must hold across nodes (registrations per address, invitations per
+// user), as EVAL commands for the redis facade (`atom::command`) and parsers of their
+// replies.
 // Each operation is one Lua script, so rotation, replay detection and the throttle
 // are atomic however many nodes share the Redis.
 //
@@ -8,6 +10,8 @@
 //   rtf:<family>       set of the token hashes of one family, TTL renewed on each rotation
 //   login:fail:email:<sha256 of the canonical email>    counter, TTL auth.login_window_s
 //   login:fail:addr:<client address>                    counter, TTL auth.login_window_s
+//   register:addr:<client address>     counter, TTL auth.register_window_s
+//   invite:user:<user id>              counter, TTL users.invitations_window_s
 // Revocation deletes family members named inside the script, which standalone Redis
 // allows (Redis Cluster would need the family's keys in one hash slot).
 #pragma once
@@ -69,6 +73,25 @@ std::vector<std::string> login_attempt_command(const std::string& email_key,
                                                const std::string& address_key,
                                                int max_per_email, int max_per_address,
                                                int window_s);
+
+/// The registration counter of a client address.
+std::string registration_counter_key(const std::string& address);
+
+/// The counter of a user's e-mail invitations.
+std::string invitation_counter_key(const std::string& user_id);
+
+/// Counts one use of the budget `key` (at most `max` in a window of `window_s` seconds,
+/// which starts with the first use): the same script and reply as
+/// `login_attempt_command`, for one counter. Budgets kept here hold across nodes.
+std::vector<std::string> counted_attempt_command(const std::string& key, int max, int window_s);
+
+/// What the reply of an attempt command says: none when the attempt was counted,
+/// `errc::rate_limited` with `detail` and the seconds to wait when a counter is full,
+/// `errc::redis_error` for a reply of another shape.
+caf::error attempt_refusal(const redis_reply& reply, const std::string& detail);
+
+/// Reads the user of a stored refresh token: the reply is its id, or nil when unknown.
+std::vector<std::string> token_user_command(const std::string& refresh_token);
 
 /// Takes back the attempt of a successful login from both counters.
 std::vector<std::string> login_succeeded_command(const std::string& email_key,

@@ -21,6 +21,9 @@ constexpr uint32_t parallelism = 1;
 using persistence::completion;
 using persistence::pool_job;
 
+/// The pool's owner of every registration's hash.
+const std::string registration_owner = "registration";
+
 struct hasher_state {
   std::optional<persistence::worker_pool<password_session, password_hasher_actor::base>> pool;
   static inline const char* name = "tandem.password_hasher";
@@ -36,14 +39,19 @@ hasher_impl(password_hasher_actor::stateful_pointer<hasher_state> self, config::
     return sys.spawn<caf::detached>(
       persistence::pool_worker_impl<password_session, argon2_params>, params);
   };
-  self->state.pool.emplace(
-    self, persistence::pool_settings{"password_hasher", size, cfg.hasher_queue_limit}, factory);
+  // Registrations are one owner of the pool, bounded below the worker count, so that a
+  // flood of them leaves workers and queue slots to logins (which have no owner).
+  persistence::pool_settings settings{"password_hasher", size, cfg.hasher_queue_limit};
+  settings.per_owner_limit = registration_share(cfg);
+  settings.per_owner_refusal = errc::overloaded;
+  self->state.pool.emplace(self, std::move(settings), factory);
   // Job names never carry the password.
   return {
     [self](atom::hash_password, std::string& password) {
       return self->state.pool->submit(
         "hash_password",
-        [password = std::move(password)](password_session& s) { return s.hash(password); });
+        [password = std::move(password)](password_session& s) { return s.hash(password); },
+        registration_owner);
     },
     [self](atom::verify_password, std::string& encoded, std::string& password) {
       return self->state.pool->submit(
@@ -107,6 +115,10 @@ bool password_session::verify(const std::string& encoded, const std::string& pas
     return false;
   }
   return verify_password(encoded, password);
+}
+
+std::size_t registration_share(const config::auth_config& cfg) {
+  return static_cast<std::size_t>(std::max(cfg.hasher_threads - cfg.hasher_login_reserve, 1));
 }
 
 password_hasher_actor spawn_password_hasher(caf::actor_system& sys,

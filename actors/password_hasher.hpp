@@ -49,10 +49,16 @@ private:
   std::string dummy_;
 };
 
+/// Most hashes registrations may have running or waiting at once: the workers less
+/// `auth.hasher_login_reserve`, at least one. Logins keep the rest of the workers and
+/// of the queue, so that a flood of registrations never refuses a login.
+std::size_t registration_share(const config::auth_config& cfg);
+
 /// The hashing facade. Errors: `errc::overloaded` when `auth.hasher_queue_limit`
-/// hashes already wait, `errc::internal` when libargon2 fails.
+/// hashes already wait, or (hash_password) when registrations hold their whole share;
+/// `errc::internal` when libargon2 fails.
 using password_hasher_actor = caf::typed_actor<
-  /// Replies the argon2id PHC string of a password.
+  /// Replies the argon2id PHC string of a password (for a registration).
   caf::replies_to<atom::hash_password, std::string>::with<std::string>,
   /// (encoded, password): replies whether they match; an empty `encoded` does the
   /// same work and replies false (unknown email).

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <memory>
 #include <tuple>
 #include <unordered_set>
@@ -311,7 +312,10 @@ void on_tick(self_pointer self, bool periodic) {
     st.last_active = self->clock().now();
   auto timeout = st.settings.idle_timeout;
   auto idle_for = self->clock().now() - st.last_active;
-  if ((idle_for >= timeout || st.stale) && st.quiet())
+  // An actor with a share budget in use stays until it refills: stopping would hand
+  // the user a fresh one.
+  auto budget_unused = st.shares.full_at(self->clock().now());
+  if (((idle_for >= timeout && budget_unused) || st.stale) && st.quiet())
     report_idle(self);
   // Always keep one periodic timer: the registry ignores a report that raced with a
   // message.
@@ -941,6 +945,8 @@ user_actor::behavior_type user_actor_impl(user_actor::stateful_pointer<user_stat
                       st.last_active};
   st.receipts_budget = {static_cast<double>(gw.receipts_per_s),
                         static_cast<double>(gw.receipts_burst), st.last_active};
+  st.shares = token_bucket{settings.shares_per_hour / 3600.0,
+                           static_cast<double>(settings.shares_burst), st.last_active};
   if (settings.views) {
     st.view_owner = self->id();
     // However the actor ends, its view goes with it (unless a successor replaced it).
@@ -1087,6 +1093,9 @@ user_actor::behavior_type user_actor_impl(user_actor::stateful_pointer<user_stat
         return err;
       if (!can_enqueue_write(self))
         return too_many_writes();
+      if (auto wait = self->state.shares.take(self->clock().now()); wait > 0)
+        return caf::make_error(errc::rate_limited, "Too many shares; try again later",
+                               static_cast<int64_t>(std::ceil(wait)));
       auto rp = self->make_response_promise<std::string>();
       enqueue_write(self, [self, req, rp] { run_share(self, req, rp); });
       return rp;

@@ -30,6 +30,9 @@ struct user_settings {
   int32_t unread_cache_limit = 200;
   std::size_t write_queue_limit = 64;
   friendship_limits limits{1000, 5000, 200, 30 * 24 * 3600};
+  /// Shares sent per hour and in a burst (users.shares_per_hour, users.shares_burst).
+  int shares_per_hour = 120;
+  int shares_burst = 30;
   /// Bound of each request to the database or another user actor.
   caf::timespan request_timeout = std::chrono::seconds(5);
   /// Connection cap and presence timeout (ws.* keys).
@@ -117,6 +120,8 @@ struct user_state {
   /// Routed messages handled, compared by the registry before passivating.
   uint64_t received = 0;
   caf::actor_clock::time_point last_active;
+  /// The budget of shares this user may send; the actor outlives it (see on_tick).
+  token_bucket shares;
   /// Requests of reads in flight (to another user's actor or the database).
   std::size_t reads_in_flight = 0;
   /// Writes run one at a time, in arrival order: the running one is in front.

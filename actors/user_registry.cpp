@@ -248,6 +248,8 @@ user_settings user_settings_from(const config::app_config& cfg) {
   s.write_queue_limit = cfg.users.write_queue_limit;
   s.limits = {cfg.users.max_pending_requests, cfg.users.max_friends,
               cfg.users.max_outgoing_requests, cfg.users.request_ttl_s};
+  s.shares_per_hour = cfg.users.shares_per_hour;
+  s.shares_burst = cfg.users.shares_burst;
   s.request_timeout = std::chrono::milliseconds(cfg.http.request_timeout_ms);
   s.gateway = gateway_settings_from(cfg);
   return s;

@@ -105,8 +105,13 @@ struct auth_config {
   int login_max_failures = 5;              // per email within the window, then 429
   int login_max_failures_per_address = 50; // per client address within the window
   int login_window_s = 15 * 60;
+  int register_max_per_address = 30;       // registrations per client address within the window, then 429
+  int register_window_s = 3600;
+  int refreshes_per_hour = 60;             // POST /auth/refresh per user (token bucket)...
+  int refreshes_burst = 20;                // ...with this burst
   int hasher_threads = 2;                  // detached argon2id workers
   std::size_t hasher_queue_limit = 256;
+  int hasher_login_reserve = 1;            // hashing jobs registrations leave to logins
   int argon2_memory_kib = 19456;           // OWASP's argon2id minimum: 19 MiB, t=2, p=1
   int argon2_iterations = 2;
   std::string external_issuer;             // optional RS256 ID tokens (e.g. a Cognito pool)
@@ -136,6 +141,10 @@ struct users_config {
   int request_purge_batch = 10000;         // ...at most this many per statement
   int max_friends = 5000;                  // accepted friends per user
   std::size_t write_queue_limit = 64;      // writes waiting in one user actor before 503
+  int shares_per_hour = 120;               // share notifications sent per user (token bucket)...
+  int shares_burst = 30;                   // ...with this burst
+  int invitations_max = 20;                // POST /email per user within the window, then 429
+  int invitations_window_s = 3600;
 };
 
 struct app_config {

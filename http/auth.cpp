@@ -162,7 +162,7 @@ void add_auth_routes(router& r, const services& svc) {
       auto fields = string_fields<2>(req, {"email", "password"}, respond);
       if (fields)
         ask_for_pair(svc, std::move(respond), 201, "register", atom::sign_up_v,
-                     std::move((*fields)[0]), std::move((*fields)[1]));
+                     std::move((*fields)[0]), std::move((*fields)[1]), req.remote_address);
     },
     auth_body_limit);
   r.add(

@@ -2,6 +2,7 @@
 // clients PUT to and GET from, and invitations (POST /email) into the outbox.
 #include "http/media_routes.hpp"
 
+#include "actors/auth_store.hpp"
 #include "common/text.hpp"
 #include "http/actor_bridge.hpp"
 #include "http/auth.hpp"
@@ -306,10 +307,28 @@ void send_invitation(const services& svc, request& req, const identity& who,
   if (!name_ok(first) || !name_ok(last) || !recipient || !is_valid_email(*recipient))
     return respond(json_response(200, {{"result", "Failed"}}));
   invitation inv{who.user_id, std::move(*first), std::move(*last), std::move(*recipient)};
-  ask_actor<int64_t>(
-    svc, std::move(respond),
-    [](int64_t) { return json_response(200, {{"result", "Success"}}); },
-    map_error("send_invitation"), svc.db, atom::enq_email_v, std::move(inv));
+  // The sender's budget first, kept in Redis so that it holds across nodes (these are
+  // mails to strangers); then the outbox.
+  auto attempt = auth_store::counted_attempt_command(auth_store::invitation_counter_key(
+                                                       who.user_id),
+                                                     svc.cfg.users.invitations_max,
+                                                     svc.cfg.users.invitations_window_s);
+  auto timeout = std::chrono::milliseconds(svc.cfg.http.request_timeout_ms);
+  svc.sys.spawn([svc, timeout, attempt = std::move(attempt), inv = std::move(inv),
+                 respond = std::move(respond)](caf::event_based_actor* self) {
+    auto fail = map_error("send_invitation");
+    self->request(svc.redis, timeout, atom::command_v, attempt)
+      .then(
+        [svc, inv, respond, fail](redis_reply& reply) {
+          if (auto refusal = auth_store::attempt_refusal(
+                reply, "Too many invitations; try again later"))
+            return respond(fail(refusal));
+          ask_actor<int64_t>(
+            svc, respond, [](int64_t) { return json_response(200, {{"result", "Success"}}); },
+            fail, svc.db, atom::enq_email_v, inv);
+        },
+        [respond, fail](caf::error& err) { respond(fail(err)); });
+  });
 }
 
 } // namespace

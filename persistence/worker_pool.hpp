@@ -88,7 +88,7 @@ struct pool_stats {
   uint64_t rejected = 0;    ///< Jobs refused with errc::overloaded since start.
   uint64_t restarts = 0;    ///< Workers replaced after they died.
   uint64_t expired = 0;     ///< Jobs dropped unrun: they waited past the deadline.
-  uint64_t limited = 0;     ///< Jobs refused with errc::rate_limited (per-owner bound).
+  uint64_t limited = 0;     ///< Jobs refused past the per-owner bound.
 };
 
 template <class Inspector>
@@ -109,6 +109,9 @@ struct pool_settings {
   /// Most jobs one owner may have waiting or running (`submit` with an owner); zero
   /// for no bound.
   std::size_t per_owner_limit = 0;
+  /// What a job past `per_owner_limit` is refused with: `errc::rate_limited` (429) when
+  /// an owner is one client, `errc::overloaded` (503) when it is a share of the pool.
+  errc per_owner_refusal = errc::rate_limited;
 };
 
 namespace detail {
@@ -175,7 +178,7 @@ public:
   /// it returns (`T` or `caf::expected<T>`). Exceptions thrown by `fn` are mapped to
   /// errors by the session. Call only from a message handler of the owner. A job with
   /// an `owner` (a user id, for expensive reads) counts against that owner's
-  /// `per_owner_limit`; past it the caller gets `errc::rate_limited` at once.
+  /// `per_owner_limit`; past it the caller gets `per_owner_refusal` at once.
   template <class F>
   auto submit(std::string name, F fn, std::string owner = {})
     -> caf::result<detail::reply_type_t<std::invoke_result_t<const F&, Session&>>> {
@@ -186,7 +189,7 @@ public:
       auto& held = owners_[owner];
       if (held >= settings_.per_owner_limit) {
         ++limited_;
-        rp.deliver(caf::make_error(errc::rate_limited,
+        rp.deliver(caf::make_error(settings_.per_owner_refusal,
                                    "Too many expensive requests at once; try again shortly",
                                    int64_t{1}));
         return rp;

@@ -126,6 +126,35 @@ TEST_CASE_METHOD(users_fixture,
 }
 
 TEST_CASE_METHOD(users_fixture,
+                 "shares past the user's budget are rate_limited, and the actor stays until "
+                 "the budget refills",
+                 "[users]") {
+  auto share = [&] {
+    return ask<std::string>(atom::sh_send_v, std::string{"ann"},
+                            share_request{caf::none, "https://a.example/", "A"});
+  };
+  for (int i = 0; i < 8; ++i)
+    REQUIRE(share().value);
+  auto refused = share();
+  REQUIRE(refused.code() == errc::rate_limited);
+  CHECK(refused.error->context().get_as<int64_t>(1) == 10);
+  // Idle for longer than the idle timeout, but stopping would refill the budget at once.
+  for (int i = 0; i < 7; ++i) {
+    sched.advance_time(idle_timeout);
+    sched.run();
+  }
+  CHECK(stats().live == 1);
+  CHECK(share().code() == errc::none); // one token back every 10 s: seven now, six left
+  // Full again 20 s later: from then on the actor stops as any idle one does.
+  for (int i = 0; i < 4; ++i) {
+    sched.advance_time(idle_timeout);
+    sched.run();
+  }
+  CHECK(stats().live == 0);
+  CHECK(stats().passivated == 1);
+}
+
+TEST_CASE_METHOD(users_fixture,
                  "an idle actor is passivated in virtual time and reloads on the next use",
                  "[users]") {
   warm({"ann"});

@@ -286,6 +286,8 @@ struct users_fixture {
     user_settings settings;
     settings.idle_timeout = idle_timeout;
     settings.unread_cache_limit = 2;
+    settings.shares_per_hour = 360; // one every 10 s
+    settings.shares_burst = 8;
     settings.gateway.presence_timeout = presence_timeout;
     settings.gateway.max_connections = 2;
     settings.views = views;

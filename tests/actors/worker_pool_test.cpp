@@ -150,15 +150,15 @@ struct pool_fixture {
   }
 
   void start_pool(std::size_t size, std::size_t queue_limit, caf::timespan deadline = {},
-                  std::size_t per_owner_limit = 0) {
+                  std::size_t per_owner_limit = 0, errc per_owner_refusal = errc::rate_limited) {
     worker_factory<fake_session> factory = [this](caf::actor_system& s) {
       auto worker = s.spawn(fake_worker, &backend, static_cast<int>(workers.size()) + 1);
       workers.push_back(worker);
       return pool_worker<fake_session>{worker};
     };
-    facade = sys.spawn(facade_impl,
-                       pool_settings{"test", size, queue_limit, deadline, per_owner_limit},
-                       factory);
+    pool_settings settings{"test", size, queue_limit, deadline, per_owner_limit};
+    settings.per_owner_refusal = per_owner_refusal;
+    facade = sys.spawn(facade_impl, std::move(settings), factory);
     sched.run();
   }
 
@@ -427,4 +427,25 @@ TEST_CASE_METHOD(pool_fixture,
   CHECK(call("g/ann").done() == false);
   CHECK(call("h/ann").code() == errc::rate_limited);
   CHECK(stats().limited == 2);
+}
+
+TEST_CASE_METHOD(pool_fixture,
+                 "an owner that is a share of the pool leaves the other workers and queue "
+                 "slots to jobs without an owner, refusing its excess as overloaded",
+                 "[pool]") {
+  // Two workers, two queue slots; registrations (one owner) may hold one job.
+  start_pool(2, 2, {}, 1, errc::overloaded);
+  auto& first = call("hold-a/registration");
+  auto& second = call("b/registration");
+  CHECK_FALSE(first.done());
+  CHECK(second.code() == errc::overloaded);
+  // Jobs without an owner still find the second worker and the whole queue.
+  auto& login = call("hold-login");
+  auto& queued = call("queued-login");
+  auto& queued_too = call("queued-login-2");
+  CHECK_FALSE(login.done());
+  CHECK_FALSE(queued.done());
+  CHECK_FALSE(queued_too.done());
+  CHECK(stats().limited == 1);
+  CHECK(stats().rejected == 0);
 }

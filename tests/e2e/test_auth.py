@@ -126,8 +126,10 @@ class AuthTestCase(NodeTestCase):
                                  random.randint(1, 254))
 
     def register(self, email=None, password="correct horse battery"):
+        # From an address of its own: registrations are counted per address.
         status, _, body = self.call("POST", "/auth/register",
-                                    {"email": email or self.new_email(), "password": password})
+                                    {"email": email or self.new_email(), "password": password},
+                                    source=self.new_address())
         self.assertEqual(status, 201, body)
         return body
 

@@ -164,6 +164,23 @@ TEST_CASE_METHOD(redis_fixture, "the login throttle counts attempts and blocks w
   cmd({"DEL", email, address});
 }
 
+TEST_CASE_METHOD(redis_fixture,
+                 "a budget of one counter admits its maximum within the window, then waits",
+                 "[accounts][redis]") {
+  auto key = auth_store::registration_counter_key("test-" + new_random_id());
+  auto attempt = [&] { return cmd(auth_store::counted_attempt_command(key, 2, 60)); };
+  CHECK(!auth_store::attempt_refusal(attempt(), "full"));
+  CHECK(ttl(key) > 50);
+  CHECK(!auth_store::attempt_refusal(attempt(), "full"));
+  auto refused = attempt();
+  CHECK(refused.integer_value > 50);
+  CHECK(refused.integer_value <= 60);
+  auto refusal = auth_store::attempt_refusal(refused, "full");
+  CHECK(code_of(refusal) == errc::rate_limited);
+  CHECK(cmd({"GET", key}).str == "2");
+  cmd({"DEL", key});
+}
+
 // -- the accounts actor over real servers --------------------------------------------------
 
 namespace {
@@ -210,7 +227,7 @@ struct accounts_fixture : redis_fixture {
   std::string email = new_random_id() + "@Example.com";
 
   caf::expected<token_pair> sign_up(const std::string& mail, const std::string& password) {
-    return ask<token_pair>(accounts, 20s, atom::sign_up_v, mail, password);
+    return ask<token_pair>(accounts, 20s, atom::sign_up_v, mail, password, address);
   }
 
   caf::expected<token_pair> login(const std::string& mail, const std::string& password) {

@@ -40,6 +40,21 @@ TEST_CASE("a hashing session verifies an empty hash as a failed dummy", "[accoun
   CHECK_FALSE(session.verify("", ""));
 }
 
+TEST_CASE("registrations leave auth.hasher_login_reserve workers to logins, keeping one",
+          "[accounts][argon2]") {
+  config::auth_config cfg;
+  auto share = [&](int threads, int reserve) {
+    cfg.hasher_threads = threads;
+    cfg.hasher_login_reserve = reserve;
+    return registration_share(cfg);
+  };
+  CHECK(share(2, 1) == 1);
+  CHECK(share(4, 1) == 3);
+  CHECK(share(4, 0) == 4);
+  CHECK(share(1, 1) == 1);
+  CHECK(share(2, 8) == 1);
+}
+
 TEST_CASE("emails are validated and given their canonical form", "[accounts]") {
   for (const char* ok : {"a@b.co", "first.last+tag@example.com", "Ünï@exämple.org"})
     CHECK(canonical_email(ok));
