@@ -42,6 +42,14 @@ ws_push read_receipt(const std::string& conversation_id, const std::string& read
 /// `{"type":"typing","conversationId","userId"}`, to the other members.
 ws_push typing(const std::string& conversation_id, const std::string& user);
 
+/// `{"type":"token-expiring","expiresAt","closeAt"}` (seconds since the epoch): the
+/// socket's token expires at expiresAt, and without an authenticate frame the socket
+/// closes at closeAt. To one connection only.
+std::string token_expiring(int64_t expires_at, int64_t close_at);
+
+/// `{"type":"authenticated","expiresAt"}`: the answer to an authenticate frame.
+std::string authenticated(int64_t expires_at);
+
 /// `{"type":"error","detail"[,"action"][,"tempMessageId"]}`, sent to one connection only.
 std::string error(const std::string& detail, const caf::optional<std::string>& action,
                   const caf::optional<std::string>& temp_message_id = caf::none);

@@ -39,6 +39,8 @@ struct ws_config {
   int presence_timeout_s = 180;            // offline after this long without heartbeat/update
   int write_timeout_ms = 10000;            // a batch not written by then: socket cut (slow reader)
   int close_timeout_ms = 3000;             // a closing socket is cut after this, whatever the peer does
+  int reauth_grace_s = 60;                 // past its token's expiry a socket re-authenticates or closes (4001)
+  int expiry_notice_s = 60;                // token-expiring frame this long before the token expires
 };
 
 struct chat_config {
