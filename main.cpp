@@ -131,9 +131,6 @@ int serve(const config::app_config& cfg) {
     std::chrono::milliseconds(cfg.http.request_timeout_ms));
   auto redis = persistence::spawn_redis(sys, cfg.redis);
   auto hasher = spawn_password_hasher(sys, cfg.auth);
-  auto accounts = spawn_accounts(
-    sys, {cfg.auth, std::chrono::milliseconds(cfg.http.request_timeout_ms), tokens, db, redis,
-          hasher});
   auto media = persistence::spawn_media(sys, cfg.media);
   auto views = std::make_shared<polled_views>();
   auto user_cfg = user_settings_from(cfg);
@@ -141,6 +138,9 @@ int serve(const config::app_config& cfg) {
   auto users = spawn_user_registry(sys, db, user_cfg);
   auto purge_counters = std::make_shared<request_purge_counters>();
   auto purge = spawn_request_purge(sys, db, request_purge_settings_from(cfg), purge_counters);
+  auto accounts = spawn_accounts(
+    sys, {cfg.auth, std::chrono::milliseconds(cfg.http.request_timeout_ms), tokens, db, redis,
+          hasher, users});
   auto writer_counters = std::make_shared<persistence::message_writer_counters>();
   auto writer = persistence::spawn_message_writer(sys, db, message_writer_settings_from(cfg),
                                                   writer_counters);

@@ -59,15 +59,17 @@ void issue_pair(self_pointer self, const identity& who, pair_promise rp,
       rp.deliver(std::move(err));
   };
   const auto& deps = self->state.deps;
+  auto family = new_random_id();
   access_token access;
+  std::string refresh;
   try {
-    access = deps.tokens->issue(who);
+    access = deps.tokens->issue(who, family);
+    refresh = deps.tokens->refresh_token(family, 0);
   } catch (const std::exception& e) {
     log::error("cannot issue an access token", {{"detail", e.what()}});
     return fail(caf::make_error(errc::internal, "issue_access_token"));
   }
-  auto refresh = new_refresh_token();
-  auto command = auth_store::issue_command(refresh, new_random_id(), who, deps.auth.refresh_ttl_s);
+  auto command = auth_store::issue_command(family, who, deps.auth.refresh_ttl_s);
   self->request(deps.redis, deps.timeout, atom::command_v, std::move(command))
     .then(
       [rp, who, access, refresh](redis_reply&) mutable {
@@ -93,14 +95,20 @@ void create_account(self_pointer self, std::string email, std::string password,
       forward_to(rp));
 }
 
+
+/// Closes the sockets of a session that ended.
+void end_session(self_pointer self, const std::string& user, const std::string& family) {
+  if (self->state.deps.users)
+    self->send(self->state.deps.users, atom::session_end_v, user, family);
+}
+
 /// Rotates a refresh token that the budget of its user admitted.
-void rotate(self_pointer self, const std::string& token, pair_promise rp) {
+void rotate(self_pointer self, const token_service::refresh_claim& presented, pair_promise rp) {
   const auto& deps = self->state.deps;
-  auto next = new_refresh_token();
   self->request(deps.redis, deps.timeout, atom::command_v,
-                auth_store::rotate_command(token, next, deps.auth.refresh_ttl_s))
+                auth_store::rotate_command(presented, deps.auth.refresh_ttl_s))
     .then(
-      [self, next, rp](redis_reply& reply) mutable {
+      [self, family = presented.family, rp](redis_reply& reply) mutable {
         auto rotated = auth_store::parse_rotation(reply);
         if (!rotated) {
           rp.deliver(std::move(rotated.error()));
@@ -115,21 +123,25 @@ void rotate(self_pointer self, const std::string& token, pair_promise rp) {
             // be told, so the whole family is gone and both must sign in again.
             log::warn("refresh token reused, token family revoked",
                       {{"user_id", rotated->who.user_id}});
+            end_session(self, rotated->who.user_id, family);
             rp.deliver(caf::make_error(errc::unauthorized,
                                        "Refresh token reused; please sign in again"));
             return;
           case auth_store::rotation::rotated:
             break;
         }
+        const auto& tokens = *self->state.deps.tokens;
         access_token access;
         try {
-          access = self->state.deps.tokens->issue(rotated->who);
+          access = tokens.issue(rotated->who, family);
         } catch (const std::exception& e) {
           log::error("cannot issue an access token", {{"detail", e.what()}});
           rp.deliver(caf::make_error(errc::internal, "issue_access_token"));
           return;
         }
-        rp.deliver(token_pair{rotated->who.user_id, access.token, next, access.expires_in});
+        rp.deliver(token_pair{rotated->who.user_id, access.token,
+                              tokens.refresh_token(family, rotated->generation),
+                              access.expires_in});
       },
       forward_to(rp));
 }
@@ -236,16 +248,21 @@ accounts_actor::behavior_type accounts_impl(self_pointer self, accounts_deps dep
       return rp;
     },
     [self](atom::refresh, const std::string& token) -> caf::result<token_pair> {
-      if (token.empty() || token.size() > max_refresh_token_size)
-        return caf::make_error(errc::unauthorized, bad_refresh_token);
       const auto& deps = self->state.deps;
+      // A token that is not ours (forged, or of the scheme before generations) costs no
+      // Redis round trip.
+      auto presented = token.size() > max_refresh_token_size
+                         ? std::nullopt
+                         : deps.tokens->read_refresh_token(token);
+      if (!presented)
+        return caf::make_error(errc::unauthorized, bad_refresh_token);
       auto rp = self->make_response_promise<token_pair>();
-      // The budget is its user's, so the token's user is read first; an unknown token
+      // The budget is its user's, so the family's user is read first; an unknown family
       // goes on to the rotation, which answers it.
       self->request(deps.redis, deps.timeout, atom::command_v,
-                    auth_store::token_user_command(token))
+                    auth_store::family_user_command(presented->family))
         .then(
-          [self, token, rp](redis_reply& reply) mutable {
+          [self, presented = *presented, rp](redis_reply& reply) mutable {
             if (reply.kind == redis_reply::string) {
               auto wait = self->state.refreshes.take(reply.str, self->clock().now());
               if (wait > 0) {
@@ -255,19 +272,28 @@ accounts_actor::behavior_type accounts_impl(self_pointer self, accounts_deps dep
                 return;
               }
             }
-            rotate(self, token, rp);
+            rotate(self, presented, rp);
           },
           forward_to(rp));
       return rp;
     },
     [self](atom::logout, const std::string& token) -> caf::result<bool> {
-      if (token.empty() || token.size() > max_refresh_token_size)
-        return true;
       const auto& deps = self->state.deps;
+      auto presented = token.size() > max_refresh_token_size
+                         ? std::nullopt
+                         : deps.tokens->read_refresh_token(token);
+      if (!presented)
+        return true;
       auto rp = self->make_response_promise<bool>();
-      self->request(deps.redis, deps.timeout, atom::command_v, auth_store::revoke_command(token))
-        .then([rp](redis_reply&) mutable { rp.deliver(true); },
-              [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      self->request(deps.redis, deps.timeout, atom::command_v,
+                    auth_store::revoke_command(presented->family))
+        .then(
+          [self, family = presented->family, rp](redis_reply& reply) mutable {
+            if (auto user = auth_store::parse_revocation(reply))
+              end_session(self, *user, family);
+            rp.deliver(true);
+          },
+          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
       return rp;
     },
   };

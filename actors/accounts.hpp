@@ -2,6 +2,7 @@
 // logout (design.md section 4), over the database, Redis and the password hasher.
 #pragma once
 
+#include "actors/actor_types.hpp"
 #include "actors/messages.hpp"
 #include "actors/password_hasher.hpp"
 #include "actors/tokens.hpp"
@@ -30,14 +31,16 @@ using accounts_actor = caf::typed_actor<
   /// or not the email exists.
   caf::replies_to<atom::login, std::string, std::string, std::string>::with<token_pair>,
   /// (refresh token): rotates it and replies a new pair. An unknown token is
-  /// `errc::unauthorized`; a token that was rotated already revokes its family first.
+  /// `errc::unauthorized`; a token that was rotated already revokes its family first
+  /// and closes the session's sockets.
   /// Past its user's budget (`auth.refreshes_per_hour`, `auth.refreshes_burst`) it is
   /// `errc::rate_limited`, and the token stays as it was.
   caf::replies_to<atom::refresh, std::string>::with<token_pair>,
-  /// (refresh token): deletes its family; replies true whether or not it was known.
+  /// (refresh token): deletes its family and closes the sockets of that session;
+  /// replies true whether or not it was known.
   caf::replies_to<atom::logout, std::string>::with<bool>>;
 
-/// Longest refresh token looked up; ours are 43 characters.
+/// Longest refresh token looked up; ours are about 80 characters.
 constexpr std::size_t max_refresh_token_size = 256;
 
 /// The canonical form of `email` (text::canonical_email: NFKC and case folding, no
@@ -58,6 +61,8 @@ struct accounts_deps {
   persistence::db_actor db;
   persistence::redis_actor redis;
   password_hasher_actor hasher;
+  /// Told when a session ends, to close its sockets.
+  user_registry_actor users;
 };
 
 /// Spawns the accounts actor (event-based: it only waits on replies).

@@ -72,6 +72,11 @@ using user_routed = caf::typed_actor<
   /// A frame for the user's connections that subscribe to its kind; dropped without a
   /// live actor (no connection to deliver to).
   caf::reacts_to<atom::push, std::string, ws_push>,
+  /// The user's session (user, session id = refresh token family) was signed out or
+  /// revoked: every connection opened with a token of it closes. Dropped without a live
+  /// actor (no connection to close). The one owner of the user's connections does it,
+  /// so other nodes can later be told the same.
+  caf::reacts_to<atom::session_end, std::string, std::string>,
   // -- between user actors -------------------------------------------------------------
   /// The ids of the user's accepted friends (for mutual friends).
   caf::replies_to<atom::fr_ids, std::string>::with<std::vector<std::string>>,

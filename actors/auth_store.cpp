@@ -1,50 +1,40 @@
 #include "actors/auth_store.hpp"
 
-#include "actors/tokens.hpp"
-
 namespace tandem::auth_store {
 
 namespace {
 
-const std::string token_prefix = "rt:";
-const std::string family_prefix = "rtf:";
+const std::string family_prefix = "rf:";
 
-// KEYS: token, family set. ARGV: family, user, email, ttl, token hash.
+// KEYS: family. ARGV: user, email, ttl.
 const char* const issue_script = R"lua(
-redis.call('HSET', KEYS[1], 'family', ARGV[1], 'user', ARGV[2], 'email', ARGV[3],
-           'state', 'active')
-redis.call('EXPIRE', KEYS[1], ARGV[4])
-redis.call('SADD', KEYS[2], ARGV[5])
-redis.call('EXPIRE', KEYS[2], ARGV[4])
+redis.call('HSET', KEYS[1], 'user', ARGV[1], 'email', ARGV[2], 'gen', 0)
+redis.call('EXPIRE', KEYS[1], ARGV[3])
 return 1
 )lua";
 
-// KEYS: old token, new token. ARGV: ttl, new token hash, token prefix, family prefix.
+// KEYS: family. ARGV: presented generation, ttl. A generation ahead of the family's
+// cannot be genuine (the MAC was checked): it is unknown, like a deleted family.
 const char* const rotate_script = R"lua(
-local t = redis.call('HMGET', KEYS[1], 'family', 'user', 'email', 'state')
-if not t[1] then return {'unknown'} end
-local family = ARGV[4] .. t[1]
-if t[4] ~= 'active' then
-  for _, h in ipairs(redis.call('SMEMBERS', family)) do redis.call('DEL', ARGV[3] .. h) end
-  redis.call('DEL', family, KEYS[1])
-  return {'replayed', t[2], t[3]}
+local f = redis.call('HMGET', KEYS[1], 'user', 'email', 'gen')
+if not f[1] then return {'unknown'} end
+local presented, current = tonumber(ARGV[1]), tonumber(f[3])
+if presented < current then
+  redis.call('DEL', KEYS[1])
+  return {'replayed', f[1], f[2], f[3]}
 end
-redis.call('HSET', KEYS[1], 'state', 'rotated')
-redis.call('HSET', KEYS[2], 'family', t[1], 'user', t[2], 'email', t[3], 'state', 'active')
-redis.call('EXPIRE', KEYS[2], ARGV[1])
-redis.call('SADD', family, ARGV[2])
-redis.call('EXPIRE', family, ARGV[1])
-return {'rotated', t[2], t[3]}
+if presented > current then return {'unknown'} end
+local gen = redis.call('HINCRBY', KEYS[1], 'gen', 1)
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return {'rotated', f[1], f[2], tostring(gen)}
 )lua";
 
-// KEYS: token. ARGV: token prefix, family prefix.
+// KEYS: family.
 const char* const revoke_script = R"lua(
-local family = redis.call('HGET', KEYS[1], 'family')
-if not family then return 0 end
-local set = ARGV[2] .. family
-for _, h in ipairs(redis.call('SMEMBERS', set)) do redis.call('DEL', ARGV[1] .. h) end
-redis.call('DEL', set, KEYS[1])
-return 1
+local user = redis.call('HGET', KEYS[1], 'user')
+if not user then return false end
+redis.call('DEL', KEYS[1])
+return user
 )lua";
 
 // KEYS: n counters. ARGV: the maximum of each counter, then the window.
@@ -80,33 +70,20 @@ return 1
 
 } // namespace
 
-std::string token_key(const std::string& refresh_token) {
-  return token_prefix + sha256_hex(refresh_token);
-}
-
 std::string family_key(const std::string& family) {
   return family_prefix + family;
 }
 
-std::vector<std::string> issue_command(const std::string& refresh_token,
-                                       const std::string& family, const identity& who,
+std::vector<std::string> issue_command(const std::string& family, const identity& who,
                                        int64_t ttl_s) {
-  return {"EVAL",         issue_script,     "2",       token_key(refresh_token),
-          family_key(family), family,       who.user_id, who.email,
-          std::to_string(ttl_s), sha256_hex(refresh_token)};
+  return {"EVAL", issue_script, "1", family_key(family), who.user_id, who.email,
+          std::to_string(ttl_s)};
 }
 
-std::vector<std::string> rotate_command(const std::string& old_token,
-                                        const std::string& new_token, int64_t ttl_s) {
-  return {"EVAL",
-          rotate_script,
-          "2",
-          token_key(old_token),
-          token_key(new_token),
-          std::to_string(ttl_s),
-          sha256_hex(new_token),
-          token_prefix,
-          family_prefix};
+std::vector<std::string> rotate_command(const token_service::refresh_claim& presented,
+                                        int64_t ttl_s) {
+  return {"EVAL", rotate_script, "1", family_key(presented.family),
+          std::to_string(presented.generation), std::to_string(ttl_s)};
 }
 
 caf::expected<rotation> parse_rotation(const redis_reply& reply) {
@@ -116,15 +93,26 @@ caf::expected<rotation> parse_rotation(const redis_reply& reply) {
   rotation out;
   if (items[0] == "unknown")
     return out;
-  if ((items[0] != "rotated" && items[0] != "replayed") || items.size() != 3)
+  if ((items[0] != "rotated" && items[0] != "replayed") || items.size() != 4)
     return caf::make_error(errc::redis_error, "unexpected reply to the rotation script");
   out.outcome = items[0] == "rotated" ? rotation::rotated : rotation::replayed;
   out.who = identity{items[1], items[2]};
+  try {
+    out.generation = std::stoll(items[3]);
+  } catch (const std::exception&) {
+    return caf::make_error(errc::redis_error, "unexpected reply to the rotation script");
+  }
   return out;
 }
 
-std::vector<std::string> revoke_command(const std::string& refresh_token) {
-  return {"EVAL", revoke_script, "1", token_key(refresh_token), token_prefix, family_prefix};
+std::vector<std::string> revoke_command(const std::string& family) {
+  return {"EVAL", revoke_script, "1", family_key(family)};
+}
+
+std::optional<std::string> parse_revocation(const redis_reply& reply) {
+  if (reply.kind != redis_reply::string)
+    return std::nullopt;
+  return reply.str;
 }
 
 std::string email_counter_key(const std::string& canonical_email) {
@@ -169,8 +157,8 @@ caf::error attempt_refusal(const redis_reply& reply, const std::string& detail) 
   return caf::none;
 }
 
-std::vector<std::string> token_user_command(const std::string& refresh_token) {
-  return {"HGET", token_key(refresh_token), "user"};
+std::vector<std::string> family_user_command(const std::string& family) {
+  return {"HGET", family_key(family), "user"};
 }
 
 std::vector<std::string> login_succeeded_command(const std::string& email_key,

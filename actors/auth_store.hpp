@@ -5,56 +5,56 @@
 // Each operation is one Lua script, so rotation, replay detection and the throttle
 // are atomic however many nodes share the Redis.
 //
-// Keys (a token is only ever stored by its SHA-256, see `sha256_hex`):
-//   rt:<hash>          hash {family, user, email, state: active|rotated}, TTL auth.refresh_ttl_s
-//   rtf:<family>       set of the token hashes of one family, TTL renewed on each rotation
+// Keys:
+//   rf:<family>        hash {user, email, gen}, TTL auth.refresh_ttl_s renewed on each rotation
 //   login:fail:email:<sha256 of the canonical email>    counter, TTL auth.login_window_s
 //   login:fail:addr:<client address>                    counter, TTL auth.login_window_s
 //   register:addr:<client address>     counter, TTL auth.register_window_s
 //   invite:user:<user id>              counter, TTL users.invitations_window_s
-// Revocation deletes family members named inside the script, which standalone Redis
-// allows (Redis Cluster would need the family's keys in one hash slot).
+// A refresh token names its family and generation under our MAC
+// (token_service::refresh_token), so a family is one key of fixed size however often it
+// rotates: the current generation is the one token that rotates, an older one is a
+// replay, and revoking is one DEL. Nothing stored can be turned into a token.
 #pragma once
 
 #include "actors/messages.hpp"
+#include "actors/tokens.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace tandem::auth_store {
 
-/// The key of a stored refresh token.
-std::string token_key(const std::string& refresh_token);
-
-/// The key of a family's member set.
+/// The key of a family.
 std::string family_key(const std::string& family);
 
-/// Stores `refresh_token` as the first, active member of a new `family` of `who`.
-/// The reply is the integer 1.
-std::vector<std::string> issue_command(const std::string& refresh_token,
-                                       const std::string& family, const identity& who,
+/// Stores a new `family` of `who` at generation 0. The reply is the integer 1.
+std::vector<std::string> issue_command(const std::string& family, const identity& who,
                                        int64_t ttl_s);
 
-/// Rotates `old_token` to `new_token` in one step: an active old token becomes
-/// rotated (kept until its own TTL ends, to recognise a replay) and the new one joins
-/// the family, active, with a fresh TTL. Presenting a rotated token deletes its whole
-/// family. Parse the reply with `parse_rotation`.
-std::vector<std::string> rotate_command(const std::string& old_token,
-                                        const std::string& new_token, int64_t ttl_s);
+/// Rotates the family of a genuine token (`token_service::read_refresh_token`) in one
+/// step: the current generation moves on by one and the family's TTL starts again; an
+/// older generation deletes the family. Parse the reply with `parse_rotation`.
+std::vector<std::string> rotate_command(const token_service::refresh_claim& presented,
+                                        int64_t ttl_s);
 
 /// What `rotate_command` did.
 struct rotation {
   enum outcome_t { rotated, unknown, replayed } outcome = unknown;
-  identity who; ///< the family's user (rotated and replayed)
+  identity who;           ///< the family's user (rotated and replayed)
+  int64_t generation = 0; ///< the family's new generation (rotated)
 };
 
 /// Reads the reply of `rotate_command`; `errc::redis_error` for an unexpected shape.
 caf::expected<rotation> parse_rotation(const redis_reply& reply);
 
-/// Deletes the family of `refresh_token` (active or rotated). The reply is the integer
-/// 1, or 0 when the token is unknown.
-std::vector<std::string> revoke_command(const std::string& refresh_token);
+/// Deletes `family`. The reply is the family's user id, or nil when it is unknown.
+std::vector<std::string> revoke_command(const std::string& family);
+
+/// The user of the family `revoke_command` deleted, nullopt when there was none.
+std::optional<std::string> parse_revocation(const redis_reply& reply);
 
 /// The failure counter of an email in its canonical form (tandem::canonical_email, the
 /// form its lookup uses, so that no spelling of one login gets a budget of its own); the
@@ -90,8 +90,8 @@ std::vector<std::string> counted_attempt_command(const std::string& key, int max
 /// `errc::redis_error` for a reply of another shape.
 caf::error attempt_refusal(const redis_reply& reply, const std::string& detail);
 
-/// Reads the user of a stored refresh token: the reply is its id, or nil when unknown.
-std::vector<std::string> token_user_command(const std::string& refresh_token);
+/// Reads the user of a refresh family: the reply is its id, or nil when unknown.
+std::vector<std::string> family_user_command(const std::string& family);
 
 /// Takes back the attempt of a successful login from both counters.
 std::vector<std::string> login_succeeded_command(const std::string& email_key,

@@ -218,6 +218,82 @@ void on_conversation_action(self_pointer self, const json& frame, const std::str
       chat_error(self, action, caf::none));
 }
 
+/// Now in milliseconds since the epoch: token expiries are wall-clock times.
+std::chrono::milliseconds wall_now() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+    std::chrono::system_clock::now().time_since_epoch());
+}
+
+/// Acts on the token's life at this moment and sets the alarm for its next point: the
+/// token-expiring notice (ws.expiry_notice_s before `exp`), then the close
+/// (ws.reauth_grace_s after it). An alarm that comes early only sets itself again.
+void on_token_due(self_pointer self) {
+  auto& st = self->state;
+  if (st.params.expires_at == 0 || st.closing)
+    return;
+  const auto& settings = st.params.settings;
+  auto expiry = std::chrono::milliseconds(std::chrono::seconds(st.params.expires_at));
+  auto close_at = expiry + std::chrono::duration_cast<std::chrono::milliseconds>(settings.reauth_grace);
+  auto now = wall_now();
+  if (now >= close_at)
+    return close(self, close_code::token_expired,
+                 "token expired; authenticate or reconnect with a fresh token");
+  auto notice_at = expiry - std::chrono::duration_cast<std::chrono::milliseconds>(settings.expiry_notice);
+  if (!st.warned && now >= notice_at) {
+    st.warned = true;
+    enqueue(self,
+            frames::token_expiring(st.params.expires_at,
+                                   std::chrono::duration_cast<std::chrono::seconds>(close_at).count()),
+            {});
+  }
+  st.link->alarm((st.warned ? close_at : notice_at) - now);
+}
+
+/// The token of an authenticate frame, verified and mapped: it takes the place of the
+/// socket's token when it names the same user and session.
+void reauthenticate(self_pointer self, const identity& who, const std::string& session,
+                    int64_t expires_at) {
+  auto& st = self->state;
+  const std::string action = "authenticate";
+  if (who.user_id != st.params.user_id)
+    return enqueue(self, frames::error("The token is for another user", action), {});
+  if (session != st.params.session)
+    return enqueue(self,
+                   frames::error("The token is of another session; reconnect with it", action),
+                   {});
+  st.params.expires_at = expires_at;
+  st.warned = false;
+  enqueue(self, frames::authenticated(expires_at), {});
+  on_token_due(self);
+}
+
+/// `{"action":"authenticate","token"}`: a fresh access token for a socket whose token
+/// expires. A refusal is an error frame; the socket keeps its old token (and deadline).
+void on_authenticate(self_pointer self, const json& frame, const std::string& action) {
+  auto& st = self->state;
+  auto* token = text_field(self, frame, "token", token_service::max_token_size, action);
+  if (token == nullptr || st.closing)
+    return;
+  st.strikes = 0;
+  auto check = st.params.tokens->verify(*token);
+  if (check.who)
+    return reauthenticate(self, *check.who, check.session, check.expires_at);
+  if (!check.external)
+    return enqueue(self, frames::error(check.failure, action), {});
+  if (auto who = st.params.identities->cached(*check.external))
+    return reauthenticate(self, *who, check.session, check.expires_at);
+  // Mapping asks the database: the answer comes back as a message.
+  st.params.identities->resolve(
+    *check.external, [conn = caf::actor_cast<connection_actor>(self),
+                      expires_at = check.expires_at](caf::expected<identity> mapped) {
+      if (mapped)
+        caf::anon_send(conn, atom::reauthed_v, std::move(*mapped), expires_at, std::string{});
+      else
+        caf::anon_send(conn, atom::reauthed_v, identity{}, int64_t{0},
+                       client_detail(mapped.error()));
+    });
+}
+
 /// Routes one inbound text frame by its `action`.
 void on_frame(self_pointer self, const std::string& text) {
   auto& st = self->state;
@@ -243,6 +319,8 @@ void on_frame(self_pointer self, const std::string& text) {
     on_send_message(self, frame, action);
   } else if (action == "read-messages" || action == "typing") {
     on_conversation_action(self, frame, action);
+  } else if (action == "authenticate" && st.params.tokens) {
+    on_authenticate(self, frame, action);
   } else {
     strike(self, "Unknown action '" + action + "'", action);
   }
@@ -266,6 +344,8 @@ gateway_settings gateway_settings_from(const config::app_config& cfg) {
   s.receipts_per_s = cfg.ws.receipts_per_s;
   s.receipts_burst = cfg.ws.receipts_burst;
   s.fanout_backlog = cfg.ws.fanout_backlog;
+  s.reauth_grace = std::chrono::seconds(cfg.ws.reauth_grace_s);
+  s.expiry_notice = std::chrono::seconds(cfg.ws.expiry_notice_s);
   return s;
 }
 
@@ -318,6 +398,7 @@ connection_actor::behavior_type connection_impl(self_pointer self, connection_pa
     [self](atom::ws_open) {
       self->state.open = true;
       flush(self);
+      on_token_due(self);
     },
     [self](atom::ws_in, const std::string& text) {
       if (!self->state.closing)
@@ -343,6 +424,18 @@ connection_actor::behavior_type connection_impl(self_pointer self, connection_pa
     },
     [self](atom::evict) {
       close(self, close_code::replaced, "too many connections: replaced by a newer one");
+    },
+    [self](atom::session_end, const std::string& session) {
+      if (!session.empty() && session == self->state.params.session)
+        close(self, close_code::session_ended, "session signed out");
+    },
+    [self](atom::token_due) { on_token_due(self); },
+    [self](atom::reauthed, const identity& who, int64_t expires_at, const std::string& failure) {
+      if (self->state.closing)
+        return;
+      if (who.user_id.empty())
+        return enqueue(self, frames::error(failure, std::string{"authenticate"}), {});
+      reauthenticate(self, who, {}, expires_at);
     },
   };
 }

@@ -6,8 +6,10 @@
 
 #include "actors/actor_types.hpp"
 #include "actors/conversation_actor.hpp"
+#include "actors/external_identities.hpp"
 #include "actors/outbound_queue.hpp"
 #include "actors/realtime_types.hpp"
+#include "actors/tokens.hpp"
 #include "common/token_bucket.hpp"
 #include "config/app_config.hpp"
 
@@ -38,6 +40,9 @@ public:
   virtual void read_more() = 0;
   /// Closes the WebSocket with `code` and `reason`.
   virtual void close(uint16_t code, std::string reason) = 0;
+  /// Sends the actor `token_due` once `after` has passed; replaces the alarm set before.
+  /// The alarm ends with the socket (a delayed message would keep the actor until due).
+  virtual void alarm(caf::timespan after) = 0;
 };
 
 using connection_actor = caf::typed_actor<
@@ -51,7 +56,14 @@ using connection_actor = caf::typed_actor<
   caf::reacts_to<atom::ws_sent>,
   caf::reacts_to<atom::ws_closed>,
   /// From the user actor: the user opened more than ws.max_connections.
-  caf::reacts_to<atom::evict>>;
+  caf::reacts_to<atom::evict>,
+  /// From the user actor: this session ended (its id); the socket closes if it is its own.
+  caf::reacts_to<atom::session_end, std::string>,
+  /// From the link's alarm: the token is about to expire, or its grace period is over.
+  caf::reacts_to<atom::token_due>,
+  /// An external token of an authenticate frame, mapped: the identity (empty user id
+  /// when it failed), its expiry, and the client-safe failure.
+  caf::reacts_to<atom::reauthed, identity, int64_t, std::string>>;
 
 /// Which event kinds a WebSocket path subscribes to (`/ws`, `/ws/chat`,
 /// `/ws/presence`); 0 for any other path.
@@ -70,6 +82,13 @@ struct connection_params {
   /// Where chat actions go, and the longest message they may carry.
   conversation_registry_actor chats;
   std::size_t max_message_length = 1000;
+  /// The session (`sid`) and expiry (`exp`, seconds since the epoch) of the token the
+  /// socket was opened with; 0: a token that never expires (tests only).
+  std::string session;
+  int64_t expires_at = 0;
+  /// Verify and map the tokens of authenticate frames.
+  std::shared_ptr<const token_service> tokens;
+  std::shared_ptr<external_identity_map> identities;
 };
 
 struct connection_state {
@@ -82,6 +101,7 @@ struct connection_state {
   bool closing = false;           ///< close asked; nothing more is sent
   token_bucket frames;            ///< inbound frames (ws.rate_per_s, ws.rate_burst)
   int strikes = 0;                ///< bad frames in a row
+  bool warned = false;            ///< token-expiring sent for the current token
 
   static inline const char* name = "tandem.connection";
 };

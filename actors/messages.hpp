@@ -142,6 +142,10 @@ CAF_BEGIN_TYPE_ID_BLOCK(tandem, caf::first_custom_type_id)
   CAF_ADD_ATOM(tandem, tandem::atom, pr_flush, "pr_flush")
   CAF_ADD_ATOM(tandem, tandem::atom, fanout, "fanout")
   CAF_ADD_ATOM(tandem, tandem::atom, conn_live, "conn_live")
+  // sessions: logout closes a session's sockets, expired tokens re-authenticate
+  CAF_ADD_ATOM(tandem, tandem::atom, session_end, "sess_end")
+  CAF_ADD_ATOM(tandem, tandem::atom, token_due, "token_due")
+  CAF_ADD_ATOM(tandem, tandem::atom, reauthed, "reauthed")
   // chat: conversation actors (actors/conversation_actor.hpp) and the database
   CAF_ADD_ATOM(tandem, tandem::atom, cv_send, "cv_send")
   CAF_ADD_ATOM(tandem, tandem::atom, cv_read, "cv_read")

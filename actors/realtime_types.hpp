@@ -119,6 +119,10 @@ struct gateway_settings {
   std::size_t fanout_backlog = 100000;
   /// Shared by every actor of a node; never null.
   std::shared_ptr<flood_counters> counters = std::make_shared<flood_counters>();
+  /// How long past its token's expiry a socket may stay open without re-authenticating
+  /// (ws.reauth_grace_s), and how long before it the client is warned (ws.expiry_notice_s).
+  caf::timespan reauth_grace = std::chrono::seconds(60);
+  caf::timespan expiry_notice = std::chrono::seconds(60);
 };
 
 /// WebSocket close codes the gateway uses.
@@ -127,6 +131,8 @@ constexpr uint16_t going_away = 1001;       ///< the node shuts down
 constexpr uint16_t policy_violation = 1008; ///< garbage or flood
 constexpr uint16_t internal_error = 1011;   ///< the user's actor went away: reconnect
 constexpr uint16_t try_again_later = 1013;  ///< slow consumer: its send queue overflowed
+constexpr uint16_t token_expired = 4001;    ///< no fresh token within ws.reauth_grace_s: reconnect
+constexpr uint16_t session_ended = 4002;    ///< its session was signed out (or revoked)
 constexpr uint16_t replaced = 4008;         ///< the user opened more than max_connections
 } // namespace close_code
 

@@ -203,7 +203,7 @@ bool valid_subject(const std::string& subject) {
 }
 
 token_check refused(std::string failure) {
-  return {std::nullopt, std::nullopt, std::move(failure)};
+  return {std::nullopt, std::nullopt, std::move(failure), {}, 0};
 }
 
 int64_t unix_now() {
@@ -289,13 +289,6 @@ std::map<std::string, std::string> jwks_to_pem(const std::string& jwks_json) {
   return keys;
 }
 
-std::string new_refresh_token() {
-  ensure_sodium();
-  unsigned char bytes[32];
-  randombytes_buf(bytes, sizeof bytes);
-  return base64url_encode(bytes, sizeof bytes);
-}
-
 std::string new_random_id() {
   ensure_sodium();
   unsigned char bytes[16];
@@ -311,10 +304,64 @@ std::string sha256_hex(const std::string& text) {
 
 // -- token_service ---------------------------------------------------------------------
 
+namespace {
+
+/// The raw 32-byte HMAC-SHA256 of `text` under a key of any length.
+std::string hmac_sha256(const std::string& key, const std::string& text) {
+  unsigned char mac[crypto_auth_hmacsha256_BYTES];
+  crypto_auth_hmacsha256_state st;
+  crypto_auth_hmacsha256_init(&st, reinterpret_cast<const unsigned char*>(key.data()), key.size());
+  crypto_auth_hmacsha256_update(&st, reinterpret_cast<const unsigned char*>(text.data()),
+                                text.size());
+  crypto_auth_hmacsha256_final(&st, mac);
+  return std::string(reinterpret_cast<const char*>(mac), sizeof mac);
+}
+
+/// Families are new_random_id(): 32 lower-case hex digits.
+bool valid_family(const std::string& family) {
+  return family.size() == 32 && std::all_of(family.begin(), family.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+} // namespace
+
 token_service::token_service(token_settings settings) : settings_(std::move(settings)) {
   ensure_sodium();
   if (settings_.key.empty())
     throw std::invalid_argument("token_service needs an HS256 key");
+  // A key of its own: a refresh token MAC is never a valid access token signature.
+  refresh_key_ = hmac_sha256(settings_.key, "tandem refresh token");
+}
+
+std::string token_service::refresh_mac(const std::string& body) const {
+  auto mac = hmac_sha256(refresh_key_, body);
+  return base64url_encode(reinterpret_cast<const unsigned char*>(mac.data()), mac.size());
+}
+
+std::string token_service::refresh_token(const std::string& family, int64_t generation) const {
+  auto body = family + "." + std::to_string(generation);
+  return body + "." + refresh_mac(body);
+}
+
+std::optional<token_service::refresh_claim>
+token_service::read_refresh_token(const std::string& token) const {
+  auto first = token.find('.');
+  auto last = token.rfind('.');
+  if (first == std::string::npos || first == last)
+    return std::nullopt;
+  auto family = token.substr(0, first);
+  auto generation = token.substr(first + 1, last - first - 1);
+  if (!valid_family(family) || generation.empty() || generation.size() > 18
+      || !std::all_of(generation.begin(), generation.end(),
+                      [](char c) { return c >= '0' && c <= '9'; }))
+    return std::nullopt;
+  auto expected = refresh_mac(token.substr(0, last));
+  auto presented = token.substr(last + 1);
+  if (presented.size() != expected.size()
+      || sodium_memcmp(presented.data(), expected.data(), expected.size()) != 0)
+    return std::nullopt;
+  return refresh_claim{std::move(family), std::stoll(generation)};
 }
 
 std::shared_ptr<const token_service> token_service::from_config(const config::app_config& cfg) {
@@ -347,7 +394,8 @@ std::shared_ptr<const token_service> token_service::from_config(const config::ap
   return std::make_shared<const token_service>(std::move(s));
 }
 
-access_token token_service::issue(const identity& who, int64_t now) const {
+access_token token_service::issue(const identity& who, const std::string& session,
+                                   int64_t now) const {
   jwt_t* raw = nullptr;
   if (jwt_new(&raw) != 0)
     throw std::bad_alloc();
@@ -357,6 +405,7 @@ access_token token_service::issue(const identity& who, int64_t now) const {
   const auto& key = settings_.key;
   if (jwt_add_grant(raw, "sub", who.user_id.c_str()) != 0
       || jwt_add_grant(raw, "email", who.email.c_str()) != 0
+      || jwt_add_grant(raw, "sid", session.c_str()) != 0
       || jwt_add_grant(raw, "iss", settings_.issuer.c_str()) != 0
       || jwt_add_grant(raw, "aud", settings_.audience.c_str()) != 0
       || jwt_add_grant(raw, "jti", jti.c_str()) != 0
@@ -372,8 +421,8 @@ access_token token_service::issue(const identity& who, int64_t now) const {
   return {encoded.get(), settings_.access_ttl_s};
 }
 
-access_token token_service::issue(const identity& who) const {
-  return issue(who, unix_now());
+access_token token_service::issue(const identity& who, const std::string& session) const {
+  return issue(who, session, unix_now());
 }
 
 token_check token_service::verify(const std::string& token, int64_t now) const {
@@ -409,15 +458,9 @@ token_check token_service::verify_own(const std::string& token, int64_t now) con
   if (!parts)
     return refused(malformed_token);
   auto signature = base64url_decode(parts->signature);
-  unsigned char mac[crypto_auth_hmacsha256_BYTES];
-  crypto_auth_hmacsha256_state st;
-  crypto_auth_hmacsha256_init(&st, reinterpret_cast<const unsigned char*>(settings_.key.data()),
-                              settings_.key.size());
-  crypto_auth_hmacsha256_update(&st, reinterpret_cast<const unsigned char*>(token.data()),
-                                token.rfind('.'));
-  crypto_auth_hmacsha256_final(&st, mac);
-  if (!signature || signature->size() != sizeof mac
-      || sodium_memcmp(mac, signature->data(), sizeof mac) != 0)
+  auto mac = hmac_sha256(settings_.key, token.substr(0, token.rfind('.')));
+  if (!signature || signature->size() != mac.size()
+      || sodium_memcmp(mac.data(), signature->data(), mac.size()) != 0)
     return refused(invalid_token);
   auto claims = decode_json_segment(parts->payload);
   if (!claims || string_member(*claims, "iss") != settings_.issuer
@@ -428,7 +471,8 @@ token_check token_service::verify_own(const std::string& token, int64_t now) con
   identity who{string_member(*claims, "sub"), string_member(*claims, "email")};
   if (!valid_user_id(who.user_id))
     return refused(invalid_token);
-  return {std::move(who), std::nullopt, {}};
+  return {std::move(who), std::nullopt, {}, string_member(*claims, "sid"),
+          claims->at("exp").get<int64_t>()};
 }
 
 token_check token_service::verify_external(const std::string& token, const std::string& kid,
@@ -451,7 +495,7 @@ token_check token_service::verify_external(const std::string& token, const std::
                        string_member(*claims, "email")};
   if (!valid_subject(who.subject))
     return refused(invalid_token);
-  return {std::nullopt, std::move(who), {}};
+  return {std::nullopt, std::move(who), {}, {}, claims->at("exp").get<int64_t>()};
 }
 
 } // namespace tandem

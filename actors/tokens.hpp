@@ -56,6 +56,10 @@ struct token_check {
   std::optional<identity> who;
   std::optional<external_subject> external;
   std::string failure;                      ///< client-safe text when refused
+  /// The `sid` claim of our tokens: the session (refresh token family) it belongs to.
+  /// Empty for external tokens.
+  std::string session;
+  int64_t expires_at = 0;                   ///< `exp` of an accepted token
 
   /// Whether the token was accepted (ours, or external and to be mapped).
   bool accepted() const noexcept {
@@ -78,12 +82,29 @@ public:
   /// `node.mode=production` accepts external tokens without `auth.external_audience`.
   static std::shared_ptr<const token_service> from_config(const config::app_config& cfg);
 
-  /// Signs an HS256 token for `who` with claims sub, email, iat (= now), exp, iss,
-  /// aud and a random jti. `now` is in seconds since the epoch.
-  access_token issue(const identity& who, int64_t now) const;
+  /// Signs an HS256 token for `who` in `session` (its refresh token family) with claims
+  /// sub, email, sid, iat (= now), exp, iss, aud and a random jti. `now` is in seconds
+  /// since the epoch.
+  access_token issue(const identity& who, const std::string& session, int64_t now) const;
 
   /// `issue` at the current time.
-  access_token issue(const identity& who) const;
+  access_token issue(const identity& who, const std::string& session) const;
+
+  /// The refresh token of generation `generation` of `family`:
+  /// "<family>.<generation>.<MAC>", the MAC (HMAC-SHA256 under a key derived from ours)
+  /// over the first two parts. Only we can make one, so any generation of a family can
+  /// be told genuine without storing it: the family keeps its current generation only.
+  std::string refresh_token(const std::string& family, int64_t generation) const;
+
+  /// What a refresh token names, when `token` is one of ours.
+  struct refresh_claim {
+    std::string family;
+    int64_t generation = 0;
+  };
+
+  /// The family and generation of a genuine refresh token; nullopt for anything else
+  /// (a forged, malformed or pre-generation token), without any I/O.
+  std::optional<refresh_claim> read_refresh_token(const std::string& token) const;
 
   /// Accepts exactly two kinds of token: HS256 signed with our key, with our iss and
   /// aud (replied as `who`); or, when an external issuer is configured, RS256 signed by
@@ -107,17 +128,16 @@ private:
   token_check verify_external(const std::string& token, const std::string& kid,
                               int64_t now) const;
 
-  token_settings settings_;
-};
+  std::string refresh_mac(const std::string& body) const;
 
-/// A new refresh token: 256 random bits, base64url without padding (43 characters).
-std::string new_refresh_token();
+  token_settings settings_;
+  std::string refresh_key_;                 ///< derived from settings_.key
+};
 
 /// A random id of 128 bits in lower-case hex (token ids, token families).
 std::string new_random_id();
 
-/// The lower-case hex SHA-256 of `text`: refresh tokens are stored by this hash, so a
-/// copy of Redis does not hand out usable tokens.
+/// The lower-case hex SHA-256 of `text` (keys that must not hold what they count).
 std::string sha256_hex(const std::string& text);
 
 } // namespace tandem

@@ -1150,6 +1150,15 @@ user_actor::behavior_type user_actor_impl(user_actor::stateful_pointer<user_stat
       if (!admit(self))
         deliver(self, push);
     },
+    [self](atom::session_end a, const std::string&, const std::string& session) {
+      // Counted like any routed message; a failed actor still holds its connections.
+      static_cast<void>(admit(self));
+      // Each connection knows the session it was opened in; those of another stay.
+      for (const auto& c : self->state.connections)
+        self->send(c.handle, a, session);
+      for (const auto& w : self->state.waiting)
+        self->send(caf::actor_cast<connection_actor>(w.handle), a, session);
+    },
     // Straight from the user's connections (not routed, so not counted by `admit`: a
     // user actor with connections never idles).
     [self](atom::pr_update, page_info& page) {

@@ -220,6 +220,9 @@ user_registry_actor::behavior_type user_registry_impl(self_pointer self,
       else
         self->state.connected[user] = kinds;
     },
+    [self](atom::session_end a, const std::string& user, const std::string& session) {
+      send_if_live(self, user, a, user, session);
+    },
     [self](atom::card_upd a, const std::string& user, const user_card& card) {
       send_if_live(self, user, a, user, card);
     },

@@ -102,6 +102,15 @@ ws_push participant_left(const std::string& conversation_id, const std::string& 
                                  {"userId", user}});
 }
 
+std::string token_expiring(int64_t expires_at, int64_t close_at) {
+  return wire::to_text(
+    json{{"type", "token-expiring"}, {"expiresAt", expires_at}, {"closeAt", close_at}});
+}
+
+std::string authenticated(int64_t expires_at) {
+  return wire::to_text(json{{"type", "authenticated"}, {"expiresAt", expires_at}});
+}
+
 std::string error(const std::string& detail, const caf::optional<std::string>& action,
                   const caf::optional<std::string>& temp_message_id) {
   json body{{"type", "error"}, {"detail", detail}};

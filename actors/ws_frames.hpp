@@ -45,6 +45,13 @@ ws_push typing(const std::string& conversation_id, const std::string& user);
 /// `{"type":"participant-left","conversationId","userId"}`, to the members of a group
 /// someone left and to the leaver's own sockets.
 ws_push participant_left(const std::string& conversation_id, const std::string& user);
+/// `{"type":"token-expiring","expiresAt","closeAt"}` (seconds since the epoch): the
+/// socket's token expires at expiresAt, and without an authenticate frame the socket
+/// closes at closeAt. To one connection only.
+std::string token_expiring(int64_t expires_at, int64_t close_at);
+
+/// `{"type":"authenticated","expiresAt"}`: the answer to an authenticate frame.
+std::string authenticated(int64_t expires_at);
 
 /// `{"type":"error","detail"[,"action"][,"tempMessageId"]}`, sent to one connection only.
 std::string error(const std::string& detail, const caf::optional<std::string>& action,

@@ -46,6 +46,8 @@ struct ws_config {
   int receipts_per_s = 5;                  // read-messages per second per user...
   int receipts_burst = 20;                 // ...with this burst; more: shed (error frame)
   std::size_t fanout_backlog = 100000;     // user-registry mailbox beyond which typing fan-outs are shed
+  int reauth_grace_s = 60;                 // past its token's expiry a socket re-authenticates or closes (4001)
+  int expiry_notice_s = 60;                // token-expiring frame this long before the token expires
 };
 
 struct chat_config {

@@ -84,7 +84,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
   req.body = text.substr(nl + 1);
   req.request_id = "fuzz";
   req.remote_address = "127.0.0.1";
-  req.headers = {{"authorization", "Bearer " + f.tokens->issue({"fuzz-user", "fuzz@example.com"}).token},
+  req.headers = {{"authorization", "Bearer " + f.tokens->issue({"fuzz-user", "fuzz@example.com"}, "fuzz-session").token},
                  {"content-type", "application/json"}};
   auto answers = std::make_shared<std::vector<http::response>>();
   match.matched->fn(req, [answers](http::response res) { answers->push_back(std::move(res)); });

@@ -36,6 +36,8 @@ struct checking_link : ws_link {
   void close(uint16_t, std::string) override {
     closed = true;
   }
+  void alarm(caf::timespan) override {
+  }
 };
 
 caf::behavior registry_of(caf::event_based_actor* self, caf::actor user) {
@@ -67,7 +69,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
   connection_params params{"fuzz-user", event_kind::all,
                            caf::actor_cast<user_registry_actor>(p.registry), gateway_settings{},
                            std::chrono::seconds(5),
-                           caf::actor_cast<conversation_registry_actor>(p.chats), 1000};
+                           caf::actor_cast<conversation_registry_actor>(p.chats), 1000,
+                           {}, 0, nullptr, nullptr};
   auto conn = ds.sys.spawn(connection_impl, std::move(params), std::shared_ptr<ws_link>{link});
   ds.sched.run();
   if (!link->accepted)

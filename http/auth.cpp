@@ -87,21 +87,24 @@ namespace {
 /// identity must be mapped by the database (`principal_later`).
 std::optional<principal> principal_now(token_check& check, external_identity_map& identities) {
   if (check.who)
-    return principal{std::move(check.who), {}};
+    return principal{std::move(check.who), {}, std::move(check.session), check.expires_at};
   if (!check.external)
-    return principal{std::nullopt, unauthorized_response(check.failure)};
+    return principal{std::nullopt, unauthorized_response(check.failure), {}, 0};
   if (auto who = identities.cached(*check.external))
-    return principal{std::move(who), {}};
+    return principal{std::move(who), {}, {}, check.expires_at};
   return std::nullopt;
 }
 
-void principal_later(external_identity_map& identities, const external_subject& who,
+/// Maps the external token of `check` (`principal_now` could not).
+void principal_later(external_identity_map& identities, const token_check& check,
                      std::function<void(principal)> done) {
-  identities.resolve(who, [done = std::move(done)](caf::expected<identity> mapped) {
+  identities.resolve(*check.external, [done = std::move(done), expires_at = check.expires_at](
+                                        caf::expected<identity> mapped) {
     if (mapped)
-      done(principal{std::move(*mapped), {}});
+      done(principal{std::move(*mapped), {}, {}, expires_at});
     else
-      done(principal{std::nullopt, error_to_response(mapped.error(), "map_external_identity")});
+      done(principal{std::nullopt, error_to_response(mapped.error(), "map_external_identity"), {},
+                     0});
   });
 }
 
@@ -113,7 +116,7 @@ void resolve_principal(const token_service& tokens, external_identity_map& ident
   if (auto now = principal_now(check, identities))
     done(std::move(*now));
   else
-    principal_later(identities, *check.external, std::move(done));
+    principal_later(identities, check, std::move(done));
 }
 
 guarded_handler protected_route(const services& svc, authed_handler fn) {
@@ -141,7 +144,7 @@ guarded_handler protected_route(const services& svc, authed_handler fn) {
     // The handler runs once the database has mapped the identity, on a scheduler
     // thread: the request goes along, and what the handler throws is answered here.
     auto held = std::make_shared<request>(std::move(req));
-    principal_later(*identities, *check.external, [held, fn, respond](principal p) {
+    principal_later(*identities, check, [held, fn, respond](principal p) {
       if (!p.who)
         return respond(std::move(p.refusal));
       try {

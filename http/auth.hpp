@@ -24,6 +24,9 @@ struct principal {
   /// When `who` is empty: 401 for a bad token; 503 or 504 when the database could not
   /// map an external identity in time.
   response refusal;
+  /// The token's session (`sid`, empty for external tokens) and expiry (`exp`).
+  std::string session;
+  int64_t expires_at = 0;
 };
 
 /// The principal of `authorization`: verified, and for an external token mapped to its

@@ -373,7 +373,7 @@ private:
     --srv_.stats.requests_in_flight;
     busy_ = false;
     closed_ = true;  // the WebSocket session owns the socket now
-    start_websocket(srv_, std::move(stream_), parser_->release(), kinds, std::move(*p.who));
+    start_websocket(srv_, std::move(stream_), parser_->release(), kinds, std::move(p));
   }
 
   void send(response res) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "actors/messages.hpp"
+#include "http/auth.hpp"
 #include "http/cors.hpp"
 #include "http/server.hpp"
 
@@ -90,6 +91,6 @@ inline live_session::~live_session() {
 /// with the user's actor, then completes (or refuses) the handshake. Defined in
 /// http/ws_session.cpp.
 void start_websocket(server::impl& srv, beast::tcp_stream stream,
-                     bhttp::request<bhttp::string_body> req, uint8_t kinds, identity who);
+                     bhttp::request<bhttp::string_body> req, uint8_t kinds, principal who);
 
 } // namespace tandem::http

@@ -34,7 +34,7 @@ public:
   ws_session(server::impl& srv, beast::tcp_stream&& stream,
              bhttp::request<bhttp::string_body>&& req)
     : live_session(srv), srv_(srv), ws_(std::move(stream)), deadline_(ws_.get_executor()),
-      req_(std::move(req)) {
+      alarm_(ws_.get_executor()), req_(std::move(req)) {
     ++srv_.stats.open_websockets;
   }
 
@@ -136,6 +136,17 @@ public:
     arm_deadline(srv_.gateway->socket.close_timeout_ms);
     ws_.async_close(websocket::close_reason{static_cast<websocket::close_code>(code), reason},
                     [self = shared_from_this()](beast::error_code) { self->finish(); });
+  }
+
+  void alarm(caf::timespan after) {
+    if (finished_)
+      return;
+    alarm_.expires_after(after);
+    alarm_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      // Cancelled (re-armed or finished): a newer wait, if any, reports.
+      if (!ec && self->actor_)
+        caf::anon_send(self->actor_, atom::token_due_v);
+    });
   }
 
   /// Runs `fn(*this)` on the strand.
@@ -251,6 +262,7 @@ private:
     finished_ = true;
     beast::error_code ignored;
     deadline_.cancel();
+    alarm_.cancel();
     beast::get_lowest_layer(ws_).socket().close(ignored);
     caf::anon_send(actor_, atom::ws_closed_v);
     actor_ = nullptr;
@@ -262,6 +274,8 @@ private:
   websocket::stream<beast::tcp_stream, false> ws_;
   /// The write deadline while a batch is out, then the close deadline once closing.
   net::steady_timer deadline_;
+  /// The connection actor's alarm (`ws_link::alarm`): token expiry.
+  net::steady_timer alarm_;
   bhttp::request<bhttp::string_body> req_;  // the upgrade request, until answered
   connection_actor actor_;
   beast::flat_buffer in_;
@@ -304,6 +318,10 @@ public:
     s_->post([code, reason = std::move(reason)](ws_session& s) { s.close(code, reason); });
   }
 
+  void alarm(caf::timespan after) override {
+    s_->post([after](ws_session& s) { s.alarm(after); });
+  }
+
 private:
   std::shared_ptr<ws_session> s_;
 };
@@ -316,12 +334,13 @@ void ws_session::start(connection_params params) {
 } // namespace
 
 void start_websocket(server::impl& srv, beast::tcp_stream stream,
-                     bhttp::request<bhttp::string_body> req, uint8_t kinds, identity who) {
+                     bhttp::request<bhttp::string_body> req, uint8_t kinds, principal who) {
   auto session = std::make_shared<ws_session>(srv, std::move(stream), std::move(req));
   srv.track(session);
   const auto& gw = *srv.gateway;
-  session->start({std::move(who.user_id), kinds, gw.users, gw.settings, gw.request_timeout,
-                  gw.chats, gw.max_message_length});
+  session->start({std::move(who.who->user_id), kinds, gw.users, gw.settings,
+                  gw.request_timeout, gw.chats, gw.max_message_length, std::move(who.session),
+                  who.expires_at, gw.tokens, gw.identities});
   // Upgraded while the server stops, after it told the sessions it knew of.
   if (srv.stopping)
     session->shutdown();

@@ -35,6 +35,8 @@ struct recording_link : ws_link {
   void close(uint16_t code, std::string) override {
     closed = code;
   }
+  void alarm(caf::timespan) override {
+  }
 
   /// Every frame written so far, parsed.
   std::vector<json> frames() const {
@@ -66,7 +68,8 @@ struct connection_fixture : users_fixture {
 
   void open(const std::string& user, uint8_t kinds = event_kind::all) {
     // No chat here: the chat registry stays unset.
-    connection_params params{user, kinds, registry, settings, 5s, {}, 1000};
+    connection_params params{user, kinds, registry, settings, 5s, {}, 1000,
+                             {}, 0, nullptr, nullptr};
     conn = sys.spawn(connection_impl, std::move(params), std::shared_ptr<ws_link>{link});
     sched.run();
     if (link->accepted) {
@@ -143,6 +146,31 @@ TEST_CASE_METHOD(connection_fixture,
   REQUIRE(link->closed);
   CHECK(*link->closed == close_code::policy_violation);
   CHECK(link->reads == 6);  // every frame handled gives the socket a read back
+}
+
+TEST_CASE_METHOD(connection_fixture,
+                 "the end of a session closes its user's connections of that session only",
+                 "[connections]") {
+  auto other_link = std::make_shared<recording_link>();
+  connection_params mine{"ann", event_kind::all, registry, settings, 5s, {}, 1000,
+                         "s1", 0, nullptr, nullptr};
+  auto theirs = mine;
+  theirs.session = "s2";
+  conn = sys.spawn(connection_impl, std::move(mine), std::shared_ptr<ws_link>{link});
+  auto other = sys.spawn(connection_impl, std::move(theirs), std::shared_ptr<ws_link>{other_link});
+  sched.run();
+  REQUIRE(link->accepted);
+  REQUIRE(other_link->accepted);
+  // Another user's session of the same name closes nothing of ann's.
+  caf::anon_send(registry, atom::session_end_v, std::string{"bob"}, std::string{"s1"});
+  sched.run();
+  CHECK_FALSE(link->closed);
+  caf::anon_send(registry, atom::session_end_v, std::string{"ann"}, std::string{"s1"});
+  sched.run();
+  CHECK(link->closed == close_code::session_ended);
+  CHECK_FALSE(other_link->closed);
+  caf::anon_send_exit(other, caf::exit_reason::user_shutdown);
+  sched.run();
 }
 
 TEST_CASE_METHOD(connection_fixture, "update-presence is refused on a chat-only path",

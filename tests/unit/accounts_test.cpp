@@ -90,20 +90,22 @@ TEST_CASE("login counters are keyed by the canonical email and never hold it", "
   CHECK(auth_store::email_counter_key(*canonical_email("Alice@Example.COM"))
         == auth_store::email_counter_key(*canonical_email("alice@ｅxample.com")));
   CHECK(auth_store::email_counter_key("alice@example.com").find("alice") == std::string::npos);
-  CHECK(auth_store::token_key("tok").find("tok") == std::string::npos);
 }
 
 TEST_CASE("rotation replies are parsed strictly", "[accounts]") {
   redis_reply reply;
   reply.kind = redis_reply::array;
-  reply.items = {"rotated", "u1", "a@b.co"};
+  reply.items = {"rotated", "u1", "a@b.co", "7"};
   auto r = auth_store::parse_rotation(reply);
   REQUIRE(r);
   CHECK(r->outcome == auth_store::rotation::rotated);
   CHECK(r->who.user_id == "u1");
+  CHECK(r->generation == 7);
   reply.items = {"unknown"};
   CHECK(auth_store::parse_rotation(reply)->outcome == auth_store::rotation::unknown);
-  reply.items = {"rotated", "u1"};
+  reply.items = {"rotated", "u1", "a@b.co"};
+  CHECK_FALSE(auth_store::parse_rotation(reply));
+  reply.items = {"rotated", "u1", "a@b.co", "seven"};
   CHECK_FALSE(auth_store::parse_rotation(reply));
   reply.kind = redis_reply::integer;
   CHECK_FALSE(auth_store::parse_rotation(reply));

@@ -165,7 +165,7 @@ std::string sign_id_token(const json& claims) {
 
 TEST_CASE("an issued access token verifies to its identity until it expires", "[tokens]") {
   token_service svc{our_settings()};
-  auto issued = svc.issue(identity{"user-1", "a@example.com"}, t0);
+  auto issued = svc.issue(identity{"user-1", "a@example.com"}, "session-1", t0);
   CHECK(issued.expires_in == 900);
 
   auto checked = svc.verify(issued.token, t0 + 899);
@@ -180,7 +180,10 @@ TEST_CASE("an issued access token verifies to its identity until it expires", "[
   CHECK(claims["iat"] == t0);
   CHECK(claims["exp"] == t0 + 900);
   CHECK(claims["jti"].get<std::string>().size() == 32);
-  CHECK(svc.issue(identity{"user-1", "a@example.com"}, t0).token != issued.token);
+  CHECK(claims["sid"] == "session-1");
+  CHECK(checked.session == "session-1");
+  CHECK(checked.expires_at == t0 + 900);
+  CHECK(svc.issue(identity{"user-1", "a@example.com"}, "session-1", t0).token != issued.token);
 
   auto expired = svc.verify(issued.token, t0 + 900);
   CHECK_FALSE(expired.who.has_value());
@@ -214,7 +217,7 @@ TEST_CASE("HS256 tokens signed with another key are refused", "[tokens]") {
   check_refused(svc.verify(sign(JWT_ALG_HS256, "some-other-key-0123456789abcdef", our_claims()), t0));
   auto other = our_settings();
   other.key = "another-deployment-key-0123456789abcdef";
-  check_refused(svc.verify(token_service{other}.issue(identity{"user-1", "a@x.io"}, t0).token, t0));
+  check_refused(svc.verify(token_service{other}.issue(identity{"user-1", "a@x.io"}, "s", t0).token, t0));
 }
 
 TEST_CASE("other HMAC algorithms are refused even with our key", "[tokens]") {
@@ -274,7 +277,7 @@ TEST_CASE("a token without exp or sub is refused", "[tokens]") {
 
 TEST_CASE("a tampered payload or header is refused", "[tokens]") {
   token_service svc{our_settings()};
-  auto token = svc.issue(identity{"user-1", "a@example.com"}, t0).token;
+  auto token = svc.issue(identity{"user-1", "a@example.com"}, "session-1", t0).token;
   auto first = token.find('.');
   auto second = token.find('.', first + 1);
   auto claims = json::parse(b64url_decode(token.substr(first + 1, second - first - 1)));
@@ -294,7 +297,7 @@ TEST_CASE("a tampered payload or header is refused", "[tokens]") {
 
 TEST_CASE("only the one base64url spelling of a valid token is accepted", "[tokens]") {
   token_service svc{our_settings()};
-  auto token = svc.issue(identity{"user-1", "a@example.com"}, t0).token;
+  auto token = svc.issue(identity{"user-1", "a@example.com"}, "session-1", t0).token;
   REQUIRE(svc.verify(token, t0).who.has_value());
   // 32 MAC bytes in 43 characters leave the last character two unused bits: setting
   // one spells the same bytes differently, which a lenient decoder would take.
@@ -546,12 +549,31 @@ TEST_CASE("the identity cache holds its limit and drops the least recently used"
 
 // -- refresh token material ----------------------------------------------------------------------
 
-TEST_CASE("refresh tokens are 256 random bits in base64url and hashed for storage", "[tokens]") {
-  auto a = new_refresh_token();
-  auto b = new_refresh_token();
-  CHECK(a.size() == 43);
-  CHECK(a != b);
-  CHECK(a.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
-        == std::string::npos);
+TEST_CASE("refresh tokens name their family and generation under our MAC", "[tokens]") {
+  token_service svc{our_settings()};
+  auto family = new_random_id();
+  auto first = svc.refresh_token(family, 0);
+  auto later = svc.refresh_token(family, 41);
+  CHECK(first.size() < 256);
+  auto read = svc.read_refresh_token(later);
+  REQUIRE(read.has_value());
+  CHECK(read->family == family);
+  CHECK(read->generation == 41);
+  CHECK(svc.read_refresh_token(first)->generation == 0);
+
+  // Anything not made with our key, or bent after, is not a token: no lookup is made.
+  auto other = our_settings();
+  other.key = std::string(32, 'z');
+  CHECK_FALSE(svc.read_refresh_token(token_service{other}.refresh_token(family, 0)));
+  auto bumped = later;
+  bumped.replace(family.size() + 1, 2, "40");
+  CHECK_FALSE(svc.read_refresh_token(bumped));
+  CHECK_FALSE(svc.read_refresh_token(later.substr(0, later.size() - 1)));
+  CHECK_FALSE(svc.read_refresh_token("dGhlIG9sZCBzY2hlbWUncyA0MyBjaGFyYWN0ZXJzIHh4eA"));
+  CHECK_FALSE(svc.read_refresh_token(""));
+  CHECK_FALSE(svc.read_refresh_token(".."));
+  CHECK_FALSE(svc.read_refresh_token("ABC." + later.substr(family.size() + 1)));
+  // The MAC is not an access token signature.
+  CHECK_FALSE(svc.verify(first, t0).accepted());
   CHECK(sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
