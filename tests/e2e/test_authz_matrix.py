@@ -14,6 +14,11 @@ route whose guard changes (a token route made public) also fails.
 A column holds a status for HTTP, and for frames ACCEPTED (the frame did what it does) or
 REFUSED (an `error` frame naming the action); a client without a valid token never gets a
 socket (401 at the upgrade).
+
+The routes are sent in the order the binary lists them, the principals in PRINCIPALS'
+order, all on one node: a route that undoes what later lines rely on (the owner's
+friendship with the friend, the group's members, the owner's image) must act on something
+of its own instead, as POST /friendship/delete does with the filler's request below.
 """
 import asyncio
 import http.client
@@ -77,7 +82,7 @@ ROUTES = {
     "POST /auth/register public": Entry(expect(*[201] * 6), body=lambda ctx, who: {
         "email": f"reg-{uuid.uuid4().hex}@example.com", "password": PASSWORD}),
     "POST /auth/login public": Entry(PUBLIC, body=lambda ctx, who: ctx.account),
-    "POST /auth/refresh public": Entry(PUBLIC, body=lambda ctx, who: ctx.next_refresh()),
+    "POST /auth/refresh public": Entry(PUBLIC, body=lambda ctx, who: ctx.fresh_refresh()),
     "POST /auth/logout public": Entry(expect(*[204] * 6), body=lambda ctx, who: ctx.fresh_refresh()),
     "POST /users/me token": Entry(expect(400, 400, 400, 400, 401, 401), body=fixed(
         {"first_name": "Again", "last_name": "Again"})),
@@ -192,6 +197,11 @@ FRAMES = {
 }
 
 
+def about(person, kind):
+    """Whether a frame is a `kind` frame about `person`."""
+    return lambda f: f.get("type") == kind and f.get("userId") == person.id
+
+
 def served():
     """The lines of `tandem routes`: what the binary serves, with the node's config."""
     out = subprocess.run([required_env("TANDEM_TEST_BIN"), "routes"], capture_output=True,
@@ -204,16 +214,22 @@ def served():
     return lines
 
 
-def missing_and_unserved(lines, table, kinds):
-    """Lines of `kinds` (first words) served but without an entry, and entries of those
-    kinds that are not served, as sentences that name the entry to add or remove."""
-    listed = [line for line in lines if line.split()[0] in kinds
-              or (kinds == ("HTTP",) and line.split()[0] not in ("WS", "FRAME"))]
-    problems = [f"served but no matrix entry: '{line}' (add it to "
-                f"tests/e2e/test_authz_matrix.py)" for line in listed if line not in table]
-    problems += [f"matrix entry for something not served: '{key}' (the binary's "
-                 f"`tandem routes` does not list it)" for key in table if key not in listed]
-    return problems
+def kind_of(line):
+    """WS, FRAME or HTTP: the table a line of `tandem routes` belongs in."""
+    first = line.split()[0]
+    return first if first in ("WS", "FRAME") else "HTTP"
+
+
+def no_entry(line):
+    return (f"served but no matrix entry: '{line}' (add it to the table of its kind in "
+            f"tests/e2e/test_authz_matrix.py)")
+
+
+def table_problems(lines, table):
+    """Served lines without an entry and entries not served, each named."""
+    return ([no_entry(line) for line in lines if line not in table]
+            + [f"matrix entry for something not served: '{key}' (`tandem routes` does not "
+               f"list it)" for key in table if key not in lines])
 
 
 class Matrix(RealtimeCase):
@@ -221,12 +237,8 @@ class Matrix(RealtimeCase):
 
     def setUp(self):
         lines = served()
-        self.http_lines = [line for line in lines if line.split()[0] not in ("WS", "FRAME")]
-        self.ws_lines = [line for line in lines if line.split()[0] == "WS"]
-        self.frame_lines = [line for line in lines if line.split()[0] == "FRAME"]
-        self.table_problems = (missing_and_unserved(lines, ROUTES, ("HTTP",))
-                               + missing_and_unserved(lines, WS_PATHS, ("WS",))
-                               + missing_and_unserved(lines, FRAMES, ("FRAME",)))
+        self.http_lines, self.ws_lines, self.frame_lines = (
+            [line for line in lines if kind_of(line) == kind] for kind in ("HTTP", "WS", "FRAME"))
 
     # -- principals ----------------------------------------------------------------------
     def principals(self):
@@ -249,6 +261,9 @@ class Matrix(RealtimeCase):
                                   issued_at=now - 7200)
         self.people = {"owner": self.owner, "friend": self.friend, "member": self.member,
                        "stranger": self.stranger}
+        # Refused for its expiry, not for anything else about it.
+        status, _, text = self.node.request("GET", "/users/me", headers=self.headers("expired"))
+        self.assertEqual((status, json.loads(text)), (401, {"detail": "Token expired"}))
         status, _, text = self.node.request("PUT", self.upload_target("owner"), body=png_image(),
                                             headers={"Content-Type": "image/png"})
         self.assertEqual(status, 200, f"the owner's image upload: {text}")
@@ -274,12 +289,8 @@ class Matrix(RealtimeCase):
         profile = person.ok("GET", "/users/me")
         return {k: v for k, v in profile.items() if k not in ("user_id", "email")}
 
-    def next_refresh(self):
-        """The refresh token of the chain the previous refresh rotated to."""
-        return {"refresh_token": self.refresh_token}
-
     def fresh_refresh(self):
-        """A refresh token of a session of its own (logout ends it)."""
+        """A refresh token of a login of its own (a refresh rotates it, a logout ends it)."""
         status, _, text = self.node.request("POST", "/auth/login", json.dumps(self.account))
         self.assertEqual(status, 200, text)
         return {"refresh_token": json.loads(text)["refresh_token"]}
@@ -310,7 +321,10 @@ class Matrix(RealtimeCase):
 
     # -- the checks ------------------------------------------------------------------------
     def test_every_route_path_and_frame_the_binary_serves_has_a_matrix_entry(self):
-        self.assertEqual(self.table_problems, [], "\n".join(self.table_problems))
+        problems = (table_problems(self.http_lines, ROUTES)
+                    + table_problems(self.ws_lines, WS_PATHS)
+                    + table_problems(self.frame_lines, FRAMES))
+        self.assertEqual(problems, [], "\n".join(problems))
         self.assertTrue(self.http_lines and self.ws_lines and self.frame_lines,
                         "tandem routes lists no route, WebSocket path or frame")
 
@@ -319,21 +333,17 @@ class Matrix(RealtimeCase):
         self.account = {"email": f"matrix-{uuid.uuid4().hex}@example.com", "password": PASSWORD}
         status, _, text = self.node.request("POST", "/auth/register", json.dumps(self.account))
         self.assertEqual(status, 201, text)
-        self.refresh_token = json.loads(text)["refresh_token"]
         self.event_id = self.owner.ok("POST", "/notifications/share",
                                       {"url": "https://example.com/e", "title": "E"})
         wrong = []
         for line in self.http_lines:
             entry = ROUTES.get(line)
             if entry is None:
-                wrong.append(f"served but no matrix entry: '{line}' (add it to "
-                             f"tests/e2e/test_authz_matrix.py)")
+                wrong.append(no_entry(line))
                 continue
             method, pattern, _ = line.split()
             for who in PRINCIPALS:
                 status, text = self.send(entry, method, pattern, who)
-                if line == "POST /auth/refresh public" and status == 200:
-                    self.refresh_token = json.loads(text)["refresh_token"]
                 if status != entry.statuses[who]:
                     wrong.append(f"{line} as {who}: {status}, expected {entry.statuses[who]}"
                                  f" ({text[:160]!r})")
@@ -368,28 +378,30 @@ class Matrix(RealtimeCase):
         self.principals()
         wrong = []
         for line in self.ws_lines:
+            if line not in WS_PATHS:
+                wrong.append(no_entry(line))
+                continue
             path = line.split()[1]
             for who in PRINCIPALS:
                 status, _, body = self.upgrade(path, self.headers(who))
-                if status != WS_PATHS.get(line, {}).get(who):
-                    wrong.append(f"{line} as {who}: {status}, expected "
-                                 f"{WS_PATHS.get(line, {}).get(who)} ({body[:160]!r})")
+                if status != WS_PATHS[line][who]:
+                    wrong.append(f"{line} as {who}: {status}, expected {WS_PATHS[line][who]}"
+                                 f" ({body[:160]!r})")
 
         async def body():
             # The filler posts before each read-messages (so that there is something to
             # read) and watches the group for typing.
             self.watch = await self.filler.connect("/ws", name="filler")
             for line in self.frame_lines:
-                expected = FRAMES.get(line)
-                if expected is None:
-                    wrong.append(f"served but no matrix entry: '{line}' (add it to "
-                                 f"tests/e2e/test_authz_matrix.py)")
+                entry = FRAMES.get(line)
+                if entry is None:
+                    wrong.append(no_entry(line))
                     continue
                 action = line.split()[1]
                 for who in PRINCIPALS:
-                    got = await self.frame_outcome(expected, action, who)
-                    if got != expected.outcomes[who]:
-                        wrong.append(f"{line} as {who}: {got}, expected {expected.outcomes[who]}")
+                    got = await self.frame_outcome(entry, action, who)
+                    if got != entry.outcomes[who]:
+                        wrong.append(f"{line} as {who}: {got}, expected {entry.outcomes[who]}")
         self.scenario(body)
         self.assertEqual(wrong, [], "\n".join(wrong))
 
@@ -419,13 +431,15 @@ class Matrix(RealtimeCase):
             seen.append(frame)
         self.fail(f"{sock.name}: no {what} within {FRAME_S} s; got {seen}")
 
-    async def answer(self, sock, action, effect):
-        """ACCEPTED once a frame matching `effect` arrives on `sock`, REFUSED on an error
-        frame naming `action` first."""
-        frame = await self.next_of(
+    async def answer(self, sock, frame, effect):
+        """Sends `frame`: ACCEPTED once a frame matching `effect` arrives on `sock`,
+        REFUSED on an error frame naming the action first."""
+        await sock.send(frame)
+        action = frame["action"]
+        got = await self.next_of(
             sock, lambda f: effect(f) or (f.get("type") == "error" and f.get("action") == action),
             f"effect of {action} or error")
-        return REFUSED if frame.get("type") == "error" else ACCEPTED
+        return REFUSED if got.get("type") == "error" else ACCEPTED
 
     async def effect_none(self, sock, frame):
         # No answer when accepted: a probe's error frame comes after any the frame got.
@@ -436,15 +450,10 @@ class Matrix(RealtimeCase):
 
     async def effect_own_update(self, person, sock, frame):
         # The sender's own sockets get its update.
-        await sock.send(frame)
-        return await self.answer(sock, frame["action"],
-                                 lambda f: f.get("type") == "update-presence"
-                                 and f.get("userId") == person.id)
+        return await self.answer(sock, frame, about(person, "update-presence"))
 
     async def effect_echo(self, person, sock, frame):
-        await sock.send(frame)
-        return await self.answer(sock, frame["action"],
-                                 lambda f: f.get("type") == "new-message"
+        return await self.answer(sock, frame, lambda f: f.get("type") == "new-message"
                                  and f.get("tempMessageId") == frame["tempMessageId"])
 
     async def effect_read(self, person, sock, frame):
@@ -453,17 +462,13 @@ class Matrix(RealtimeCase):
         await self.watch.send({"action": "send-message", "tempMessageId": temp,
                                "conversationId": self.group, "content": "read me"})
         await self.next_of(self.watch, lambda f: f.get("tempMessageId") == temp, "echo")
-        await sock.send(frame)
-        return await self.answer(sock, frame["action"],
-                                 lambda f: f.get("type") == "read-messages"
-                                 and f.get("userId") == person.id)
+        return await self.answer(sock, frame, about(person, "read-messages"))
 
     async def effect_seen_typing(self, person, sock, frame):
         # A member's typing reaches the other members (the filler); a refusal, the sender.
         await sock.send(frame)
-        seen = asyncio.ensure_future(self.next_of(
-            self.watch, lambda f: f.get("type") == "typing" and f.get("userId") == person.id,
-            "typing frame"))
+        seen = asyncio.ensure_future(self.next_of(self.watch, about(person, "typing"),
+                                                  "typing frame"))
         refused = asyncio.ensure_future(self.next_of(
             sock, lambda f: f.get("type") == "error" and f.get("action") == frame["action"],
             "error frame"))
