@@ -34,10 +34,13 @@ namespace {
 
 using namespace tandem;
 
-constexpr const char* usage = R"(usage: tandem [serve|migrate|help] [--config FILE] [--section.key=value ...]
+constexpr const char* usage = R"(usage: tandem [serve|migrate|routes|help] [--config FILE] [--section.key=value ...]
 
   serve     apply pending migrations, then run a node (default)
   migrate   apply pending migrations and exit
+  routes    list what a node with this configuration serves, one line each:
+            `METHOD PATTERN GUARD` per HTTP route (GUARD: public, token, signed-url),
+            `WS PATH token` per WebSocket path, `FRAME ACTION` per inbound frame
 
 Every key can be set in the config file ([section] then key = value), in the
 environment as TANDEM_<SECTION>_<KEY>, or on the command line, in increasing
@@ -85,6 +88,25 @@ sigset_t block_stop_signals() {
   // A peer that closes early must cost a write error, not the process.
   std::signal(SIGPIPE, SIG_IGN);
   return set;
+}
+
+/// The route table that `serve` builds, from the same make_routes, without connecting to
+/// anything: the handlers are made, never called, so no actor is spawned behind them.
+int print_routes(const config::app_config& cfg) {
+  caf::actor_system_config sys_cfg;
+  sys_cfg.set("logger.file-verbosity", caf::atom("quiet"));
+  sys_cfg.set("logger.console-verbosity", caf::atom("quiet"));
+  caf::actor_system sys{sys_cfg};
+  http::metrics stats;
+  auto routes = http::make_routes({sys, cfg, {}, {}, stats, nullptr, nullptr, {}, {}, nullptr,
+                                   {}, nullptr, {}});
+  for (const auto& r : routes.routes())
+    std::cout << r.method << ' ' << r.pattern << ' ' << r.guard << '\n';
+  for (const auto& path : ws_paths())
+    std::cout << "WS " << path << " token\n";
+  for (const auto& action : ws_actions())
+    std::cout << "FRAME " << action << '\n';
+  return 0;
 }
 
 int serve(const config::app_config& cfg) {
@@ -246,5 +268,7 @@ int main(int argc, char** argv) {
   }
   if (cmd.command == "migrate")
     return migrate(cmd.config);
+  if (cmd.command == "routes")
+    return print_routes(cmd.config);
   return serve(cmd.config);
 }

@@ -271,6 +271,8 @@ void reauthenticate(self_pointer self, const identity& who, const std::string& s
 /// expires. A refusal is an error frame; the socket keeps its old token (and deadline).
 void on_authenticate(self_pointer self, const json& frame, const std::string& action) {
   auto& st = self->state;
+  if (!st.params.tokens)  // a connection made without them (actor tests) has no sessions
+    return strike(self, "Unknown action '" + action + "'", action);
   auto* token = text_field(self, frame, "token", token_service::max_token_size, action);
   if (token == nullptr || st.closing)
     return;
@@ -294,6 +296,37 @@ void on_authenticate(self_pointer self, const json& frame, const std::string& ac
     });
 }
 
+void on_heartbeat(self_pointer self, const json&, const std::string&) {
+  self->state.strikes = 0;
+  self->send(self->state.user, atom::pr_beat_v);
+}
+
+/// The actions a client may send and their handlers: the one table that routes frames
+/// and that `ws_actions` lists.
+struct inbound_action {
+  const char* name;
+  void (*handle)(self_pointer, const json&, const std::string&);
+};
+constexpr inbound_action inbound_actions[] = {
+  {"heartbeat", on_heartbeat},
+  {"update-presence", on_update_presence},
+  {"send-message", on_send_message},
+  {"read-messages", on_conversation_action},
+  {"typing", on_conversation_action},
+  {"authenticate", on_authenticate},
+};
+
+/// The WebSocket paths and the event kinds each subscribes to.
+struct ws_path {
+  const char* path;
+  uint8_t kinds;
+};
+constexpr ws_path ws_path_table[] = {
+  {"/ws", event_kind::all},
+  {"/ws/chat", event_kind::chat},
+  {"/ws/presence", event_kind::presence | event_kind::social},
+};
+
 /// Routes one inbound text frame by its `action`.
 void on_frame(self_pointer self, const std::string& text) {
   auto& st = self->state;
@@ -310,20 +343,10 @@ void on_frame(self_pointer self, const std::string& text) {
   if (a == frame.end() || !a->is_string())
     return strike(self, "A frame must have a string 'action'");
   const auto& action = a->get_ref<const std::string&>();
-  if (action == "heartbeat") {
-    st.strikes = 0;
-    self->send(st.user, atom::pr_beat_v);
-  } else if (action == "update-presence") {
-    on_update_presence(self, frame, action);
-  } else if (action == "send-message") {
-    on_send_message(self, frame, action);
-  } else if (action == "read-messages" || action == "typing") {
-    on_conversation_action(self, frame, action);
-  } else if (action == "authenticate" && st.params.tokens) {
-    on_authenticate(self, frame, action);
-  } else {
-    strike(self, "Unknown action '" + action + "'", action);
-  }
+  for (const auto& entry : inbound_actions)
+    if (action == entry.name)
+      return entry.handle(self, frame, action);
+  strike(self, "Unknown action '" + action + "'", action);
 }
 
 } // namespace
@@ -350,13 +373,24 @@ gateway_settings gateway_settings_from(const config::app_config& cfg) {
 }
 
 uint8_t subscriptions_of(const std::string& path) {
-  if (path == "/ws")
-    return event_kind::all;
-  if (path == "/ws/chat")
-    return event_kind::chat;
-  if (path == "/ws/presence")
-    return event_kind::presence | event_kind::social;
+  for (const auto& p : ws_path_table)
+    if (path == p.path)
+      return p.kinds;
   return 0;
+}
+
+std::vector<std::string> ws_paths() {
+  std::vector<std::string> out;
+  for (const auto& p : ws_path_table)
+    out.emplace_back(p.path);
+  return out;
+}
+
+std::vector<std::string> ws_actions() {
+  std::vector<std::string> out;
+  for (const auto& a : inbound_actions)
+    out.emplace_back(a.name);
+  return out;
 }
 
 connection_actor::behavior_type connection_impl(self_pointer self, connection_params params,

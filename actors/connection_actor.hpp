@@ -69,6 +69,12 @@ using connection_actor = caf::typed_actor<
 /// `/ws/presence`); 0 for any other path.
 uint8_t subscriptions_of(const std::string& path);
 
+/// The WebSocket paths, in the order of `subscriptions_of`'s table.
+std::vector<std::string> ws_paths();
+
+/// The `action`s a connection accepts in inbound frames (its routing table's names).
+std::vector<std::string> ws_actions();
+
 /// The gateway's limits from the ws.* keys.
 gateway_settings gateway_settings_from(const config::app_config& cfg);
 

@@ -469,7 +469,7 @@ command_line parse_command_line(const std::vector<std::string>& args,
       auto name = body.substr(0, eq);
       find_key(name, "command line");
       overrides.emplace_back(name, eq == std::string::npos ? next_value(a) : body.substr(eq + 1));
-    } else if (!have_command && (a == "serve" || a == "migrate" || a == "help")) {
+    } else if (!have_command && (a == "serve" || a == "migrate" || a == "routes" || a == "help")) {
       out.command = a;
       have_command = true;
     } else {

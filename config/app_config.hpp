@@ -171,7 +171,7 @@ public:
 
 /// What the command line asked for besides configuration keys.
 struct command_line {
-  std::string command = "serve";           // serve | migrate | help
+  std::string command = "serve";           // serve | migrate | routes | help
   app_config config;
 };
 

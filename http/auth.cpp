@@ -155,7 +155,7 @@ guarded_handler protected_route(const services& svc, authed_handler fn) {
       }
     });
   };
-  return {std::move(head_check), std::move(handle)};
+  return {std::move(head_check), std::move(handle), "token"};
 }
 
 void add_auth_routes(router& r, const services& svc) {

@@ -257,8 +257,6 @@ void put_media(const services& svc, request& req, responder respond) {
 
 /// GET /media/{owner}/{file}: serves a stored image to a holder of a signed URL.
 void get_media(const services& svc, request& req, responder respond) {
-  if (auto denied = check_signature(svc, req))
-    return respond(std::move(*denied));
   auto key = media_key_of(req);
   if (!key)
     return respond(error_response(404, "Not Found"));
@@ -416,14 +414,19 @@ void add_media_routes(router& r, const services& svc) {
   // Uploads may be larger than http.body_limit: the route carries media.max_bytes,
   // and a larger body is refused with 413 before it is read.
   // The signature is checked from the head: a refused upload sends no body.
+  auto signed_url = [svc](handler fn) {
+    return guarded_handler{[svc](const request& req) { return check_signature(svc, req); },
+                           std::move(fn), "signed-url"};
+  };
   r.add("PUT", std::string{media_path_prefix} + "{owner}/{file}",
-        guarded_handler{[svc](const request& req) { return check_signature(svc, req); },
-                        [svc](request& req, responder respond) {
-                          put_media(svc, req, std::move(respond));
-                        }},
+        signed_url([svc](request& req, responder respond) {
+          put_media(svc, req, std::move(respond));
+        }),
         svc.cfg.media.max_bytes);
   r.add("GET", std::string{media_path_prefix} + "{owner}/{file}",
-        [svc](request& req, responder respond) { get_media(svc, req, std::move(respond)); });
+        signed_url([svc](request& req, responder respond) {
+          get_media(svc, req, std::move(respond));
+        }));
   r.add("POST", "/email",
         protected_route(svc, [svc](request& req, const identity& who, responder respond) {
           send_invitation(svc, req, who, std::move(respond));

@@ -1,5 +1,6 @@
 // Presence over REST (compat section 5: P1 GET /presence, P2 GET /presence/{userId}),
 // served by the users' actors, and the answer to a plain GET on a WebSocket path.
+#include "actors/connection_actor.hpp"
 #include "actors/page_privacy.hpp"
 #include "actors/wire_json.hpp"
 #include "http/actor_bridge.hpp"
@@ -65,7 +66,7 @@ void add_presence_routes(router& r, const services& svc) {
             svc.users, atom::pr_peek_v, who.user_id, req.params.at("userId"));
         }));
   // Upgrades on these paths never reach the router (http/ws_session.cpp).
-  for (const char* path : {"/ws", "/ws/chat", "/ws/presence"})
+  for (const auto& path : ws_paths())
     r.add("GET", path, [](request&, responder respond) {
       auto res = error_response(426, "This path only accepts WebSocket upgrades");
       res.headers.emplace_back("Upgrade", "websocket");

@@ -88,7 +88,8 @@ std::map<std::string, std::string> parse_query(const std::string& query) {
 }
 
 void router::add(std::string method, std::string pattern, handler fn, std::size_t body_limit) {
-  add(std::move(method), std::move(pattern), guarded_handler{nullptr, std::move(fn)}, body_limit);
+  add(std::move(method), std::move(pattern), guarded_handler{nullptr, std::move(fn), "public"},
+      body_limit);
 }
 
 void router::add(std::string method, std::string pattern, guarded_handler g,
@@ -98,7 +99,8 @@ void router::add(std::string method, std::string pattern, guarded_handler g,
       throw std::invalid_argument("duplicate route " + method + " " + pattern);
   auto segments = split_path(pattern);
   routes_.push_back(route{std::move(method), std::move(pattern), std::move(segments),
-                          std::move(g.fn), body_limit, std::move(g.check)});
+                          std::move(g.fn), body_limit, std::move(g.check),
+                          std::move(g.guard)});
 }
 
 router::match_result router::match(const std::string& method, const std::string& raw_path) const {

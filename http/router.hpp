@@ -27,6 +27,8 @@ using head_check = std::function<std::optional<response>(const request&)>;
 struct guarded_handler {
   head_check check;
   handler fn;
+  /// What `check` requires, as the route listing names it ("token", "signed-url").
+  std::string guard = "checked";
 };
 
 class router {
@@ -38,6 +40,7 @@ public:
     handler fn;
     std::size_t body_limit = 0;          ///< 0: http.body_limit; else this route's own
     head_check check;                    ///< run on the head, before the body; may be empty
+    std::string guard;                   ///< what `check` requires; "public" without one
   };
 
   struct match_result {
@@ -55,6 +58,9 @@ public:
 
   /// Matches a raw (still percent-encoded) path without its query string.
   match_result match(const std::string& method, const std::string& raw_path) const;
+
+  /// Every route in the order added (`tandem routes` lists them; tests check them all).
+  const std::vector<route>& routes() const { return routes_; }
 
 private:
   std::vector<route> routes_;

@@ -4,8 +4,6 @@ for S3 presigned URLs (compat section 3, U12-U15) and POST /email (compat sectio
 Access tokens come from tandem_tokens (HS256 with the key the node is given); expired media
 URLs are signed here with the node's media key, so that no test waits for a clock.
 """
-import hashlib
-import hmac
 import json
 import os
 import re
@@ -21,7 +19,7 @@ import uuid
 import zlib
 
 from tandem_node import NodeTestCase, create_database, required_env
-from tandem_tokens import mint_token
+from tandem_tokens import mint_token, sign_media_url
 
 JWT_KEY = "e2e-media-signing-key-" + "j" * 32
 MEDIA_KEY = "e2e-media-url-key-" + "m" * 32
@@ -132,10 +130,7 @@ class MediaClient:
 
     def signed(self, method, object_key, expires):
         """A media URL signed with the node's key, as media_url_signer does."""
-        message = "tandem-media-url-v1\n%s\n%s\n%d" % (method, object_key, expires)
-        sig = hmac.new(MEDIA_KEY.encode(), message.encode(), hashlib.sha256).hexdigest()
-        return "http://127.0.0.1:%d/media/%s?expires=%d&signature=%s" % (
-            self.node.port, object_key, expires, sig)
+        return sign_media_url(MEDIA_KEY, self.node.port, method, object_key, expires)
 
     def stored_files(self, user):
         """The files in the store for `user`, as paths below the media directory."""

@@ -226,6 +226,25 @@ TEST_CASE("a guarded route keeps its head check for the server to run first", "[
   CHECK_FALSE(m.matched->check(make_request("PUT", {{"authorization", "x"}})));
 }
 
+TEST_CASE("the route listing names every route in order with its guard", "[router]") {
+  std::string hit;
+  router r;
+  r.add("GET", "/open", tagged("open", hit));
+  r.add("PUT", "/users/{id}",
+        guarded_handler{[](const request&) { return std::optional<response>{}; },
+                        tagged("guarded", hit), "token"},
+        1024);
+  const auto& routes = r.routes();
+  REQUIRE(routes.size() == 2);
+  CHECK(routes[0].method == "GET");
+  CHECK(routes[0].pattern == "/open");
+  CHECK(routes[0].guard == "public");
+  CHECK(routes[1].method == "PUT");
+  CHECK(routes[1].pattern == "/users/{id}");
+  CHECK(routes[1].guard == "token");
+  CHECK(routes[1].body_limit == 1024);
+}
+
 TEST_CASE("metric labels name only known methods, whatever the client sends", "[metrics]") {
   CHECK(metrics::method_label("GET") == "GET");
   CHECK(metrics::method_label("PATCH") == "PATCH");
