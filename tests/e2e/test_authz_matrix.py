@@ -18,7 +18,8 @@ socket (401 at the upgrade).
 The routes are sent in the order the binary lists them, the principals in PRINCIPALS'
 order, all on one node: a route that undoes what later lines rely on (the owner's
 friendship with the friend, the group's members, the owner's image) must act on something
-of its own instead, as POST /friendship/delete does with the filler's request below.
+of its own instead, as POST /friendship/delete does with the owner's request to the filler
+below.
 """
 import asyncio
 import http.client
@@ -118,8 +119,11 @@ ROUTES = {
     "POST /friendship/accept token": Entry(NO_REQUEST,
                                            body=lambda ctx, who: {"user_id1": ctx.owner.id}),
     "DELETE /friendship/requests/{id} token": Entry(NO_REQUEST),
-    # Only a party ends a relationship (compat F7: 403 otherwise): here the filler's
-    # pending request to the owner, which nothing else in the matrix uses.
+    # Declines every request to the caller (the owner's come from member and stranger).
+    "DELETE /friendship/requests token": Entry(ANY_USER),
+    # Only a party ends a relationship (compat F7: 403 otherwise): here the owner's
+    # pending request to the filler, which nothing else in the matrix uses (and which no
+    # bulk decline reaches: the filler is no principal).
     "POST /friendship/delete token": Entry(expect(200, 403, 403, 403, 401, 401),
                                            body=lambda ctx, who: {"user_id1": ctx.owner.id,
                                                                   "user_id2": ctx.filler.id}),
@@ -149,6 +153,9 @@ ROUTES = {
     "GET /conversations/{id}/messages token": Entry(MEMBERS, params={"id": "group"},
                                                    query="limit=10&offset=0"),
     "GET /conversations/{id}/participants token": Entry(MEMBERS, params={"id": "group"}),
+    # Leaving changes its group's members, so it acts on a group of its own.
+    "DELETE /conversations/{id}/participants/me token": Entry(MEMBERS,
+                                                             params={"id": "spare_group"}),
     "GET /presence token": Entry(ANY_USER),
     "GET /presence/{userId} token": Entry(FRIENDS),
     "GET /ws public": Entry(expect(*[426] * 6)),
@@ -194,6 +201,9 @@ FRAMES = {
                                 effect="echo"),
     "FRAME read-messages": Frame(GROUP_MEMBERS, in_group("read-messages"), effect="read"),
     "FRAME typing": Frame(GROUP_MEMBERS, in_group("typing"), effect="seen_typing"),
+    # A fresh token of the socket's own user and session keeps the socket.
+    "FRAME authenticate": Frame(ANYONE_CONNECTED, lambda ctx, who: {
+        "action": "authenticate", "token": ctx.people[who].token}),
 }
 
 
@@ -250,11 +260,14 @@ class Matrix(RealtimeCase):
         self.stranger = self.person("Stan", "Stranger")
         self.filler = self.person("Phil", "Filler")
         self.owner.befriend(self.friend)
-        self.filler.request(self.owner)
+        self.owner.request(self.filler)
         reply = self.owner.ok("POST", "/conversation", {
             "recipientIdArr": [self.member.id, self.filler.id], "isGroup": True,
             "title": "Matrix"})
         self.group = reply["conversationId"]
+        self.spare_group = self.owner.ok("POST", "/conversation", {
+            "recipientIdArr": [self.member.id, self.filler.id], "isGroup": True,
+            "title": "Matrix spare"})["conversationId"]
         now = int(time.time())
         # Issued two hours ago, expired one hour ago.
         self.expired = mint_token(JWT_KEY, self.owner.id, self.owner.email, ttl_s=3600,
@@ -278,7 +291,8 @@ class Matrix(RealtimeCase):
         values = {"id": self.owner.id, "userId": self.owner.id, "user_id": self.owner.id,
                   "user_ids": self.owner.id, "ids": self.owner.id, "q": "Owen",
                   "share_type": "allow", "owner": dir_name(self.owner.id),
-                  "file": "profile_image.png", "group": self.group}
+                  "file": "profile_image.png", "group": self.group,
+                  "spare_group": self.spare_group}
         return {name: values.get(value, value)
                 for name, value in {**values, **entry.params}.items()}
 

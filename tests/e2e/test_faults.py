@@ -134,8 +134,10 @@ async def settled(call, timeout=20):
 
 
 class FaultCase(ChatCase):
-    """Chat people and sockets (test_chat) on a node without per-socket or chat limits."""
-    node_env = dict(ChatCase.node_env, **UNLIMITED, **FAST_ARGON2)
+    """Chat people and sockets (test_chat) on a node without per-socket, chat or share
+    limits: the traffic runs at 20 shares a second through each fault."""
+    node_env = dict(ChatCase.node_env, **UNLIMITED, **FAST_ARGON2,
+                    TANDEM_USERS_SHARES_PER_HOUR="1000000", TANDEM_USERS_SHARES_BURST="100000")
 
     def assert_unavailable(self, reply, what):
         """A (status, body) of Person.call that is 503 with the plain detail."""
