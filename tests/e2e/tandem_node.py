@@ -61,6 +61,10 @@ class Node:
             "TANDEM_MEDIA_DIR": self._media_dir.name,
             "TANDEM_REDIS_HOST": required_env("TANDEM_TEST_REDIS_HOST"),
             "TANDEM_REDIS_PORT": required_env("TANDEM_TEST_REDIS_PORT"),
+            # Every node of a run shares one Redis, where the per-address registration
+            # counter would carry one test class's sign-ups (all from 127.0.0.1) into the
+            # next; the tests of that budget set their own.
+            "TANDEM_AUTH_REGISTER_MAX_PER_ADDRESS": "1000000",
         })
         env.update(extra_env or {})
         # The node's own database, for tests that arrange rows no route writes.
