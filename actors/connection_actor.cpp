@@ -2,6 +2,7 @@
 
 #include "actors/wire_json.hpp"
 #include "actors/ws_frames.hpp"
+#include "common/wall_clock.hpp"
 #include "config/log.hpp"
 
 #include <algorithm>
@@ -218,12 +219,6 @@ void on_conversation_action(self_pointer self, const json& frame, const std::str
       chat_error(self, action, caf::none));
 }
 
-/// Now in milliseconds since the epoch: token expiries are wall-clock times.
-std::chrono::milliseconds wall_now() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-    std::chrono::system_clock::now().time_since_epoch());
-}
-
 /// Acts on the token's life at this moment and sets the alarm for its next point: the
 /// token-expiring notice (ws.expiry_notice_s before `exp`), then the close
 /// (ws.reauth_grace_s after it). An alarm that comes early only sets itself again.
@@ -234,7 +229,7 @@ void on_token_due(self_pointer self) {
   const auto& settings = st.params.settings;
   auto expiry = std::chrono::milliseconds(std::chrono::seconds(st.params.expires_at));
   auto close_at = expiry + std::chrono::duration_cast<std::chrono::milliseconds>(settings.reauth_grace);
-  auto now = wall_now();
+  auto now = unix_now_ms(); // token expiries are wall-clock times
   if (now >= close_at)
     return close(self, close_code::token_expired,
                  "token expired; authenticate or reconnect with a fresh token");

@@ -1,5 +1,6 @@
 #include "actors/tokens.hpp"
 
+#include "common/wall_clock.hpp"
 #include "config/secrets.hpp"
 
 #include <jwt.h>
@@ -204,12 +205,6 @@ bool valid_subject(const std::string& subject) {
 
 token_check refused(std::string failure) {
   return {std::nullopt, std::nullopt, std::move(failure), {}, 0};
-}
-
-int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-           std::chrono::system_clock::now().time_since_epoch())
-    .count();
 }
 
 // -- JWKS ------------------------------------------------------------------------
@@ -422,7 +417,7 @@ access_token token_service::issue(const identity& who, const std::string& sessio
 }
 
 access_token token_service::issue(const identity& who, const std::string& session) const {
-  return issue(who, session, unix_now());
+  return issue(who, session, unix_now_s().count());
 }
 
 token_check token_service::verify(const std::string& token, int64_t now) const {
@@ -447,7 +442,7 @@ token_check token_service::verify(const std::string& token, int64_t now) const {
 }
 
 token_check token_service::verify(const std::string& token) const {
-  return verify(token, unix_now());
+  return verify(token, unix_now_s().count());
 }
 
 token_check token_service::verify_own(const std::string& token, int64_t now) const {

@@ -4,6 +4,7 @@
 #include "actors/passivation.hpp"
 #include "actors/wire_json.hpp"
 #include "actors/ws_frames.hpp"
+#include "common/wall_clock.hpp"
 #include "config/log.hpp"
 
 #include <algorithm>
@@ -567,12 +568,6 @@ void on_connection_down(self_pointer self, const caf::down_msg& msg) {
 
 // -- pending requests expire -----------------------------------------------------------------
 
-/// Unix milliseconds now: the clock of `friendship_row::expires_at`.
-int64_t unix_now_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
-
 /// Keeps one timer, for the earliest expiry of a pending request, at least `min_delay`
 /// away: requests expiring within that much of each other go in one view update.
 void arm_expiry(self_pointer self, int64_t min_delay_ms = 0) {
@@ -581,7 +576,7 @@ void arm_expiry(self_pointer self, int64_t min_delay_ms = 0) {
   if (next == 0 || (st.expiry_timer != 0 && st.expiry_timer <= next))
     return;
   st.expiry_timer = next;
-  auto delay = std::max(next - unix_now_ms(), min_delay_ms);
+  auto delay = std::max(next - unix_now_ms().count(), min_delay_ms);
   self->delayed_send(self, std::chrono::milliseconds(std::max<int64_t>(delay, 0)),
                      atom::fr_expire_v, next);
 }
@@ -593,7 +588,7 @@ void on_expiry(self_pointer self, int64_t at) {
   if (at != st.expiry_timer)
     return; // superseded by a timer for an earlier expiry
   st.expiry_timer = 0;
-  st.drop_expired(unix_now_ms());
+  st.drop_expired(unix_now_ms().count());
   arm_expiry(self, 1000);
 }
 
