@@ -48,6 +48,21 @@ void undo_sign_up(self_pointer self, const std::string& user_id, caf::error err,
           });
 }
 
+/// The tokens of session `family` at `generation` for `who`; an error (logged) when
+/// they cannot be signed.
+caf::expected<token_pair> sign_pair(self_pointer self, const identity& who,
+                                    const std::string& family, int64_t generation) {
+  const auto& tokens = *self->state.deps.tokens;
+  try {
+    auto access = tokens.issue(who, family);
+    return token_pair{who.user_id, access.token, tokens.refresh_token(family, generation),
+                      access.expires_in};
+  } catch (const std::exception& e) {
+    log::error("cannot issue an access token", {{"detail", e.what()}});
+    return caf::make_error(errc::internal, "issue_access_token");
+  }
+}
+
 /// Signs an access token for `who`, stores a refresh token as a new family and
 /// delivers both. For a registration (`new_account`), a failure removes the account.
 void issue_pair(self_pointer self, const identity& who, pair_promise rp,
@@ -60,21 +75,13 @@ void issue_pair(self_pointer self, const identity& who, pair_promise rp,
   };
   const auto& deps = self->state.deps;
   auto family = new_random_id();
-  access_token access;
-  std::string refresh;
-  try {
-    access = deps.tokens->issue(who, family);
-    refresh = deps.tokens->refresh_token(family, 0);
-  } catch (const std::exception& e) {
-    log::error("cannot issue an access token", {{"detail", e.what()}});
-    return fail(caf::make_error(errc::internal, "issue_access_token"));
-  }
+  auto pair = sign_pair(self, who, family, 0);
+  if (!pair)
+    return fail(std::move(pair.error()));
   auto command = auth_store::issue_command(family, who, deps.auth.refresh_ttl_s);
   self->request(deps.redis, deps.timeout, atom::command_v, std::move(command))
     .then(
-      [rp, who, access, refresh](redis_reply&) mutable {
-        rp.deliver(token_pair{who.user_id, access.token, refresh, access.expires_in});
-      },
+      [rp, pair = std::move(*pair)](redis_reply&) mutable { rp.deliver(std::move(pair)); },
       [fail](caf::error& err) mutable { fail(std::move(err)); });
 }
 
@@ -94,7 +101,6 @@ void create_account(self_pointer self, std::string email, std::string password,
       },
       forward_to(rp));
 }
-
 
 /// Closes the sockets of a session that ended.
 void end_session(self_pointer self, const std::string& user, const std::string& family) {
@@ -130,18 +136,11 @@ void rotate(self_pointer self, const token_service::refresh_claim& presented, pa
           case auth_store::rotation::rotated:
             break;
         }
-        const auto& tokens = *self->state.deps.tokens;
-        access_token access;
-        try {
-          access = tokens.issue(rotated->who, family);
-        } catch (const std::exception& e) {
-          log::error("cannot issue an access token", {{"detail", e.what()}});
-          rp.deliver(caf::make_error(errc::internal, "issue_access_token"));
-          return;
-        }
-        rp.deliver(token_pair{rotated->who.user_id, access.token,
-                              tokens.refresh_token(family, rotated->generation),
-                              access.expires_in});
+        auto pair = sign_pair(self, rotated->who, family, rotated->generation);
+        if (pair)
+          rp.deliver(std::move(*pair));
+        else
+          rp.deliver(std::move(pair.error()));
       },
       forward_to(rp));
 }
