@@ -1,7 +1,7 @@
 #include "actors/connection_actor.hpp"
 
-#include "actors/wire_json.hpp"
-#include "actors/ws_frames.hpp"
+#include "wire/wire_json.hpp"
+#include "wire/ws_frames.hpp"
 #include "common/wall_clock.hpp"
 #include "config/log.hpp"
 
@@ -92,7 +92,7 @@ void on_update_presence(self_pointer self, const json& frame, const std::string&
   if (title == nullptr)
     return;
   st.strikes = 0;
-  self->send(st.user, atom::pr_update_v, page_info{*url, *title});
+  self->send(st.user, atom::update_presence_v, page_info{*url, *title});
 }
 
 /// The conversationId of a chat frame in canonical (lower-case) form, or a strike.
@@ -180,7 +180,7 @@ void on_send_message(self_pointer self, const json& frame, const std::string& ac
   // The echo is the new-message push every member's sockets get, this one's included.
   // Past the timeout the sender hears "no answer in time"; the message may still be
   // committed (its echo then follows) and a resend with the same tempMessageId is safe.
-  self->request(st.params.chats, st.params.request_timeout * 2, atom::cv_send_v, *id, st.params.user_id, temp_id,
+  self->request(st.params.chats, st.params.request_timeout * 2, atom::send_message_v, *id, st.params.user_id, temp_id,
                 std::move(content))
     .then([](chat_message&) {}, chat_error(self, action, temp_id));
 }
@@ -208,11 +208,11 @@ void on_conversation_action(self_pointer self, const json& frame, const std::str
           return;
         }
         if (read)
-          self->request(st.params.chats, st.params.request_timeout, atom::cv_read_v, id,
+          self->request(st.params.chats, st.params.request_timeout, atom::mark_read_v, id,
                         st.params.user_id)
             .then([](int64_t) {}, chat_error(self, action, caf::none));
         else
-          self->request(st.params.chats, st.params.request_timeout, atom::cv_typing_v, id,
+          self->request(st.params.chats, st.params.request_timeout, atom::typing_v, id,
                         st.params.user_id)
             .then([](bool) {}, chat_error(self, action, caf::none));
       },
@@ -284,16 +284,16 @@ void on_authenticate(self_pointer self, const json& frame, const std::string& ac
     *check.external, [conn = caf::actor_cast<connection_actor>(self),
                       expires_at = check.expires_at](caf::expected<identity> mapped) {
       if (mapped)
-        caf::anon_send(conn, atom::reauthed_v, std::move(*mapped), expires_at, std::string{});
+        caf::anon_send(conn, atom::reauthenticated_v, std::move(*mapped), expires_at, std::string{});
       else
-        caf::anon_send(conn, atom::reauthed_v, identity{}, int64_t{0},
+        caf::anon_send(conn, atom::reauthenticated_v, identity{}, int64_t{0},
                        client_detail(mapped.error()));
     });
 }
 
 void on_heartbeat(self_pointer self, const json&, const std::string&) {
   self->state.strikes = 0;
-  self->send(self->state.user, atom::pr_beat_v);
+  self->send(self->state.user, atom::presence_heartbeat_v);
 }
 
 /// The actions a client may send and their handlers: the one table that routes frames
@@ -402,7 +402,7 @@ connection_actor::behavior_type connection_impl(self_pointer self, connection_pa
   });
   // The user's actor may hold the answer until an evicted socket has closed.
   self->request(st.params.registry, st.params.request_timeout + st.params.settings.close_timeout,
-                atom::conn_open_v, st.params.user_id, st.params.kinds,
+                atom::open_connection_v, st.params.user_id, st.params.kinds,
                 caf::actor_cast<caf::actor>(self))
     .then(
       [self](caf::actor& user) {
@@ -424,26 +424,26 @@ connection_actor::behavior_type connection_impl(self_pointer self, connection_pa
       if ((push.kind & self->state.params.kinds) != 0)
         enqueue(self, std::move(push.frame), push.coalesce_key);
     },
-    [self](atom::ws_open) {
+    [self](atom::websocket_opened) {
       self->state.open = true;
       flush(self);
       on_token_due(self);
     },
-    [self](atom::ws_in, const std::string& text) {
+    [self](atom::websocket_frame, const std::string& text) {
       if (!self->state.closing)
         on_frame(self, text);
       self->state.link->read_more();
     },
-    [self](atom::ws_bad, const std::string& detail) {
+    [self](atom::websocket_bad_frame, const std::string& detail) {
       if (!self->state.closing)
         strike(self, detail);
       self->state.link->read_more();
     },
-    [self](atom::ws_sent) {
+    [self](atom::websocket_sent) {
       self->state.writing = false;
       flush(self);
     },
-    [self](atom::ws_closed) {
+    [self](atom::websocket_closed) {
       // A monitor lives in the monitored actor until one of the two ends: the user's
       // actor outlives its connections, so drop it, or every closed socket would leave
       // its (dead) actor's memory pinned there.
@@ -458,8 +458,8 @@ connection_actor::behavior_type connection_impl(self_pointer self, connection_pa
       if (!session.empty() && session == self->state.params.session)
         close(self, close_code::session_ended, "session signed out");
     },
-    [self](atom::token_due) { on_token_due(self); },
-    [self](atom::reauthed, const identity& who, int64_t expires_at, const std::string& failure) {
+    [self](atom::token_expiring) { on_token_due(self); },
+    [self](atom::reauthenticated, const identity& who, int64_t expires_at, const std::string& failure) {
       if (self->state.closing)
         return;
       if (who.user_id.empty())

@@ -4,12 +4,12 @@
 // behind `ws_link`, so that no actor includes Beast.
 #pragma once
 
-#include "actors/actor_types.hpp"
+#include "vocabulary/user_interface.hpp"
 #include "actors/conversation_actor.hpp"
-#include "actors/external_identities.hpp"
-#include "actors/outbound_queue.hpp"
-#include "actors/realtime_types.hpp"
-#include "actors/tokens.hpp"
+#include "auth/external_identities.hpp"
+#include "wire/outbound_queue.hpp"
+#include "vocabulary/realtime_types.hpp"
+#include "auth/tokens.hpp"
 #include "common/token_bucket.hpp"
 #include "config/app_config.hpp"
 
@@ -24,9 +24,9 @@ namespace tandem {
 
 /// The socket side of a connection, implemented by the HTTP server. Every call may
 /// come from any thread and must not block: the server posts it to the socket's
-/// strand. A link answers the connection actor with `ws_open` once the handshake is
-/// done, `ws_sent` after each batch is written, `ws_in`/`ws_bad` per inbound frame and
-/// `ws_closed` when the socket is gone.
+/// strand. A link answers the connection actor with `websocket_opened` once the handshake is
+/// done, `websocket_sent` after each batch is written, `websocket_frame`/`websocket_bad_frame` per inbound frame and
+/// `websocket_closed` when the socket is gone.
 class ws_link {
 public:
   virtual ~ws_link() = default;
@@ -34,13 +34,13 @@ public:
   virtual void accept() = 0;
   /// Answers the upgrade request with the HTTP error that `err` maps to instead.
   virtual void refuse(caf::error err) = 0;
-  /// Writes `frames` in order; the actor gets `ws_sent` after the last.
+  /// Writes `frames` in order; the actor gets `websocket_sent` after the last.
   virtual void write(std::vector<std::string> frames) = 0;
   /// One inbound frame was handled: the link may read one more.
   virtual void read_more() = 0;
   /// Closes the WebSocket with `code` and `reason`.
   virtual void close(uint16_t code, std::string reason) = 0;
-  /// Sends the actor `token_due` once `after` has passed; replaces the alarm set before.
+  /// Sends the actor `token_expiring` once `after` has passed; replaces the alarm set before.
   /// The alarm ends with the socket (a delayed message would keep the actor until due).
   virtual void alarm(caf::timespan after) = 0;
 };
@@ -50,20 +50,20 @@ using connection_actor = caf::typed_actor<
   caf::reacts_to<atom::push, ws_push>,
   /// From the link: handshake done, a text frame, a frame refused by the socket layer
   /// (too large, binary: the detail), the last batch written, the socket gone.
-  caf::reacts_to<atom::ws_open>,
-  caf::reacts_to<atom::ws_in, std::string>,
-  caf::reacts_to<atom::ws_bad, std::string>,
-  caf::reacts_to<atom::ws_sent>,
-  caf::reacts_to<atom::ws_closed>,
+  caf::reacts_to<atom::websocket_opened>,
+  caf::reacts_to<atom::websocket_frame, std::string>,
+  caf::reacts_to<atom::websocket_bad_frame, std::string>,
+  caf::reacts_to<atom::websocket_sent>,
+  caf::reacts_to<atom::websocket_closed>,
   /// From the user actor: the user opened more than ws.max_connections.
   caf::reacts_to<atom::evict>,
   /// From the user actor: this session ended (its id); the socket closes if it is its own.
   caf::reacts_to<atom::session_end, std::string>,
   /// From the link's alarm: the token is about to expire, or its grace period is over.
-  caf::reacts_to<atom::token_due>,
+  caf::reacts_to<atom::token_expiring>,
   /// An external token of an authenticate frame, mapped: the identity (empty user id
   /// when it failed), its expiry, and the client-safe failure.
-  caf::reacts_to<atom::reauthed, identity, int64_t, std::string>>;
+  caf::reacts_to<atom::reauthenticated, identity, int64_t, std::string>>;
 
 /// Which event kinds a WebSocket path subscribes to (`/ws`, `/ws/chat`,
 /// `/ws/presence`); 0 for any other path.

@@ -1,7 +1,7 @@
 #include "actors/conversation_actor.hpp"
 
 #include "actors/passivation.hpp"
-#include "actors/ws_frames.hpp"
+#include "wire/ws_frames.hpp"
 #include "common/token_bucket.hpp"
 #include "config/log.hpp"
 
@@ -147,14 +147,14 @@ void commit_send(self_pointer self) {
   chat_message m{st.id, st.last_seq + 1, new_uuid(), front.sender, front.content, iso_now(),
                  front.temp_id};
   // Unbounded here: the writer always answers, after its own bounded database request.
-  self->request(st.writer, caf::infinite, atom::msg_write_v, m)
+  self->request(st.writer, caf::infinite, atom::write_message_v, m)
     .then(
       [self, m](bool stored) {
         auto& st = self->state;
         auto rp = st.sends.front().rp;
         if (!stored) {
           // Sent before the ring's window: answer with the original from the database.
-          self->request(st.db, st.settings.request_timeout, atom::ch_find_v, st.id, m.sender_id,
+          self->request(st.db, st.settings.request_timeout, atom::find_message_v, st.id, m.sender_id,
                         m.client_message_id)
             .then(
               [self, rp](chat_message& original) mutable {
@@ -195,7 +195,7 @@ void start_next_send(self_pointer self) {
   st.sending = true;
   if (!st.reload_before_send)
     return commit_send(self);
-  self->request(st.db, st.settings.request_timeout, atom::ch_load_v, st.id,
+  self->request(st.db, st.settings.request_timeout, atom::load_conversation_v, st.id,
                 static_cast<int32_t>(st.settings.ring_size))
     .then(
       [self](conversation_snapshot& snap) {
@@ -225,7 +225,7 @@ conversation_impl(self_pointer self, std::string id, persistence::chat_db db,
   st.registry = std::move(registry);
   st.settings = settings;
   st.last_active = self->clock().now();
-  self->request(st.db, settings.request_timeout, atom::ch_load_v, st.id,
+  self->request(st.db, settings.request_timeout, atom::load_conversation_v, st.id,
                 static_cast<int32_t>(settings.ring_size))
     .await(
       [self](conversation_snapshot& snap) {
@@ -241,7 +241,7 @@ conversation_impl(self_pointer self, std::string id, persistence::chat_db db,
         report_idle(self);
       });
   return {
-    [self](atom::cv_send, const std::string&, const std::string& sender,
+    [self](atom::send_message, const std::string&, const std::string& sender,
            const std::string& temp_id, const std::string& content) -> caf::result<chat_message> {
       if (auto err = admit(self, sender))
         return err;
@@ -253,7 +253,7 @@ conversation_impl(self_pointer self, std::string id, persistence::chat_db db,
       start_next_send(self);
       return rp;
     },
-    [self](atom::cv_read, const std::string&, const std::string& reader) -> caf::result<int64_t> {
+    [self](atom::mark_read, const std::string&, const std::string& reader) -> caf::result<int64_t> {
       if (auto err = admit(self, reader))
         return err;
       auto& st = self->state;
@@ -266,7 +266,7 @@ conversation_impl(self_pointer self, std::string id, persistence::chat_db db,
       st.reading[reader] = seq;
       auto rp = self->make_response_promise<int64_t>();
       ++st.reads_in_flight;
-      self->request(st.db, st.settings.request_timeout, atom::ch_cursor_v, st.id, reader, seq)
+      self->request(st.db, st.settings.request_timeout, atom::store_read_cursor_v, st.id, reader, seq)
         .then(
           [self, rp, reader, seq](bool) mutable {
             auto& st = self->state;
@@ -287,13 +287,13 @@ conversation_impl(self_pointer self, std::string id, persistence::chat_db db,
           });
       return rp;
     },
-    [self](atom::cv_leave, const std::string&, const std::string& user) -> caf::result<bool> {
+    [self](atom::leave_conversation, const std::string&, const std::string& user) -> caf::result<bool> {
       if (auto err = admit(self, user))
         return err;
       auto& st = self->state;
       auto rp = self->make_response_promise<bool>();
       ++st.reads_in_flight;
-      self->request(st.db, st.settings.request_timeout, atom::ch_leave_v, st.id, user)
+      self->request(st.db, st.settings.request_timeout, atom::remove_participant_v, st.id, user)
         .then(
           // Not a member any more in the database: a retry of a leave whose reply was
           // lost, which this actor now catches up with.
@@ -321,13 +321,13 @@ conversation_impl(self_pointer self, std::string id, persistence::chat_db db,
           });
       return rp;
     },
-    [self](atom::cv_typing, const std::string&, const std::string& user) -> caf::result<bool> {
+    [self](atom::typing, const std::string&, const std::string& user) -> caf::result<bool> {
       if (auto err = admit(self, user))
         return err;
       push_to_members(self, frames::typing(self->state.id, user), user);
       return true;
     },
-    [self](atom::cv_after, const std::string&, const std::string& caller, int64_t after,
+    [self](atom::messages_after, const std::string&, const std::string& caller, int64_t after,
            int32_t limit) -> caf::result<std::vector<chat_message>> {
       if (auto err = admit(self, caller))
         return err;
@@ -340,7 +340,7 @@ conversation_impl(self_pointer self, std::string id, persistence::chat_db db,
             out.push_back(m);
         return out;
       }
-      return self->delegate(st.db, atom::ch_page_v, caller, st.id,
+      return self->delegate(st.db, atom::message_history_v, caller, st.id,
                             message_query{message_query::after_seq, limit, 0, after, true});
     },
     [self](atom::tick, bool) {
@@ -424,7 +424,7 @@ registry_impl(registry_pointer self, persistence::chat_db db,
     st.ids.erase(i);
   });
   return {
-    [self](atom::cv_send a, const std::string& id, const std::string& sender,
+    [self](atom::send_message a, const std::string& id, const std::string& sender,
            const std::string& temp_id, const std::string& content) -> caf::result<chat_message> {
       if (self->state.messages.take(sender, self->clock().now()) > 0)
         return caf::make_error(errc::rate_limited,
@@ -433,18 +433,18 @@ registry_impl(registry_pointer self, persistence::chat_db db,
                                  + " messages per second");
       return route(self, id, a, id, sender, temp_id, content);
     },
-    [self](atom::cv_read a, const std::string& id, const std::string& reader) {
+    [self](atom::mark_read a, const std::string& id, const std::string& reader) {
       return route(self, id, a, id, reader);
     },
-    [self](atom::cv_typing a, const std::string& id, const std::string& user) {
+    [self](atom::typing a, const std::string& id, const std::string& user) {
       return route(self, id, a, id, user);
     },
-    [self](atom::cv_leave a, const std::string& id, const std::string& user) {
+    [self](atom::leave_conversation a, const std::string& id, const std::string& user) {
       return route(self, id, a, id, user);
     },
-    [self](atom::cv_after a, const std::string& id, const std::string& caller, int64_t after,
+    [self](atom::messages_after a, const std::string& id, const std::string& caller, int64_t after,
            int32_t limit) { return route(self, id, a, id, caller, after, limit); },
-    [self](atom::ch_create, const std::string& user) -> caf::result<bool> {
+    [self](atom::create_conversation, const std::string& user) -> caf::result<bool> {
       auto wait = self->state.conversations.take(user, self->clock().now());
       if (wait > 0)
         return caf::make_error(errc::rate_limited,

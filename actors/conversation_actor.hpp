@@ -5,7 +5,7 @@
 // writer's group commit) before anyone sees it. Reached only through its registry.
 #pragma once
 
-#include "actors/actor_types.hpp"
+#include "vocabulary/user_interface.hpp"
 #include "config/app_config.hpp"
 #include "persistence/chat_db.hpp"
 #include "persistence/message_writer.hpp"
@@ -31,23 +31,23 @@ using conversation_routed = caf::typed_actor<
   /// the message once committed and pushed to every member; for a tempMessageId the
   /// sender used before, the original, pushed again to the sender only.
   /// `errc::rate_limited` past the sender's chat rate (decided by the registry).
-  caf::replies_to<atom::cv_send, std::string, std::string, std::string, std::string>::with<
+  caf::replies_to<atom::send_message, std::string, std::string, std::string, std::string>::with<
     chat_message>,
   /// read-messages (conversation, reader): moves the reader's cursor to the latest seq
   /// and replies it; read-messages to the reader's sockets, read-receipt to the others'.
   /// With nothing new (the cursor, or a read in flight, is at the latest seq) it only
   /// replies: no write, no frames.
-  caf::replies_to<atom::cv_read, std::string, std::string>::with<int64_t>,
+  caf::replies_to<atom::mark_read, std::string, std::string>::with<int64_t>,
   /// Leaving a group (conversation, user): the member is removed from the database,
   /// then from the actor (no message, typing or receipt of the conversation reaches
   /// them from then on), and participant-left goes to the remaining members and the
   /// leaver's own sockets. `errc::invalid_request` for a direct conversation.
-  caf::replies_to<atom::cv_leave, std::string, std::string>::with<bool>,
+  caf::replies_to<atom::leave_conversation, std::string, std::string>::with<bool>,
   /// typing (conversation, user): pushed to the other members, never stored.
-  caf::replies_to<atom::cv_typing, std::string, std::string>::with<bool>,
+  caf::replies_to<atom::typing, std::string, std::string>::with<bool>,
   /// Replay (conversation, caller, after_seq, limit): from the ring when it covers the
   /// gap, else from the database.
-  caf::replies_to<atom::cv_after, std::string, std::string, int64_t, int32_t>::with<
+  caf::replies_to<atom::messages_after, std::string, std::string, int64_t, int32_t>::with<
     std::vector<chat_message>>>;
 
 using conversation_actor = conversation_routed::extend<caf::reacts_to<atom::tick, bool>,
@@ -57,7 +57,7 @@ using conversation_registry_actor = conversation_routed::extend<
   /// Takes a token of a user's budget for creating a conversation (the database creates
   /// it; chat.conversations_per_hour, chat.conversations_burst): true, or
   /// `errc::rate_limited` with the seconds to wait.
-  caf::replies_to<atom::ch_create, std::string>::with<bool>,
+  caf::replies_to<atom::create_conversation, std::string>::with<bool>,
   caf::reacts_to<atom::idle, std::string, uint64_t>>;
 
 /// The chat.* keys, and http.request_timeout_ms for the requests actors make.

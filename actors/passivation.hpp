@@ -5,7 +5,7 @@
 // reports itself idle at once.
 #pragma once
 
-#include "actors/messages.hpp"
+#include "vocabulary/messages.hpp"
 
 #include <caf/all.hpp>
 

@@ -17,21 +17,21 @@ request_purge_actor spawn_request_purge(caf::actor_system& sys, persistence::soc
                                         std::shared_ptr<request_purge_counters> counters) {
   return sys.spawn([db, settings, counters](request_purge_actor::pointer self)
                      -> request_purge_actor::behavior_type {
-    self->send(self, atom::fr_purge_v);
+    self->send(self, atom::purge_expired_requests_v);
     return {
-      [self, db, settings, counters](atom::fr_purge) {
-        self->request(db, settings.request_timeout, atom::fr_purge_v, settings.batch)
+      [self, db, settings, counters](atom::purge_expired_requests) {
+        self->request(db, settings.request_timeout, atom::purge_expired_requests_v, settings.batch)
           .then(
             [self, settings, counters](int64_t n) {
               counters->purged += static_cast<uint64_t>(n);
               if (n >= settings.batch)
-                self->send(self, atom::fr_purge_v);
+                self->send(self, atom::purge_expired_requests_v);
               else
-                self->delayed_send(self, settings.interval, atom::fr_purge_v);
+                self->delayed_send(self, settings.interval, atom::purge_expired_requests_v);
             },
             [self, settings](caf::error& err) {
               log::warn("could not delete expired friend requests", {{"error", describe(err)}});
-              self->delayed_send(self, settings.interval, atom::fr_purge_v);
+              self->delayed_send(self, settings.interval, atom::purge_expired_requests_v);
             });
       },
     };

@@ -16,7 +16,7 @@
 namespace tandem {
 
 /// The purge's own timer: delete one batch, then wait or go on.
-using request_purge_actor = caf::typed_actor<caf::reacts_to<atom::fr_purge>>;
+using request_purge_actor = caf::typed_actor<caf::reacts_to<atom::purge_expired_requests>>;
 
 struct request_purge_settings {
   caf::timespan interval = std::chrono::hours(1); ///< users.request_purge_interval_s

@@ -1,9 +1,9 @@
 #include "actors/user_actor.hpp"
 
-#include "actors/page_privacy.hpp"
+#include "wire/page_privacy.hpp"
 #include "actors/passivation.hpp"
-#include "actors/wire_json.hpp"
-#include "actors/ws_frames.hpp"
+#include "wire/wire_json.hpp"
+#include "wire/ws_frames.hpp"
 #include "common/wall_clock.hpp"
 #include "config/log.hpp"
 
@@ -222,7 +222,7 @@ std::vector<const relation*> user_state::friends_by_name() const {
   return out;
 }
 
-std::vector<relation> user_state::all_by_name(page_request page) const {
+std::vector<relation> user_state::all_by_name(list_window page) const {
   std::vector<const relation*> all;
   all.reserve(relations.size());
   for (const auto& [other, rel] : relations)
@@ -257,7 +257,7 @@ std::vector<const relation*> user_state::mutual_with(const std::vector<std::stri
   return out;
 }
 
-bool user_state::unread_serves(page_request page) const {
+bool user_state::unread_serves(list_window page) const {
   return page_within(unread.size(), unread_complete, page);
 }
 
@@ -380,7 +380,7 @@ void report_live_kinds(self_pointer self) {
   if (kinds == st.reported_kinds)
     return;
   st.reported_kinds = kinds;
-  self->send(st.registry, atom::conn_live_v, st.id, kinds);
+  self->send(st.registry, atom::live_connections_v, st.id, kinds);
 }
 
 /// How long the actor waits for a token a bucket lacks: rounded up, so that the
@@ -395,7 +395,7 @@ ws_push presence_frame(const user_state& st) {
 
 void arm_presence_timer(self_pointer self, caf::timespan after) {
   self->state.presence_timer = true;
-  self->delayed_send(self, after, atom::pr_check_v);
+  self->delayed_send(self, after, atom::check_presence_v);
 }
 
 /// Offline: friends get presence-timeout (compat section 5).
@@ -437,7 +437,7 @@ void update_presence(self_pointer self, page_info raw) {
   auto wait = st.presence_budget.take(st.last_seen);
   if (wait > 0) {
     st.coalesced = std::move(raw);
-    self->delayed_send(self, token_wait(wait), atom::pr_flush_v);
+    self->delayed_send(self, token_wait(wait), atom::flush_presence_v);
     return;
   }
   publish_presence(self, std::move(raw));
@@ -455,7 +455,7 @@ void flush_presence(self_pointer self) {
   }
   auto wait = st.presence_budget.take(self->clock().now());
   if (wait > 0) {
-    self->delayed_send(self, token_wait(wait), atom::pr_flush_v);
+    self->delayed_send(self, token_wait(wait), atom::flush_presence_v);
     return;
   }
   auto page = std::move(*st.coalesced);
@@ -578,7 +578,7 @@ void arm_expiry(self_pointer self, int64_t min_delay_ms = 0) {
   st.expiry_timer = next;
   auto delay = std::max(next - unix_now_ms().count(), min_delay_ms);
   self->delayed_send(self, std::chrono::milliseconds(std::max<int64_t>(delay, 0)),
-                     atom::fr_expire_v, next);
+                     atom::expire_requests_v, next);
 }
 
 /// The expiry timer for `at`: expired requests leave the user's lists (the database
@@ -661,7 +661,7 @@ void run_friendship_write(self_pointer self, const friendship_command& cmd,
                           caf::typed_response_promise<bool> rp) {
   auto& st = self->state;
   auto peer = cmd.caller == st.id ? cmd.other : cmd.caller;
-  self->request(st.db, st.settings.request_timeout, atom::fr_commit_v, cmd, st.settings.limits)
+  self->request(st.db, st.settings.request_timeout, atom::commit_friendship_v, cmd, st.settings.limits)
     .then(
       [self, rp](friendship_change& change) mutable {
         auto& st = self->state;
@@ -669,7 +669,7 @@ void run_friendship_write(self_pointer self, const friendship_command& cmd,
         auto peer = change.other_than(st.id).user_id;
         // Answer only once the other side has it too, so that both users' next
         // reads show the write.
-        self->request(st.registry, st.settings.request_timeout, atom::fr_apply_v, peer, change)
+        self->request(st.registry, st.settings.request_timeout, atom::apply_friendship_change_v, peer, change)
           .then(
             [self, rp](bool) mutable {
               rp.deliver(true);
@@ -725,12 +725,12 @@ auto fail_for_related(self_pointer self, caf::typed_response_promise<T> rp) {
 void run_share(self_pointer self, const share_request& req,
                caf::typed_response_promise<std::string> rp) {
   auto& st = self->state;
-  self->request(st.db, st.settings.request_timeout, atom::sh_insert_v, st.id, req)
+  self->request(st.db, st.settings.request_timeout, atom::insert_share_v, st.id, req)
     .then(
       [self, rp](share_receipt& receipt) mutable {
         auto event_id = receipt.note.event_id;
         tell_peers(
-          self, "share", atom::sh_in_v, receipt.recipients,
+          self, "share", atom::receive_share_v, receipt.recipients,
           [&receipt](std::size_t) { return receipt.note; },
           [self, rp, event_id]() mutable {
             rp.deliver(event_id);
@@ -746,7 +746,7 @@ void run_share(self_pointer self, const share_request& req,
 /// `friendship_change`).
 void run_decline_all(self_pointer self, caf::typed_response_promise<int64_t> rp) {
   auto& st = self->state;
-  self->request(st.db, st.settings.request_timeout, atom::fr_decline_v, st.id)
+  self->request(st.db, st.settings.request_timeout, atom::decline_requests_v, st.id)
     .then(
       [self, rp](std::vector<friendship_change>& changes) mutable {
         self->state.apply_all(changes);
@@ -755,7 +755,7 @@ void run_decline_all(self_pointer self, caf::typed_response_promise<int64_t> rp)
           requesters.push_back(change.row.requester);
         auto declined = static_cast<int64_t>(changes.size());
         tell_peers(
-          self, "friendship", atom::fr_apply_v, requesters,
+          self, "friendship", atom::apply_friendship_change_v, requesters,
           [&changes](std::size_t i) { return changes[i]; },
           [self, rp, declined]() mutable {
             rp.deliver(declined);
@@ -768,7 +768,7 @@ void run_decline_all(self_pointer self, caf::typed_response_promise<int64_t> rp)
 void run_mark_read(self_pointer self, const std::vector<std::string>& event_ids,
                    caf::typed_response_promise<bool> rp) {
   auto& st = self->state;
-  self->request(st.db, st.settings.request_timeout, atom::sh_mark_v, st.id, event_ids,
+  self->request(st.db, st.settings.request_timeout, atom::mark_shares_v, st.id, event_ids,
                 st.settings.unread_cache_limit)
     .then(
       [self, rp](read_receipt& receipt) mutable {
@@ -802,7 +802,7 @@ caf::error user_not_found() {
 /// loaded again, and the user's sockets go on with it (no reconnect).
 void run_full_reload(self_pointer self, std::function<void()> done) {
   auto& st = self->state;
-  self->request(st.db, st.settings.request_timeout, atom::soc_load_v, st.id,
+  self->request(st.db, st.settings.request_timeout, atom::load_social_v, st.id,
                 st.settings.unread_cache_limit)
     .then(
       [self, done](social_snapshot& snap) {
@@ -837,14 +837,14 @@ void run_profile_reload(self_pointer self,
   };
   if (st.profile_missing)
     return run_full_reload(self, done);
-  self->request(st.db, st.settings.request_timeout, atom::prof_load_v, st.id)
+  self->request(st.db, st.settings.request_timeout, atom::load_profile_v, st.id)
     .then(
       [self, done](profile_snapshot& p) mutable {
         auto& st = self->state;
         st.profile = std::move(p);
         recheck_presence(self);
         for (const auto& [other, rel] : st.relations)
-          self->send(st.registry, atom::card_upd_v, other, st.profile.me);
+          self->send(st.registry, atom::card_changed_v, other, st.profile.me);
         done();
       },
       [self, done](caf::error& err) mutable {
@@ -907,7 +907,7 @@ void gather_presence(self_pointer self, caf::typed_response_promise<presence_ove
     rp.deliver(std::move(*overview));
   };
   for (std::size_t i = 0; i < friends.size(); ++i)
-    self->request(st.registry, st.settings.request_timeout, atom::pr_state_v,
+    self->request(st.registry, st.settings.request_timeout, atom::presence_of_v,
                   friends[i]->user.user_id)
       .then(
         [overview, i, one_done](presence_state& p) mutable {
@@ -952,7 +952,7 @@ user_actor::behavior_type user_actor_impl(user_actor::stateful_pointer<user_stat
   self->set_down_handler([self](caf::down_msg& msg) { on_connection_down(self, msg); });
   // `await` keeps every other message in the mailbox until the snapshot is in, so
   // nothing is ever served from a half-loaded state.
-  self->request(st.db, settings.request_timeout, atom::soc_load_v, st.id,
+  self->request(st.db, settings.request_timeout, atom::load_social_v, st.id,
                 settings.unread_cache_limit)
     .await(
       [self](social_snapshot& snap) {
@@ -973,19 +973,19 @@ user_actor::behavior_type user_actor_impl(user_actor::stateful_pointer<user_stat
       });
   return {
     // -- requests of the user themselves ------------------------------------------------------
-    [self](atom::fr_lookup, const std::string&,
+    [self](atom::lookup_friendship, const std::string&,
            const std::string& other) -> caf::result<friendship_lookup> {
       if (auto err = admit(self))
         return err;
       return self->state.lookup(other);
     },
-    [self](atom::fr_in, const std::string&) -> caf::result<std::vector<relation>> {
+    [self](atom::incoming_requests, const std::string&) -> caf::result<std::vector<relation>> {
       if (auto err = admit(self))
         return err;
       return self->state.requests_in();
     },
-    [self](atom::fr_list, const std::string&, const std::string& target,
-           page_request page) -> caf::result<std::vector<user_summary>> {
+    [self](atom::list_friends, const std::string&, const std::string& target,
+           list_window page) -> caf::result<std::vector<user_summary>> {
       if (auto err = admit(self))
         return err;
       auto& st = self->state;
@@ -1002,18 +1002,18 @@ user_actor::behavior_type user_actor_impl(user_actor::stateful_pointer<user_stat
             out.push_back(summary(card, self->state.state_of(card.user_id)));
           return out;
         },
-        atom::fr_page_v, target, page);
+        atom::friend_cards_v, target, page);
       return rp;
     },
-    [self](atom::fr_count, const std::string&) -> caf::result<int64_t> {
+    [self](atom::count_friends, const std::string&) -> caf::result<int64_t> {
       if (auto err = admit(self))
         return err;
       if (self->state.profile_missing)
         return user_not_found();
       return self->state.friend_count();
     },
-    [self](atom::fr_mutual, const std::string&, const std::string& target,
-           page_request page) -> caf::result<std::vector<user_summary>> {
+    [self](atom::mutual_friends, const std::string&, const std::string& target,
+           list_window page) -> caf::result<std::vector<user_summary>> {
       if (auto err = admit(self))
         return err;
       auto& st = self->state;
@@ -1025,10 +1025,10 @@ user_actor::behavior_type user_actor_impl(user_actor::stateful_pointer<user_stat
         [self, page](const std::vector<std::string>& ids) {
           return friend_summaries(slice(self->state.mutual_with(ids), page));
         },
-        atom::fr_ids_v, target);
+        atom::friend_ids_v, target);
       return rp;
     },
-    [self](atom::fr_mcount, const std::string&,
+    [self](atom::count_mutual_friends, const std::string&,
            const std::string& target) -> caf::result<int64_t> {
       if (auto err = admit(self))
         return err;
@@ -1041,16 +1041,16 @@ user_actor::behavior_type user_actor_impl(user_actor::stateful_pointer<user_stat
         [self](const std::vector<std::string>& ids) {
           return static_cast<int64_t>(self->state.mutual_with(ids).size());
         },
-        atom::fr_ids_v, target);
+        atom::friend_ids_v, target);
       return rp;
     },
-    [self](atom::fr_all, const std::string&,
-           page_request page) -> caf::result<std::vector<relation>> {
+    [self](atom::all_relations, const std::string&,
+           list_window page) -> caf::result<std::vector<relation>> {
       if (auto err = admit(self))
         return err;
       return self->state.all_by_name(page);
     },
-    [self](atom::fr_write, const friendship_command& cmd) -> caf::result<bool> {
+    [self](atom::write_friendship, const friendship_command& cmd) -> caf::result<bool> {
       if (auto err = admit(self))
         return err;
       if (!can_enqueue_write(self))
@@ -1059,7 +1059,7 @@ user_actor::behavior_type user_actor_impl(user_actor::stateful_pointer<user_stat
       enqueue_write(self, [self, cmd, rp] { run_friendship_write(self, cmd, rp); });
       return rp;
     },
-    [self](atom::fr_decl_all, const std::string&) -> caf::result<int64_t> {
+    [self](atom::decline_all_requests, const std::string&) -> caf::result<int64_t> {
       if (auto err = admit(self))
         return err;
       if (!can_enqueue_write(self))
@@ -1068,9 +1068,9 @@ user_actor::behavior_type user_actor_impl(user_actor::stateful_pointer<user_stat
       enqueue_write(self, [self, rp] { run_decline_all(self, rp); });
       return rp;
     },
-    [self](atom::fr_expire, int64_t at) { on_expiry(self, at); },
-    [self](atom::sh_unread, const std::string&,
-           page_request page) -> caf::result<std::vector<share_notification>> {
+    [self](atom::expire_requests, int64_t at) { on_expiry(self, at); },
+    [self](atom::unread_shares, const std::string&,
+           list_window page) -> caf::result<std::vector<share_notification>> {
       if (auto err = admit(self))
         return err;
       auto& st = self->state;
@@ -1079,10 +1079,10 @@ user_actor::behavior_type user_actor_impl(user_actor::stateful_pointer<user_stat
       auto rp = self->make_response_promise<std::vector<share_notification>>();
       ask<std::vector<share_notification>>(
         self, st.db, rp, [](std::vector<share_notification>& xs) { return std::move(xs); },
-        atom::sh_fetch_v, share_query{st.id, false, page});
+        atom::fetch_shares_v, share_query{st.id, false, page});
       return rp;
     },
-    [self](atom::sh_send, const std::string&,
+    [self](atom::send_share, const std::string&,
            const share_request& req) -> caf::result<std::string> {
       if (auto err = admit(self))
         return err;
@@ -1095,7 +1095,7 @@ user_actor::behavior_type user_actor_impl(user_actor::stateful_pointer<user_stat
       enqueue_write(self, [self, req, rp] { run_share(self, req, rp); });
       return rp;
     },
-    [self](atom::sh_read, const std::string&,
+    [self](atom::mark_shares_read, const std::string&,
            const std::vector<std::string>& event_ids) -> caf::result<bool> {
       if (auto err = admit(self))
         return err;
@@ -1108,20 +1108,20 @@ user_actor::behavior_type user_actor_impl(user_actor::stateful_pointer<user_stat
       return rp;
     },
     // -- presence and live connections ------------------------------------------------------
-    [self](atom::conn_open, const std::string&, uint8_t kinds,
+    [self](atom::open_connection, const std::string&, uint8_t kinds,
            const caf::actor& conn) -> caf::result<caf::actor> {
       if (auto err = admit(self))
         return err;
       return open_connection(self, conn, kinds);
     },
-    [self](atom::pr_get, const std::string&) -> caf::result<presence_overview> {
+    [self](atom::get_presence, const std::string&) -> caf::result<presence_overview> {
       if (auto err = admit(self))
         return err;
       auto rp = self->make_response_promise<presence_overview>();
       gather_presence(self, rp);
       return rp;
     },
-    [self](atom::pr_peek, const std::string&,
+    [self](atom::peek_presence, const std::string&,
            const std::string& target) -> caf::result<presence_state> {
       if (auto err = admit(self))
         return err;
@@ -1133,10 +1133,10 @@ user_actor::behavior_type user_actor_impl(user_actor::stateful_pointer<user_stat
       auto rp = self->make_response_promise<presence_state>();
       ask<presence_state>(
         self, st.registry, rp, [](presence_state& p) { return std::move(p); },
-        atom::pr_state_v, target);
+        atom::presence_of_v, target);
       return rp;
     },
-    [self](atom::pr_state, const std::string&) -> caf::result<presence_state> {
+    [self](atom::presence_of, const std::string&) -> caf::result<presence_state> {
       if (auto err = admit(self))
         return err;
       return self->state.presence();
@@ -1156,24 +1156,24 @@ user_actor::behavior_type user_actor_impl(user_actor::stateful_pointer<user_stat
     },
     // Straight from the user's connections (not routed, so not counted by `admit`: a
     // user actor with connections never idles).
-    [self](atom::pr_update, page_info& page) {
+    [self](atom::update_presence, page_info& page) {
       if (!self->state.failure)
         update_presence(self, std::move(page));
     },
-    [self](atom::pr_beat) { self->state.last_seen = self->clock().now(); },
-    [self](atom::pr_check) { check_presence(self); },
-    [self](atom::pr_flush) { flush_presence(self); },
+    [self](atom::presence_heartbeat) { self->state.last_seen = self->clock().now(); },
+    [self](atom::check_presence) { check_presence(self); },
+    [self](atom::flush_presence) { flush_presence(self); },
     [self](atom::budget, uint8_t kind) { return take_budget(self, kind); },
     // -- between user actors ----------------------------------------------------------------
-    [self](atom::fr_ids, const std::string&) -> caf::result<std::vector<std::string>> {
+    [self](atom::friend_ids, const std::string&) -> caf::result<std::vector<std::string>> {
       if (auto err = admit(self))
         return err;
       if (self->state.profile_missing)
         return user_not_found();
       return self->state.friend_ids();
     },
-    [self](atom::fr_page, const std::string&,
-           page_request page) -> caf::result<std::vector<user_card>> {
+    [self](atom::friend_cards, const std::string&,
+           list_window page) -> caf::result<std::vector<user_card>> {
       if (auto err = admit(self))
         return err;
       if (self->state.profile_missing)
@@ -1183,25 +1183,25 @@ user_actor::behavior_type user_actor_impl(user_actor::stateful_pointer<user_stat
         out.push_back(rel->user);
       return out;
     },
-    [self](atom::fr_apply, const std::string&,
+    [self](atom::apply_friendship_change, const std::string&,
            const friendship_change& change) -> caf::result<bool> {
       if (auto err = admit(self))
         return err;
       apply_change(self, change);
       return true;
     },
-    [self](atom::sh_in, const std::string&, share_notification& note) -> caf::result<bool> {
+    [self](atom::receive_share, const std::string&, share_notification& note) -> caf::result<bool> {
       if (auto err = admit(self))
         return err;
       deliver(self, frames::share_notification(note));
       self->state.add_unread(std::move(note));
       return true;
     },
-    [self](atom::card_upd, const std::string&, const user_card& card) {
+    [self](atom::card_changed, const std::string&, const user_card& card) {
       if (!admit(self))
         self->state.update_card(card);
     },
-    [self](atom::prof_chg, const std::string&) -> caf::result<bool> {
+    [self](atom::profile_changed, const std::string&) -> caf::result<bool> {
       // Not bounded by write_queue_limit: at most one reload waits, and a reload that
       // has not started yet reads every change announced before it.
       if (auto err = admit(self))

@@ -4,9 +4,9 @@
 // database first. Spawned and passivated by the user registry (user_registry.hpp).
 #pragma once
 
-#include "actors/actor_types.hpp"
+#include "vocabulary/user_interface.hpp"
 #include "actors/connection_actor.hpp"
-#include "actors/polled_views.hpp"
+#include "wire/polled_views.hpp"
 #include "common/token_bucket.hpp"
 #include "persistence/social_db.hpp"
 
@@ -111,9 +111,9 @@ struct user_state {
   token_bucket typing_budget;
   token_bucket receipts_budget;
   /// The latest update-presence that came past the presence budget: it goes out, in
-  /// place of any earlier one, when the budget allows (`atom::pr_flush`).
+  /// place of any earlier one, when the budget allows (`atom::flush_presence`).
   caf::optional<page_info> coalesced;
-  /// The event kinds of live connections last reported to the registry (`conn_live`).
+  /// The event kinds of live connections last reported to the registry (`live_connections`).
   uint8_t reported_kinds = 0;
 
   // -- life cycle -----------------------------------------------------------------------
@@ -180,7 +180,7 @@ struct user_state {
   std::vector<const relation*> friends_by_name() const;
 
   /// Every relation, by first name, last name and id (bytewise).
-  std::vector<relation> all_by_name(page_request page) const;
+  std::vector<relation> all_by_name(list_window page) const;
 
   /// The ids of the accepted friends.
   std::vector<std::string> friend_ids() const;
@@ -209,7 +209,7 @@ struct user_state {
   bool drop_connection(const caf::actor_addr& addr);
 
   /// Whether the unread list in memory can answer `page`.
-  bool unread_serves(page_request page) const;
+  bool unread_serves(list_window page) const;
 
   /// Whether nothing is in flight and no connection holds the actor.
   bool quiet() const {
@@ -235,7 +235,7 @@ user_actor::behavior_type user_actor_impl(user_actor::stateful_pointer<user_stat
 
 /// `xs[page.offset, page.offset + page.limit)`, clipped to `xs`.
 template <class T>
-std::vector<T> slice(const std::vector<T>& xs, page_request page) {
+std::vector<T> slice(const std::vector<T>& xs, list_window page) {
   auto first = std::min(xs.size(), static_cast<std::size_t>(page.offset));
   auto last = std::min(xs.size(), first + static_cast<std::size_t>(page.limit));
   return std::vector<T>(xs.begin() + static_cast<std::ptrdiff_t>(first),

@@ -25,7 +25,7 @@ struct user_registry_state {
   /// The user of each live actor, to match a down message to its entry.
   std::unordered_map<caf::actor_addr, std::string> users;
   /// Users with live connections, and the event kinds those subscribe to (from their
-  /// actors, `conn_live`): pushes toward anyone else are not sent.
+  /// actors, `live_connections`): pushes toward anyone else are not sent.
   std::unordered_map<std::string, uint8_t> connected;
   user_registry_stats stats;
 
@@ -152,53 +152,53 @@ user_registry_actor::behavior_type user_registry_impl(self_pointer self,
   self->state.settings = settings;
   self->set_down_handler([self](caf::down_msg& msg) { on_down(self, msg); });
   return {
-    [self](atom::fr_lookup a, const std::string& user, const std::string& other) {
+    [self](atom::lookup_friendship a, const std::string& user, const std::string& other) {
       return route(self, user, a, user, other);
     },
-    [self](atom::fr_in a, const std::string& user) { return route(self, user, a, user); },
-    [self](atom::fr_list a, const std::string& user, const std::string& target,
-           page_request page) { return route(self, user, a, user, target, page); },
-    [self](atom::fr_count a, const std::string& user) { return route(self, user, a, user); },
-    [self](atom::fr_mutual a, const std::string& user, const std::string& target,
-           page_request page) { return route(self, user, a, user, target, page); },
-    [self](atom::fr_mcount a, const std::string& user, const std::string& target) {
+    [self](atom::incoming_requests a, const std::string& user) { return route(self, user, a, user); },
+    [self](atom::list_friends a, const std::string& user, const std::string& target,
+           list_window page) { return route(self, user, a, user, target, page); },
+    [self](atom::count_friends a, const std::string& user) { return route(self, user, a, user); },
+    [self](atom::mutual_friends a, const std::string& user, const std::string& target,
+           list_window page) { return route(self, user, a, user, target, page); },
+    [self](atom::count_mutual_friends a, const std::string& user, const std::string& target) {
       return route(self, user, a, user, target);
     },
-    [self](atom::fr_all a, const std::string& user, page_request page) {
+    [self](atom::all_relations a, const std::string& user, list_window page) {
       return route(self, user, a, user, page);
     },
-    [self](atom::fr_write a, const friendship_command& cmd) {
+    [self](atom::write_friendship a, const friendship_command& cmd) {
       // The pair's owner runs every write of the pair (see user_routed).
       return route(self, std::min(cmd.caller, cmd.other), a, cmd);
     },
-    [self](atom::fr_decl_all a, const std::string& user) { return route(self, user, a, user); },
-    [self](atom::sh_unread a, const std::string& user, page_request page) {
+    [self](atom::decline_all_requests a, const std::string& user) { return route(self, user, a, user); },
+    [self](atom::unread_shares a, const std::string& user, list_window page) {
       return route(self, user, a, user, page);
     },
-    [self](atom::sh_send a, const std::string& user, const share_request& req) {
+    [self](atom::send_share a, const std::string& user, const share_request& req) {
       return route(self, user, a, user, req);
     },
-    [self](atom::sh_read a, const std::string& user, const std::vector<std::string>& ids) {
+    [self](atom::mark_shares_read a, const std::string& user, const std::vector<std::string>& ids) {
       return route(self, user, a, user, ids);
     },
-    [self](atom::fr_ids a, const std::string& user) { return route(self, user, a, user); },
-    [self](atom::fr_page a, const std::string& user, page_request page) {
+    [self](atom::friend_ids a, const std::string& user) { return route(self, user, a, user); },
+    [self](atom::friend_cards a, const std::string& user, list_window page) {
       return route(self, user, a, user, page);
     },
-    [self](atom::fr_apply a, const std::string& user, const friendship_change& change) {
+    [self](atom::apply_friendship_change a, const std::string& user, const friendship_change& change) {
       return route_if_live(self, user, true, a, user, change);
     },
-    [self](atom::sh_in a, const std::string& user, const share_notification& note) {
+    [self](atom::receive_share a, const std::string& user, const share_notification& note) {
       return route_if_live(self, user, true, a, user, note);
     },
-    [self](atom::conn_open a, const std::string& user, uint8_t kinds, const caf::actor& conn) {
+    [self](atom::open_connection a, const std::string& user, uint8_t kinds, const caf::actor& conn) {
       return route(self, user, a, user, kinds, conn);
     },
-    [self](atom::pr_get a, const std::string& user) { return route(self, user, a, user); },
-    [self](atom::pr_peek a, const std::string& user, const std::string& target) {
+    [self](atom::get_presence a, const std::string& user) { return route(self, user, a, user); },
+    [self](atom::peek_presence a, const std::string& user, const std::string& target) {
       return route(self, user, a, user, target);
     },
-    [self](atom::pr_state a, const std::string& user) {
+    [self](atom::presence_of a, const std::string& user) {
       return route_if_live(self, user, presence_state{user, caf::none, caf::none}, a, user);
     },
     [self](atom::push, const std::string& user, const ws_push& push) {
@@ -208,7 +208,7 @@ user_registry_actor::behavior_type user_registry_impl(self_pointer self,
     [self](atom::fanout, const std::vector<std::string>& to, const ws_push& push) {
       fan_out(self, to, push);
     },
-    [self](atom::conn_live, const std::string& user, uint8_t kinds) {
+    [self](atom::live_connections, const std::string& user, uint8_t kinds) {
       // Only from the user's current actor: a late report of a stopped one is void.
       auto i = self->state.entries.find(user);
       if (i == self->state.entries.end()
@@ -223,11 +223,11 @@ user_registry_actor::behavior_type user_registry_impl(self_pointer self,
     [self](atom::session_end a, const std::string& user, const std::string& session) {
       send_if_live(self, user, a, user, session);
     },
-    [self](atom::card_upd a, const std::string& user, const user_card& card) {
+    [self](atom::card_changed a, const std::string& user, const user_card& card) {
       send_if_live(self, user, a, user, card);
     },
     [self](atom::resync a, const std::string& user) { send_if_live(self, user, a, user); },
-    [self](atom::prof_chg a, const std::string& user) {
+    [self](atom::profile_changed a, const std::string& user) {
       // Spawned if need be: the user's actor knows whose actors hold the user's card.
       return route(self, user, a, user);
     },

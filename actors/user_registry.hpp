@@ -3,7 +3,7 @@
 // passivates it after its idle time without losing a message that races with that.
 #pragma once
 
-#include "actors/actor_types.hpp"
+#include "vocabulary/user_interface.hpp"
 #include "actors/user_actor.hpp"
 #include "config/app_config.hpp"
 #include "persistence/social_db.hpp"

@@ -3,7 +3,7 @@
 // it in this thread with no worker threads, clocks or sockets.
 #pragma once
 
-#include "actors/messages.hpp"
+#include "vocabulary/messages.hpp"
 
 #include <caf/all.hpp>
 #include <caf/scheduler/test_coordinator.hpp>

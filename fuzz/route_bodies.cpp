@@ -5,8 +5,8 @@
 // one user; the actors behind the handlers are stand-ins that drop what they get (a
 // request is answered with an error) under the deterministic scheduler. Every handler
 // must answer, with a JSON body when it says application/json.
-#include "actors/external_identities.hpp"
-#include "actors/polled_views.hpp"
+#include "auth/external_identities.hpp"
+#include "wire/polled_views.hpp"
 #include "fuzz/fuzz_support.hpp"
 #include "http/routes.hpp"
 

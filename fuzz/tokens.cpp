@@ -1,4 +1,4 @@
-// Both token verifiers of actors/tokens.cpp: our HS256 access tokens and the RS256 ID
+// Both token verifiers of auth/tokens.cpp: our HS256 access tokens and the RS256 ID
 // tokens of an external issuer, keyed by a fixed test JWKS (tokens/test_rsa_key.pem).
 // The first byte picks what the rest is:
 //   0: a token as a client sends it (a forged MAC or signature is what most get);
@@ -6,7 +6,7 @@
 //   2: `header \n claims`, which this target signs with the test RSA key;
 // so that the claims checks behind a valid signature are fuzzed too. A verifier must
 // answer, never throw, and name a user only for a token it accepts.
-#include "actors/tokens.hpp"
+#include "auth/tokens.hpp"
 #include "fuzz/fuzz_support.hpp"
 
 #include <nlohmann/json.hpp>

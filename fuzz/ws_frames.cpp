@@ -42,7 +42,7 @@ struct checking_link : ws_link {
 
 caf::behavior registry_of(caf::event_based_actor* self, caf::actor user) {
   self->set_default_handler(caf::drop);
-  return {[user](atom::conn_open, const std::string&, uint8_t, const caf::actor&) { return user; }};
+  return {[user](atom::open_connection, const std::string&, uint8_t, const caf::actor&) { return user; }};
 }
 
 struct peers {
@@ -75,19 +75,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
   ds.sched.run();
   if (!link->accepted)
     std::abort();  // the stand-in registry always admits the connection
-  caf::anon_send(conn, atom::ws_open_v);
+  caf::anon_send(conn, atom::websocket_opened_v);
   ds.sched.run();
   auto text = tandem_fuzz::text_of(data, size);
   std::size_t pos = 0;
   while (pos <= text.size() && !link->closed) {
     auto end = std::min(text.find('\xff', pos), text.size());
-    caf::anon_send(conn, atom::ws_in_v, text.substr(pos, end - pos));
+    caf::anon_send(conn, atom::websocket_frame_v, text.substr(pos, end - pos));
     ds.sched.run();
-    caf::anon_send(conn, atom::ws_sent_v);  // the socket wrote what it had
+    caf::anon_send(conn, atom::websocket_sent_v);  // the socket wrote what it had
     ds.sched.run();
     pos = end + 1;
   }
-  caf::anon_send(conn, atom::ws_closed_v);  // the socket is gone: the actor ends
+  caf::anon_send(conn, atom::websocket_closed_v);  // the socket is gone: the actor ends
   ds.sched.run();
   // Timers still pending (requests long answered): fire them so that none piles up.
   ds.sched.trigger_timeouts();

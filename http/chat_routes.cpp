@@ -3,7 +3,7 @@
 // 502 elsewhere). Conversations and pages come from the database; replay after a seq
 // from the conversation's actor, whose ring usually covers it.
 #include "actors/conversation_actor.hpp"
-#include "actors/wire_json.hpp"
+#include "wire/wire_json.hpp"
 #include "common/text.hpp"
 #include "http/actor_bridge.hpp"
 #include "http/auth.hpp"
@@ -206,13 +206,13 @@ void add_chat_routes(router& r, const services& svc) {
     auto timeout = std::chrono::milliseconds(svc.cfg.http.request_timeout_ms);
     svc.sys.spawn([svc, timeout, c = std::move(*c),
                    respond = std::move(respond)](caf::event_based_actor* self) {
-      self->request(svc.chats, timeout, atom::ch_create_v, c.creator)
+      self->request(svc.chats, timeout, atom::create_conversation_v, c.creator)
         .then(
           [svc, c, respond](bool) {
             ask_actor<std::string>(
               svc, respond,
               [](std::string& id) { return json_response(200, {{"conversationId", id}}); },
-              chat_error("create_conversation"), svc.db, atom::ch_create_v, c);
+              chat_error("create_conversation"), svc.db, atom::create_conversation_v, c);
           },
           [respond](caf::error& err) { respond(chat_error("create_conversation")(err)); });
     });
@@ -226,7 +226,7 @@ void add_chat_routes(router& r, const services& svc) {
             return id.empty() ? response{200, "", "application/json", {}}
                               : json_response(200, {{"conversationId", id}});
           },
-          chat_error("find_direct_conversation"), svc.db, atom::ch_direct_v, who.user_id,
+          chat_error("find_direct_conversation"), svc.db, atom::direct_conversation_v, who.user_id,
           req.params.at("userId"));
       });
   add("GET", "/conversations", [svc](request& req, const identity& who, responder respond) {
@@ -259,7 +259,7 @@ void add_chat_routes(router& r, const services& svc) {
           out.push_back(summary_json(x));
         return json_response(200, out);
       },
-      chat_error("list_conversations"), svc.db, atom::ch_list_v, who.user_id, is_read, limit,
+      chat_error("list_conversations"), svc.db, atom::list_conversations_v, who.user_id, is_read, limit,
       offset);
   });
   add("GET", "/conversations/{id}", [svc](request& req, const identity& who, responder respond) {
@@ -274,7 +274,7 @@ void add_chat_routes(router& r, const services& svc) {
                                    {"isGroup", c.is_group},
                                    {"participantId", c.participant_id}});
       },
-      chat_error("conversation_info"), svc.db, atom::ch_info_v, who.user_id, *id);
+      chat_error("conversation_info"), svc.db, atom::get_conversation_info_v, who.user_id, *id);
   });
   add("GET", "/conversations/{id}/messages",
       [svc](request& req, const identity& who, responder respond) {
@@ -288,10 +288,10 @@ void add_chat_routes(router& r, const services& svc) {
         if (q->mode == message_query::after_seq)
           return ask_actor<std::vector<chat_message>>(
             svc, std::move(respond), on_reply, chat_error("replay_messages"), svc.chats,
-            atom::cv_after_v, *id, who.user_id, q->seq, q->limit);
+            atom::messages_after_v, *id, who.user_id, q->seq, q->limit);
         ask_actor<std::vector<chat_message>>(svc, std::move(respond), on_reply,
                                              chat_error("conversation_messages"), svc.db,
-                                             atom::ch_page_v, who.user_id, *id, *q);
+                                             atom::message_history_v, who.user_id, *id, *q);
       });
   add("GET", "/conversations/{id}/participants",
       [svc](request& req, const identity& who, responder respond) {
@@ -301,7 +301,7 @@ void add_chat_routes(router& r, const services& svc) {
         ask_actor<std::vector<std::string>>(
           svc, std::move(respond),
           [](std::vector<std::string>& ids) { return json_response(200, ids); },
-          chat_error("conversation_participants"), svc.db, atom::ch_parts_v, who.user_id, *id);
+          chat_error("conversation_participants"), svc.db, atom::list_participants_v, who.user_id, *id);
       });
   // Leaving a group goes through its actor, which owns the membership.
   add("DELETE", "/conversations/{id}/participants/me",
@@ -311,7 +311,7 @@ void add_chat_routes(router& r, const services& svc) {
           return;
         ask_actor<bool>(
           svc, std::move(respond), [](bool) { return json_response(200, {{"success", true}}); },
-          chat_error("leave_conversation"), svc.chats, atom::cv_leave_v, *id, who.user_id);
+          chat_error("leave_conversation"), svc.chats, atom::leave_conversation_v, *id, who.user_id);
       });
 }
 

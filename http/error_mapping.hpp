@@ -2,7 +2,7 @@
 // every route answers the same code with the same status and `{"detail": ...}`.
 #pragma once
 
-#include "actors/messages.hpp"
+#include "vocabulary/messages.hpp"
 #include "http/message.hpp"
 
 #include <string>

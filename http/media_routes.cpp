@@ -2,7 +2,7 @@
 // clients PUT to and GET from, and invitations (POST /email) into the outbox.
 #include "http/media_routes.hpp"
 
-#include "actors/auth_store.hpp"
+#include "auth/auth_store.hpp"
 #include "common/text.hpp"
 #include "http/actor_bridge.hpp"
 #include "http/auth.hpp"
@@ -147,7 +147,7 @@ void image_url(const services& svc, request& req, responder respond) {
                             clock::now());
       return url ? json_response(200, *url) : media_unavailable_response();
     },
-    map_error("profile_image_url"), svc.db, atom::image_exts_v,
+    map_error("profile_image_url"), svc.db, atom::image_extensions_v,
     std::vector<std::string>{user_id});
 }
 
@@ -186,7 +186,7 @@ void image_urls(const services& svc, request& req, responder respond) {
       }
       return json_response(200, out);
     },
-    map_error("profile_image_urls"), svc.db, atom::image_exts_v, ids);
+    map_error("profile_image_urls"), svc.db, atom::image_extensions_v, ids);
 }
 
 /// U15: nulls the image columns, then removes the file of the extension they held
@@ -206,14 +206,14 @@ void delete_image(const services& svc, const identity& who, responder respond) {
         respond(error_to_response(err, operation));
       };
     };
-    self->request(db, timeout, atom::clr_image_v, user_id)
+    self->request(db, timeout, atom::clear_image_v, user_id)
       .then(
         [=](std::string& ext) {
           announce_profile_change(svc, user_id);
           if (ext.empty())
             return success();
           media_key key{persistence::media_dir_name(user_id), ext};
-          self->request(media, timeout, atom::media_del_v, std::move(key))
+          self->request(media, timeout, atom::delete_media_v, std::move(key))
             .then([success](bool) { success(); }, fail("delete_profile_image_file"));
         },
         fail("delete_profile_image"));
@@ -252,7 +252,7 @@ void put_media(const services& svc, request& req, responder respond) {
       res.content_type.clear();
       return res;
     },
-    map_error("media_put"), svc.media, atom::media_put_v, std::move(*key), std::move(req.body));
+    map_error("media_put"), svc.media, atom::put_media_v, std::move(*key), std::move(req.body));
 }
 
 /// GET /media/{owner}/{file}: serves a stored image to a holder of a signed URL.
@@ -275,7 +275,7 @@ void get_media(const services& svc, request& req, responder respond) {
       res.headers.emplace_back("X-Content-Type-Options", "nosniff");
       return res;
     },
-    map_error("media_get"), svc.media, atom::media_get_v, std::move(*key));
+    map_error("media_get"), svc.media, atom::get_media_v, std::move(*key));
 }
 
 // -- invitations ----------------------------------------------------------------------
@@ -323,7 +323,7 @@ void send_invitation(const services& svc, request& req, const identity& who,
             return respond(fail(refusal));
           ask_actor<int64_t>(
             svc, respond, [](int64_t) { return json_response(200, {{"result", "Success"}}); },
-            fail, svc.db, atom::enq_email_v, inv);
+            fail, svc.db, atom::enqueue_email_v, inv);
         },
         [respond, fail](caf::error& err) { respond(fail(err)); });
   });

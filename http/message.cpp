@@ -1,6 +1,6 @@
 #include "http/message.hpp"
 
-#include "actors/wire_json.hpp"
+#include "wire/wire_json.hpp"
 
 namespace tandem::http {
 

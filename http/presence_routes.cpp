@@ -1,8 +1,8 @@
 // Presence over REST (compat section 5: P1 GET /presence, P2 GET /presence/{userId}),
 // served by the users' actors, and the answer to a plain GET on a WebSocket path.
 #include "actors/connection_actor.hpp"
-#include "actors/page_privacy.hpp"
-#include "actors/wire_json.hpp"
+#include "wire/page_privacy.hpp"
+#include "wire/wire_json.hpp"
 #include "http/actor_bridge.hpp"
 #include "http/auth.hpp"
 #include "http/error_mapping.hpp"
@@ -56,14 +56,14 @@ void add_presence_routes(router& r, const services& svc) {
             svc, std::move(respond),
             [](presence_overview& o) { return json_response(200, overview_json(o)); },
             [](const caf::error& err) { return error_to_response(err, "presence"); },
-            svc.users, atom::pr_get_v, who.user_id);
+            svc.users, atom::get_presence_v, who.user_id);
         }));
   r.add("GET", "/presence/{userId}",
         protected_route(svc, [svc](request& req, const identity& who, responder respond) {
           ask_actor<presence_state>(
             svc, std::move(respond), [](presence_state& p) { return peek_response(p); },
             [](const caf::error& err) { return error_to_response(err, "presence"); },
-            svc.users, atom::pr_peek_v, who.user_id, req.params.at("userId"));
+            svc.users, atom::peek_presence_v, who.user_id, req.params.at("userId"));
         }));
   // Upgrades on these paths never reach the router (http/ws_session.cpp).
   for (const auto& path : ws_paths())

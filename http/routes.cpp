@@ -60,7 +60,7 @@ void readyz(const services& svc, responder respond) {
 } // namespace
 
 void announce_profile_change(const services& svc, const std::string& user_id) {
-  caf::anon_send(svc.users, atom::prof_chg_v, user_id);
+  caf::anon_send(svc.users, atom::profile_changed_v, user_id);
 }
 
 responder after_profile_change(const services& svc, std::string user_id, responder respond) {
@@ -75,7 +75,7 @@ responder after_profile_change(const services& svc, std::string user_id, respond
                   {{"user", user_id}, {"error", describe(err)}});
         return res;
       },
-      svc.users, atom::prof_chg_v, user_id);
+      svc.users, atom::profile_changed_v, user_id);
   };
 }
 

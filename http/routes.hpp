@@ -1,12 +1,12 @@
 // The route table of a node: which handler answers which method and path.
 #pragma once
 
-#include "actors/accounts.hpp"
-#include "actors/actor_types.hpp"
+#include "auth/accounts.hpp"
+#include "vocabulary/user_interface.hpp"
 #include "actors/conversation_actor.hpp"
-#include "actors/external_identities.hpp"
-#include "actors/polled_views.hpp"
-#include "actors/tokens.hpp"
+#include "auth/external_identities.hpp"
+#include "wire/polled_views.hpp"
+#include "auth/tokens.hpp"
 #include "config/app_config.hpp"
 #include "http/metrics.hpp"
 #include "http/media_urls.hpp"

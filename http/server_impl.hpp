@@ -2,7 +2,7 @@
 // units): the server's shared state and what both kinds of sessions need from it.
 #pragma once
 
-#include "actors/messages.hpp"
+#include "vocabulary/messages.hpp"
 #include "http/auth.hpp"
 #include "http/cors.hpp"
 #include "http/server.hpp"

@@ -56,7 +56,7 @@ bool is_web_url(const std::string& url) {
 
 // -- decoding --------------------------------------------------------------------------------
 
-std::optional<page_request> decode_page(const request& req, int32_t default_limit,
+std::optional<list_window> decode_page(const request& req, int32_t default_limit,
                                         int32_t max_limit, std::string& detail) {
   auto read = [&](const char* name, int32_t fallback) -> std::optional<int32_t> {
     auto it = req.query.find(name);
@@ -79,7 +79,7 @@ std::optional<page_request> decode_page(const request& req, int32_t default_limi
   auto offset = read("offset", 0);
   if (!offset)
     return std::nullopt;
-  return page_request{std::min(*limit, max_limit), *offset};
+  return list_window{std::min(*limit, max_limit), *offset};
 }
 
 bool decode_flag(const request& req, const std::string& name, std::optional<bool>& value,

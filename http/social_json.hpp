@@ -2,8 +2,8 @@
 // parameters and bodies, and shaping replies with the exact keys of compat section 3.
 #pragma once
 
-#include "actors/messages.hpp"
-#include "actors/wire_json.hpp"
+#include "vocabulary/messages.hpp"
+#include "wire/wire_json.hpp"
 #include "http/message.hpp"
 
 #include <cstddef>
@@ -32,7 +32,7 @@ constexpr std::size_t max_read_events = 1000;
 /// The `limit` and `offset` query parameters: absent, `default_limit` and 0; present,
 /// decimal integers from 0 to 2^31-1, else nullopt with `detail` set. A limit above
 /// `max_limit` is lowered to it (compat section 3 caps silently).
-std::optional<page_request> decode_page(const request& req, int32_t default_limit,
+std::optional<list_window> decode_page(const request& req, int32_t default_limit,
                                         int32_t max_limit, std::string& detail);
 
 /// A boolean query parameter spelled `true` or `false`: absent, nullopt in `value`;

@@ -4,7 +4,7 @@
 // actors, which run writes database first) or, for reads that no actor state
 // serves (search, read and sent notifications), to the database. The hot polled
 // reads (F4, N3 unread, U10 about oneself) come straight from the view the user's
-// actor published (actors/polled_views.hpp) when it has one.
+// actor published (wire/polled_views.hpp) when it has one.
 #include "http/actor_bridge.hpp"
 #include "http/auth.hpp"
 #include "http/error_mapping.hpp"
@@ -54,7 +54,7 @@ void add(router& r, const services& svc, const char* method, const char* pattern
 }
 
 /// The page of the query, or nullopt after answering 400.
-std::optional<page_request> page_of(const request& req, int32_t default_limit, int32_t cap,
+std::optional<list_window> page_of(const request& req, int32_t default_limit, int32_t cap,
                                     const responder& respond) {
   std::string detail;
   auto page = decode_page(req, default_limit, cap, detail);
@@ -93,7 +93,7 @@ void lookup(const services& svc, request& req, const identity& who, responder re
         return json(nullptr);
       return friendship_json(l.row);
     },
-    atom::fr_lookup_v, who.user_id, other);
+    atom::lookup_friendship_v, who.user_id, other);
 }
 
 /// F2, F5, F6, F7 once the other user is known.
@@ -104,7 +104,7 @@ void write_friendship(const services& svc, responder respond, friendship_op op,
     return;
   }
   ask<bool>(svc, std::move(respond), svc.users, "friendship_write",
-            success, atom::fr_write_v,
+            success, atom::write_friendship_v,
             friendship_command{op, who.user_id, std::move(other)});
 }
 
@@ -188,7 +188,7 @@ void search_friends(const services& svc, request& req, const identity& who, resp
   if (!page)
     return;
   run_search<std::vector<relation>>(svc, req, std::move(respond), "search_friends",
-                                    relation_json, atom::fr_search_v,
+                                    relation_json, atom::search_relations_v,
                                     user_search{who.user_id, {}, field, exact.value_or(false),
                                                 *page});
 }
@@ -202,7 +202,7 @@ void search_users(const services& svc, request& req, const identity& who, respon
   if (!page)
     return;
   run_search<std::vector<user_summary>>(svc, req, std::move(respond), "search_users",
-                                        user_summary_json, atom::usr_search_v,
+                                        user_summary_json, atom::search_users_v,
                                         user_search{who.user_id, {}, field, false, *page});
 }
 
@@ -226,7 +226,7 @@ void share(const services& svc, request& req, const identity& who, responder res
     return;
   }
   ask<std::string>(svc, std::move(respond), svc.users, "share",
-                   [](const std::string& event_id) { return json(event_id); }, atom::sh_send_v,
+                   [](const std::string& event_id) { return json(event_id); }, atom::send_share_v,
                    who.user_id, std::move(*share));
 }
 
@@ -251,10 +251,10 @@ void received(const services& svc, request& req, const identity& who, responder 
       return;
     }
     ask<std::vector<share_notification>>(svc, std::move(respond), svc.users, "unread_shares",
-                                         shape, atom::sh_unread_v, who.user_id, *page);
+                                         shape, atom::unread_shares_v, who.user_id, *page);
   } else {
     ask<std::vector<share_notification>>(
-      svc, std::move(respond), svc.db, "received_shares", shape, atom::sh_fetch_v,
+      svc, std::move(respond), svc.db, "received_shares", shape, atom::fetch_shares_v,
       share_query{who.user_id, is_read ? caf::optional<bool>{*is_read} : caf::none, *page});
   }
 }
@@ -268,7 +268,7 @@ void mark_read(const services& svc, request& req, const identity& who, responder
     return;
   }
   ask<bool>(svc, std::move(respond), svc.users, "mark_shares_read",
-            success, atom::sh_read_v, who.user_id,
+            success, atom::mark_shares_read_v, who.user_id,
             std::move(*ids));
 }
 
@@ -298,7 +298,7 @@ void add_social_routes(router& r, const services& svc) {
         ask<std::vector<relation>>(
           svc, std::move(respond), svc.users, "friend_requests",
           [](const std::vector<relation>& xs) { return json_array(xs, friend_request_json); },
-          atom::fr_in_v, who.user_id);
+          atom::incoming_requests_v, who.user_id);
       });
   // Declines every pending request to the caller at once (a flood of requests from
   // strangers is one call away from gone).
@@ -307,7 +307,7 @@ void add_social_routes(router& r, const services& svc) {
         ask<int64_t>(
           svc, std::move(respond), svc.users, "decline_friend_requests",
           [](int64_t n) { return json{{"success", true}, {"declined", n}}; },
-          atom::fr_decl_all_v, who.user_id);
+          atom::decline_all_requests_v, who.user_id);
       });
   add(r, svc, "POST", "/friendship/accept",
       [](const services& svc, request& req, const identity& who, responder respond) {
@@ -336,7 +336,7 @@ void add_social_routes(router& r, const services& svc) {
           ask<std::vector<relation>>(
             svc, std::move(respond), svc.users, "all_friendships",
             [](const std::vector<relation>& xs) { return json_array(xs, relation_json); },
-            atom::fr_all_v, who.user_id, *page);
+            atom::all_relations_v, who.user_id, *page);
       });
   // -- friends of users (U8-U11) and search (U16, U17) --------------------------------------
   add(r, svc, "GET", "/users/id/{id}/mutual-friends",
@@ -346,12 +346,12 @@ void add_social_routes(router& r, const services& svc) {
           ask<std::vector<user_summary>>(
             svc, std::move(respond), svc.users, "mutual_friends",
             [](const std::vector<user_summary>& xs) { return json_array(xs, user_summary_json); },
-            atom::fr_mutual_v, who.user_id, req.params.at("id"), *page);
+            atom::mutual_friends_v, who.user_id, req.params.at("id"), *page);
       });
   add(r, svc, "GET", "/users/id/{id}/mutual-friends/count",
       [](const services& svc, request& req, const identity& who, responder respond) {
         ask<int64_t>(svc, std::move(respond), svc.users, "mutual_friend_count", count_json,
-                     atom::fr_mcount_v, who.user_id, req.params.at("id"));
+                     atom::count_mutual_friends_v, who.user_id, req.params.at("id"));
       });
   add(r, svc, "GET", "/users/id/{id}/friends",
       [](const services& svc, request& req, const identity& who, responder respond) {
@@ -367,12 +367,12 @@ void add_social_routes(router& r, const services& svc) {
         ask<std::vector<user_summary>>(
             svc, std::move(respond), svc.users, "friends",
           [](const std::vector<user_summary>& xs) { return json_array(xs, friend_json); },
-          atom::fr_list_v, who.user_id, target, *page);
+          atom::list_friends_v, who.user_id, target, *page);
       });
   add(r, svc, "GET", "/users/id/{id}/friends/count",
       [](const services& svc, request& req, const identity&, responder respond) {
         ask<int64_t>(svc, std::move(respond), svc.users, "friend_count", count_json,
-                     atom::fr_count_v, req.params.at("id"));
+                     atom::count_friends_v, req.params.at("id"));
       });
   add(r, svc, "GET", "/users/search/email/{q}",
       [](const services& svc, request& req, const identity& who, responder respond) {
@@ -402,7 +402,7 @@ void add_social_routes(router& r, const services& svc) {
           ask<std::vector<sent_share>>(
             svc, std::move(respond), svc.db, "sent_shares",
             [](const std::vector<sent_share>& xs) { return json_array(xs, sent_share_json); },
-            atom::sh_sent_v, who.user_id, *page);
+            atom::sent_shares_v, who.user_id, *page);
       });
   add(r, svc, "POST", "/notifications/share/read",
       [](const services& svc, request& req, const identity& who, responder respond) {

@@ -2,8 +2,8 @@
 // shaping profiles as UserPrivate and UserPublic (compat section 3).
 #pragma once
 
-#include "actors/messages.hpp"
-#include "actors/wire_json.hpp"
+#include "vocabulary/messages.hpp"
+#include "wire/wire_json.hpp"
 #include "http/message.hpp"
 
 #include <cstddef>

@@ -3,11 +3,11 @@
 // Beast-free; the sessions themselves live in http/ws_session.cpp.
 #pragma once
 
-#include "actors/actor_types.hpp"
+#include "vocabulary/user_interface.hpp"
 #include "actors/conversation_actor.hpp"
-#include "actors/external_identities.hpp"
-#include "actors/realtime_types.hpp"
-#include "actors/tokens.hpp"
+#include "auth/external_identities.hpp"
+#include "vocabulary/realtime_types.hpp"
+#include "auth/tokens.hpp"
 #include "config/app_config.hpp"
 
 #include <caf/all.hpp>

@@ -76,7 +76,7 @@ public:
       if (ec)
         return self->finish();
       self->accepted_ = true;
-      caf::anon_send(self->actor_, atom::ws_open_v);
+      caf::anon_send(self->actor_, atom::websocket_opened_v);
       self->read();
     });
   }
@@ -145,7 +145,7 @@ public:
     alarm_.async_wait([self = shared_from_this()](beast::error_code ec) {
       // Cancelled (re-armed or finished): a newer wait, if any, reports.
       if (!ec && self->actor_)
-        caf::anon_send(self->actor_, atom::token_due_v);
+        caf::anon_send(self->actor_, atom::token_expiring_v);
     });
   }
 
@@ -182,12 +182,12 @@ private:
     if (!ws_.is_message_done())
       return read();
     if (oversized_)
-      caf::anon_send(actor_, atom::ws_bad_v,
+      caf::anon_send(actor_, atom::websocket_bad_frame_v,
                      "Frame larger than " + std::to_string(limit) + " bytes");
     else if (!ws_.got_text())
-      caf::anon_send(actor_, atom::ws_bad_v, std::string{"Frames must be JSON text, not binary"});
+      caf::anon_send(actor_, atom::websocket_bad_frame_v, std::string{"Frames must be JSON text, not binary"});
     else
-      caf::anon_send(actor_, atom::ws_in_v, beast::buffers_to_string(in_.data()));
+      caf::anon_send(actor_, atom::websocket_frame_v, beast::buffers_to_string(in_.data()));
     oversized_ = false;
     in_.consume(in_.size());
     in_.shrink_to_fit();  // idle connections keep no read buffer
@@ -205,7 +205,7 @@ private:
         disarm_deadline();
       out_.clear();
       out_.shrink_to_fit();
-      caf::anon_send(actor_, atom::ws_sent_v);
+      caf::anon_send(actor_, atom::websocket_sent_v);
       return;
     }
     ws_.text(true);
@@ -264,7 +264,7 @@ private:
     deadline_.cancel();
     alarm_.cancel();
     beast::get_lowest_layer(ws_).socket().close(ignored);
-    caf::anon_send(actor_, atom::ws_closed_v);
+    caf::anon_send(actor_, atom::websocket_closed_v);
     actor_ = nullptr;
   }
 
@@ -292,7 +292,7 @@ private:
 };
 
 /// The actor's side of the session. It holds the session alive until the actor stops
-/// (the actor stops once the session reports `ws_closed`).
+/// (the actor stops once the session reports `websocket_closed`).
 class session_link : public ws_link {
 public:
   explicit session_link(std::shared_ptr<ws_session> s) : s_(std::move(s)) {

@@ -4,7 +4,7 @@
 // (text::canonical_email), are the last line of defence.
 #pragma once
 
-#include "actors/messages.hpp"
+#include "vocabulary/messages.hpp"
 
 #include <pqxx/pqxx>
 

@@ -3,7 +3,7 @@
 // and the reads that routes make directly. Implemented by the database facade.
 #pragma once
 
-#include "actors/messages.hpp"
+#include "vocabulary/messages.hpp"
 
 #include <cstdint>
 #include <string>
@@ -16,24 +16,24 @@ namespace tandem::persistence {
 using chat_db = caf::typed_actor<
   /// Loads a conversation: members and read cursors, the latest seq and the newest
   /// `recent_limit` messages.
-  caf::replies_to<atom::ch_load, std::string, int32_t>::with<conversation_snapshot>,
+  caf::replies_to<atom::load_conversation, std::string, int32_t>::with<conversation_snapshot>,
   /// Inserts messages (one transaction, the group commit), moves each sender's read
   /// cursor to their message, and replies the ids of the messages inserted: one whose
   /// (sender, tempMessageId) was stored before is skipped. `errc::already_exists` when a
   /// (conversation, seq) is taken: another node acted for the conversation.
-  caf::replies_to<atom::ch_insert, std::vector<chat_message>>::with<std::vector<std::string>>,
+  caf::replies_to<atom::insert_messages, std::vector<chat_message>>::with<std::vector<std::string>>,
   /// The message `sender` sent with this tempMessageId (conversation, sender,
   /// tempMessageId); `errc::not_found` when there is none.
-  caf::replies_to<atom::ch_find, std::string, std::string, std::string>::with<chat_message>,
+  caf::replies_to<atom::find_message, std::string, std::string, std::string>::with<chat_message>,
   /// Moves a member's read cursor forward to `seq` (never back).
-  caf::replies_to<atom::ch_cursor, std::string, std::string, int64_t>::with<bool>,
+  caf::replies_to<atom::store_read_cursor, std::string, std::string, int64_t>::with<bool>,
   /// Removes `user` from the group conversation `id` (id, user), and the conversation
   /// with its messages once no member is left; replies whether `user` was a member.
   /// `errc::invalid_request` for a direct conversation.
-  caf::replies_to<atom::ch_leave, std::string, std::string>::with<bool>,
+  caf::replies_to<atom::remove_participant, std::string, std::string>::with<bool>,
   /// C5 and replay past a conversation actor's ring (caller, conversation id, which
   /// messages); `errc::forbidden` "Not a participant of this conversation".
-  caf::replies_to<atom::ch_page, std::string, std::string, message_query>::with<
+  caf::replies_to<atom::message_history, std::string, std::string, message_query>::with<
     std::vector<chat_message>>>;
 
 /// The chat reads and writes that routes make directly. `errc::forbidden` "Not a
@@ -41,16 +41,16 @@ using chat_db = caf::typed_actor<
 using chat_queries = caf::typed_actor<
   /// C1: creates a conversation (a direct one only if the pair has none) and replies
   /// its id; `errc::not_found` "User not found" for a recipient without a profile.
-  caf::replies_to<atom::ch_create, new_conversation>::with<std::string>,
+  caf::replies_to<atom::create_conversation, new_conversation>::with<std::string>,
   /// C2: the direct conversation of a pair, or "".
-  caf::replies_to<atom::ch_direct, std::string, std::string>::with<std::string>,
+  caf::replies_to<atom::direct_conversation, std::string, std::string>::with<std::string>,
   /// C3: the caller's conversations with messages, newest first; `is_read` -1 for all,
   /// else 0 or 1 to filter; a page of `limit` from `offset`.
-  caf::replies_to<atom::ch_list, std::string, int8_t, int32_t, int32_t>::with<
+  caf::replies_to<atom::list_conversations, std::string, int8_t, int32_t, int32_t>::with<
     std::vector<conversation_summary>>,
   /// C4 (caller, conversation id); `errc::not_found` for an unknown conversation.
-  caf::replies_to<atom::ch_info, std::string, std::string>::with<conversation_info>,
+  caf::replies_to<atom::get_conversation_info, std::string, std::string>::with<conversation_info>,
   /// C6 (caller, conversation id): every member's id.
-  caf::replies_to<atom::ch_parts, std::string, std::string>::with<std::vector<std::string>>>;
+  caf::replies_to<atom::list_participants, std::string, std::string>::with<std::vector<std::string>>>;
 
 } // namespace tandem::persistence

@@ -3,7 +3,7 @@
 // by the routes and actors; the tables' constraints are the last line of defence.
 #pragma once
 
-#include "actors/messages.hpp"
+#include "vocabulary/messages.hpp"
 
 #include <pqxx/pqxx>
 
@@ -48,7 +48,7 @@ std::vector<std::string> insert(pqxx::work& tx, const std::vector<chat_message>&
 caf::expected<chat_message> find_sent(pqxx::work& tx, const std::string& id,
                                       const std::string& sender, const std::string& temp_id);
 
-/// Removes `user` from the group `id` (see `chat_db`'s `ch_leave`).
+/// Removes `user` from the group `id` (see `chat_db`'s `remove_participant`).
 caf::expected<bool> leave(pqxx::work& tx, const std::string& id, const std::string& user);
 
 /// Moves a member's read cursor forward to `seq`.

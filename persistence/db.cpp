@@ -2,7 +2,7 @@
 
 #include "persistence/accounts_repo.hpp"
 #include "persistence/chat_repo.hpp"
-#include "persistence/db_worker.hpp"
+#include "persistence/db_session.hpp"
 #include "persistence/email_repo.hpp"
 #include "persistence/identities_repo.hpp"
 #include "persistence/media_repo.hpp"
@@ -96,111 +96,111 @@ db_actor::behavior_type db_impl(db_actor::stateful_pointer<db_state> self,
     },
     // -- media and e-mail --------------------------------------------------------
     // -- chat ----------------------------------------------------------------------
-    [self](atom::ch_load, const std::string& id, int32_t recent_limit) {
+    [self](atom::load_conversation, const std::string& id, int32_t recent_limit) {
       return self->state.transact("load_conversation", [id, recent_limit](pqxx::work& tx) {
         return chat::load(tx, id, recent_limit);
       });
     },
-    [self](atom::ch_insert, const std::vector<chat_message>& batch) {
+    [self](atom::insert_messages, const std::vector<chat_message>& batch) {
       return self->state.transact("insert_messages",
                                   [batch](pqxx::work& tx) { return chat::insert(tx, batch); });
     },
-    [self](atom::ch_find, const std::string& id, const std::string& sender,
+    [self](atom::find_message, const std::string& id, const std::string& sender,
            const std::string& temp_id) {
       return self->state.transact("find_sent_message", [id, sender, temp_id](pqxx::work& tx) {
         return chat::find_sent(tx, id, sender, temp_id);
       });
     },
-    [self](atom::ch_cursor, const std::string& id, const std::string& user, int64_t seq) {
+    [self](atom::store_read_cursor, const std::string& id, const std::string& user, int64_t seq) {
       return self->state.transact("move_read_cursor", [id, user, seq](pqxx::work& tx) {
         chat::move_cursor(tx, id, user, seq);
         return true;
       });
     },
-    [self](atom::ch_leave, const std::string& id, const std::string& user) {
+    [self](atom::remove_participant, const std::string& id, const std::string& user) {
       return self->state.transact("leave_conversation",
                                   [id, user](pqxx::work& tx) { return chat::leave(tx, id, user); });
     },
-    [self](atom::ch_create, const new_conversation& c) {
+    [self](atom::create_conversation, const new_conversation& c) {
       return self->state.transact("create_conversation",
                                   [c](pqxx::work& tx) { return chat::create(tx, c); });
     },
-    [self](atom::ch_direct, const std::string& a, const std::string& b) {
+    [self](atom::direct_conversation, const std::string& a, const std::string& b) {
       return self->state.transact("find_direct_conversation",
                                   [a, b](pqxx::work& tx) { return chat::find_direct(tx, a, b); });
     },
-    [self](atom::ch_list, const std::string& user, int8_t is_read, int32_t limit,
+    [self](atom::list_conversations, const std::string& user, int8_t is_read, int32_t limit,
            int32_t offset) {
       return self->state.transact("list_conversations",
                                   [user, is_read, limit, offset](pqxx::work& tx) {
                                     return chat::list(tx, user, is_read, limit, offset);
                                   });
     },
-    [self](atom::ch_info, const std::string& caller, const std::string& id) {
+    [self](atom::get_conversation_info, const std::string& caller, const std::string& id) {
       return self->state.transact("conversation_info", [caller, id](pqxx::work& tx) {
         return chat::info(tx, caller, id);
       });
     },
-    [self](atom::ch_page, const std::string& caller, const std::string& id,
+    [self](atom::message_history, const std::string& caller, const std::string& id,
            const message_query& q) {
       return self->state.transact("conversation_messages", [caller, id, q](pqxx::work& tx) {
         return chat::page(tx, caller, id, q);
       });
     },
-    [self](atom::ch_parts, const std::string& caller, const std::string& id) {
+    [self](atom::list_participants, const std::string& caller, const std::string& id) {
       return self->state.transact("conversation_participants", [caller, id](pqxx::work& tx) {
         return chat::participants(tx, caller, id);
       });
     },
     // -- social graph and share notifications -----------------------------------
-    [self](atom::soc_load, const std::string& user, int32_t unread_limit) {
+    [self](atom::load_social, const std::string& user, int32_t unread_limit) {
       return self->state.transact("load_social", [user, unread_limit](pqxx::work& tx) {
         return social::load(tx, user, unread_limit);
       });
     },
-    [self](atom::prof_load, const std::string& user) {
+    [self](atom::load_profile, const std::string& user) {
       return self->state.transact("load_profile", [user](pqxx::work& tx) {
         return social::load_profile(tx, user);
       });
     },
-    [self](atom::fr_commit, const friendship_command& cmd, const friendship_limits& limits) {
+    [self](atom::commit_friendship, const friendship_command& cmd, const friendship_limits& limits) {
       return self->state.transact("friendship_write", [cmd, limits](pqxx::work& tx) {
         return social::commit(tx, cmd, limits);
       });
     },
-    [self](atom::fr_decline, const std::string& user) {
+    [self](atom::decline_requests, const std::string& user) {
       return self->state.transact("decline_friend_requests",
                                   [user](pqxx::work& tx) { return social::decline_all(tx, user); });
     },
-    [self](atom::fr_purge, int32_t batch) {
+    [self](atom::purge_expired_requests, int32_t batch) {
       return self->state.transact("purge_friend_requests", [batch](pqxx::work& tx) {
         return social::purge_expired(tx, batch);
       });
     },
-    [self](atom::sh_insert, const std::string& sender, const share_request& req) {
+    [self](atom::insert_share, const std::string& sender, const share_request& req) {
       return self->state.transact("insert_share", [sender, req](pqxx::work& tx) {
         return social::insert_share(tx, sender, req);
       });
     },
-    [self](atom::sh_mark, const std::string& user, const std::vector<std::string>& ids,
+    [self](atom::mark_shares, const std::string& user, const std::vector<std::string>& ids,
            int32_t unread_limit) {
       return self->state.transact("mark_shares_read", [user, ids, unread_limit](pqxx::work& tx) {
         return social::mark_read(tx, user, ids, unread_limit);
       });
     },
-    [self](atom::sh_fetch, const share_query& q) {
+    [self](atom::fetch_shares, const share_query& q) {
       return self->state.transact("fetch_shares",
                                   [q](pqxx::work& tx) { return social::fetch_shares(tx, q); });
     },
-    [self](atom::usr_search, const user_search& s) {
+    [self](atom::search_users, const user_search& s) {
       return self->state.transact(
         "search_users", [s](pqxx::work& tx) { return social::search_users(tx, s); }, s.caller);
     },
-    [self](atom::fr_search, const user_search& s) {
+    [self](atom::search_relations, const user_search& s) {
       return self->state.transact(
         "search_friends", [s](pqxx::work& tx) { return social::search_friends(tx, s); }, s.caller);
     },
-    [self](atom::sh_sent, const std::string& sender, const page_request& page) {
+    [self](atom::sent_shares, const std::string& sender, const list_window& page) {
       return self->state.transact("sent_shares", [sender, page](pqxx::work& tx) {
         return social::sent_shares(tx, sender, page);
       });
@@ -210,17 +210,17 @@ db_actor::behavior_type db_impl(db_actor::stateful_pointer<db_state> self,
         return media_repo::set_profile_image(tx, user_id, ext);
       });
     },
-    [self](atom::clr_image, const std::string& user_id) {
+    [self](atom::clear_image, const std::string& user_id) {
       return self->state.transact("clear_profile_image", [user_id](pqxx::work& tx) {
         return media_repo::clear_profile_image(tx, user_id);
       });
     },
-    [self](atom::image_exts, const std::vector<std::string>& user_ids) {
+    [self](atom::image_extensions, const std::vector<std::string>& user_ids) {
       return self->state.transact("profile_image_extensions", [user_ids](pqxx::work& tx) {
         return media_repo::profile_image_extensions(tx, user_ids);
       });
     },
-    [self](atom::enq_email, const invitation& inv) {
+    [self](atom::enqueue_email, const invitation& inv) {
       return self->state.transact("enqueue_email",
                                   [inv](pqxx::work& tx) { return email_repo::enqueue(tx, inv); });
     },

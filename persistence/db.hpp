@@ -2,7 +2,7 @@
 // detached workers, each owning one libpqxx connection (design.md section 2).
 #pragma once
 
-#include "actors/messages.hpp"
+#include "vocabulary/messages.hpp"
 #include "config/app_config.hpp"
 #include "persistence/chat_db.hpp"
 #include "persistence/social_db.hpp"
@@ -64,12 +64,12 @@ using db_actor = caf::typed_actor<
   , caf::replies_to<atom::set_image, std::string, std::string>::with<bool>
   /// Nulls both image columns of a user (U15) and replies the extension they held
   /// ("" for none); `errc::not_found` when the user has no profile.
-  , caf::replies_to<atom::clr_image, std::string>::with<std::string>
+  , caf::replies_to<atom::clear_image, std::string>::with<std::string>
   /// Replies the stored image extension of each user id, in request order ("" for a
   /// user without an image or profile).
-  , caf::replies_to<atom::image_exts, std::vector<std::string>>::with<std::vector<std::string>>
+  , caf::replies_to<atom::image_extensions, std::vector<std::string>>::with<std::vector<std::string>>
   /// Queues an invitation e-mail in email_outbox and replies its id.
-  , caf::replies_to<atom::enq_email, invitation>::with<int64_t>
+  , caf::replies_to<atom::enqueue_email, invitation>::with<int64_t>
   >::extend_with<social_db, social_queries, chat_db, chat_queries>;
 
 /// Spawns the facade and its `cfg.pool_size` workers. The workers connect

@@ -2,7 +2,7 @@
 // transaction, called by the database facade's workers.
 #pragma once
 
-#include "actors/media_messages.hpp"
+#include "vocabulary/media_types.hpp"
 
 #include <pqxx/pqxx>
 

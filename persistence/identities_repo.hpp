@@ -2,7 +2,7 @@
 // an (issuer, subject) that an external ID token names, minted on first sight.
 #pragma once
 
-#include "actors/messages.hpp"
+#include "vocabulary/messages.hpp"
 
 #include <pqxx/pqxx>
 

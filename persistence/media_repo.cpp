@@ -1,6 +1,6 @@
 #include "persistence/media_repo.hpp"
 
-#include "actors/messages.hpp"
+#include "vocabulary/messages.hpp"
 #include "persistence/users_repo.hpp"
 
 #include <unordered_map>

@@ -359,17 +359,17 @@ media_actor::behavior_type media_impl(media_actor::stateful_pointer<media_state>
       return sys.spawn<caf::detached>(pool_worker_impl<media_session, std::string>, root);
     });
   return {
-    [self](atom::media_put, media_key& key, std::string& bytes) {
+    [self](atom::put_media, media_key& key, std::string& bytes) {
       return self->state.pool->submit(
         "media_put", [key = std::move(key), bytes = std::move(bytes)](media_session& s) {
           return s.put(key, bytes);
         });
     },
-    [self](atom::media_get, media_key& key) {
+    [self](atom::get_media, media_key& key) {
       return self->state.pool->submit(
         "media_get", [key = std::move(key)](media_session& s) { return s.get(key); });
     },
-    [self](atom::media_del, media_key& key) {
+    [self](atom::delete_media, media_key& key) {
       return self->state.pool->submit(
         "media_del", [key = std::move(key)](media_session& s) { return s.remove(key); });
     },

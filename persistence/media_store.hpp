@@ -3,7 +3,7 @@
 // (file I/O blocks), plus the pure helpers that keep user ids and uploads safe.
 #pragma once
 
-#include "actors/messages.hpp"
+#include "vocabulary/messages.hpp"
 #include "config/app_config.hpp"
 #include "persistence/worker_pool.hpp"
 
@@ -83,11 +83,11 @@ private:
 /// logged; see `media_session::execute`).
 using media_actor = caf::typed_actor<
   /// Stores an image (see `media_session::put`); replies true.
-  caf::replies_to<atom::media_put, media_key, std::string>::with<bool>,
+  caf::replies_to<atom::put_media, media_key, std::string>::with<bool>,
   /// Replies the bytes of an image, or `errc::not_found`.
-  caf::replies_to<atom::media_get, media_key>::with<std::string>,
+  caf::replies_to<atom::get_media, media_key>::with<std::string>,
   /// Removes an image; replies whether it existed.
-  caf::replies_to<atom::media_del, media_key>::with<bool>>;
+  caf::replies_to<atom::delete_media, media_key>::with<bool>>;
 
 /// Spawns the facade and its detached workers over `cfg.dir`, which
 /// `prepare_media_dir` has checked.

@@ -57,7 +57,7 @@ void insert(self_pointer self, batch_ptr batch, std::function<void()> done) {
   rows.reserve(batch->size());
   for (const auto& w : *batch)
     rows.push_back(w.message);
-  self->request(self->state.db, self->state.settings.request_timeout, atom::ch_insert_v,
+  self->request(self->state.db, self->state.settings.request_timeout, atom::insert_messages_v,
                 std::move(rows))
     .then(
       [self, batch, done](std::vector<std::string>& inserted) {
@@ -125,7 +125,7 @@ message_writer_actor::behavior_type writer_impl(self_pointer self, chat_db db,
   self->state.settings = settings;
   self->state.counters = std::move(counters);
   return {
-    [self](atom::msg_write, chat_message& m) -> caf::result<bool> {
+    [self](atom::write_message, chat_message& m) -> caf::result<bool> {
       auto& st = self->state;
       if (auto err = check_row(m))
         return err;

@@ -7,7 +7,7 @@
 // would help.
 #pragma once
 
-#include "actors/messages.hpp"
+#include "vocabulary/messages.hpp"
 #include "persistence/chat_db.hpp"
 
 #include <caf/all.hpp>
@@ -21,11 +21,11 @@
 namespace tandem::persistence {
 
 /// Replies true once `chat_message` is committed, false when it was skipped because
-/// its sender's tempMessageId is stored already; errors of `ch_insert` otherwise,
+/// its sender's tempMessageId is stored already; errors of `insert_messages` otherwise,
 /// `errc::invalid_request` for text that is not UTF-8 without NUL (never batched), or
 /// `errc::overloaded` when `queue_limit` messages wait.
 using message_writer_actor = caf::typed_actor<
-  caf::replies_to<atom::msg_write, chat_message>::with<bool>,
+  caf::replies_to<atom::write_message, chat_message>::with<bool>,
   /// The writer's own timer: commit what waits.
   caf::reacts_to<atom::flush>>;
 

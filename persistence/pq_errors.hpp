@@ -1,7 +1,7 @@
 // The one place where libpqxx exceptions become tandem error codes.
 #pragma once
 
-#include "actors/messages.hpp"
+#include "vocabulary/messages.hpp"
 
 #include <exception>
 #include <string>

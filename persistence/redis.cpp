@@ -1,6 +1,6 @@
 #include "persistence/redis.hpp"
 
-#include "persistence/redis_worker.hpp"
+#include "persistence/redis_session.hpp"
 
 #include <algorithm>
 

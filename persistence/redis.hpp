@@ -2,7 +2,7 @@
 // each owning one synchronous hiredis connection that reconnects by itself.
 #pragma once
 
-#include "actors/messages.hpp"
+#include "vocabulary/messages.hpp"
 #include "config/app_config.hpp"
 #include "persistence/worker_pool.hpp"
 

@@ -4,7 +4,7 @@
 // reads that routes make directly because no actor state serves them.
 #pragma once
 
-#include "actors/messages.hpp"
+#include "vocabulary/messages.hpp"
 
 #include <cstdint>
 #include <string>
@@ -18,43 +18,43 @@ namespace tandem::persistence {
 using social_db = caf::typed_actor<
   /// Loads what a user actor keeps: the profile, every friendship row of the user
   /// with the other user's card, and at most `unread_limit` newest unread shares.
-  caf::replies_to<atom::soc_load, std::string, int32_t>::with<social_snapshot>,
+  caf::replies_to<atom::load_social, std::string, int32_t>::with<social_snapshot>,
   /// Loads a user's profile again (after an edit of the profile).
-  caf::replies_to<atom::prof_load, std::string>::with<profile_snapshot>,
+  caf::replies_to<atom::load_profile, std::string>::with<profile_snapshot>,
   /// Runs a friendship write and replies the pair's state after it. Errors:
   /// `already_exists` "Friendship already exists" (a request while any row exists),
   /// `not_found` "Friend request not found" (accept or decline without a pending
   /// request from `other`) or "Friendship not found" (remove without a row),
   /// `rate_limited` when a pending request bound is reached, `already_exists`
   /// "Friend limit reached" when accepting would pass `max_friends`.
-  caf::replies_to<atom::fr_commit, friendship_command, friendship_limits>::with<
+  caf::replies_to<atom::commit_friendship, friendship_command, friendship_limits>::with<
     friendship_change>,
   /// Declines every pending request to `user` that has not expired, and replies the
   /// pairs' states after it: `exists` false, `row` the request deleted, both cards.
-  caf::replies_to<atom::fr_decline, std::string>::with<std::vector<friendship_change>>,
+  caf::replies_to<atom::decline_requests, std::string>::with<std::vector<friendship_change>>,
   /// Deletes at most `batch` expired pending requests; replies how many it deleted.
-  caf::replies_to<atom::fr_purge, int32_t>::with<int64_t>,
+  caf::replies_to<atom::purge_expired_requests, int32_t>::with<int64_t>,
   /// Stores a share by `sender` with every accepted friend (no `sent_to`) or with
   /// `sent_to` only, and one unread recipient row each. `errc::forbidden` when
   /// `sent_to` is not an accepted friend.
-  caf::replies_to<atom::sh_insert, std::string, share_request>::with<share_receipt>,
+  caf::replies_to<atom::insert_share, std::string, share_request>::with<share_receipt>,
   /// Marks those of the events that `user` received as seen now and replies which
   /// were unread, plus the newest `unread_limit` unread ones after the write.
-  caf::replies_to<atom::sh_mark, std::string, std::vector<std::string>, int32_t>::with<
+  caf::replies_to<atom::mark_shares, std::string, std::vector<std::string>, int32_t>::with<
     read_receipt>,
   /// The notifications a user received, newest first, filtered and paged.
-  caf::replies_to<atom::sh_fetch, share_query>::with<std::vector<share_notification>>>;
+  caf::replies_to<atom::fetch_shares, share_query>::with<std::vector<share_notification>>>;
 
 /// The social reads that routes make directly.
 using social_queries = caf::typed_actor<
   /// U16, U17: users other than the caller whose email or full name matches, with
   /// friendship_state and mutual_friend_count, in compat section 3's ranking.
-  caf::replies_to<atom::usr_search, user_search>::with<std::vector<user_summary>>,
+  caf::replies_to<atom::search_users, user_search>::with<std::vector<user_summary>>,
   /// F8, F9: the caller's friends and pending requests (both ways) whose email or
   /// full name matches, by first name, last name and id.
-  caf::replies_to<atom::fr_search, user_search>::with<std::vector<relation>>,
+  caf::replies_to<atom::search_relations, user_search>::with<std::vector<relation>>,
   /// N4: the events a user sent, newest first, with the number of recipients who
   /// have not seen each.
-  caf::replies_to<atom::sh_sent, std::string, page_request>::with<std::vector<sent_share>>>;
+  caf::replies_to<atom::sent_shares, std::string, list_window>::with<std::vector<sent_share>>>;
 
 } // namespace tandem::persistence

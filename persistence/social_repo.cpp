@@ -671,7 +671,7 @@ std::vector<relation> search_friends(pqxx::work& tx, const user_search& s) {
 }
 
 std::vector<sent_share> sent_shares(pqxx::work& tx, const std::string& sender,
-                                    const page_request& page) {
+                                    const list_window& page) {
   std::vector<sent_share> out;
   auto res = tx.exec_params(select_sent, sender, page.limit, page.offset);
   out.reserve(res.size());

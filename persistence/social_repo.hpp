@@ -4,7 +4,7 @@
 // the routes; the tables' constraints are the last line of defence.
 #pragma once
 
-#include "actors/messages.hpp"
+#include "vocabulary/messages.hpp"
 
 #include <pqxx/pqxx>
 
@@ -23,17 +23,17 @@ caf::expected<social_snapshot> load(pqxx::work& tx, const std::string& user,
 caf::expected<profile_snapshot> load_profile(pqxx::work& tx, const std::string& user);
 
 /// Runs one friendship write and returns the pair's state after it (see
-/// `social_db`'s `fr_commit` for the errors).
+/// `social_db`'s `commit_friendship` for the errors).
 caf::expected<friendship_change> commit(pqxx::work& tx, const friendship_command& cmd,
                                         const friendship_limits& limits);
 
-/// Declines every unexpired pending request to `user` (see `social_db`'s `fr_decline`).
+/// Declines every unexpired pending request to `user` (see `social_db`'s `decline_requests`).
 std::vector<friendship_change> decline_all(pqxx::work& tx, const std::string& user);
 
 /// Deletes at most `batch` expired pending requests; returns how many.
 int64_t purge_expired(pqxx::work& tx, int32_t batch);
 
-/// Stores a share and its recipient rows (see `social_db`'s `sh_insert`).
+/// Stores a share and its recipient rows (see `social_db`'s `insert_share`).
 caf::expected<share_receipt> insert_share(pqxx::work& tx, const std::string& sender,
                                           const share_request& req);
 
@@ -59,7 +59,7 @@ std::vector<relation> search_friends(pqxx::work& tx, const user_search& s);
 
 /// N4 (see `social_queries`).
 std::vector<sent_share> sent_shares(pqxx::work& tx, const std::string& sender,
-                                    const page_request& page);
+                                    const list_window& page);
 
 /// `text` with `\`, `%` and `_` escaped by a backslash, so that it matches itself
 /// literally inside a `LIKE ... ESCAPE '\'` pattern.

@@ -3,7 +3,7 @@
 // CHECKs are the last line of defence.
 #pragma once
 
-#include "actors/messages.hpp"
+#include "vocabulary/messages.hpp"
 
 #include <pqxx/pqxx>
 

@@ -8,7 +8,7 @@
 // promises are only ever delivered from the facade's own context.
 #pragma once
 
-#include "actors/messages.hpp"
+#include "vocabulary/messages.hpp"
 #include "config/log.hpp"
 
 #include <caf/all.hpp>

@@ -1,5 +1,5 @@
 // The reconnect backoff shared by the database and Redis workers.
-#include "persistence/backoff.hpp"
+#include "common/backoff.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -73,19 +73,19 @@ struct connection_fixture : users_fixture {
     conn = sys.spawn(connection_impl, std::move(params), std::shared_ptr<ws_link>{link});
     sched.run();
     if (link->accepted) {
-      caf::anon_send(conn, atom::ws_open_v);
+      caf::anon_send(conn, atom::websocket_opened_v);
       sched.run();
     }
   }
 
   void frame(const std::string& text) {
-    caf::anon_send(conn, atom::ws_in_v, text);
+    caf::anon_send(conn, atom::websocket_frame_v, text);
     sched.run();
   }
 
   /// The socket wrote the batch it had.
   void written() {
-    caf::anon_send(conn, atom::ws_sent_v);
+    caf::anon_send(conn, atom::websocket_sent_v);
     sched.run();
   }
 
@@ -141,7 +141,7 @@ TEST_CASE_METHOD(connection_fixture,
   CHECK(all[2]["detail"] == "Unknown action 'dance'");
   CHECK(all[2]["action"] == "dance");
   CHECK(all[3]["detail"] == "'url' must be a string");
-  caf::anon_send(conn, atom::ws_bad_v, std::string{"Frame larger than 16 bytes"});
+  caf::anon_send(conn, atom::websocket_bad_frame_v, std::string{"Frame larger than 16 bytes"});
   sched.run();
   REQUIRE(link->closed);
   CHECK(*link->closed == close_code::policy_violation);

@@ -55,7 +55,7 @@ struct chat_store {
 
 persistence::chat_db::behavior_type fake_chat_db(persistence::chat_db::pointer, chat_store* store) {
   return {
-    [=](atom::ch_load, const std::string& id, int32_t limit) -> caf::result<conversation_snapshot> {
+    [=](atom::load_conversation, const std::string& id, int32_t limit) -> caf::result<conversation_snapshot> {
       if (store->members.count(id) == 0)
         return caf::make_error(errc::not_found, "Conversation not found");
       conversation_snapshot snap;
@@ -71,7 +71,7 @@ persistence::chat_db::behavior_type fake_chat_db(persistence::chat_db::pointer, 
         snap.recent.erase(snap.recent.begin(), snap.recent.end() - limit);
       return snap;
     },
-    [=](atom::ch_insert, const std::vector<chat_message>& batch)
+    [=](atom::insert_messages, const std::vector<chat_message>& batch)
       -> caf::result<std::vector<std::string>> {
       if (auto err = std::exchange(store->fail_next_insert, caf::error{}))
         return err;
@@ -87,19 +87,19 @@ persistence::chat_db::behavior_type fake_chat_db(persistence::chat_db::pointer, 
       store->batches.push_back(batch.size());
       return ids;
     },
-    [=](atom::ch_find, const std::string& id, const std::string& sender,
+    [=](atom::find_message, const std::string& id, const std::string& sender,
         const std::string& temp) -> caf::result<chat_message> {
       if (const auto* m = store->find(id, sender, temp))
         return *m;
       return caf::make_error(errc::not_found, "Message not found");
     },
-    [=](atom::ch_cursor, const std::string& id, const std::string& user, int64_t seq) {
+    [=](atom::store_read_cursor, const std::string& id, const std::string& user, int64_t seq) {
       ++store->cursor_writes;
       auto& c = store->cursors[{id, user}];
       c = std::max(c, seq);
       return true;
     },
-    [=](atom::ch_leave, const std::string& id, const std::string& user) {
+    [=](atom::remove_participant, const std::string& id, const std::string& user) {
       auto& members = store->members[id];
       auto i = std::find(members.begin(), members.end(), user);
       if (i == members.end())
@@ -107,7 +107,7 @@ persistence::chat_db::behavior_type fake_chat_db(persistence::chat_db::pointer, 
       members.erase(i);
       return true;
     },
-    [=](atom::ch_page, const std::string&, const std::string& id,
+    [=](atom::message_history, const std::string&, const std::string& id,
         const message_query& q) -> std::vector<chat_message> {
       ++store->page_queries;
       std::vector<chat_message> out;
@@ -183,7 +183,7 @@ struct chat_fixture {
 
   std::shared_ptr<reply<chat_message>> message(const std::string& sender, const std::string& temp,
                                                const std::string& content = "hi") {
-    return send<chat_message>(atom::cv_send_v, std::string{conv}, sender, temp, content);
+    return send<chat_message>(atom::send_message_v, std::string{conv}, sender, temp, content);
   }
 
   std::vector<int64_t> seqs_pushed_to(const std::string& user, const char* type = "new-message") {
@@ -264,8 +264,8 @@ TEST_CASE_METHOD(chat_fixture,
 
 TEST_CASE_METHOD(chat_fixture, "non-members can neither send, read nor type", "[chat]") {
   auto sent = message("eve", "t1");
-  auto read = send<int64_t>(atom::cv_read_v, std::string{conv}, std::string{"eve"});
-  auto typed = send<bool>(atom::cv_typing_v, std::string{conv}, std::string{"eve"});
+  auto read = send<int64_t>(atom::mark_read_v, std::string{conv}, std::string{"eve"});
+  auto typed = send<bool>(atom::typing_v, std::string{conv}, std::string{"eve"});
   settle();
   CHECK(sent->code() == errc::forbidden);
   CHECK(read->code() == errc::forbidden);
@@ -279,7 +279,7 @@ TEST_CASE_METHOD(chat_fixture, "reading moves the cursor and tells the reader an
   message("ann", "t1");
   message("ann", "t2");
   settle();
-  auto read = send<int64_t>(atom::cv_read_v, std::string{conv}, std::string{"bob"});
+  auto read = send<int64_t>(atom::mark_read_v, std::string{conv}, std::string{"bob"});
   settle();
   REQUIRE(read->value == 2);
   CHECK((store.cursors[{conv, "bob"}]) == 2);
@@ -302,7 +302,7 @@ TEST_CASE_METHOD(chat_fixture,
   auto read_n = [&](int n) {
     std::vector<std::shared_ptr<reply<int64_t>>> out;
     for (int i = 0; i < n; ++i)
-      out.push_back(send<int64_t>(atom::cv_read_v, std::string{conv}, std::string{"bob"}));
+      out.push_back(send<int64_t>(atom::mark_read_v, std::string{conv}, std::string{"bob"}));
     settle();
     for (const auto& r : out)
       CHECK(r->value == out.front()->value);
@@ -335,7 +335,7 @@ TEST_CASE_METHOD(chat_fixture,
 }
 
 TEST_CASE_METHOD(chat_fixture, "typing reaches the other members and is never stored", "[chat]") {
-  auto typed = send<bool>(atom::cv_typing_v, std::string{conv}, std::string{"ann"});
+  auto typed = send<bool>(atom::typing_v, std::string{conv}, std::string{"ann"});
   settle();
   CHECK(typed->value == true);
   CHECK(pushed["bob"].size() == 1);
@@ -349,13 +349,13 @@ TEST_CASE_METHOD(chat_fixture, "replay comes from the ring when it covers the ga
   for (int i = 1; i <= 5; ++i)
     message("ann", "t" + std::to_string(i));
   settle();
-  auto recent = send<std::vector<chat_message>>(atom::cv_after_v, std::string{conv},
+  auto recent = send<std::vector<chat_message>>(atom::messages_after_v, std::string{conv},
                                                 std::string{"bob"}, int64_t{2}, int32_t{100});
   settle();
   REQUIRE(recent->value);
   CHECK(recent->value->size() == 3);  // seq 3, 4, 5: the whole ring
   CHECK(store.page_queries == 0);
-  auto older = send<std::vector<chat_message>>(atom::cv_after_v, std::string{conv},
+  auto older = send<std::vector<chat_message>>(atom::messages_after_v, std::string{conv},
                                                std::string{"bob"}, int64_t{0}, int32_t{100});
   settle();
   REQUIRE(older->value);
@@ -383,7 +383,7 @@ TEST_CASE_METHOD(chat_fixture, "the writer commits what several conversations se
   for (int c = 2; c <= 7; ++c) {
     auto id = "00000000-0000-4000-8000-00000000000" + std::to_string(c);
     store.members[id] = {"ann", "bob"};
-    send<chat_message>(atom::cv_send_v, id, std::string{"ann"}, std::string{"t"},
+    send<chat_message>(atom::send_message_v, id, std::string{"ann"}, std::string{"t"},
                        std::string{"hi"});
   }
   settle();
@@ -397,7 +397,7 @@ TEST_CASE_METHOD(chat_fixture,
                  "new conversations take from a per-user budget that refills with time",
                  "[chat]") {
   auto take = [&](const char* user) {
-    auto r = send<bool>(atom::ch_create_v, std::string{user});
+    auto r = send<bool>(atom::create_conversation_v, std::string{user});
     sched.run();
     return r;
   };

@@ -1,7 +1,7 @@
 // Presence and pushes of the user actors in virtual time: who receives which frame,
 // privacy on the server, several connections, the presence timeout, and friendship
 // changes while online. Connections are stand-ins that record what they are sent.
-#include "actors/ws_frames.hpp"
+#include "wire/ws_frames.hpp"
 #include "tests/actors/users_fixture.hpp"
 
 #include <nlohmann/json.hpp>
@@ -52,7 +52,7 @@ struct presence_fixture : users_fixture {
   /// Opens a connection of `user` subscribing to `kinds`; returns its handle.
   caf::actor connect(const std::string& user, inbox* box, uint8_t kinds = event_kind::all) {
     auto conn = stand_in(box);
-    auto r = ask<caf::actor>(atom::conn_open_v, user, kinds, conn);
+    auto r = ask<caf::actor>(atom::open_connection_v, user, kinds, conn);
     REQUIRE(r.value);
     user_actors[user] = *r.value;
     return conn;
@@ -64,13 +64,13 @@ struct presence_fixture : users_fixture {
   }
 
   void update(const std::string& user, const std::string& url, const std::string& title) {
-    caf::anon_send(caf::actor_cast<user_actor>(user_actors.at(user)), atom::pr_update_v,
+    caf::anon_send(caf::actor_cast<user_actor>(user_actors.at(user)), atom::update_presence_v,
                    page_info{url, title});
     sched.run();
   }
 
   void heartbeat(const std::string& user) {
-    caf::anon_send(caf::actor_cast<user_actor>(user_actors.at(user)), atom::pr_beat_v);
+    caf::anon_send(caf::actor_cast<user_actor>(user_actors.at(user)), atom::presence_heartbeat_v);
     sched.run();
   }
 
@@ -127,7 +127,7 @@ TEST_CASE_METHOD(presence_fixture, "a page on a domain the user does not share g
     CHECK(bob_box.frames[0]["title"] == "");
     CHECK(bob_box.frames[0]["latestUrl"] == "");
     store.privacy["ann"].domain_allow = {"example.com"};
-    caf::anon_send(registry, atom::prof_chg_v, std::string{"ann"});
+    caf::anon_send(registry, atom::profile_changed_v, std::string{"ann"});
     sched.run();
     update("ann", "https://news.example.com/a", "Shared");
     REQUIRE(bob_box.frames.size() == 2);
@@ -137,7 +137,7 @@ TEST_CASE_METHOD(presence_fixture, "a page on a domain the user does not share g
   SECTION("default_all hides denied domains, and a new deny blanks the current page at once") {
     share_all("ann");
     store.privacy["ann"].domain_deny = {"bank.com"};
-    caf::anon_send(registry, atom::prof_chg_v, std::string{"ann"});
+    caf::anon_send(registry, atom::profile_changed_v, std::string{"ann"});
     sched.run();
     update("ann", "https://www.bank.com/account", "Balance");
     REQUIRE(bob_box.frames.size() == 1);
@@ -146,7 +146,7 @@ TEST_CASE_METHOD(presence_fixture, "a page on a domain the user does not share g
     REQUIRE(bob_box.frames.size() == 2);
     CHECK(bob_box.frames[1]["url"] == "https://github.com/");
     store.privacy["ann"].domain_deny = {"bank.com", "github.com"};
-    caf::anon_send(registry, atom::prof_chg_v, std::string{"ann"});
+    caf::anon_send(registry, atom::profile_changed_v, std::string{"ann"});
     sched.run();
     REQUIRE(bob_box.frames.size() == 3);
     CHECK(bob_box.frames[2]["url"] == "");
@@ -168,14 +168,14 @@ TEST_CASE_METHOD(presence_fixture,
   CHECK(ann_tab2.frames.size() == 1);
   disconnect(tab1);
   CHECK(bob_box.of_type("presence-timeout").empty());
-  auto still = ask<presence_state>(atom::pr_peek_v, std::string{"bob"}, std::string{"ann"});
+  auto still = ask<presence_state>(atom::peek_presence_v, std::string{"bob"}, std::string{"ann"});
   REQUIRE(still.value);
   CHECK(still.value->page);
   disconnect(tab2);
   auto gone = bob_box.of_type("presence-timeout");
   REQUIRE(gone.size() == 1);
   CHECK(gone[0] == json{{"type", "presence-timeout"}, {"userId", "ann"}});
-  auto after = ask<presence_state>(atom::pr_peek_v, std::string{"bob"}, std::string{"ann"});
+  auto after = ask<presence_state>(atom::peek_presence_v, std::string{"bob"}, std::string{"ann"});
   REQUIRE(after.value);
   CHECK(!after.value->page);
 }
@@ -228,7 +228,7 @@ TEST_CASE_METHOD(presence_fixture,
   CHECK(bob_box.of_type("presence-timeout").size() == 1);
   update("ann", "https://example.org/next", "Next");
   CHECK(bob_box.of_type("update-presence").size() == 1);
-  auto peek = ask<presence_state>(atom::pr_peek_v, std::string{"bob"}, std::string{"ann"});
+  auto peek = ask<presence_state>(atom::peek_presence_v, std::string{"bob"}, std::string{"ann"});
   CHECK(peek.code() == errc::forbidden);
 }
 
@@ -239,7 +239,7 @@ TEST_CASE_METHOD(presence_fixture, "a share reaches each recipient's connections
   connect("bob", &bob_box);
   connect("bob", &bob_presence_only, event_kind::presence);
   connect("cid", &cid_chat_only, event_kind::chat);
-  auto shared = ask<std::string>(atom::sh_send_v, std::string{"ann"},
+  auto shared = ask<std::string>(atom::send_share_v, std::string{"ann"},
                                  share_request{caf::none, "https://example.org/", "Look"});
   REQUIRE(shared.value);
   auto notes = bob_box.of_type("share-notification");
@@ -261,7 +261,7 @@ TEST_CASE_METHOD(presence_fixture,
   connect("ann", &second_box);
   CHECK(!first_box.evicted);
   auto third_conn = stand_in(&third_box);
-  auto third = send<caf::actor>(atom::conn_open_v, std::string{"ann"}, event_kind::all,
+  auto third = send<caf::actor>(atom::open_connection_v, std::string{"ann"}, event_kind::all,
                                 third_conn);
   sched.run();
   CHECK(first_box.evicted);
@@ -270,7 +270,7 @@ TEST_CASE_METHOD(presence_fixture,
   CHECK(!third->value);
   CHECK(!third->error);
   share_all("ann");
-  caf::anon_send(registry, atom::prof_chg_v, std::string{"ann"});
+  caf::anon_send(registry, atom::profile_changed_v, std::string{"ann"});
   sched.run();
   update("ann", "https://example.org/", "Example");
   CHECK(first_box.frames.empty());  // no longer the user's
@@ -282,12 +282,12 @@ TEST_CASE_METHOD(presence_fixture,
   CHECK(third_box.frames.size() == 1);
   // Two at once over a full cap: both wait, each with one evicted socket on its way out,
   // and one more than the cap waiting is refused.
-  auto fourth = send<caf::actor>(atom::conn_open_v, std::string{"ann"}, event_kind::all,
+  auto fourth = send<caf::actor>(atom::open_connection_v, std::string{"ann"}, event_kind::all,
                                  stand_in(&fourth_box));
-  auto fifth = send<caf::actor>(atom::conn_open_v, std::string{"ann"}, event_kind::all,
+  auto fifth = send<caf::actor>(atom::open_connection_v, std::string{"ann"}, event_kind::all,
                                 stand_in(&fifth_box));
   inbox sixth_box;
-  auto sixth = send<caf::actor>(atom::conn_open_v, std::string{"ann"}, event_kind::all,
+  auto sixth = send<caf::actor>(atom::open_connection_v, std::string{"ann"}, event_kind::all,
                                 stand_in(&sixth_box));
   sched.run();
   CHECK(second_box.evicted);
@@ -313,7 +313,7 @@ TEST_CASE_METHOD(presence_fixture,
   // U2 creates the profile and announces it; the same connection goes on.
   store.add_user("dan", "Dan", "Dawn");
   share_all("dan");
-  auto reloaded = ask<bool>(atom::prof_chg_v, std::string{"dan"});
+  auto reloaded = ask<bool>(atom::profile_changed_v, std::string{"dan"});
   REQUIRE(reloaded.value);
   befriend("ann", "dan");
   update("dan", "https://example.org/", "After");
@@ -322,7 +322,7 @@ TEST_CASE_METHOD(presence_fixture,
   REQUIRE(seen.size() == 2);
   CHECK(seen[1]["userId"] == "dan");
   CHECK(seen[1]["url"] == "https://example.org/");
-  auto overview = ask<presence_overview>(atom::pr_get_v, std::string{"dan"});
+  auto overview = ask<presence_overview>(atom::get_presence_v, std::string{"dan"});
   REQUIRE(overview.value);
   REQUIRE(overview.value->cards.size() == 2);
   CHECK(overview.value->cards[0].first_name == "Dan");
@@ -336,7 +336,7 @@ TEST_CASE_METHOD(presence_fixture, "GET /presence gathers the friends' presence 
   inbox bob_box;
   connect("bob", &bob_box);
   update("bob", "https://example.org/", "Example");
-  auto overview = ask<presence_overview>(atom::pr_get_v, std::string{"ann"});
+  auto overview = ask<presence_overview>(atom::get_presence_v, std::string{"ann"});
   REQUIRE(overview.value);
   CHECK(overview.value->me.user_id == "ann");
   CHECK(!overview.value->me.page);
@@ -347,7 +347,7 @@ TEST_CASE_METHOD(presence_fixture, "GET /presence gathers the friends' presence 
   CHECK(overview.value->friends[1].user_id == "cid");
   CHECK(!overview.value->friends[1].page);
   CHECK(overview.value->cards.size() == 3);
-  auto stranger = ask<presence_state>(atom::pr_peek_v, std::string{"cid"}, std::string{"bob"});
+  auto stranger = ask<presence_state>(atom::peek_presence_v, std::string{"cid"}, std::string{"bob"});
   CHECK(stranger.code() == errc::forbidden);
 }
 
@@ -474,7 +474,7 @@ TEST_CASE_METHOD(presence_fixture,
   settings.gateway.counters = counters;
   auto small = spawn_user_registry(sys, db, settings);
   inbox bob_box;
-  auto opened = request_from<caf::actor>(sys, small, atom::conn_open_v, std::string{"bob"},
+  auto opened = request_from<caf::actor>(sys, small, atom::open_connection_v, std::string{"bob"},
                                          event_kind::chat, stand_in(&bob_box));
   sched.run();
   REQUIRE(opened->value);

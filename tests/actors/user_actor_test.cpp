@@ -1,6 +1,6 @@
 // User actors and their registry: friendships, shares, passivation and failures
 // (the fixture: tests/actors/users_fixture.hpp).
-#include "actors/wire_json.hpp"
+#include "wire/wire_json.hpp"
 #include "tests/actors/users_fixture.hpp"
 
 using namespace tandem_test;
@@ -30,8 +30,8 @@ TEST_CASE_METHOD(users_fixture,
   CHECK(lookup("ann", "bob").row.accepted());
   CHECK(lookup("bob", "ann").row.accepted());
   CHECK(requests_in("ann").empty());
-  CHECK(ask<int64_t>(atom::fr_count_v, std::string{"ann"}).value == 1);
-  CHECK(ask<int64_t>(atom::fr_count_v, std::string{"bob"}).value == 1);
+  CHECK(ask<int64_t>(atom::count_friends_v, std::string{"ann"}).value == 1);
+  CHECK(ask<int64_t>(atom::count_friends_v, std::string{"bob"}).value == 1);
   CHECK(store.loads == loads);
   CHECK(stats().live == 2);
 }
@@ -54,8 +54,8 @@ TEST_CASE_METHOD(users_fixture, "unfriending removes the pair from both actors",
 
   CHECK_FALSE(lookup("ann", "cid").found);
   CHECK_FALSE(lookup("cid", "ann").found);
-  CHECK(ask<int64_t>(atom::fr_count_v, std::string{"ann"}).value == 0);
-  CHECK(ask<int64_t>(atom::fr_mcount_v, std::string{"ann"}, std::string{"cid"}).value == 0);
+  CHECK(ask<int64_t>(atom::count_friends_v, std::string{"ann"}).value == 0);
+  CHECK(ask<int64_t>(atom::count_mutual_friends_v, std::string{"ann"}, std::string{"cid"}).value == 0);
   CHECK(write(friendship_op::remove, "ann", "cid").code() == errc::not_found);
   CHECK(store.loads == loads);
 }
@@ -71,7 +71,7 @@ TEST_CASE_METHOD(users_fixture, "a database error leaves both actors unchanged",
   store.fail_next_write = caf::make_error(errc::db_query_failed);
   CHECK(write(friendship_op::remove, "ann", "bob").code() == errc::db_query_failed);
   store.fail_next_write = caf::make_error(errc::db_timeout);
-  auto shared = ask<std::string>(atom::sh_send_v, std::string{"ann"},
+  auto shared = ask<std::string>(atom::send_share_v, std::string{"ann"},
                                  share_request{caf::none, "https://a.example", "A"});
   CHECK(shared.code() == errc::db_timeout);
 
@@ -97,16 +97,16 @@ TEST_CASE_METHOD(users_fixture,
   warm({"bob", "cid"});
   auto loads = store.loads;
 
-  auto first = ask<std::string>(atom::sh_send_v, std::string{"ann"},
+  auto first = ask<std::string>(atom::send_share_v, std::string{"ann"},
                                 share_request{caf::none, "https://a.example/1", "One"});
-  auto second = ask<std::string>(atom::sh_send_v, std::string{"ann"},
+  auto second = ask<std::string>(atom::send_share_v, std::string{"ann"},
                                  share_request{caf::none, "https://a.example/2", "Two"});
   REQUIRE(first.value);
   REQUIRE(second.value);
   CHECK(unread("bob") == std::vector<std::string>{*second.value, *first.value});
   CHECK(unread("cid").empty());
 
-  REQUIRE(ask<bool>(atom::sh_read_v, std::string{"bob"}, std::vector<std::string>{*second.value})
+  REQUIRE(ask<bool>(atom::mark_shares_read_v, std::string{"bob"}, std::vector<std::string>{*second.value})
             .value
           == true);
   CHECK(unread("bob") == std::vector<std::string>{*first.value});
@@ -115,12 +115,12 @@ TEST_CASE_METHOD(users_fixture,
   // Past unread_cache_limit (2) the actor keeps the newest and reads the rest from
   // the database when asked for more than it holds.
   for (int i = 0; i < 3; ++i)
-    REQUIRE(ask<std::string>(atom::sh_send_v, std::string{"ann"},
+    REQUIRE(ask<std::string>(atom::send_share_v, std::string{"ann"},
                              share_request{caf::none, "https://a.example/n", "N"})
               .value);
   CHECK(unread("bob").size() == 4);
-  auto newest = ask<std::vector<share_notification>>(atom::sh_unread_v, std::string{"bob"},
-                                                     page_request{2, 0});
+  auto newest = ask<std::vector<share_notification>>(atom::unread_shares_v, std::string{"bob"},
+                                                     list_window{2, 0});
   REQUIRE(newest.value);
   CHECK(newest.value->size() == 2);
 }
@@ -130,7 +130,7 @@ TEST_CASE_METHOD(users_fixture,
                  "the budget refills",
                  "[users]") {
   auto share = [&] {
-    return ask<std::string>(atom::sh_send_v, std::string{"ann"},
+    return ask<std::string>(atom::send_share_v, std::string{"ann"},
                             share_request{caf::none, "https://a.example/", "A"});
   };
   for (int i = 0; i < 8; ++i)
@@ -185,7 +185,7 @@ TEST_CASE_METHOD(users_fixture,
   auto loads = store.loads;
   // The registry routes the request (ann's mailbox: tick, then the request) before
   // the actor's idle report reaches it: the report counts one message fewer.
-  auto answer = send<friendship_lookup>(atom::fr_lookup_v, std::string{"ann"},
+  auto answer = send<friendship_lookup>(atom::lookup_friendship_v, std::string{"ann"},
                                         std::string{"bob"});
   sched.run_once(); // the caller sends its request to the registry
   sched.advance_time(idle_timeout);
@@ -211,7 +211,7 @@ TEST_CASE_METHOD(users_fixture,
   sched.advance_time(idle_timeout);
   // Let only the user actor run: it reports itself idle to the registry.
   REQUIRE(sched.run_jobs_filtered(is_user_actor) == 1);
-  auto answer = send<std::vector<relation>>(atom::fr_in_v, std::string{"ann"});
+  auto answer = send<std::vector<relation>>(atom::incoming_requests_v, std::string{"ann"});
   sched.run();
 
   REQUIRE(answer->value);
@@ -227,14 +227,14 @@ TEST_CASE_METHOD(users_fixture,
                  "not kept",
                  "[users]") {
   // compat section 6a: the extension polls right after sign-up, before U2.
-  auto in = ask<std::vector<relation>>(atom::fr_in_v, std::string{"ghost"});
+  auto in = ask<std::vector<relation>>(atom::incoming_requests_v, std::string{"ghost"});
   REQUIRE(in.value);
   CHECK(in.value->empty());
-  auto unread = ask<std::vector<share_notification>>(atom::sh_unread_v, std::string{"ghost"},
-                                                     page_request{100, 0});
+  auto unread = ask<std::vector<share_notification>>(atom::unread_shares_v, std::string{"ghost"},
+                                                     list_window{100, 0});
   REQUIRE(unread.value);
   CHECK(unread.value->empty());
-  auto overview = ask<presence_overview>(atom::pr_get_v, std::string{"ghost"});
+  auto overview = ask<presence_overview>(atom::get_presence_v, std::string{"ghost"});
   REQUIRE(overview.value);
   CHECK(overview.value->me.user_id == "ghost");
   CHECK(!overview.value->me.page);
@@ -242,9 +242,9 @@ TEST_CASE_METHOD(users_fixture,
   CHECK(overview.value->cards.empty());
   CHECK(stats().live == 0);
   // Others naming the user (U8-U11) still learn that there is no such user.
-  CHECK(ask<int64_t>(atom::fr_count_v, std::string{"ghost"}).code() == errc::not_found);
-  CHECK(ask<std::vector<user_summary>>(atom::fr_list_v, std::string{"ann"}, std::string{"ghost"},
-                                       page_request{15, 0})
+  CHECK(ask<int64_t>(atom::count_friends_v, std::string{"ghost"}).code() == errc::not_found);
+  CHECK(ask<std::vector<user_summary>>(atom::list_friends_v, std::string{"ann"}, std::string{"ghost"},
+                                       list_window{15, 0})
           .code()
         == errc::not_found);
   CHECK(write(friendship_op::request, "ghost", "ann").code() == errc::not_found);
@@ -264,11 +264,11 @@ TEST_CASE_METHOD(users_fixture,
   REQUIRE(stats().live == 1);
   store.users["cid"].first_name = "Cyd";
 
-  caf::anon_send(registry, atom::prof_chg_v, std::string{"cid"});
+  caf::anon_send(registry, atom::profile_changed_v, std::string{"cid"});
   sched.run();
 
-  auto friends = ask<std::vector<user_summary>>(atom::fr_list_v, std::string{"bob"},
-                                                std::string{"bob"}, page_request{10, 0});
+  auto friends = ask<std::vector<user_summary>>(atom::list_friends_v, std::string{"bob"},
+                                                std::string{"bob"}, list_window{10, 0});
   REQUIRE(friends.value);
   REQUIRE(friends.value->size() == 1);
   CHECK(friends.value->front().user.first_name == "Cyd");
@@ -321,7 +321,7 @@ TEST_CASE_METHOD(users_fixture,
   REQUIRE(write(friendship_op::request, "bob", "ann").value == true);
   CHECK(ids_in(views->find("ann")->requests) == std::vector<std::string>{"bob"});
   // The view renders what the actor answers.
-  auto in = ask<std::vector<relation>>(atom::fr_in_v, std::string{"ann"});
+  auto in = ask<std::vector<relation>>(atom::incoming_requests_v, std::string{"ann"});
   REQUIRE(in.value);
   auto rendered = nlohmann::json::array();
   for (const auto& rel : *in.value)
@@ -336,13 +336,13 @@ TEST_CASE_METHOD(users_fixture,
         == std::vector<std::string>{"ann"});
   CHECK(nlohmann::json::parse(views->find("bob")->friends.at(0)).at("friendship_state") == 2);
 
-  auto shared = ask<std::string>(atom::sh_send_v, std::string{"bob"},
+  auto shared = ask<std::string>(atom::send_share_v, std::string{"bob"},
                                  share_request{caf::none, "https://a.example/", "A"});
   REQUIRE(shared.value);
   auto unread = views->find("ann")->unread;
   REQUIRE(unread.size() == 1);
   CHECK(nlohmann::json::parse(unread.front()).at("event_id") == *shared.value);
-  REQUIRE(ask<bool>(atom::sh_read_v, std::string{"ann"}, std::vector<std::string>{*shared.value})
+  REQUIRE(ask<bool>(atom::mark_shares_read_v, std::string{"ann"}, std::vector<std::string>{*shared.value})
             .value);
   CHECK(views->find("ann")->unread.empty());
 
@@ -382,12 +382,12 @@ TEST_CASE_METHOD(users_fixture,
   auto first = lookup("ann", "bob").row;
   auto loads = store.loads;
 
-  auto declined = ask<int64_t>(atom::fr_decl_all_v, std::string{"bob"});
+  auto declined = ask<int64_t>(atom::decline_all_requests_v, std::string{"bob"});
   REQUIRE(declined.value == 2);
   CHECK(requests_in("bob").empty());
   CHECK_FALSE(lookup("ann", "bob").found);
   CHECK_FALSE(lookup("cid", "bob").found);
-  CHECK(ask<int64_t>(atom::fr_decl_all_v, std::string{"bob"}).value == 0);
+  CHECK(ask<int64_t>(atom::decline_all_requests_v, std::string{"bob"}).value == 0);
   CHECK(store.loads == loads);
 
   // A newer request of the pair, then the bulk decline's removal of the old one arriving
@@ -400,7 +400,7 @@ TEST_CASE_METHOD(users_fixture,
   stale.low = store.users.at("ann");
   stale.high = store.users.at("bob");
   for (const auto* user : {"ann", "bob"})
-    REQUIRE(ask<bool>(atom::fr_apply_v, std::string{user}, stale).value == true);
+    REQUIRE(ask<bool>(atom::apply_friendship_change_v, std::string{user}, stale).value == true);
   CHECK(lookup("ann", "bob").row.requested_at == newer.requested_at);
   CHECK(requests_in("bob") == std::vector<std::string>{"ann"});
 }

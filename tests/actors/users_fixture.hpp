@@ -174,7 +174,7 @@ inline caf::result<T> reply_of(fake_store* store, caf::expected<T> res) {
 inline persistence::social_db::behavior_type fake_db(persistence::social_db::pointer,
                                               fake_store* store) {
   return {
-    [=](atom::soc_load, const std::string& user,
+    [=](atom::load_social, const std::string& user,
         int32_t limit) -> caf::result<social_snapshot> {
       ++store->loads;
       if (auto err = std::exchange(store->fail_next_load, caf::error{}))
@@ -187,14 +187,14 @@ inline persistence::social_db::behavior_type fake_db(persistence::social_db::poi
       snap.unread = store->unread_of(user, limit);
       return snap;
     },
-    [=](atom::prof_load, const std::string& user) -> caf::result<profile_snapshot> {
+    [=](atom::load_profile, const std::string& user) -> caf::result<profile_snapshot> {
       return store->profile_of(user);
     },
-    [=](atom::fr_commit, const friendship_command& cmd,
+    [=](atom::commit_friendship, const friendship_command& cmd,
         const friendship_limits&) -> caf::result<friendship_change> {
       return reply_of(store, store->commit(cmd));
     },
-    [=](atom::fr_decline, const std::string& user) {
+    [=](atom::decline_requests, const std::string& user) {
       std::vector<friendship_change> out;
       for (auto i = store->pairs.begin(); i != store->pairs.end();) {
         if (i->second.addressee != user || i->second.accepted()) {
@@ -210,16 +210,16 @@ inline persistence::social_db::behavior_type fake_db(persistence::social_db::poi
       }
       return out;
     },
-    [=](atom::fr_purge, int32_t) { return int64_t{0}; },
-    [=](atom::sh_insert, const std::string& sender,
+    [=](atom::purge_expired_requests, int32_t) { return int64_t{0}; },
+    [=](atom::insert_share, const std::string& sender,
         const share_request& req) -> caf::result<share_receipt> {
       return reply_of(store, store->share(sender, req));
     },
-    [=](atom::sh_mark, const std::string& user, const std::vector<std::string>& ids,
+    [=](atom::mark_shares, const std::string& user, const std::vector<std::string>& ids,
         int32_t limit) -> caf::result<read_receipt> {
       return reply_of(store, store->mark(user, ids, limit));
     },
-    [=](atom::sh_fetch, const share_query& q) -> std::vector<share_notification> {
+    [=](atom::fetch_shares, const share_query& q) -> std::vector<share_notification> {
       return slice(store->unread_of(q.user, 1000).items, q.page);
     },
   };
@@ -318,17 +318,17 @@ struct users_fixture {
   }
 
   reply<bool> write(friendship_op op, const std::string& caller, const std::string& other) {
-    return ask<bool>(atom::fr_write_v, friendship_command{op, caller, other});
+    return ask<bool>(atom::write_friendship_v, friendship_command{op, caller, other});
   }
 
   friendship_lookup lookup(const std::string& user, const std::string& other) {
-    auto r = ask<friendship_lookup>(atom::fr_lookup_v, user, other);
+    auto r = ask<friendship_lookup>(atom::lookup_friendship_v, user, other);
     REQUIRE(r.value);
     return *r.value;
   }
 
   std::vector<std::string> requests_in(const std::string& user) {
-    auto r = ask<std::vector<relation>>(atom::fr_in_v, user);
+    auto r = ask<std::vector<relation>>(atom::incoming_requests_v, user);
     REQUIRE(r.value);
     std::vector<std::string> ids;
     for (const auto& rel : *r.value)
@@ -337,7 +337,7 @@ struct users_fixture {
   }
 
   std::vector<std::string> unread(const std::string& user) {
-    auto r = ask<std::vector<share_notification>>(atom::sh_unread_v, user, page_request{100, 0});
+    auto r = ask<std::vector<share_notification>>(atom::unread_shares_v, user, list_window{100, 0});
     REQUIRE(r.value);
     std::vector<std::string> ids;
     for (const auto& n : *r.value)
@@ -354,7 +354,7 @@ struct users_fixture {
   /// Loads the actors of `users` (any read does) and lets their loads finish.
   void warm(std::initializer_list<const char*> users) {
     for (auto user : users)
-      ask<int64_t>(atom::fr_count_v, std::string{user});
+      ask<int64_t>(atom::count_friends_v, std::string{user});
   }
 };
 

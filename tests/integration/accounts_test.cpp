@@ -1,8 +1,8 @@
 // Accounts against the real PostgreSQL and Redis: the refresh family scripts (rotation,
 // replay revoking a family, logout, TTLs, one key per family), the login throttle
 // scripts, and the accounts actor end to end.
-#include "actors/accounts.hpp"
-#include "actors/auth_store.hpp"
+#include "auth/accounts.hpp"
+#include "auth/auth_store.hpp"
 #include "persistence/accounts_repo.hpp"
 #include "persistence/migrations.hpp"
 

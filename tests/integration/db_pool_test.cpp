@@ -1,7 +1,7 @@
 // The database facade and its detached workers against a real PostgreSQL: error
 // mapping, statement timeout, back-pressure, and surviving a server restart.
 #include "persistence/db.hpp"
-#include "persistence/db_worker.hpp"
+#include "persistence/db_session.hpp"
 #include "persistence/migrations.hpp"
 
 #include "tests/integration/persistence_support.hpp"

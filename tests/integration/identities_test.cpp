@@ -1,7 +1,7 @@
 // External identities against the real PostgreSQL: the mapping (issuer, subject) ->
 // Tandem user id of migration 0004, its race between nodes, and the cached map that
 // the HTTP and WebSocket authentication use.
-#include "actors/external_identities.hpp"
+#include "auth/external_identities.hpp"
 #include "persistence/db.hpp"
 #include "persistence/identities_repo.hpp"
 

@@ -1,6 +1,6 @@
 // The group commit of chat messages against a real PostgreSQL: a row the database
 // refuses fails alone, everyone else's messages in its batch are committed.
-#include "actors/tokens.hpp"
+#include "auth/tokens.hpp"
 #include "persistence/db.hpp"
 #include "persistence/message_writer.hpp"
 
@@ -81,7 +81,7 @@ chat_message message(const std::string& conversation, std::string content, std::
 TEST_CASE_METHOD(writer_fixture, "a row the database refuses fails alone in its batch",
                  "[chat][pg]") {
   // Checked before it joins a batch: text with NUL never reaches the database.
-  auto nul = ask<bool>(writer, 10s, atom::msg_write_v,
+  auto nul = ask<bool>(writer, 10s, atom::write_message_v,
                        message(conversation(), std::string{"a\0b", 3}, "t0"));
   REQUIRE_FALSE(nul);
   CHECK(code_of(nul.error()) == errc::invalid_request);
@@ -93,9 +93,9 @@ TEST_CASE_METHOD(writer_fixture, "a row the database refuses fails alone in its 
     message(new_uuid(), "no such conversation", "t4"),      // a foreign key violation
   };
   std::vector<caf::expected<bool>> replies(batch.size(), caf::make_error(caf::sec::unexpected_response));
-  std::vector<decltype(self->request(writer, 20s, atom::msg_write_v, batch[0]))> pending;
+  std::vector<decltype(self->request(writer, 20s, atom::write_message_v, batch[0]))> pending;
   for (const auto& m : batch)
-    pending.push_back(self->request(writer, 20s, atom::msg_write_v, m));
+    pending.push_back(self->request(writer, 20s, atom::write_message_v, m));
   for (std::size_t i = 0; i < pending.size(); ++i)
     pending[i].receive([&, i](bool stored) { replies[i] = stored; },
                        [&, i](caf::error& err) { replies[i] = std::move(err); });

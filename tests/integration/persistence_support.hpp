@@ -2,7 +2,7 @@
 // request helper, a deadline poll, and a guard that restarts a stopped server.
 #pragma once
 
-#include "actors/messages.hpp"
+#include "vocabulary/messages.hpp"
 #include "persistence/migrations.hpp"
 #include "tests/support/test_env.hpp"
 

@@ -1,8 +1,8 @@
 // Account rules without servers: argon2id hashing, input validation, and how errors
 // become HTTP responses.
-#include "actors/accounts.hpp"
-#include "actors/auth_store.hpp"
-#include "actors/password_hasher.hpp"
+#include "auth/accounts.hpp"
+#include "auth/auth_store.hpp"
+#include "auth/password_hasher.hpp"
 #include "http/error_mapping.hpp"
 
 #include <catch2/catch.hpp>

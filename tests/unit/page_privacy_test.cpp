@@ -1,7 +1,7 @@
 // Registrable domains by the Public Suffix List and the share rule (compat sections 5
 // and 6a), and the paths' subscriptions.
 #include "actors/connection_actor.hpp"
-#include "actors/page_privacy.hpp"
+#include "wire/page_privacy.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,6 +1,6 @@
 // The board of polled views: who may replace or withdraw a view, and paging rendered
 // entries into one JSON array.
-#include "actors/polled_views.hpp"
+#include "wire/polled_views.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -17,7 +17,7 @@ request with_query(std::map<std::string, std::string> query) {
   return req;
 }
 
-std::optional<page_request> page_of(std::map<std::string, std::string> query, int32_t cap = 15) {
+std::optional<list_window> page_of(std::map<std::string, std::string> query, int32_t cap = 15) {
   std::string detail;
   return decode_page(with_query(std::move(query)), 10, cap, detail);
 }

@@ -1,8 +1,8 @@
 // Access tokens: issuing and verifying, every forged token we know of, external RS256
 // ID tokens from a JWKS and the claims they must carry, the production key rules, and
 // the cache of external identities.
-#include "actors/external_identities.hpp"
-#include "actors/tokens.hpp"
+#include "auth/external_identities.hpp"
+#include "auth/tokens.hpp"
 #include "config/secrets.hpp"
 
 #include <catch2/catch.hpp>

@@ -1,0 +1,139 @@
+// What crosses actors for the real-time side (design.md section 5): the event kinds a
+// WebSocket path subscribes to, the frames pushed to a user's connections, pages and
+// presence as GET /presence shows them, and the gateway's limits.
+#pragma once
+
+#include "vocabulary/social_types.hpp"
+
+#include <caf/all.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace tandem {
+
+/// Kinds of pushed events, as bits: a connection subscribes to a set of them.
+namespace event_kind {
+constexpr uint8_t presence = 1; ///< update-presence, presence-timeout
+constexpr uint8_t social = 2;   ///< share-notification, friend-request, friend-accepted
+constexpr uint8_t chat = 4;     ///< new-message, read-messages, read-receipt, typing
+constexpr uint8_t all = presence | social | chat;
+} // namespace event_kind
+
+/// One frame for the connections of a user that subscribe to `kind`.
+struct ws_push {
+  uint8_t kind = 0;
+  std::string frame;        ///< JSON text, rendered once for every recipient
+  std::string coalesce_key; ///< non-empty: replaces a queued frame with the same key
+  bool sheddable = false;   ///< may be dropped under overload (typing: nothing depends on it)
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ws_push& x) {
+  return f(caf::meta::type_name("ws_push"), x.kind, x.frame, x.coalesce_key, x.sheddable);
+}
+
+/// A page as friends see it (after the owner's privacy rules).
+struct page_info {
+  std::string url;
+  std::string title;
+
+  bool blank() const {
+    return url.empty();
+  }
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, page_info& x) {
+  return f(caf::meta::type_name("page_info"), x.url, x.title);
+}
+
+/// A user's presence: online while `page` is set (compat section 5: a blank page is
+/// "online but hiding"); `latest` is the latest non-blank page while online.
+struct presence_state {
+  std::string user_id;
+  caf::optional<page_info> page;
+  caf::optional<page_info> latest;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, presence_state& x) {
+  return f(caf::meta::type_name("presence_state"), x.user_id, x.page, x.latest);
+}
+
+/// GET /presence: the user's own presence, each accepted friend's (by name), and the
+/// cards of all of them.
+struct presence_overview {
+  presence_state me;
+  std::vector<presence_state> friends;
+  std::vector<user_card> cards; ///< the user's first, then the friends'
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, presence_overview& x) {
+  return f(caf::meta::type_name("presence_overview"), x.me, x.friends, x.cards);
+}
+
+/// Per-user budgets a connection asks its user actor for (`atom::budget`).
+namespace flood_budget {
+constexpr uint8_t typing = 1;
+constexpr uint8_t receipts = 2;
+} // namespace flood_budget
+
+/// What the per-user budgets and the fan-out coalesced, shed or skipped (/metrics).
+struct flood_counters {
+  /// update-presence replaced by a later one before its fan-out went out.
+  std::atomic<uint64_t> presence_coalesced{0};
+  std::atomic<uint64_t> typing_shed{0};
+  std::atomic<uint64_t> receipts_shed{0};
+  /// Typing fan-outs the user registry shed past ws.fanout_backlog.
+  std::atomic<uint64_t> fanout_shed{0};
+  /// Recipients of pushes and fan-outs without a live connection for the kind: no
+  /// message was sent toward them.
+  std::atomic<uint64_t> offline_skipped{0};
+};
+
+/// How a connection actor and the user actors treat WebSockets (ws.* keys).
+struct gateway_settings {
+  std::size_t max_connections = 8;
+  std::size_t send_queue_limit = 256;
+  int rate_per_s = 20;
+  int rate_burst = 40;
+  int max_strikes = 10;
+  caf::timespan presence_timeout = std::chrono::seconds(180);
+  /// Longest a closing socket stays open (ws.close_timeout_ms): the longest a new
+  /// connection waits for the seat of the one it evicts.
+  caf::timespan close_timeout = std::chrono::seconds(3);
+  /// Per-user budgets (ws.presence_*, ws.typing_*, ws.receipts_*), all sockets together.
+  int presence_per_s = 2;
+  int presence_burst = 10;
+  int typing_per_s = 2;
+  int typing_burst = 10;
+  int receipts_per_s = 5;
+  int receipts_burst = 20;
+  std::size_t fanout_backlog = 100000;
+  /// Shared by every actor of a node; never null.
+  std::shared_ptr<flood_counters> counters = std::make_shared<flood_counters>();
+  /// How long past its token's expiry a socket may stay open without re-authenticating
+  /// (ws.reauth_grace_s), and how long before it the client is warned (ws.expiry_notice_s).
+  caf::timespan reauth_grace = std::chrono::seconds(60);
+  caf::timespan expiry_notice = std::chrono::seconds(60);
+};
+
+/// WebSocket close codes the gateway uses.
+namespace close_code {
+constexpr uint16_t going_away = 1001;       ///< the node shuts down
+constexpr uint16_t policy_violation = 1008; ///< garbage or flood
+constexpr uint16_t internal_error = 1011;   ///< the user's actor went away: reconnect
+constexpr uint16_t try_again_later = 1013;  ///< slow consumer: its send queue overflowed
+constexpr uint16_t token_expired = 4001;    ///< no fresh token within ws.reauth_grace_s: reconnect
+constexpr uint16_t session_ended = 4002;    ///< its session was signed out (or revoked)
+constexpr uint16_t replaced = 4008;         ///< the user opened more than max_connections
+} // namespace close_code
+
+} // namespace tandem
