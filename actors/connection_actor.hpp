@@ -1,4 +1,4 @@
-// One actor per WebSocket (design.md section 5): it knows its user and the event
+// One actor per WebSocket (docs/architecture.md, Actors): it knows its user and the event
 // kinds its path subscribes to, routes inbound frames by `action`, and owns the
 // bounded, coalescing queue of frames going out. The socket itself lives in http/
 // behind `ws_link`, so that no actor includes Beast.

@@ -1,4 +1,4 @@
-// One actor per conversation (design.md section 2): its members and their read
+// One actor per conversation (docs/architecture.md, Actors): its members and their read
 // cursors, the next seq, a ring of the newest messages (replay without a query) and
 // the tempMessageIds in it (idempotent sends). It is the only writer of its
 // conversation's seq: sends run one at a time, each committed (through the message

@@ -1,5 +1,5 @@
 // The passivation protocol that user and conversation actors share with their
-// registries (design.md section 2): an actor counts the messages routed to it and
+// registries (docs/architecture.md, Life cycle): an actor counts the messages routed to it and
 // reports itself idle with that count; the registry lets it go only if it routed no
 // more than that meanwhile. An actor whose load failed answers with its failure and
 // reports itself idle at once.

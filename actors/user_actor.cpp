@@ -398,7 +398,7 @@ void arm_presence_timer(self_pointer self, caf::timespan after) {
   self->delayed_send(self, after, atom::check_presence_v);
 }
 
-/// Offline: friends get presence-timeout (compat section 5).
+/// Offline: friends get presence-timeout (docs/api.md, Presence and WebSockets).
 void go_offline(self_pointer self) {
   auto& st = self->state;
   if (!st.online())
@@ -511,7 +511,7 @@ void recheck_presence(self_pointer self) {
 }
 
 /// Seats waiting connections while seats are free, and evicts the oldest live ones
-/// for those still waiting: the newest connections win (compat section 4), but never
+/// for those still waiting: the newest connections win (as in PageNow's chat), but never
 /// more than ws.max_connections sockets of the user are open at once.
 void seat_waiting(self_pointer self) {
   auto& st = self->state;

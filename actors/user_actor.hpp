@@ -1,4 +1,4 @@
-// One actor per user (design.md section 2): the user's profile snapshot, friends,
+// One actor per user (docs/architecture.md, Actors): the user's profile snapshot, friends,
 // pending requests both ways and unread share notifications, loaded once from
 // PostgreSQL, serving the polled reads from memory and running the user's writes
 // database first. Spawned and passivated by the user registry (user_registry.hpp).
@@ -66,7 +66,7 @@ struct user_state {
   /// or the user has no profile yet and may create one any time): the actor keeps
   /// serving but asks to be stopped as soon as it is quiet.
   bool stale = false;
-  /// The user signed in but has no profile yet (compat section 6a: the extension polls
+  /// The user signed in but has no profile yet (PageNow's extension polls
   /// and connects right after sign-up). The actor serves the user's own reads from an
   /// empty state and accepts their sockets; others asking about the user hear "User
   /// not found". A profile change announced (U2 creating it) reloads everything.
@@ -80,7 +80,7 @@ struct user_state {
   /// The view last published, to count the reads it served.
   std::shared_ptr<const polled_view> view;
 
-  // -- presence and live connections (design.md section 5) ----------------------------
+  // -- presence and live connections (docs/api.md, Presence and WebSockets) ---------
   struct live_connection {
     connection_actor handle;
     uint8_t kinds = 0;    ///< the event kinds its path subscribes to

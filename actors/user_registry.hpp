@@ -1,4 +1,4 @@
-// The user registry (design.md section 2): owns the user actors of this node. It
+// The user registry (docs/architecture.md, Actors): owns the user actors of this node. It
 // spawns one on first use, routes every message for a user to it, monitors it, and
 // passivates it after its idle time without losing a message that races with that.
 #pragma once

@@ -1,5 +1,5 @@
 // The accounts actor: registration, login with throttling, refresh token rotation and
-// logout (design.md section 4), over the database, Redis and the password hasher.
+// logout (docs/api.md, Accounts and tokens), over the database, Redis and the password hasher.
 #pragma once
 
 #include "vocabulary/user_interface.hpp"

@@ -1,6 +1,6 @@
 // argon2id password hashing on a bounded pool of detached workers: a hash costs tens
 // of milliseconds of CPU and memory by design, so it never runs on an io thread or a
-// scheduler thread (design.md section 2).
+// scheduler thread (docs/architecture.md, Threads).
 #pragma once
 
 #include "vocabulary/messages.hpp"

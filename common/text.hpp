@@ -1,4 +1,4 @@
-// The one decoder of client text, and the rules built on it (README "Text from
+// The one decoder of client text, and the rules built on it (docs/api.md, "Text from
 // clients"). Pure functions over bytes, no state: every REST body, path or query
 // value and WebSocket frame passes `check` before any library sees it.
 #pragma once

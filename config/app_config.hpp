@@ -67,7 +67,7 @@ struct chat_config {
 
 struct scheduler_config {
   int threads = 2;
-  std::string policy = "sharing";          // "sharing" or "stealing" (design.md section 2, Threads)
+  std::string policy = "sharing";          // "sharing" or "stealing" (docs/architecture.md, Threads)
 };
 
 struct db_config {

@@ -1,6 +1,6 @@
 // The hand-off from an io thread to the actors: a handler that needs one answer from
 // an actor makes the request from a short-lived actor, so no io thread ever waits
-// (design.md section 2, "An I/O thread never waits for an actor").
+// (docs/architecture.md, Threads: an io thread never waits for an actor).
 #pragma once
 
 #include "http/routes.hpp"

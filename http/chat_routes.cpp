@@ -1,4 +1,4 @@
-// Chat over REST (compat section 4: C1-C6, plus cursor paging for replay). Membership
+// Chat over REST (docs/api.md, Chat: C1-C6, plus cursor paging for replay). Membership
 // is checked for every conversation route (the old service had none on C4 and answered
 // 502 elsewhere). Conversations and pages come from the database; replay after a seq
 // from the conversation's actor, whose ring usually covers it.

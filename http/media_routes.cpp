@@ -280,7 +280,7 @@ void get_media(const services& svc, request& req, responder respond) {
 
 // -- invitations ----------------------------------------------------------------------
 
-/// POST /email (compat section 7): queues an invitation. As the old service did, a
+/// POST /email (docs/api.md, Profile images and invitations): queues an invitation. As the old service did, a
 /// request it cannot send answers 200 `{"result": "Failed"}`, which the clients
 /// expect; only a malformed body and an unavailable database are errors.
 void send_invitation(const services& svc, request& req, const identity& who,

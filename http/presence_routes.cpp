@@ -1,4 +1,4 @@
-// Presence over REST (compat section 5: P1 GET /presence, P2 GET /presence/{userId}),
+// Presence over REST (docs/api.md, Presence: P1 GET /presence, P2 GET /presence/{userId}),
 // served by the users' actors, and the answer to a plain GET on a WebSocket path.
 #include "actors/connection_actor.hpp"
 #include "wire/page_privacy.hpp"

@@ -1,5 +1,5 @@
 // Friendships and share notifications on the wire: decoding and validating query
-// parameters and bodies, and shaping replies with the exact keys of compat section 3.
+// parameters and bodies, and shaping replies with the exact keys of docs/api.md.
 #pragma once
 
 #include "vocabulary/messages.hpp"
@@ -31,7 +31,7 @@ constexpr std::size_t max_read_events = 1000;
 
 /// The `limit` and `offset` query parameters: absent, `default_limit` and 0; present,
 /// decimal integers from 0 to 2^31-1, else nullopt with `detail` set. A limit above
-/// `max_limit` is lowered to it (compat section 3 caps silently).
+/// `max_limit` is lowered to it (PageNow's routes capped silently).
 std::optional<list_window> decode_page(const request& req, int32_t default_limit,
                                         int32_t max_limit, std::string& detail);
 

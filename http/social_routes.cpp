@@ -1,5 +1,5 @@
 // Friendships (F1-F10), the friend lists of users (U8-U11), user search (U16, U17)
-// and share notifications (N1-N5) of compat section 3. Each handler validates on the
+// and share notifications (N1-N5) of docs/api.md. Each handler validates on the
 // io thread, then hands one request to the user registry (served by the users'
 // actors, which run writes database first) or, for reads that no actor state
 // serves (search, read and sent notifications), to the database. The hot polled
@@ -19,7 +19,7 @@ namespace {
 /// Social bodies are a few short fields, or up to `max_read_events` event ids.
 constexpr std::size_t social_body_limit = 64 * 1024;
 
-/// F8, U8 and the searches cap limit at 15 (compat section 3); F8 defaults to 10.
+/// F8, U8 and the searches cap limit at 15 (docs/api.md); F8 defaults to 10.
 constexpr int32_t list_cap = 15;
 /// U10 has no cap: a friend list is bounded by users.max_friends anyway.
 constexpr int32_t uncapped = std::numeric_limits<int32_t>::max();
@@ -71,7 +71,7 @@ response rendered(std::string body) {
 }
 
 json count_json(int64_t n) {
-  // SQLAlchemy's default label, which the client reads (compat section 3, U9).
+  // SQLAlchemy's default label, which the client reads (U9, docs/api.md).
   return {{"count_1", n}};
 }
 

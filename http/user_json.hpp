@@ -1,5 +1,5 @@
 // Profiles on the wire: decoding and validating the bodies of the profile routes, and
-// shaping profiles as UserPrivate and UserPublic (compat section 3).
+// shaping profiles as UserPrivate and UserPublic (docs/api.md, Profiles).
 #pragma once
 
 #include "vocabulary/messages.hpp"

@@ -1,4 +1,4 @@
-// The profile routes of compat section 3 (U2-U7, U18): each decodes and validates on
+// The profile routes of docs/api.md, Profiles (U2-U7, U18): each decodes and validates on
 // the io thread, then hands one request to the database facade through a one-shot
 // actor (http/actor_bridge.hpp).
 #include "http/actor_bridge.hpp"

@@ -1,5 +1,5 @@
-// What the HTTP server needs to turn an upgrade request into a WebSocket (design.md
-// section 5): token verification, the user registry, and the gateway's limits.
+// What the HTTP server needs to turn an upgrade request into a WebSocket (docs/api.md,
+// Presence and WebSockets): token verification, the user registry, and the gateway's limits.
 // Beast-free; the sessions themselves live in http/ws_session.cpp.
 #pragma once
 

@@ -1,4 +1,4 @@
-// WebSocket sessions (design.md section 5): the socket side of a connection actor.
+// WebSocket sessions (docs/api.md, Presence and WebSockets): the socket side of a connection actor.
 // Everything here runs on the connection's strand; the actor reaches it through
 // `ws_link`, whose calls are posted onto that strand.
 #include "http/server_impl.hpp"

@@ -1,4 +1,4 @@
-// The database operations of chat (compat section 4, design.md section 3): the narrow
+// The database operations of chat (docs/api.md, Chat; docs/architecture.md, Data model): the narrow
 // interface conversation actors and the message writer hold (a fake in their tests),
 // and the reads that routes make directly. Implemented by the database facade.
 #pragma once

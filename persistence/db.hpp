@@ -1,5 +1,5 @@
 // The database facade: a typed actor in domain terms over a bounded pool of
-// detached workers, each owning one libpqxx connection (design.md section 2).
+// detached workers, each owning one libpqxx connection (docs/architecture.md, Actors).
 #pragma once
 
 #include "vocabulary/messages.hpp"

@@ -1,4 +1,4 @@
-// The group commit of chat messages (design.md section 2): one writer gathers the
+// The group commit of chat messages (docs/architecture.md, Durability): one writer gathers the
 // inserts of every conversation for up to `commit_delay` or `commit_batch` rows and
 // commits them in one transaction, answering each sender after the commit. While a
 // batch commits the next one gathers, so batches grow with the load. A row the database

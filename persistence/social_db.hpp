@@ -48,7 +48,7 @@ using social_db = caf::typed_actor<
 /// The social reads that routes make directly.
 using social_queries = caf::typed_actor<
   /// U16, U17: users other than the caller whose email or full name matches, with
-  /// friendship_state and mutual_friend_count, in compat section 3's ranking.
+  /// friendship_state and mutual_friend_count, in the ranking of U16/U17 (docs/api.md).
   caf::replies_to<atom::search_users, user_search>::with<std::vector<user_summary>>,
   /// F8, F9: the caller's friends and pending requests (both ways) whose email or
   /// full name matches, by first name, last name and id.

@@ -13,7 +13,7 @@ namespace {
 
 // -- SQL ----------------------------------------------------------------------------
 
-/// `column` rendered in UTC without an offset (compat section 1): the clients append
+/// `column` rendered in UTC without an offset (docs/api.md, Conventions): the clients append
 /// `Z` themselves and would misread `+00:00`.
 std::string utc(const std::string& column) {
   return "to_char(" + column + " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US')";

@@ -7,7 +7,7 @@ namespace {
 // -- SQL ----------------------------------------------------------------------------
 
 /// The columns of a `user_profile`, in the form `profile_from_row` reads. Times are
-/// rendered by the server in UTC without an offset (compat section 1): the clients
+/// rendered by the server in UTC without an offset (docs/api.md, Conventions): the clients
 /// append `Z` themselves and would misread `+00:00`.
 const std::string profile_columns = R"(
   user_id, email, first_name, last_name, description,

@@ -13,7 +13,7 @@
 namespace tandem::persistence::users {
 
 /// The allow list every new profile starts with: PageNow's DEFAULT_DOMAIN_ALLOW_ARRAY
-/// (compat section 2a) without its duplicates, in its order.
+/// (the PageNow user service's default) without its duplicates, in its order.
 const std::vector<std::string>& default_domain_allow();
 
 /// The deny list every new profile starts with (DEFAULT_DOMAIN_DENY_ARRAY).

@@ -1,5 +1,5 @@
 // A bounded pool of workers behind one facade actor: the one mechanism under both the
-// database and the Redis facades (design.md section 2, "Bounded everything").
+// database and the Redis facades (docs/operations.md, Limits and budgets).
 //
 // The facade (an event-based actor) owns a `worker_pool` in its state. A handler
 // submits a job and returns its response promise; the pool hands the job to an idle

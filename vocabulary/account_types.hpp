@@ -21,7 +21,7 @@ typename Inspector::result_type inspect(Inspector& f, account& x) {
   return f(caf::meta::type_name("account"), x.user_id, x.email, x.password_hash);
 }
 
-/// What register, login and refresh answer (design.md section 4).
+/// What register, login and refresh answer (docs/api.md, Accounts and tokens).
 struct token_pair {
   std::string user_id;
   std::string access_token;

@@ -1,4 +1,4 @@
-// The chat types that cross actors (compat section 4, design.md sections 2 and 5):
+// The chat types that cross actors (docs/api.md, Chat):
 // messages with their per-conversation seq, conversations as C3 and C4 show them,
 // what a conversation actor loads, and how a message page is asked for.
 #pragma once

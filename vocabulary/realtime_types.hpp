@@ -1,4 +1,4 @@
-// What crosses actors for the real-time side (design.md section 5): the event kinds a
+// What crosses actors for the real-time side (docs/api.md, Presence and WebSockets): the event kinds a
 // WebSocket path subscribes to, the frames pushed to a user's connections, pages and
 // presence as GET /presence shows them, and the gateway's limits.
 #pragma once
@@ -53,7 +53,7 @@ typename Inspector::result_type inspect(Inspector& f, page_info& x) {
   return f(caf::meta::type_name("page_info"), x.url, x.title);
 }
 
-/// A user's presence: online while `page` is set (compat section 5: a blank page is
+/// A user's presence: online while `page` is set (docs/api.md: a blank page is
 /// "online but hiding"); `latest` is the latest non-blank page while online.
 struct presence_state {
   std::string user_id;

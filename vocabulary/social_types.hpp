@@ -1,6 +1,6 @@
 // The social graph and share notification values that cross actors: user cards,
 // friendships and their changes, share notifications, paging and search requests
-// (compat section 3). Included by vocabulary/messages.hpp, which registers them.
+// (docs/api.md). Included by vocabulary/messages.hpp, which registers them.
 #pragma once
 
 #include "vocabulary/user_types.hpp"
@@ -32,14 +32,14 @@ typename Inspector::result_type inspect(Inspector& f, user_card& x) {
            x.description, x.profile_image_extension, x.profile_image_uploaded_at);
 }
 
-/// How two users relate, 0/1/2 on the wire (compat section 2a, friendship_state).
+/// How two users relate, 0/1/2 on the wire (friendship_state, docs/api.md).
 enum class friendship_state : uint8_t {
   none = 0,    ///< No row for the pair.
   pending = 1, ///< A request in either direction, not yet accepted.
   friends = 2, ///< Accepted.
 };
 
-/// UserSummary (compat section 3): a card and how it relates to the caller.
+/// UserSummary (docs/api.md, Friendships): a card and how it relates to the caller.
 /// `mutual_friend_count` is only filled by the searches (null elsewhere on the wire).
 struct user_summary {
   user_card user;

@@ -1,4 +1,4 @@
-// Typed interfaces of the user actors and their registry (design.md section 2): one
+// Typed interfaces of the user actors and their registry (docs/architecture.md, Actors): one
 // actor per user, reached only through the registry, which routes each message by
 // the user id it names.
 #pragma once
@@ -53,7 +53,7 @@ using user_routed = caf::typed_actor<
   caf::replies_to<atom::send_share, std::string, share_request>::with<std::string>,
   /// N5: marks notifications of the user read (event ids in canonical UUID form).
   caf::replies_to<atom::mark_shares_read, std::string, std::vector<std::string>>::with<bool>,
-  // -- presence and live connections (design.md section 5) ------------------------------
+  // -- presence and live connections (docs/api.md, Presence and WebSockets) -----------
   /// A WebSocket of the user opened (user, the event kinds it subscribes to, its
   /// connection actor): the user actor pushes to it until it terminates (monitored).
   /// Beyond ws.max_connections it evicts the oldest and replies only once that one has

@@ -1,5 +1,5 @@
 // The profile types that cross actors: a user's stored profile, what creating and
-// editing one carries, and the page-sharing privacy settings (compat section 2a).
+// editing one carries, and the page-sharing privacy settings (docs/api.md, Profiles).
 #pragma once
 
 #include <caf/all.hpp>
@@ -12,7 +12,7 @@
 
 namespace tandem {
 
-/// Which pages a user shares with friends (compat section 2a, `share_mode`).
+/// Which pages a user shares with friends (`share_mode`, docs/api.md, Profiles).
 enum class share_mode : uint8_t {
   default_none, ///< Share only pages on allow-listed domains.
   default_all,  ///< Share every page except those on deny-listed domains.
@@ -53,7 +53,7 @@ inline std::optional<domain_list> parse_domain_list(std::string_view text) {
 }
 
 /// A user's profile as stored: everything UserPrivate shows and UserPublic filters
-/// (compat section 3). Times and dates are already rendered for the wire, in UTC.
+/// (docs/api.md, Profiles). Times and dates are already rendered for the wire, in UTC.
 struct user_profile {
   std::string user_id;
   std::string email; ///< Copied from the token at creation and on every full update.
@@ -76,7 +76,7 @@ struct user_profile {
   std::vector<std::string> domain_deny;  ///< Lower-case domains, no duplicates.
   /// "png", "jpeg" or "jpg"; set together with profile_image_uploaded_at.
   caf::optional<std::string> profile_image_extension;
-  /// UTC "YYYY-MM-DDTHH:MM:SS.ffffff", without an offset (compat section 1).
+  /// UTC "YYYY-MM-DDTHH:MM:SS.ffffff", without an offset (docs/api.md, Conventions).
   caf::optional<std::string> profile_image_uploaded_at;
 };
 

@@ -1,5 +1,5 @@
-// The frames waiting for one WebSocket while a write is in flight (design.md section
-// 5, slow consumers): bounded, and coalescing frames that carry the same key (the
+// The frames waiting for one WebSocket while a write is in flight (docs/api.md,
+// Presence and WebSockets: slow consumers): bounded, and coalescing frames that carry the same key (the
 // latest presence of a friend replaces the one still queued).
 #pragma once
 

@@ -1,5 +1,5 @@
-// Which page a user's friends may see (compat sections 5 and 6a, enforced on the
-// server): the registrable domain of a URL by the Public Suffix List (libpsl, private
+// Which page a user's friends may see (docs/api.md, Presence and WebSockets;
+// enforced on the server): the registrable domain of a URL by the Public Suffix List (libpsl, private
 // suffixes such as github.io included, as the extension's psl.js does), and the
 // share rule of the user's share_mode and domain lists.
 #pragma once

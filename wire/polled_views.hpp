@@ -1,7 +1,7 @@
 // The hot polled reads of a user (F4, N3 unread, U10 about oneself), rendered to JSON
 // by the user's actor whenever its state changes and pinned here, so that an io thread
-// answers them with no hand-off to the actors (design.md section 8: 50k polled reads/s
-// per node). The actor stays the only writer of its state: a view is immutable,
+// answers them with no hand-off to the actors (BENCHMARKS.md, Targets: 50k polled
+// reads/s per node). The actor stays the only writer of its state: a view is immutable,
 // replaced as a whole after each change (before the change's write is answered), and
 // withdrawn when the actor ends. A user without a view is served by the actor path.
 #pragma once

@@ -1,6 +1,6 @@
 // JSON shapes shared by the REST routes and the WebSocket pushes, so that a friend
 // request or a share notification looks the same whichever way it reaches a client
-// (compat section 3).
+// (docs/api.md).
 #pragma once
 
 #include "vocabulary/social_types.hpp"

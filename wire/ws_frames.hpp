@@ -1,5 +1,5 @@
-// The frames the gateway pushes (design.md section 5; compat sections 4 and 5 for
-// update-presence and presence-timeout), rendered once per event as JSON text.
+// The frames the gateway pushes (docs/api.md, Presence and WebSockets;
+// update-presence and presence-timeout as PageNow's), rendered once per event as JSON text.
 #pragma once
 
 #include "vocabulary/chat_types.hpp"
@@ -30,7 +30,7 @@ ws_push friend_request(const user_card& requester, const std::string& requested_
 ws_push friend_accepted(const user_card& accepter, const std::string& accepted_at);
 
 /// `{"type":"new-message","messageId","tempMessageId","conversationId","senderId",
-/// "content","sentAt","seq"}` (compat section 4 plus seq).
+/// "content","sentAt","seq"}` (PageNow's, plus seq).
 ws_push new_message(const chat_message& m);
 
 /// `{"type":"read-messages","conversationId","userId"}`, to the reader's sockets.

@@ -1,4 +1,4 @@
--- wrk script: the polls of design.md section 8, each request by the next user in turn
+-- wrk script: the polls of BENCHMARKS.md "Targets", each request by the next user in turn
 -- (every user's token, from the file named by TANDEM_BENCH_TOKENS), cycling through the
 -- extension's two badge polls and a friend list.
 local users = dofile(os.getenv("TANDEM_BENCH_TOKENS"))

@@ -104,7 +104,7 @@ TEST_CASE_METHOD(connection_fixture, "a connection registers before the handshak
     CHECK(link->accepted);
     CHECK(!link->refused);
   }
-  SECTION("a user without a profile yet is accepted too (compat section 6a)") {
+  SECTION("a user without a profile yet is accepted too (PageNow's extension connects before sign-up)") {
     open("nobody");
     CHECK(link->accepted);
     CHECK(!link->refused);

@@ -305,7 +305,7 @@ TEST_CASE_METHOD(presence_fixture,
                  "without reconnecting",
                  "[presence]") {
   inbox dan_box, ann_box;
-  connect("dan", &dan_box);  // signed in, no profile yet (compat section 6a)
+  connect("dan", &dan_box);  // signed in, no profile yet (docs/api.md)
   connect("ann", &ann_box);
   update("dan", "https://example.org/", "Before");
   REQUIRE(dan_box.frames.size() == 1);

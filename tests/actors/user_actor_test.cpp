@@ -226,7 +226,7 @@ TEST_CASE_METHOD(users_fixture,
                  "a user without a profile reads empty lists, is not found by others, and is "
                  "not kept",
                  "[users]") {
-  // compat section 6a: the extension polls right after sign-up, before U2.
+  // PageNow's extension polls right after sign-up, before U2.
   auto in = ask<std::vector<relation>>(atom::incoming_requests_v, std::string{"ghost"});
   REQUIRE(in.value);
   CHECK(in.value->empty());

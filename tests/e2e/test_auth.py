@@ -1,4 +1,4 @@
-"""Accounts and tokens over real HTTP (design.md section 4): registration, login, refresh
+"""Accounts and tokens over real HTTP (docs/api.md, Accounts and tokens): registration, login, refresh
 rotation with replay detection, logout, throttling, every forged token against a
 protected route, external RS256 ID tokens, and the production key rules.
 

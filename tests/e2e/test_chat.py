@@ -1,4 +1,4 @@
-"""Chat over REST and real WebSockets (issue 6; compat section 4, design section 5): the
+"""Chat over REST and real WebSockets (issue 6; docs/api.md, Chat): the
 conversation routes C1-C6 with their validation, direct conversations deduplicated per pair
 (also under concurrent creation), the unread flag and count, compat and cursor paging of
 messages; live delivery of new-message to every chat socket of every member, idempotent

@@ -1,5 +1,5 @@
 """Profile images and invitations over real HTTP: the built-in media store that stands in
-for S3 presigned URLs (compat section 3, U12-U15) and POST /email (compat section 7).
+for S3 presigned URLs (U12-U15) and POST /email (docs/api.md, Profile images and invitations).
 
 Access tokens come from tandem_tokens (HS256 with the key the node is given); expired media
 URLs are signed here with the node's media key, so that no test waits for a clock.
@@ -24,7 +24,7 @@ from tandem_tokens import mint_token, sign_media_url
 JWT_KEY = "e2e-media-signing-key-" + "j" * 32
 MEDIA_KEY = "e2e-media-url-key-" + "m" * 32
 MAX_BYTES = 2 * 1024 * 1024
-# compat section 1: UTC without an offset; the clients append the Z themselves.
+# docs/api.md, Conventions: UTC without an offset; the clients append the Z themselves.
 TIMESTAMP = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z?$"
 
 

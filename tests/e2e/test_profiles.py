@@ -1,4 +1,4 @@
-"""Profiles over real HTTP (compat section 3: U2-U7, U18): exact key sets, null rules,
+"""Profiles over real HTTP (docs/api.md, Profiles: U2-U7, U18): exact key sets, null rules,
 validation, timestamps, and the 404 that the clients read as "not registered yet".
 
 Access tokens are minted by tandem_tokens (HS256 with the key the node is given), so these
@@ -25,7 +25,7 @@ PRIVATE_KEYS = PUBLIC_KEYS | {
 }
 DEFAULT_DENY = ["facebook.com", "instagram.com", "amazon.com", "twitter.com", "messenger.com",
                 "google.com"]
-# compat section 1: UTC without an offset; the clients append the Z themselves.
+# docs/api.md, Conventions: UTC without an offset; the clients append the Z themselves.
 TIMESTAMP = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?$"
 
 

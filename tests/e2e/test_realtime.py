@@ -1,4 +1,4 @@
-"""The real-time gateway over real WebSockets (issue 5; compat sections 5 and 6a): handshake
+"""The real-time gateway over real WebSockets (issue 5; docs/api.md, Presence and WebSockets): handshake
 refusals, presence fan-out to friends only, server-side privacy, going offline by closing or
 by timing out, bad frames, the connection cap, the presence REST routes (P1, P2), live
 friendship and share pushes, and which event kinds each path gets.
@@ -42,7 +42,7 @@ DOMAIN = "example.co.uk"
 CARD_KEYS = {"user_id", "first_name", "last_name", "description", "profile_image_uploaded_at",
              "profile_image_extension"}
 INFO_KEYS = {"user_id", "first_name", "last_name", "profile_image_extension"}
-# compat section 1: UTC without an offset.
+# docs/api.md, Conventions: UTC without an offset.
 TIMESTAMP = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?$"
 PROFILE_KEYS = ("first_name", "last_name", "description", "share_mode", "domain_allow_array",
                 "domain_deny_array", "gender", "school", "work", "location", "email_public",
@@ -358,7 +358,7 @@ class Handshake(RealtimeCase):
         self.scenario(body)
 
     def test_a_user_without_a_profile_yet_connects_and_goes_on_once_it_is_created(self):
-        # compat section 6a: the extension connects and polls as soon as it has a token,
+        # PageNow's extension connects and polls as soon as it has a token,
         # before the popup's sign-up (U2); the old services answered 200 and accepted.
         ann = self.person("Ann", "A")
         ann.share_all()

@@ -27,7 +27,7 @@ RECEIVED_KEYS = {"event_id", "user_id", "sent_at", "url", "title", "seen_at", "f
                  "last_name", "profile_image_extension"}
 SENT_KEYS = {"event_id", "url", "title", "sent_at", "sent_to", "not_seen_count", "first_name",
              "last_name", "profile_image_extension"}
-# compat section 1: UTC without an offset; the clients append the Z themselves.
+# docs/api.md, Conventions: UTC without an offset; the clients append the Z themselves.
 TIMESTAMP = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?$"
 UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 
@@ -241,7 +241,7 @@ class Social(NodeTestCase):
                          path_of("users", "id", target, "mutual-friends", "count")):
                 status, reply = ann.call("GET", path)
                 self.assertEqual((status, reply), (404, {"detail": "User not found"}), path)
-        # compat section 6a: the extension polls these from sign-in on, before sign-up;
+        # PageNow's extension polls these from sign-in on, before sign-up;
         # the old services answered 200 [] (twice: once with a live actor, once without).
         for _ in range(2):
             self.assertEqual(ghost.call("GET", "/friendship/requests"), (200, []))

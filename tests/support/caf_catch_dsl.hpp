@@ -1,4 +1,5 @@
-// Bridges CAF's deterministic test DSL onto Catch2 (toolchain.md section 4.2).
+// Bridges CAF's deterministic test DSL onto Catch2: CAF's check macros become Catch2's,
+// and Catch2's FAIL is the one CAF 0.17.6's dsl.hpp calls without defining it.
 // Include it last: dsl.hpp defines the lowercase macros expect/allow/inject and `_`.
 #pragma once
 

@@ -1,5 +1,5 @@
-// Registrable domains by the Public Suffix List and the share rule (compat sections 5
-// and 6a), and the paths' subscriptions.
+// Registrable domains by the Public Suffix List and the share rule (docs/api.md,
+// Presence and WebSockets), and the paths' subscriptions.
 #include "actors/connection_actor.hpp"
 #include "wire/page_privacy.hpp"
 

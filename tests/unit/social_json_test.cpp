@@ -118,7 +118,7 @@ TEST_CASE("search text loses its outer backslashes and LIKE escapes the rest", "
   CHECK(persistence::social::like_escape("50%_a\\b") == "50\\%\\_a\\\\b");
 }
 
-TEST_CASE("wire shapes carry exactly the keys of compat section 3", "[social]") {
+TEST_CASE("wire shapes carry exactly the keys of docs/api.md", "[social]") {
   relation rel{{"u", "F", "L", "d", std::string{"png"}, std::string{"2024-01-01T00:00:00.000001"}},
                {"me", "u", "2024-01-02T00:00:00.000000", caf::none}};
   auto keys = [](const json& j) {

@@ -1,5 +1,5 @@
 // Profiles on the wire: validation of the profile bodies and the exact shapes of
-// UserPrivate and UserPublic (compat section 3).
+// UserPrivate and UserPublic (docs/api.md, Profiles).
 #include "http/user_json.hpp"
 #include "persistence/users_repo.hpp"
 
