@@ -3,7 +3,7 @@
 #include "vocabulary/messages.hpp"
 #include "auth/accounts.hpp"
 #include "actors/connection_actor.hpp"
-#include "actors/conversation_actor.hpp"
+#include "actors/conversation_registry.hpp"
 #include "auth/external_identities.hpp"
 #include "wire/page_privacy.hpp"
 #include "auth/password_hasher.hpp"
