@@ -3,7 +3,7 @@
 #include "vocabulary/messages.hpp"
 #include "auth/accounts.hpp"
 #include "actors/connection_actor.hpp"
-#include "actors/conversation_actor.hpp"
+#include "actors/conversation_registry.hpp"
 #include "auth/external_identities.hpp"
 #include "wire/page_privacy.hpp"
 #include "auth/password_hasher.hpp"
@@ -55,6 +55,23 @@ std::string one_line(std::string text) {
   while (!text.empty() && text.back() == ' ')
     text.pop_back();
   return text;
+}
+
+/// The samples of a registry of keyed actors (`kind` "user" or "conversation").
+std::string registry_samples(const std::string& kind, const registry_counters& c) {
+  using http::metrics;
+  auto sample = [&](const char* type, const std::string& name, const std::string& help,
+                    uint64_t value) {
+    return metrics::sample(type, ("tandem_" + kind + name).c_str(), help.c_str(), value);
+  };
+  return sample("gauge", "_actors", "Live " + kind + " actors.", c.live)
+         + sample("counter", "_actors_spawned_total", "Started " + kind + " actors.", c.spawned)
+         + sample("counter", "_actors_passivated_total",
+                  "Passivated " + kind + " actors: stopped after their idle time.", c.passivated)
+         + sample("counter", "_actors_died_total",
+                  "Crashed " + kind + " actors: terminated on their own.", c.died)
+         + sample("counter", "_registry_routed_total",
+                  "Messages the " + kind + " registry handed to its actors.", c.routed);
 }
 
 /// Connects once and applies pending migrations; the node refuses to start
@@ -157,7 +174,8 @@ int serve(const config::app_config& cfg) {
   auto views = std::make_shared<polled_views>();
   auto user_cfg = user_settings_from(cfg);
   user_cfg.views = views;
-  auto users = spawn_user_registry(sys, db, user_cfg);
+  auto user_counters = std::make_shared<registry_counters>();
+  auto users = spawn_user_registry(sys, db, user_cfg, user_counters);
   auto purge_counters = std::make_shared<request_purge_counters>();
   auto purge = spawn_request_purge(sys, db, request_purge_settings_from(cfg), purge_counters);
   auto accounts = spawn_accounts(
@@ -166,7 +184,9 @@ int serve(const config::app_config& cfg) {
   auto writer_counters = std::make_shared<persistence::message_writer_counters>();
   auto writer = persistence::spawn_message_writer(sys, db, message_writer_settings_from(cfg),
                                                   writer_counters);
-  auto chats = spawn_conversation_registry(sys, db, writer, users, chat_settings_from(cfg));
+  auto chat_counters = std::make_shared<registry_counters>();
+  auto chats = spawn_conversation_registry(sys, db, writer, users, chat_settings_from(cfg),
+                                           chat_counters);
   // URLs name this node's bound port when media.public_url is empty: set after start.
   auto media_urls = std::make_shared<http::media_url_signer>(
     std::move(media_url_key), cfg.media.public_url, cfg.http.address,
@@ -224,6 +244,10 @@ int serve(const config::app_config& cfg) {
   stats.add_collector([purge_counters] {
     return metrics::sample("counter", "tandem_friend_requests_expired_total",
                            "Expired friend requests deleted.", purge_counters->purged);
+  });
+  stats.add_collector([user_counters, chat_counters] {
+    return registry_samples("user", *user_counters)
+           + registry_samples("conversation", *chat_counters);
   });
   uint16_t port = 0;
   try {

@@ -2,15 +2,12 @@
 
 #include "actors/passivation.hpp"
 #include "wire/ws_frames.hpp"
-#include "common/token_bucket.hpp"
 #include "config/log.hpp"
 
 #include <sodium.h>
 
 #include <algorithm>
-#include <cmath>
 #include <ctime>
-#include <unordered_map>
 
 namespace tandem {
 
@@ -213,6 +210,8 @@ void schedule_tick(self_pointer self) {
   self->delayed_send(self, self->state.settings.idle_timeout, atom::tick_v, true);
 }
 
+} // namespace
+
 conversation_actor::behavior_type
 conversation_impl(self_pointer self, std::string id, persistence::chat_db db,
                   persistence::message_writer_actor writer, user_registry_actor users,
@@ -352,129 +351,6 @@ conversation_impl(self_pointer self, std::string id, persistence::chat_db db,
     },
     [self](atom::passivate) { self->quit(); },
   };
-}
-
-// -- the registry ------------------------------------------------------------------------------
-
-struct registry_state {
-  struct entry {
-    conversation_actor actor;
-    uint64_t routed = 0;
-  };
-
-  persistence::chat_db db;
-  persistence::message_writer_actor writer;
-  user_registry_actor users;
-  chat_settings settings;
-  std::unordered_map<std::string, entry> entries;
-  std::unordered_map<caf::actor_addr, std::string> ids;
-  keyed_token_buckets<std::string> messages;       ///< chat.rate_per_s, chat.rate_burst
-  keyed_token_buckets<std::string> conversations;  ///< chat.conversations_per_hour, _burst
-
-  registry_state() = default;
-  registry_state(const registry_state&) = delete;
-  registry_state& operator=(const registry_state&) = delete;
-
-  ~registry_state() {
-    for (auto& kvp : entries)
-      caf::anon_send_exit(kvp.second.actor, caf::exit_reason::user_shutdown);
-  }
-
-  static inline const char* name = "tandem.conversation_registry";
-};
-
-using registry_pointer = conversation_registry_actor::stateful_pointer<registry_state>;
-
-template <class... Ts>
-auto route(registry_pointer self, const std::string& id, Ts&&... xs) {
-  auto& st = self->state;
-  auto i = st.entries.find(id);
-  if (i == st.entries.end()) {
-    auto actor = self->spawn(conversation_impl, id, st.db, st.writer, st.users, st.settings,
-                             conversation_registry_actor{self});
-    self->monitor(actor);
-    st.ids.emplace(actor.address(), id);
-    i = st.entries.emplace(id, registry_state::entry{actor, 0}).first;
-  }
-  ++i->second.routed;
-  return self->delegate(i->second.actor, std::forward<Ts>(xs)...);
-}
-
-conversation_registry_actor::behavior_type
-registry_impl(registry_pointer self, persistence::chat_db db,
-              persistence::message_writer_actor writer, user_registry_actor users,
-              chat_settings settings) {
-  auto& st = self->state;
-  st.db = std::move(db);
-  st.writer = std::move(writer);
-  st.users = std::move(users);
-  st.settings = settings;
-  st.messages = {static_cast<double>(settings.rate_per_s),
-                 static_cast<double>(settings.rate_burst)};
-  st.conversations = {settings.conversations_per_hour / 3600.0,
-                      static_cast<double>(settings.conversations_burst)};
-  self->set_down_handler([self](caf::down_msg& msg) {
-    auto& st = self->state;
-    auto i = st.ids.find(msg.source);
-    if (i == st.ids.end())
-      return;
-    log::warn("conversation actor terminated",
-              {{"conversation", i->second}, {"reason", describe(msg.reason)}});
-    st.entries.erase(i->second);
-    st.ids.erase(i);
-  });
-  return {
-    [self](atom::send_message a, const std::string& id, const std::string& sender,
-           const std::string& temp_id, const std::string& content) -> caf::result<chat_message> {
-      if (self->state.messages.take(sender, self->clock().now()) > 0)
-        return caf::make_error(errc::rate_limited,
-                               "Rate limit exceeded: at most "
-                                 + std::to_string(self->state.settings.rate_per_s)
-                                 + " messages per second");
-      return route(self, id, a, id, sender, temp_id, content);
-    },
-    [self](atom::mark_read a, const std::string& id, const std::string& reader) {
-      return route(self, id, a, id, reader);
-    },
-    [self](atom::typing a, const std::string& id, const std::string& user) {
-      return route(self, id, a, id, user);
-    },
-    [self](atom::leave_conversation a, const std::string& id, const std::string& user) {
-      return route(self, id, a, id, user);
-    },
-    [self](atom::messages_after a, const std::string& id, const std::string& caller, int64_t after,
-           int32_t limit) { return route(self, id, a, id, caller, after, limit); },
-    [self](atom::create_conversation, const std::string& user) -> caf::result<bool> {
-      auto wait = self->state.conversations.take(user, self->clock().now());
-      if (wait > 0)
-        return caf::make_error(errc::rate_limited,
-                               "Too many new conversations; try again later",
-                               static_cast<int64_t>(std::ceil(wait)));
-      return true;
-    },
-    [self](atom::idle, const std::string& id, uint64_t handled) {
-      // Removed only when every message routed to it was handled (see user_registry).
-      auto& st = self->state;
-      auto i = st.entries.find(id);
-      if (i == st.entries.end() || i->second.routed != handled)
-        return;
-      auto actor = i->second.actor;
-      st.entries.erase(i);
-      st.ids.erase(actor.address());
-      self->demonitor(actor.address());
-      self->send(actor, atom::passivate_v);
-    },
-  };
-}
-
-} // namespace
-
-conversation_registry_actor spawn_conversation_registry(caf::actor_system& sys,
-                                                        persistence::chat_db db,
-                                                        persistence::message_writer_actor writer,
-                                                        user_registry_actor users,
-                                                        chat_settings settings) {
-  return sys.spawn(registry_impl, std::move(db), std::move(writer), std::move(users), settings);
 }
 
 } // namespace tandem

@@ -58,6 +58,9 @@ using conversation_registry_actor = conversation_routed::extend<
   /// it; chat.conversations_per_hour, chat.conversations_burst): true, or
   /// `errc::rate_limited` with the seconds to wait.
   caf::replies_to<atom::create_conversation, std::string>::with<bool>,
+  /// From a conversation actor idle for chat.idle_timeout_s with nothing in flight: the
+  /// conversation and how many routed messages it has handled. Void unless it comes
+  /// from the conversation's live actor and the registry routed exactly that many.
   caf::reacts_to<atom::idle, std::string, uint64_t>>;
 
 /// The chat.* keys, and http.request_timeout_ms for the requests actors make.
@@ -126,10 +129,12 @@ struct conversation_state {
   void remember(const chat_message& m);
 };
 
-conversation_registry_actor spawn_conversation_registry(caf::actor_system& sys,
-                                                        persistence::chat_db db,
-                                                        persistence::message_writer_actor writer,
-                                                        user_registry_actor users,
-                                                        chat_settings settings);
+/// The behavior of the actor of conversation `id`; spawned by the registry only
+/// (conversation_registry.hpp).
+conversation_actor::behavior_type
+conversation_impl(conversation_actor::stateful_pointer<conversation_state> self, std::string id,
+                  persistence::chat_db db, persistence::message_writer_actor writer,
+                  user_registry_actor users, chat_settings settings,
+                  conversation_registry_actor registry);
 
 } // namespace tandem

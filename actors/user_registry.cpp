@@ -1,7 +1,5 @@
 #include "actors/user_registry.hpp"
 
-#include "config/log.hpp"
-
 #include <algorithm>
 #include <chrono>
 #include <string>
@@ -13,56 +11,23 @@ namespace tandem {
 namespace {
 
 struct user_registry_state {
-  /// A live user actor and how many messages the registry routed to it.
-  struct entry {
-    user_actor actor;
-    uint64_t routed = 0;
-  };
-
   persistence::social_db db;
   user_settings settings;
-  std::unordered_map<std::string, entry> entries;
-  /// The user of each live actor, to match a down message to its entry.
-  std::unordered_map<caf::actor_addr, std::string> users;
+  keyed_actors<user_actor> actors{"user"};
   /// Users with live connections, and the event kinds those subscribe to (from their
   /// actors, `live_connections`): pushes toward anyone else are not sent.
   std::unordered_map<std::string, uint8_t> connected;
-  user_registry_stats stats;
-
-  user_registry_state() = default;
-  user_registry_state(const user_registry_state&) = delete;
-  user_registry_state& operator=(const user_registry_state&) = delete;
-
-  ~user_registry_state() {
-    // The registry is going away: its actors would be unreachable.
-    for (auto& kvp : entries)
-      caf::anon_send_exit(kvp.second.actor, caf::exit_reason::user_shutdown);
-  }
 
   static inline const char* name = "tandem.user_registry";
 };
 
 using self_pointer = user_registry_actor::stateful_pointer<user_registry_state>;
 
-/// The entry of `user`, spawning (and monitoring) its actor on first use.
-user_registry_state::entry& entry_of(self_pointer self, const std::string& user) {
-  auto& st = self->state;
-  if (auto i = st.entries.find(user); i != st.entries.end())
-    return i->second;
-  auto actor = self->spawn(user_actor_impl, user, st.db, user_registry_actor{self}, st.settings);
-  self->monitor(actor);
-  st.users.emplace(actor.address(), user);
-  ++st.stats.spawned;
-  return st.entries.emplace(user, user_registry_state::entry{actor, 0}).first->second;
-}
-
 /// Hands the request being handled to the actor of `user`, which answers the
 /// original sender directly.
 template <class... Ts>
 auto route(self_pointer self, const std::string& user, Ts&&... xs) {
-  auto& e = entry_of(self, user);
-  ++e.routed;
-  return self->delegate(e.actor, std::forward<Ts>(xs)...);
+  return self->state.actors.route(self, user, std::forward<Ts>(xs)...);
 }
 
 /// Like `route` for what a user actor only needs while it lives: without one, answer
@@ -71,21 +36,14 @@ auto route(self_pointer self, const std::string& user, Ts&&... xs) {
 template <class Reply, class... Ts>
 caf::result<Reply> route_if_live(self_pointer self, const std::string& user, Reply fallback,
                                  Ts&&... xs) {
-  auto i = self->state.entries.find(user);
-  if (i == self->state.entries.end())
-    return fallback;
-  ++i->second.routed;
-  return self->delegate(i->second.actor, std::forward<Ts>(xs)...);
+  return self->state.actors.route_if_live(self, user, std::move(fallback),
+                                          std::forward<Ts>(xs)...);
 }
 
-/// Like `route_if_live` for messages without a reply.
+/// Like `route_if_live` for messages without a reply: dropped without an actor.
 template <class... Ts>
 void send_if_live(self_pointer self, const std::string& user, Ts&&... xs) {
-  auto i = self->state.entries.find(user);
-  if (i == self->state.entries.end())
-    return;
-  ++i->second.routed;
-  self->send(i->second.actor, std::forward<Ts>(xs)...);
+  self->state.actors.send_if_live(self, user, std::forward<Ts>(xs)...);
 }
 
 /// Routes `push` to the actor of `user` if the user has a live connection for its
@@ -114,43 +72,22 @@ void fan_out(self_pointer self, const std::vector<std::string>& to, const ws_pus
   gateway.counters->offline_skipped += skipped;
 }
 
-/// Removes the entry of an actor that reported itself idle, then tells it to stop,
-/// unless a message was routed to it after it counted: then it is not idle, and it
-/// will report again. Since the entry goes first, any later message spawns a fresh
-/// actor that loads from the database, which has every write the old one made.
-void on_idle(self_pointer self, const std::string& user, uint64_t handled) {
-  auto& st = self->state;
-  auto i = st.entries.find(user);
-  if (i == st.entries.end() || i->second.routed != handled
-      || i->second.actor.address() != caf::actor_cast<caf::actor_addr>(self->current_sender()))
-    return;
-  auto actor = i->second.actor;
-  st.entries.erase(i);
-  st.users.erase(actor.address());
-  st.connected.erase(user);
-  self->demonitor(actor.address());
-  ++st.stats.passivated;
-  self->send(actor, atom::passivate_v);
-}
-
-void on_down(self_pointer self, const caf::down_msg& msg) {
-  auto& st = self->state;
-  auto i = st.users.find(msg.source);
-  if (i == st.users.end())
-    return;
-  log::warn("user actor terminated", {{"user", i->second}, {"reason", describe(msg.reason)}});
-  st.entries.erase(i->second);
-  st.connected.erase(i->second);
-  st.users.erase(i);
-  ++st.stats.died;
-}
-
-user_registry_actor::behavior_type user_registry_impl(self_pointer self,
-                                                      persistence::social_db db,
-                                                      user_settings settings) {
+user_registry_actor::behavior_type
+user_registry_impl(self_pointer self, persistence::social_db db, user_settings settings,
+                   std::shared_ptr<registry_counters> counters) {
   self->state.db = std::move(db);
   self->state.settings = settings;
-  self->set_down_handler([self](caf::down_msg& msg) { on_down(self, msg); });
+  self->state.actors.setup(
+    [self](const std::string& user) {
+      auto& st = self->state;
+      return self->spawn(user_actor_impl, user, st.db, user_registry_actor{self}, st.settings);
+    },
+    std::move(counters));
+  self->set_down_handler([self](caf::down_msg& msg) {
+    // A user without an actor has no connection.
+    if (auto user = self->state.actors.on_down(msg))
+      self->state.connected.erase(*user);
+  });
   return {
     [self](atom::lookup_friendship a, const std::string& user, const std::string& other) {
       return route(self, user, a, user, other);
@@ -209,11 +146,7 @@ user_registry_actor::behavior_type user_registry_impl(self_pointer self,
       fan_out(self, to, push);
     },
     [self](atom::live_connections, const std::string& user, uint8_t kinds) {
-      // Only from the user's current actor: a late report of a stopped one is void.
-      auto i = self->state.entries.find(user);
-      if (i == self->state.entries.end()
-          || i->second.actor.address()
-               != caf::actor_cast<caf::actor_addr>(self->current_sender()))
+      if (!self->state.actors.from_live(self, user))
         return;
       if (kinds == 0)
         self->state.connected.erase(user);
@@ -232,12 +165,12 @@ user_registry_actor::behavior_type user_registry_impl(self_pointer self,
       return route(self, user, a, user);
     },
     [self](atom::idle, const std::string& user, uint64_t handled) {
-      on_idle(self, user, handled);
+      if (self->state.actors.on_idle(self, user, handled))
+        self->state.connected.erase(user);
     },
     [self](atom::stats) {
-      auto st = self->state.stats;
-      st.live = self->state.entries.size();
-      return st;
+      const auto& c = self->state.actors.counters();
+      return user_registry_stats{c.live, c.spawned, c.passivated, c.died};
     },
   };
 }
@@ -259,8 +192,9 @@ user_settings user_settings_from(const config::app_config& cfg) {
 }
 
 user_registry_actor spawn_user_registry(caf::actor_system& sys, persistence::social_db db,
-                                        user_settings settings) {
-  return sys.spawn(user_registry_impl, std::move(db), settings);
+                                        user_settings settings,
+                                        std::shared_ptr<registry_counters> counters) {
+  return sys.spawn(user_registry_impl, std::move(db), settings, std::move(counters));
 }
 
 } // namespace tandem

@@ -4,11 +4,14 @@
 #pragma once
 
 #include "vocabulary/user_interface.hpp"
+#include "actors/registry.hpp"
 #include "actors/user_actor.hpp"
 #include "config/app_config.hpp"
 #include "persistence/social_db.hpp"
 
 #include <caf/all.hpp>
+
+#include <memory>
 
 namespace tandem {
 
@@ -16,8 +19,9 @@ namespace tandem {
 user_settings user_settings_from(const config::app_config& cfg);
 
 /// Spawns the registry; the user actors it spawns use `db`. Stopping the registry
-/// stops every user actor it owns.
-user_registry_actor spawn_user_registry(caf::actor_system& sys, persistence::social_db db,
-                                        user_settings settings);
+/// stops every user actor it owns. `counters` are the registry's, for /metrics.
+user_registry_actor spawn_user_registry(
+  caf::actor_system& sys, persistence::social_db db, user_settings settings,
+  std::shared_ptr<registry_counters> counters = std::make_shared<registry_counters>());
 
 } // namespace tandem

@@ -2,7 +2,7 @@
 // deterministic scheduler, over an in-memory fake of the chat database: the order of
 // seq under concurrent senders, idempotent tempMessageIds, read cursors, replay from
 // the ring and past it, group commit, and failed commits that leave nothing visible.
-#include "actors/conversation_actor.hpp"
+#include "actors/conversation_registry.hpp"
 
 #include <caf/all.hpp>
 
@@ -34,6 +34,7 @@ struct chat_store {
   std::vector<std::size_t> batches; ///< size of every committed insert
   int page_queries = 0;
   int cursor_writes = 0;
+  int loads = 0;
   caf::error fail_next_insert;
 
   const chat_message* find(const std::string& id, const std::string& sender,
@@ -56,6 +57,7 @@ struct chat_store {
 persistence::chat_db::behavior_type fake_chat_db(persistence::chat_db::pointer, chat_store* store) {
   return {
     [=](atom::load_conversation, const std::string& id, int32_t limit) -> caf::result<conversation_snapshot> {
+      ++store->loads;
       if (store->members.count(id) == 0)
         return caf::make_error(errc::not_found, "Conversation not found");
       conversation_snapshot snap;
@@ -134,6 +136,7 @@ struct chat_fixture {
   conversation_registry_actor registry;
   std::shared_ptr<persistence::message_writer_counters> counters
     = std::make_shared<persistence::message_writer_counters>();
+  std::shared_ptr<registry_counters> actors = std::make_shared<registry_counters>();
 
   chat_fixture() {
     store.members[conv] = {"ann", "bob", "cid"};
@@ -158,7 +161,8 @@ struct chat_fixture {
     settings.conversations_per_hour = 3600;  // one a second
     settings.conversations_burst = 2;
     registry = spawn_conversation_registry(sys, db, writer,
-                                           caf::actor_cast<user_registry_actor>(pushes), settings);
+                                           caf::actor_cast<user_registry_actor>(pushes), settings,
+                                           actors);
     sched.run();
   }
 
@@ -420,4 +424,46 @@ TEST_CASE_METHOD(chat_fixture,
   auto sent = message("ann", "t1");
   settle();
   CHECK(sent->value);
+}
+
+TEST_CASE_METHOD(chat_fixture,
+                 "an idle report that is not from the conversation's actor leaves the actor be",
+                 "[chat]") {
+  auto type = [&](const char* user) {
+    auto typed = send<bool>(atom::typing_v, std::string{conv}, std::string{user});
+    sched.run();  // no timer fires: the actor stays
+    REQUIRE(typed->value == true);
+  };
+  type("ann");
+  REQUIRE(store.loads == 1);
+  // The count the registry routed, but from someone else (a stale or foreign actor).
+  caf::anon_send(registry, atom::idle_v, std::string{conv}, uint64_t{1});
+  sched.run();
+  type("bob");
+  CHECK(store.loads == 1);
+  CHECK(pushed["ann"].size() == 1);
+}
+
+TEST_CASE_METHOD(chat_fixture,
+                 "the registry counts the conversation actors it spawned, routed to and "
+                 "passivated",
+                 "[chat]") {
+  send<bool>(atom::typing_v, std::string{conv}, std::string{"ann"});
+  send<bool>(atom::typing_v, std::string{conv}, std::string{"bob"});
+  sched.run();
+  CHECK(actors->live == 1);
+  CHECK(actors->spawned == 1);
+  CHECK(actors->routed == 2);
+  CHECK(actors->passivated == 0);
+  settle();  // the idle timer fires with nothing in flight: the actor goes
+  CHECK(actors->live == 0);
+  CHECK(actors->passivated == 1);
+  auto next = message("cid", "c1");
+  sched.run();
+  CHECK(actors->live == 1);
+  CHECK(actors->spawned == 2);
+  CHECK(actors->routed == 3);
+  CHECK(actors->died == 0);
+  settle();
+  CHECK(next->value);
 }

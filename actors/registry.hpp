@@ -1,0 +1,197 @@
+// One actor per key, and the protocol that every registry of keyed actors runs: it
+// routes each message for a key to the key's actor, spawning and monitoring the actor
+// on first use, and passivates an idle actor without losing a message that races with
+// that (passivation.hpp is the actor's half). The user and conversation registries hold
+// one each, beside their own messages and what they know of their actors.
+#pragma once
+
+#include "config/log.hpp"
+#include "vocabulary/messages.hpp"
+
+#include <caf/all.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <utility>
+
+namespace tandem {
+
+/// A registry's counters: written by its actor only, read by /metrics on other threads
+/// and by tests.
+struct registry_counters {
+  std::atomic<uint64_t> live{0};       ///< Actors registered now.
+  std::atomic<uint64_t> spawned{0};    ///< Actors started since the registry started.
+  std::atomic<uint64_t> passivated{0}; ///< Actors stopped after their idle time.
+  std::atomic<uint64_t> died{0};       ///< Actors that terminated on their own.
+  std::atomic<uint64_t> routed{0};     ///< Messages handed to an actor.
+};
+
+/// Where the actor of a key lives, asked before every routed message. Today each key's
+/// home is this node. A cluster puts a policy here whose `elsewhere` names the registry
+/// of the key's home node: the message goes there unchanged, and that registry, which
+/// answers every routed message as this one does, routes it on its node.
+struct local_placement {
+  std::optional<caf::actor> elsewhere(const std::string&) const {
+    return std::nullopt;
+  }
+};
+
+/// The actors of a registry by key. `Actor` is their typed handle; its messages include
+/// `atom::passivate`. Every function that takes `self` is called by the registry's
+/// actor while it handles a message.
+template <class Actor, class Placement = local_placement>
+class keyed_actors {
+public:
+  /// Spawns the actor of a key (from the registry's actor, which monitors it).
+  using spawner = std::function<Actor(const std::string& key)>;
+
+  /// `what` names the actors in logs: "user" logs "user actor terminated" with the key
+  /// as "user".
+  explicit keyed_actors(const char* what) : what_(what) {
+  }
+
+  keyed_actors(const keyed_actors&) = delete;
+  keyed_actors& operator=(const keyed_actors&) = delete;
+
+  /// The registry is going away: its actors would be unreachable.
+  ~keyed_actors() {
+    for (auto& kvp : entries_)
+      caf::anon_send_exit(kvp.second.actor, caf::exit_reason::user_shutdown);
+    counters_->live = 0;
+  }
+
+  /// Called once by the registry's actor before it handles a message.
+  void setup(spawner spawn, std::shared_ptr<registry_counters> counters,
+             Placement placement = {}) {
+    spawn_ = std::move(spawn);
+    counters_ = std::move(counters);
+    placement_ = std::move(placement);
+  }
+
+  /// Hands the message being handled to the actor of `key`, spawned if need be, which
+  /// answers the original sender directly.
+  template <class Self, class... Ts>
+  auto route(Self self, const std::string& key, Ts&&... xs) {
+    if (auto home = placement_.elsewhere(key))
+      return self->delegate(caf::actor_cast<Actor>(*home), std::forward<Ts>(xs)...);
+    return self->delegate(count(entry_of(self, key)), std::forward<Ts>(xs)...);
+  }
+
+  /// Like `route` for what an actor only needs while it lives: without one, answers
+  /// `fallback` here.
+  template <class Reply, class Self, class... Ts>
+  caf::result<Reply> route_if_live(Self self, const std::string& key, Reply fallback,
+                                   Ts&&... xs) {
+    if (auto home = placement_.elsewhere(key))
+      return self->delegate(caf::actor_cast<Actor>(*home), std::forward<Ts>(xs)...);
+    auto i = entries_.find(key);
+    if (i == entries_.end())
+      return fallback;
+    return self->delegate(count(i->second), std::forward<Ts>(xs)...);
+  }
+
+  /// Like `route_if_live` for messages without a reply: dropped without an actor.
+  template <class Self, class... Ts>
+  void send_if_live(Self self, const std::string& key, Ts&&... xs) {
+    if (auto home = placement_.elsewhere(key))
+      return self->send(caf::actor_cast<Actor>(*home), std::forward<Ts>(xs)...);
+    auto i = entries_.find(key);
+    if (i != entries_.end())
+      self->send(count(i->second), std::forward<Ts>(xs)...);
+  }
+
+  /// Whether the message being handled comes from the live actor of `key`: a late
+  /// report of a stopped actor, or one from anyone else, is void.
+  template <class Self>
+  bool from_live(Self self, const std::string& key) const {
+    auto i = entries_.find(key);
+    return i != entries_.end()
+           && i->second.actor.address()
+                == caf::actor_cast<caf::actor_addr>(self->current_sender());
+  }
+
+  /// The idle report of the actor of `key` after it handled `handled` messages: removes
+  /// its entry, then tells it to stop, unless a message was routed to it after it
+  /// counted (then it is not idle, and it will report again) or the report is not
+  /// from it. Since the entry goes first, any later message spawns a fresh actor that
+  /// loads what the old one stored. Returns whether the actor goes.
+  template <class Self>
+  bool on_idle(Self self, const std::string& key, uint64_t handled) {
+    auto i = entries_.find(key);
+    if (i == entries_.end() || i->second.routed != handled || !from_live(self, key))
+      return false;
+    auto actor = i->second.actor;
+    forget(i);
+    self->demonitor(actor.address());
+    ++counters_->passivated;
+    self->send(actor, atom::passivate_v);
+    return true;
+  }
+
+  /// A monitored actor terminated on its own: its key, no longer registered, or none
+  /// when it was not one of these actors.
+  std::optional<std::string> on_down(const caf::down_msg& msg) {
+    auto k = keys_.find(msg.source);
+    if (k == keys_.end())
+      return std::nullopt;
+    auto key = k->second;
+    log::warn(std::string{what_} + " actor terminated",
+              {{what_, key}, {"reason", describe(msg.reason)}});
+    forget(entries_.find(key));
+    ++counters_->died;
+    return key;
+  }
+
+  const registry_counters& counters() const {
+    return *counters_;
+  }
+
+private:
+  /// A live actor and how many messages the registry routed to it.
+  struct entry {
+    Actor actor;
+    uint64_t routed = 0;
+  };
+
+  using entry_map = std::unordered_map<std::string, entry>;
+
+  template <class Self>
+  entry& entry_of(Self self, const std::string& key) {
+    if (auto i = entries_.find(key); i != entries_.end())
+      return i->second;
+    auto actor = spawn_(key);
+    self->monitor(actor);
+    keys_.emplace(actor.address(), key);
+    ++counters_->spawned;
+    auto& e = entries_.emplace(key, entry{actor, 0}).first->second;
+    counters_->live = entries_.size();
+    return e;
+  }
+
+  const Actor& count(entry& e) {
+    ++e.routed;
+    ++counters_->routed;
+    return e.actor;
+  }
+
+  void forget(typename entry_map::iterator i) {
+    keys_.erase(i->second.actor.address());
+    entries_.erase(i);
+    counters_->live = entries_.size();
+  }
+
+  const char* what_;
+  spawner spawn_;
+  std::shared_ptr<registry_counters> counters_ = std::make_shared<registry_counters>();
+  Placement placement_;
+  entry_map entries_;
+  /// The key of each live actor, to match a down message to its entry.
+  std::unordered_map<caf::actor_addr, std::string> keys_;
+};
+
+} // namespace tandem
