@@ -5,7 +5,7 @@
 #include "persistence/db.hpp"
 #include "persistence/identities_repo.hpp"
 
-#include "tests/integration/persistence_support.hpp"
+#include "tests/support/persistence_support.hpp"
 
 #include <catch2/catch.hpp>
 #include <pqxx/pqxx>

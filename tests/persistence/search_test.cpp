@@ -3,7 +3,7 @@
 // whatever the probe's size, the page, or the characters of the query.
 #include "persistence/social_repo.hpp"
 
-#include "tests/integration/persistence_support.hpp"
+#include "tests/support/persistence_support.hpp"
 
 #include <catch2/catch.hpp>
 #include <pqxx/pqxx>

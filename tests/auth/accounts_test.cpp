@@ -6,7 +6,7 @@
 #include "persistence/accounts_repo.hpp"
 #include "persistence/migrations.hpp"
 
-#include "tests/integration/persistence_support.hpp"
+#include "tests/support/persistence_support.hpp"
 
 #include <catch2/catch.hpp>
 #include <pqxx/pqxx>

@@ -2,7 +2,7 @@
 // trips, error replies, and reconnecting after a restart.
 #include "persistence/redis.hpp"
 
-#include "tests/integration/persistence_support.hpp"
+#include "tests/support/persistence_support.hpp"
 
 #include <catch2/catch.hpp>
 

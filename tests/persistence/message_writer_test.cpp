@@ -4,7 +4,7 @@
 #include "persistence/db.hpp"
 #include "persistence/message_writer.hpp"
 
-#include "tests/integration/persistence_support.hpp"
+#include "tests/support/persistence_support.hpp"
 
 #include <catch2/catch.hpp>
 #include <pqxx/pqxx>
