@@ -1,5 +1,7 @@
 // An in-memory fake of `persistence::chat_db` for the actor tests (the real database
-// actor is detached and would bypass CAF's test scheduler).
+// actor is detached and would bypass CAF's test scheduler). The contract tests
+// (tests/persistence/db_contract.hpp) run the same scenarios against it and
+// against the real one on PostgreSQL, so that it cannot drift from the SQL.
 #pragma once
 
 #include "persistence/chat_db.hpp"
@@ -8,6 +10,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -18,6 +21,7 @@ using namespace tandem;
 
 struct fake_chat_store {
   std::map<std::string, std::vector<std::string>> members;
+  std::set<std::string> direct; ///< the conversations that are not groups
   std::map<std::pair<std::string, std::string>, int64_t> cursors;
   std::vector<chat_message> messages;
   std::vector<std::size_t> batches; ///< size of every committed insert
@@ -65,10 +69,22 @@ inline persistence::chat_db::behavior_type fake_chat_db(persistence::chat_db::po
       -> caf::result<std::vector<std::string>> {
       if (auto err = std::exchange(store->fail_next_insert, caf::error{}))
         return err;
+      // ON CONFLICT DO NOTHING on (conversation, sender, tempMessageId); a taken
+      // (conversation, seq) fails the whole transaction.
+      std::vector<chat_message> fresh;
+      for (const auto& m : batch)
+        if (!store->find(m.conversation_id, m.sender_id, m.client_message_id))
+          fresh.push_back(m);
+      for (auto i = fresh.begin(); i != fresh.end(); ++i) {
+        auto same_seq = [&](const chat_message& x) {
+          return x.conversation_id == i->conversation_id && x.seq == i->seq;
+        };
+        if (std::any_of(store->messages.begin(), store->messages.end(), same_seq)
+            || std::any_of(fresh.begin(), i, same_seq))
+          return caf::make_error(errc::already_exists, "insert_messages");
+      }
       std::vector<std::string> ids;
-      for (const auto& m : batch) {
-        if (store->find(m.conversation_id, m.sender_id, m.client_message_id))
-          continue;  // ON CONFLICT DO NOTHING on (conversation, sender, tempMessageId)
+      for (const auto& m : fresh) {
         store->messages.push_back(m);
         ids.push_back(m.message_id);
         auto& c = store->cursors[{m.conversation_id, m.sender_id}];
@@ -89,17 +105,36 @@ inline persistence::chat_db::behavior_type fake_chat_db(persistence::chat_db::po
       c = std::max(c, seq);
       return true;
     },
-    [=](atom::remove_participant, const std::string& id, const std::string& user) {
-      auto& members = store->members[id];
+    [=](atom::remove_participant, const std::string& id,
+        const std::string& user) -> caf::result<bool> {
+      auto conv = store->members.find(id);
+      if (conv == store->members.end())
+        return caf::make_error(errc::not_found, "Conversation not found");
+      if (store->direct.count(id) != 0)
+        return caf::make_error(errc::invalid_request, "A direct conversation cannot be left");
+      auto& members = conv->second;
       auto i = std::find(members.begin(), members.end(), user);
       if (i == members.end())
         return false;
       members.erase(i);
+      if (members.empty()) { // the last one out takes the conversation with it
+        store->members.erase(conv);
+        auto& ms = store->messages;
+        ms.erase(std::remove_if(ms.begin(), ms.end(),
+                                [&](const chat_message& m) { return m.conversation_id == id; }),
+                 ms.end());
+      }
       return true;
     },
-    [=](atom::message_history, const std::string&, const std::string& id,
-        const message_query& q) -> std::vector<chat_message> {
+    // The after_seq mode only: the one conversation actors use.
+    [=](atom::message_history, const std::string& caller, const std::string& id,
+        const message_query& q) -> caf::result<std::vector<chat_message>> {
       ++store->page_queries;
+      auto conv = store->members.find(id);
+      if (conv == store->members.end())
+        return caf::make_error(errc::not_found, "Conversation not found");
+      if (std::find(conv->second.begin(), conv->second.end(), caller) == conv->second.end())
+        return caf::make_error(errc::forbidden, "Not a participant of this conversation");
       std::vector<chat_message> out;
       for (const auto& m : store->messages)
         if (m.conversation_id == id && m.seq > q.seq

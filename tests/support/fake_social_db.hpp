@@ -1,5 +1,7 @@
 // An in-memory fake of `persistence::social_db` for the actor tests (the real database
-// actor is detached and would bypass CAF's test scheduler).
+// actor is detached and would bypass CAF's test scheduler). The contract tests
+// (tests/persistence/db_contract.hpp) run the same scenarios against it and
+// against the real one on PostgreSQL, so that it cannot drift from the SQL.
 #pragma once
 
 #include "actors/user_actor.hpp" // slice
@@ -66,14 +68,22 @@ struct fake_social_store {
     return out;
   }
 
-  unread_snapshot unread_of(const std::string& user, int32_t limit) const {
-    unread_snapshot snap;
+  /// What `user` received, newest first; all, or the seen or the unseen ones.
+  std::vector<share_notification> received_by(const std::string& user,
+                                              caf::optional<bool> seen) const {
+    std::vector<share_notification> out;
     for (const auto& [to, note] : inbox)
-      if (to == user && !note.seen_at)
-        snap.items.push_back(note);
-    std::sort(snap.items.begin(), snap.items.end(), [](const auto& a, const auto& b) {
+      if (to == user && (!seen || *seen == static_cast<bool>(note.seen_at)))
+        out.push_back(note);
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
       return std::tie(a.sent_at, a.event_id) > std::tie(b.sent_at, b.event_id);
     });
+    return out;
+  }
+
+  unread_snapshot unread_of(const std::string& user, int32_t limit) const {
+    unread_snapshot snap;
+    snap.items = received_by(user, false);
     snap.complete = snap.items.size() <= static_cast<std::size_t>(limit);
     if (!snap.complete)
       snap.items.resize(static_cast<std::size_t>(limit));
@@ -127,11 +137,13 @@ struct fake_social_store {
     if (auto err = take_failure())
       return err;
     share_receipt r;
+    for (const auto& rel : relations_of(sender))
+      if (rel.row.accepted() && (!req.sent_to || *req.sent_to == rel.user.user_id))
+        r.recipients.push_back(rel.user.user_id);
+    if (req.sent_to && r.recipients.empty())
+      return caf::make_error(errc::forbidden, "You can only share with your friends");
     r.note = {"event-" + std::to_string(ticks + 1), now(), req.url, req.title, caf::none,
               users.at(sender)};
-    for (const auto& rel : relations_of(sender))
-      if (rel.row.accepted())
-        r.recipients.push_back(rel.user.user_id);
     for (const auto& to : r.recipients)
       inbox.emplace_back(to, r.note);
     return r;
@@ -180,6 +192,8 @@ fake_social_db(persistence::social_db::pointer, fake_social_store* store) {
       return snap;
     },
     [=](atom::load_profile, const std::string& user) -> caf::result<profile_snapshot> {
+      if (store->users.count(user) == 0)
+        return caf::make_error(errc::not_found, "User not found");
       return store->profile_of(user);
     },
     [=](atom::commit_friendship, const friendship_command& cmd,
@@ -212,7 +226,7 @@ fake_social_db(persistence::social_db::pointer, fake_social_store* store) {
       return reply_of(store, store->mark(user, ids, limit));
     },
     [=](atom::fetch_shares, const share_query& q) -> std::vector<share_notification> {
-      return slice(store->unread_of(q.user, 1000).items, q.page);
+      return slice(store->received_by(q.user, q.is_read), q.page);
     },
   };
 }
