@@ -22,7 +22,7 @@ import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests",
                                 "e2e"))
-from tandem_tokens import mint_token  # noqa: E402
+from tandem import mint_token  # noqa: E402
 
 import websockets  # noqa: E402
 

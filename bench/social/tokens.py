@@ -5,7 +5,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tests", "e2e"))
-from tandem_tokens import mint_token  # noqa: E402
+from tandem import mint_token  # noqa: E402
 
 key, users = sys.argv[1], int(sys.argv[2])
 fmt = sys.argv[3] if len(sys.argv) > 3 else "lua"

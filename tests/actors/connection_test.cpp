@@ -3,7 +3,7 @@
 // strikes, the rate limit, one write in flight with coalescing, and the send bound.
 #include "actors/connection_actor.hpp"
 
-#include "tests/actors/users_fixture.hpp"
+#include "tests/support/users_fixture.hpp"
 
 #include <nlohmann/json.hpp>
 

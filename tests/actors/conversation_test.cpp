@@ -1,5 +1,5 @@
 // Conversation actors, their registry and the message writer under CAF's
-// deterministic scheduler, over an in-memory fake of the chat database: the order of
+// deterministic scheduler, over the in-memory fake of the chat database: the order of
 // seq under concurrent senders, idempotent tempMessageIds, read cursors, replay from
 // the ring and past it, group commit, and failed commits that leave nothing visible.
 #include "actors/conversation_registry.hpp"
@@ -15,119 +15,22 @@
 #include <string>
 #include <vector>
 
-#include "tests/actors/users_fixture.hpp" // test_config, reply; last: the test DSL
+#include "tests/support/fake_chat_db.hpp"
+#include "tests/support/sim_fixture.hpp" // last: the test DSL
 
 using namespace tandem;
 using namespace std::chrono_literals;
+using tandem_test::fake_chat_db;
+using tandem_test::fake_chat_store;
 using tandem_test::reply;
-using tandem_test::test_config;
 using json = nlohmann::json;
 
 namespace {
 
 constexpr auto conv = "00000000-0000-4000-8000-000000000001";
 
-struct chat_store {
-  std::map<std::string, std::vector<std::string>> members;
-  std::map<std::pair<std::string, std::string>, int64_t> cursors;
-  std::vector<chat_message> messages;
-  std::vector<std::size_t> batches; ///< size of every committed insert
-  int page_queries = 0;
-  int cursor_writes = 0;
-  int loads = 0;
-  caf::error fail_next_insert;
-
-  const chat_message* find(const std::string& id, const std::string& sender,
-                           const std::string& temp) const {
-    for (const auto& m : messages)
-      if (m.conversation_id == id && m.sender_id == sender && m.client_message_id == temp)
-        return &m;
-    return nullptr;
-  }
-
-  int64_t last_seq(const std::string& id) const {
-    int64_t out = 0;
-    for (const auto& m : messages)
-      if (m.conversation_id == id)
-        out = std::max(out, m.seq);
-    return out;
-  }
-};
-
-persistence::chat_db::behavior_type fake_chat_db(persistence::chat_db::pointer, chat_store* store) {
-  return {
-    [=](atom::load_conversation, const std::string& id, int32_t limit) -> caf::result<conversation_snapshot> {
-      ++store->loads;
-      if (store->members.count(id) == 0)
-        return caf::make_error(errc::not_found, "Conversation not found");
-      conversation_snapshot snap;
-      for (const auto& m : store->members.at(id)) {
-        snap.members.push_back(m);
-        snap.last_read.push_back(store->cursors[{id, m}]);
-      }
-      snap.last_seq = store->last_seq(id);
-      for (const auto& m : store->messages)
-        if (m.conversation_id == id)
-          snap.recent.push_back(m);
-      if (snap.recent.size() > static_cast<std::size_t>(limit))
-        snap.recent.erase(snap.recent.begin(), snap.recent.end() - limit);
-      return snap;
-    },
-    [=](atom::insert_messages, const std::vector<chat_message>& batch)
-      -> caf::result<std::vector<std::string>> {
-      if (auto err = std::exchange(store->fail_next_insert, caf::error{}))
-        return err;
-      std::vector<std::string> ids;
-      for (const auto& m : batch) {
-        if (store->find(m.conversation_id, m.sender_id, m.client_message_id))
-          continue;  // ON CONFLICT DO NOTHING on (conversation, sender, tempMessageId)
-        store->messages.push_back(m);
-        ids.push_back(m.message_id);
-        auto& c = store->cursors[{m.conversation_id, m.sender_id}];
-        c = std::max(c, m.seq);
-      }
-      store->batches.push_back(batch.size());
-      return ids;
-    },
-    [=](atom::find_message, const std::string& id, const std::string& sender,
-        const std::string& temp) -> caf::result<chat_message> {
-      if (const auto* m = store->find(id, sender, temp))
-        return *m;
-      return caf::make_error(errc::not_found, "Message not found");
-    },
-    [=](atom::store_read_cursor, const std::string& id, const std::string& user, int64_t seq) {
-      ++store->cursor_writes;
-      auto& c = store->cursors[{id, user}];
-      c = std::max(c, seq);
-      return true;
-    },
-    [=](atom::remove_participant, const std::string& id, const std::string& user) {
-      auto& members = store->members[id];
-      auto i = std::find(members.begin(), members.end(), user);
-      if (i == members.end())
-        return false;
-      members.erase(i);
-      return true;
-    },
-    [=](atom::message_history, const std::string&, const std::string& id,
-        const message_query& q) -> std::vector<chat_message> {
-      ++store->page_queries;
-      std::vector<chat_message> out;
-      for (const auto& m : store->messages)
-        if (m.conversation_id == id && m.seq > q.seq
-            && out.size() < static_cast<std::size_t>(q.limit))
-          out.push_back(m);
-      return out;
-    },
-  };
-}
-
-struct chat_fixture {
-  test_config cfg;
-  caf::actor_system sys{cfg};
-  caf::scheduler::test_coordinator& sched
-    = dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
-  chat_store store;
+struct chat_fixture : tandem_test::sim_fixture {
+  fake_chat_store store;
   /// Frames pushed to each user, parsed, in arrival order.
   std::map<std::string, std::vector<json>> pushed;
   persistence::chat_db db;
@@ -176,13 +79,6 @@ struct chat_fixture {
   template <class T, class... Ts>
   std::shared_ptr<reply<T>> send(Ts... xs) {
     return tandem_test::request_from<T>(sys, registry, xs...);
-  }
-
-  /// Runs everything, firing the group commit's timer.
-  void settle() {
-    sched.run();
-    while (sched.trigger_timeouts() > 0)
-      sched.run();
   }
 
   std::shared_ptr<reply<chat_message>> message(const std::string& sender, const std::string& temp,

@@ -2,7 +2,7 @@
 // privacy on the server, several connections, the presence timeout, and friendship
 // changes while online. Connections are stand-ins that record what they are sent.
 #include "wire/ws_frames.hpp"
-#include "tests/actors/users_fixture.hpp"
+#include "tests/support/users_fixture.hpp"
 
 #include <nlohmann/json.hpp>
 

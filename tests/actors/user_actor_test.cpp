@@ -1,7 +1,7 @@
 // User actors and their registry: friendships, shares, passivation and failures
-// (the fixture: tests/actors/users_fixture.hpp).
+// (the fixture: tests/support/users_fixture.hpp).
 #include "wire/wire_json.hpp"
-#include "tests/actors/users_fixture.hpp"
+#include "tests/support/users_fixture.hpp"
 
 using namespace tandem_test;
 
@@ -172,7 +172,7 @@ TEST_CASE_METHOD(users_fixture,
   CHECK(st.passivated == 1);
 
   // Written behind its back (another node, say): the next use loads it.
-  store.pairs[fake_store::key("ann", "bob")] = {"bob", "ann", store.now(), caf::none};
+  store.pairs[fake_social_store::key("ann", "bob")] = {"bob", "ann", store.now(), caf::none};
   CHECK(requests_in("ann") == std::vector<std::string>{"bob"});
   CHECK(store.loads == loads + 1);
   CHECK(stats().live == 1);

@@ -21,10 +21,10 @@ import uuid
 
 import websockets
 
-from tandem_node import Node, NodeTestCase, required_env
+from tandem import FAST_ARGON2, Node, NodeTestCase, required_env
+
 
 JWT_KEY = "e2e-auth-signing-key-" + "s" * 32
-FAST_ARGON2 = {"TANDEM_AUTH_ARGON2_MEMORY_KIB": "1024", "TANDEM_AUTH_ARGON2_ITERATIONS": "1"}
 EXTERNAL_ISSUER = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_e2eTest"
 EXTERNAL_CLIENT = "e2e-client-id"
 PROTECTED = "/users/me"  # any route behind protected_route

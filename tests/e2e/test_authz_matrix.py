@@ -30,10 +30,10 @@ import time
 import urllib.parse
 import uuid
 
-from tandem_node import required_env
-from tandem_tokens import mint_token, sign_media_url
-from test_media import MEDIA_KEY, dir_name, png_image
-from test_realtime import JWT_KEY, Person, RealtimeCase
+from tandem import (
+    JWT_KEY, MEDIA_KEY, RealtimeCase, dir_name, mint_token, png_image, required_env,
+    sign_media_url)
+
 
 PRINCIPALS = ("owner", "friend", "member", "stranger", "none", "expired")
 # Neither the per-socket frame limit nor the chat rate limit in the way; argon2 cheap.

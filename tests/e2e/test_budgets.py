@@ -13,8 +13,8 @@ import time
 import unittest
 import uuid
 
-from tandem_node import NodeTestCase
-from tandem_tokens import mint_token
+from tandem import NodeTestCase, mint_token
+
 
 JWT_KEY = "e2e-budgets-signing-key-" + "b" * 32
 FAST_ARGON2 = {"TANDEM_AUTH_ARGON2_MEMORY_KIB": "1024", "TANDEM_AUTH_ARGON2_ITERATIONS": "1"}

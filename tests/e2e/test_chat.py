@@ -6,7 +6,7 @@ tempMessageId, errors for non-members and invalid frames, typing, read-messages 
 read-receipt, replay after a disconnect, the per-user rate limit, and no acknowledged message
 lost while PostgreSQL restarts in the middle of a stream of sends.
 
-Built on the helpers of test_realtime (Person, Socket, RealtimeCase). As there, test methods
+Built on the helpers of tandem.py (Chatter, ChatSocket, ChatCase). As in test_realtime, test methods
 are plain `def test_...` run with asyncio.run, and "receives nothing" is checked after a later
 marker frame that a wrong delivery would have come before, plus a short bounded wait.
 """
@@ -15,192 +15,15 @@ import json
 import subprocess
 import sys
 import threading
-import time
 import unittest
-import urllib.parse
 import uuid
 
 from websockets.exceptions import ConnectionClosed
 
-from tandem_node import services
-from test_realtime import Person, RealtimeCase, Socket
-
-CHAT_S = 3.0        # a chat frame (committed to PostgreSQL first) arrives within this
-# sentAt: ISO 8601 UTC with milliseconds and Z.
-SENT_AT = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$"
-MESSAGE_KEYS = {"messageId", "conversationId", "sentAt", "senderId", "content", "seq"}
-NEW_MESSAGE_KEYS = MESSAGE_KEYS | {"type", "tempMessageId"}
-LIST_KEYS = {"conversationId", "title", "isGroup", "sentAt", "latestContent", "senderId",
-             "isRead", "participantId", "unreadCount"}
-# Neither the gateway's per-socket frame limit, the per-user budgets nor the chat rate limit
-# in the way.
-UNLIMITED = {"TANDEM_WS_RATE_PER_S": "1000", "TANDEM_WS_RATE_BURST": "1000",
-             "TANDEM_WS_TYPING_PER_S": "1000", "TANDEM_WS_TYPING_BURST": "1000",
-             "TANDEM_WS_RECEIPTS_PER_S": "1000", "TANDEM_WS_RECEIPTS_BURST": "1000",
-             "TANDEM_CHAT_RATE_PER_S": "1000", "TANDEM_CHAT_RATE_BURST": "1000"}
-ANY = object()
+from tandem import (
+    ANY, CHAT_S, ChatCase, LIST_KEYS, SENT_AT, UNLIMITED, as_stored, new_temp, services, until)
 
 
-def new_temp():
-    return "tmp-" + uuid.uuid4().hex[:12]
-
-
-def as_stored(frame):
-    """The C5 item that a new-message frame stands for."""
-    return {k: frame[k] for k in MESSAGE_KEYS}
-
-
-class Chatter(Person):
-    """A Person with the chat routes."""
-
-    def create(self, others, is_group=False, title=""):
-        """C1 with these recipients (people or raw ids); the conversation id."""
-        ids = [o if isinstance(o, str) else o.id for o in others]
-        reply = self.ok("POST", "/conversation",
-                        {"recipientIdArr": ids, "isGroup": is_group, "title": title})
-        self.test.assertIsInstance(reply, dict, reply)
-        self.test.assertEqual(set(reply), {"conversationId"}, reply)
-        uuid.UUID(reply["conversationId"])
-        return reply["conversationId"]
-
-    def group(self, others, title="Team"):
-        return self.create(others, True, title)
-
-    def direct_with(self, other):
-        """C2: (status, body); the body is '' when there is no such conversation."""
-        return self.call("GET", "/conversation/direct/" + urllib.parse.quote(other.id, safe=""))
-
-    def conversations(self, is_read=None):
-        path = "/conversations" + ("" if is_read is None else "?isRead=" + is_read)
-        items = self.ok("GET", path)
-        self.test.assertIsInstance(items, list, items)
-        for item in items:
-            self.test.assertEqual(set(item), LIST_KEYS, item)
-        return items
-
-    def entry(self, cid, is_read=None):
-        """The C3 item of conversation `cid`, or None when it is not listed."""
-        found = [c for c in self.conversations(is_read) if c["conversationId"] == cid]
-        self.test.assertLessEqual(len(found), 1, f"{cid} listed twice")
-        return found[0] if found else None
-
-    def page(self, cid, query):
-        items = self.ok("GET", f"/conversations/{cid}/messages?{query}")
-        self.test.assertIsInstance(items, list, items)
-        for item in items:
-            self.test.assertEqual(set(item), MESSAGE_KEYS, item)
-        return items
-
-    def history(self, cid):
-        """Every message of `cid`, ascending, by after_seq pages."""
-        out, after = [], 0
-        while True:
-            items = self.page(cid, f"after_seq={after}&limit=100")
-            if not items:
-                return out
-            out += items
-            after = items[-1]["seq"]
-
-
-class ChatSocket(Socket):
-    """A Socket with chat actions and the (longer) chat delivery time as default."""
-
-    async def recv(self, timeout=CHAT_S):
-        return await Socket.recv(self, timeout)
-
-    async def expect(self, kind, timeout=CHAT_S):
-        return await Socket.expect(self, kind, timeout)
-
-    async def recv_many(self, count, timeout=CHAT_S):
-        return await Socket.recv_many(self, count, timeout)
-
-    async def send_message(self, cid, content, temp=None):
-        temp = temp or new_temp()
-        await self.send({"action": "send-message", "tempMessageId": temp,
-                         "conversationId": cid, "content": content})
-        return temp
-
-    async def say(self, cid, content, temp=None):
-        """Sends and returns the echo, which must be this socket's next frame."""
-        temp = await self.send_message(cid, content, temp)
-        echo = await self.expect("new-message")
-        self.test.assertEqual(echo.get("tempMessageId"), temp, echo)
-        return echo
-
-    async def read(self, cid):
-        await self.send({"action": "read-messages", "conversationId": cid})
-
-    async def typing(self, cid):
-        await self.send({"action": "typing", "conversationId": cid})
-
-
-class ChatCase(RealtimeCase):
-
-    def person(self, first="Test", last="User", **kwargs):
-        return Chatter(self, first, last, **kwargs)
-
-    async def open_socket(self, target, headers=None, name=None):
-        plain = await super().open_socket(target, headers, name)
-        s = ChatSocket(self, plain.ws, plain.name)
-        self.sockets[self.sockets.index(plain)] = s
-        return s
-
-    def assert_refused(self, reply, status, detail=None):
-        """A (status, body) of Person.call that is `status` with a JSON {"detail"}."""
-        got, body = reply
-        self.assertEqual(got, status, body)
-        self.assertIsInstance(body, dict, f"not a JSON error body: {body!r}")
-        self.assertEqual(set(body), {"detail"}, body)
-        self.assertIsInstance(body["detail"], str, body)
-        if isinstance(detail, str):
-            self.assertEqual(body["detail"], detail)
-        elif detail is not None:
-            self.assertIn(body["detail"], detail)
-
-    def assert_new_message(self, frame, sender, cid, content, temp=ANY):
-        self.assertEqual(set(frame), NEW_MESSAGE_KEYS, frame)
-        self.assertEqual(frame["type"], "new-message", frame)
-        self.assertEqual((frame["senderId"], frame["conversationId"], frame["content"]),
-                         (sender.id, cid, content), frame)
-        if temp is not ANY:
-            self.assertEqual(frame["tempMessageId"], temp, frame)
-        uuid.UUID(frame["messageId"])
-        self.assertRegex(frame["sentAt"], SENT_AT)
-        self.assertIsInstance(frame["seq"], int, frame)
-        self.assertNotIsInstance(frame["seq"], bool, frame)
-
-    def assert_error_frame(self, frame, action, temp=ANY, mentions=None):
-        self.assertEqual(frame.get("type"), "error", frame)
-        self.assertEqual(frame.get("action"), action, frame)
-        self.assertIsInstance(frame.get("detail"), str, frame)
-        self.assertTrue(frame["detail"], frame)
-        if temp is not ANY:
-            self.assertEqual(frame.get("tempMessageId"), temp, frame)
-        if mentions is not None:
-            self.assertIn(mentions, frame["detail"].lower(), frame)
-
-    async def marker(self, person, *sockets):
-        """Each socket's next frame is `person`'s own update-presence echo (a frame every
-        socket of the path gets): whatever a socket was sent before it would come first.
-        Ends with the sockets quiet."""
-        await sockets[0].update("", "")
-        for s in sockets:
-            frame = await s.expect("update-presence")
-            self.assertEqual(frame["userId"], person.id, frame)
-        for s in sockets:
-            await s.quiet(0.2)
-
-
-async def until(test, predicate, timeout, what):
-    """Waits (polling the event loop) until predicate() holds; fails after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            test.fail(f"not within {timeout} s: {what}")
-        await asyncio.sleep(0.02)
-
-
-# -- C1, C2, C4, C6 ------------------------------------------------------------------------
 class Conversations(ChatCase):
 
     def test_every_chat_route_needs_a_token(self):

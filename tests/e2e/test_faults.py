@@ -23,11 +23,10 @@ import uuid
 
 from websockets.exceptions import ConnectionClosed
 
-from tandem_node import Node, services
-from test_auth import FAST_ARGON2
-from test_chat import UNLIMITED, ChatCase, as_stored, until
-from test_media import MediaClient, media_env, png_image
-from test_realtime import PROFILE_KEYS, URL, TITLE, presence
+from tandem import (
+    ChatCase, FAST_ARGON2, MediaClient, Node, PROFILE_KEYS, TITLE, UNLIMITED, URL, as_stored,
+    media_env, png_image, presence, services, until)
+
 
 UNAVAILABLE = "Service temporarily unavailable; try again later"
 
@@ -134,7 +133,7 @@ async def settled(call, timeout=20):
 
 
 class FaultCase(ChatCase):
-    """Chat people and sockets (test_chat) on a node without per-socket, chat or share
+    """Chat people and sockets (tandem.py) on a node without per-socket, chat or share
     limits: the traffic runs at 20 shares a second through each fault."""
     node_env = dict(ChatCase.node_env, **UNLIMITED, **FAST_ARGON2,
                     TANDEM_USERS_SHARES_PER_HOUR="1000000", TANDEM_USERS_SHARES_BURST="100000")

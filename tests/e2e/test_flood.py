@@ -6,7 +6,7 @@ counted on /metrics; and the issue's flood at reduced duration (one user with 5,
 friends sending update-presence from 8 sockets at the per-socket rate) keeping the
 node's memory and another user's latency bounded.
 
-Built on the helpers of test_realtime and test_chat; the flood itself is
+Built on the helpers of tandem.py; the flood itself is
 bench/flood/flood.py, the driver of the benchmark."""
 import asyncio
 import os
@@ -14,13 +14,12 @@ import re
 import sys
 import time
 
-from tandem_node import psql
-from test_chat import ChatCase
-from test_realtime import BASE_ENV, JWT_KEY, RealtimeCase
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench",
                                 "flood"))
 import flood  # noqa: E402
+
+from tandem import BASE_ENV, ChatCase, JWT_KEY, RealtimeCase, psql
 
 PRESENCE_PER_S, PRESENCE_BURST = 2, 5
 TYPING_BURST = 4

@@ -3,7 +3,8 @@ import json
 import http.client
 import unittest
 
-from tandem_node import NodeTestCase
+from tandem import NodeTestCase
+
 
 
 class HttpFront(NodeTestCase):

@@ -9,8 +9,8 @@ import socket
 import time
 import unittest
 
-from tandem_node import NodeTestCase
-from tandem_tokens import mint_token
+from tandem import NodeTestCase, mint_token
+
 
 HEADER_LIMIT = 4096
 HEADER_TIMEOUT_S = 1.0

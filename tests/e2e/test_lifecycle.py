@@ -4,7 +4,8 @@ import os
 import subprocess
 import unittest
 
-from tandem_node import Node, create_database, required_env, services
+from tandem import Node, create_database, required_env, services
+
 
 
 def run_binary(args, extra_env):

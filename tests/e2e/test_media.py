@@ -1,143 +1,32 @@
 """Profile images and invitations over real HTTP: the built-in media store that stands in
 for S3 presigned URLs (U12-U15) and POST /email (docs/api.md, Profile images and invitations).
 
-Access tokens come from tandem_tokens (HS256 with the key the node is given); expired media
+Access tokens come from tandem.py (HS256 with the key the node is given); expired media
 URLs are signed here with the node's media key, so that no test waits for a clock.
 """
 import json
 import os
-import re
 import shutil
 import socket
-import struct
 import subprocess
 import tempfile
 import time
 import unittest
 import urllib.parse
 import uuid
-import zlib
 
-from tandem_node import NodeTestCase, create_database, required_env
-from tandem_tokens import mint_token, sign_media_url
+from tandem import (
+    MediaClient, NodeTestCase, bearer, create_database, dir_name, media_env, png_image,
+    required_env)
 
-JWT_KEY = "e2e-media-signing-key-" + "j" * 32
-MEDIA_KEY = "e2e-media-url-key-" + "m" * 32
+
 MAX_BYTES = 2 * 1024 * 1024
 # docs/api.md, Conventions: UTC without an offset; the clients append the Z themselves.
 TIMESTAMP = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z?$"
 
 
-def bearer(user_id):
-    """Authorization for `user_id`: an access token as the node issues them."""
-    return {"Authorization": "Bearer " + mint_token(JWT_KEY, user_id, "e2e@example.com")}
-
-
-def png_image(width=4, height=3, padding=0):
-    """A real PNG (RGB, filter 0 per row); `padding` bytes of an ancillary chunk make it
-    as large as a test needs."""
-    def chunk(kind, data):
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
-    rows = b"".join(b"\x00" + bytes((40, y * 60, 200)) * width for y in range(height))
-    out = (b"\x89PNG\r\n\x1a\n"
-           + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-           + chunk(b"IDAT", zlib.compress(rows)))
-    if padding:
-        out += chunk(b"tEXt", b"pad\x00" + b"x" * padding)
-    return out + chunk(b"IEND", b"")
-
-
 # A JPEG's first bytes (SOI, APP0/JFIF) are all the store reads to know the format.
 JPEG_IMAGE = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + b"\x00" * 64
-
-
-def dir_name(user_id):
-    """persistence::media_dir_name for ids short enough to stay plain."""
-    return "".join(c if re.match(r"[A-Za-z0-9_-]", c) else "".join("~%02X" % b for b in c.encode())
-                   for c in user_id)
-
-
-# The node's environment for these helpers: its keys and media.dir.
-def media_env(media_dir):
-    return {"TANDEM_AUTH_JWT_KEY": JWT_KEY, "TANDEM_MEDIA_URL_KEY": MEDIA_KEY,
-            "TANDEM_MEDIA_DIR": media_dir}
-
-
-class MediaClient:
-    """Helpers for a test case whose `self.node` runs with `media_env` (no tests here)."""
-
-    def call(self, method, path, headers=None, body=None):
-        """(status, parsed JSON body) of a JSON route; `body` is sent as JSON."""
-        if body is not None and not isinstance(body, (str, bytes)):
-            body = json.dumps(body)
-        status, hdrs, text = self.node.request(method, path, body=body, headers=headers or {})
-        self.assertEqual(hdrs.get("content-type"), "application/json", text)
-        return status, json.loads(text)
-
-    def new_user(self, user_id=None):
-        """A user with a profile (POST /users/me); returns its id."""
-        user_id = user_id or "e2e-" + uuid.uuid4().hex
-        status, body = self.call("POST", "/users/me", bearer(user_id),
-                                 {"first_name": "Grace", "last_name": "Hopper"})
-        self.assertEqual(status, 200, body)
-        return user_id
-
-    def upload_url(self, user_id, ext="png"):
-        status, url = self.call("GET", "/users/me/profile-image-upload-url?image_ext=" + ext,
-                                bearer(user_id))
-        self.assertEqual(status, 200, url)
-        self.assertIsInstance(url, str)
-        return url
-
-    def image_url(self, user_id, ext="png"):
-        path = "/users/id/%s/profile-image-url?image_ext=%s" % (
-            urllib.parse.quote(user_id, safe=""), ext)
-        return self.call("GET", path)
-
-    def media(self, method, url, body=None, headers=None):
-        """A request to a signed URL of this node: (status, headers, raw body bytes)."""
-        parts = urllib.parse.urlsplit(url)
-        self.assertEqual(parts.netloc, "127.0.0.1:%d" % self.node.port, url)
-        target = parts.path + "?" + parts.query
-        with socket.create_connection(("127.0.0.1", self.node.port), timeout=10) as s:
-            head = "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n" % (method, target,
-                                                                            parts.netloc)
-            for name, value in (headers or {}).items():
-                head += "%s: %s\r\n" % (name, value)
-            if body is not None:
-                head += "Content-Length: %d\r\n" % len(body)
-            s.sendall(head.encode() + b"\r\n" + (body or b""))
-            return self.read_response(s)
-
-    @staticmethod
-    def read_response(s):
-        data = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-        head, _, body = data.partition(b"\r\n\r\n")
-        lines = head.decode().split("\r\n")
-        status = int(lines[0].split()[1])
-        hdrs = {k.lower(): v.strip() for k, _, v in (l.partition(":") for l in lines[1:])}
-        return status, hdrs, body
-
-    def put_image(self, url, data, content_type="image/png"):
-        return self.media("PUT", url, data, {"Content-Type": content_type,
-                                             "x-amz-acl": "private"})
-
-    def signed(self, method, object_key, expires):
-        """A media URL signed with the node's key, as media_url_signer does."""
-        return sign_media_url(MEDIA_KEY, self.node.port, method, object_key, expires)
-
-    def stored_files(self, user):
-        """The files in the store for `user`, as paths below the media directory."""
-        root = self.node.media_dir
-        return sorted(os.path.relpath(os.path.join(d, f), root)
-                      for d, _, files in os.walk(os.path.join(root, dir_name(user)))
-                      for f in files)
 
 
 class Media(MediaClient, NodeTestCase):

@@ -8,8 +8,8 @@ import time
 import unittest
 import uuid
 
-from tandem_node import NodeTestCase, psql
-from tandem_tokens import mint_token
+from tandem import NodeTestCase, mint_token, psql
+
 
 JWT_KEY = "e2e-overload-signing-key-" + "k" * 32
 MAX_OFFSET = 1000

@@ -1,7 +1,7 @@
 """Profiles over real HTTP (docs/api.md, Profiles: U2-U7, U18): exact key sets, null rules,
 validation, timestamps, and the 404 that the clients read as "not registered yet".
 
-Access tokens are minted by tandem_tokens (HS256 with the key the node is given), so these
+Access tokens are minted by tandem.py (HS256 with the key the node is given), so these
 tests do not depend on the register and login routes.
 """
 import json
@@ -9,8 +9,8 @@ import unittest
 import urllib.parse
 import uuid
 
-from tandem_node import NodeTestCase, psql
-from tandem_tokens import mint_token
+from tandem import NodeTestCase, mint_token, psql
+
 
 JWT_KEY = "e2e-profiles-signing-key-" + "k" * 32
 

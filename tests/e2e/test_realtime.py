@@ -9,34 +9,22 @@ asyncio.run. "Receives nothing" is checked after a later marker frame that a wro
 would have delivered first, plus a short bounded wait; never with a sleep.
 """
 import asyncio
-import base64
 import json
-import os
-import socket
-import struct
 import subprocess
 import sys
 import time
 import unittest
 import urllib.parse
 
-import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatusCode
 
-from tandem_node import Node, NodeTestCase, services
-from test_social import Person as SocialPerson
-from tandem_tokens import mint_token
+from tandem import (
+    BASE_ENV, JWT_KEY, Node, RealtimeCase, TITLE, URL, mint_token, presence, services)
 
-JWT_KEY = "e2e-realtime-signing-key-" + "r" * 32
-BASE_ENV = {"TANDEM_AUTH_JWT_KEY": JWT_KEY}
+
 # For tests that flood on purpose: every update-presence goes out (ws.presence_*).
 NO_PRESENCE_BUDGET = {"TANDEM_WS_PRESENCE_PER_S": "100000", "TANDEM_WS_PRESENCE_BURST": "100000"}
-DELIVERY_S = 1.0   # a push reaches its sockets within this
-QUIET_S = 0.5      # how long "nothing arrives" is watched, after a marker
 WS_PATHS = ("/ws", "/ws/chat", "/ws/presence")
-
-URL = "https://www.example.co.uk/x"
-TITLE = "Example page"
 DOMAIN = "example.co.uk"
 
 CARD_KEYS = {"user_id", "first_name", "last_name", "description", "profile_image_uploaded_at",
@@ -44,16 +32,6 @@ CARD_KEYS = {"user_id", "first_name", "last_name", "description", "profile_image
 INFO_KEYS = {"user_id", "first_name", "last_name", "profile_image_extension"}
 # docs/api.md, Conventions: UTC without an offset.
 TIMESTAMP = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?$"
-PROFILE_KEYS = ("first_name", "last_name", "description", "share_mode", "domain_allow_array",
-                "domain_deny_array", "gender", "school", "work", "location", "email_public",
-                "gender_public", "school_public", "work_public", "location_public")
-
-
-def presence(user, url, title, domain, latest=("", "", "")):
-    """The update-presence frame the spec prescribes."""
-    return {"type": "update-presence", "userId": user.id, "url": url, "title": title,
-            "domain": domain, "latestUrl": latest[0], "latestTitle": latest[1],
-            "latestDomain": latest[2]}
 
 
 def timeout_frame(user):
@@ -62,245 +40,6 @@ def timeout_frame(user):
 
 def without_type(frame):
     return {k: v for k, v in frame.items() if k != "type"}
-
-
-class Socket:
-    """One client WebSocket with JSON helpers that fail the test instead of hanging."""
-
-    def __init__(self, test, ws, name):
-        self.test, self.ws, self.name = test, ws, name
-
-    async def send(self, frame):
-        await self.ws.send(frame if isinstance(frame, (str, bytes)) else json.dumps(frame))
-
-    async def update(self, url, title):
-        await self.send({"action": "update-presence", "url": url, "title": title})
-
-    async def heartbeat(self):
-        await self.send({"action": "heartbeat"})
-
-    async def recv(self, timeout=DELIVERY_S):
-        """The next frame, parsed; fails if none arrives within `timeout`."""
-        try:
-            data = await asyncio.wait_for(self.ws.recv(), timeout)
-        except asyncio.TimeoutError:
-            self.test.fail(f"{self.name}: no frame within {timeout} s")
-        except ConnectionClosed as e:
-            self.test.fail(f"{self.name}: closed ({e.code} {e.reason!r}) while waiting for a frame")
-        self.test.assertIsInstance(data, str, f"{self.name}: a binary frame from the server")
-        frame = json.loads(data)
-        self.test.assertIsInstance(frame, dict, f"{self.name}: {data}")
-        return frame
-
-    async def expect(self, kind, timeout=DELIVERY_S):
-        frame = await self.recv(timeout)
-        self.test.assertEqual(frame.get("type"), kind, f"{self.name}: {frame}")
-        return frame
-
-    async def recv_many(self, count, timeout=DELIVERY_S):
-        """`count` frames in the order they arrive, all within `timeout`."""
-        deadline = time.monotonic() + timeout
-        frames = []
-        for _ in range(count):
-            frames.append(await self.recv(max(0.01, deadline - time.monotonic())))
-        return frames
-
-    async def quiet(self, timeout=QUIET_S):
-        """Fails if any frame arrives within `timeout`."""
-        try:
-            data = await asyncio.wait_for(self.ws.recv(), timeout)
-        except asyncio.TimeoutError:
-            return
-        except ConnectionClosed as e:
-            self.test.fail(f"{self.name}: closed ({e.code} {e.reason!r}), expected it quiet")
-        self.test.fail(f"{self.name}: expected no frame, got {data!r}")
-
-    async def closed(self, timeout):
-        """Reads (and drops) frames until the server closes; (code, reason)."""
-        async def drain():
-            try:
-                while True:
-                    await self.ws.recv()
-            except ConnectionClosed:
-                pass
-        try:
-            await asyncio.wait_for(drain(), timeout)
-        except asyncio.TimeoutError:
-            self.test.fail(f"{self.name}: still open after {timeout} s")
-        return self.ws.close_code, self.ws.close_reason
-
-    async def close(self):
-        await asyncio.wait_for(self.ws.close(), 5)
-
-
-class RawSocket:
-    """A WebSocket client on a plain TCP socket with a receive buffer of a few KB: after
-    the handshake it sends frames but never reads one, like a client that stopped
-    reading (issue 14, item 6). Whether the server closed the TCP connection is read
-    from the kernel's TCP state, without reading the data."""
-
-    ESTABLISHED = 1
-
-    def __init__(self, port, target, rcvbuf=4096, timeout=10):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-        self.sock.settimeout(timeout)
-        self.sock.connect(("127.0.0.1", port))
-        key = base64.b64encode(os.urandom(16)).decode()
-        self.sock.sendall((f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-                           "Connection: Upgrade\r\nUpgrade: websocket\r\n"
-                           f"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {key}\r\n\r\n")
-                          .encode())
-        head = b""
-        while b"\r\n\r\n" not in head:
-            chunk = self.sock.recv(1)
-            if not chunk:
-                raise AssertionError(f"closed during the handshake: {head!r}")
-            head += chunk
-        status = head.split(b" ", 2)[1]
-        if status != b"101":
-            raise AssertionError(f"handshake refused: {head!r}")
-
-    def send(self, frame):
-        """One masked text frame; False once the server has reset the connection."""
-        payload = json.dumps(frame).encode()
-        mask = os.urandom(4)
-        n = len(payload)
-        if n < 126:
-            header = struct.pack("!BB", 0x81, 0x80 | n)
-        else:
-            header = struct.pack("!BBH", 0x81, 0x80 | 126, n)
-        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-        try:
-            self.sock.sendall(header + mask + masked)
-            return True
-        except OSError:
-            return False
-
-    def heartbeat(self):
-        return self.send({"action": "heartbeat"})
-
-    def is_open(self):
-        """Whether the connection is still ESTABLISHED (the server closed or reset it
-        otherwise)."""
-        info = self.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)
-        return info[0] == self.ESTABLISHED
-
-    def close(self):
-        self.sock.close()
-
-
-class Person(SocialPerson):
-    """A user of the node with a profile (unless register=False), a token and sockets."""
-
-    jwt_key = JWT_KEY
-
-    def __init__(self, test, first="Test", last="User", register=True):
-        super().__init__(test, first, last, register=register)
-
-    # -- REST (friendships and shares: SocialPerson) ------------------------------------
-    def set_sharing(self, share_mode, allow=None, deny=None):
-        """U4 with the whole profile: share_mode and (optionally) both domain lists."""
-        profile = self.ok("GET", "/users/me")
-        body = {k: profile[k] for k in PROFILE_KEYS}
-        body["share_mode"] = share_mode
-        if allow is not None:
-            body["domain_allow_array"] = list(allow)
-        if deny is not None:
-            body["domain_deny_array"] = list(deny)
-        updated = self.ok("PUT", "/users/me", body)
-        self.test.assertEqual(updated["share_mode"], share_mode)
-
-    def share_all(self):
-        self.set_sharing("default_all", deny=[])
-
-    def presence_of(self, other):
-        """P2: (status, body); the body is '' when the server sent an empty one."""
-        return self.call("GET", "/presence/" + urllib.parse.quote(other.id, safe=""))
-
-    # -- WebSocket ----------------------------------------------------------------------
-    async def connect(self, path="/ws", name=None):
-        """A socket authenticated by ?Authorization=<token> (the extension's way)."""
-        query = "?Authorization=" + urllib.parse.quote(self.token, safe="")
-        return await self.test.open_socket(path + query, name=name or f"{self.first}{path}")
-
-
-class RealtimeCase(NodeTestCase):
-    node_env = BASE_ENV
-
-    def person(self, first="Test", last="User", **kwargs):
-        return Person(self, first, last, **kwargs)
-
-    def scenario(self, body, timeout=60):
-        """Runs the coroutine function `body` and closes every socket it opened."""
-        async def main():
-            self.sockets = []
-            self.raw_sockets = []
-            try:
-                await asyncio.wait_for(body(), timeout)
-            finally:
-                for s in self.raw_sockets:
-                    s.close()
-                for s in self.sockets:
-                    try:
-                        await asyncio.wait_for(s.ws.close(), 2)
-                    except (asyncio.TimeoutError, OSError):
-                        pass
-        asyncio.run(main())
-
-    def raw(self, person, path="/ws"):
-        """A RawSocket of `person` (closed by the scenario)."""
-        query = "?Authorization=" + urllib.parse.quote(person.token, safe="")
-        s = RawSocket(self.node.port, path + query)
-        self.raw_sockets.append(s)
-        return s
-
-    async def open_socket(self, target, headers=None, name=None):
-        ws = await websockets.connect(f"ws://127.0.0.1:{self.node.port}{target}",
-                                      extra_headers=headers or {}, compression=None,
-                                      open_timeout=10, close_timeout=2)
-        s = Socket(self, ws, name or target.split("?")[0])
-        self.sockets.append(s)
-        return s
-
-    def upgrade(self, target, headers=None):
-        """A raw WebSocket upgrade request: (status, lower-cased headers, body text). Returns
-        at once on 101, so a wrongly accepted handshake fails the test instead of hanging."""
-        key = base64.b64encode(os.urandom(16)).decode()
-        lines = [f"GET {target} HTTP/1.1", f"Host: 127.0.0.1:{self.node.port}",
-                 "Connection: Upgrade", "Upgrade: websocket", "Sec-WebSocket-Version: 13",
-                 f"Sec-WebSocket-Key: {key}"]
-        lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
-        with socket.create_connection(("127.0.0.1", self.node.port), timeout=10) as s:
-            s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
-            data = b""
-            while b"\r\n\r\n" not in data:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-            head, _, body = data.partition(b"\r\n\r\n")
-            status_line, *header_lines = head.decode(errors="replace").split("\r\n")
-            status = int(status_line.split()[1])
-            hdrs = {}
-            for line in header_lines:
-                k, _, v = line.partition(":")
-                hdrs[k.strip().lower()] = v.strip()
-            if status != 101:
-                length = int(hdrs.get("content-length", "0"))
-                while len(body) < length:
-                    chunk = s.recv(65536)
-                    if not chunk:
-                        break
-                    body += chunk
-            return status, hdrs, body.decode(errors="replace")
-
-    def assert_detail(self, body, detail=None):
-        reply = json.loads(body)
-        self.assertEqual(set(reply), {"detail"}, body)
-        self.assertIsInstance(reply["detail"], str)
-        if detail is not None:
-            self.assertEqual(reply["detail"], detail)
 
 
 # -- handshake ------------------------------------------------------------------------------

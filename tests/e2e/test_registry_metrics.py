@@ -7,8 +7,7 @@ import re
 import unittest
 import uuid
 
-from tandem_node import NodeTestCase
-from tandem_tokens import mint_token
+from tandem import NodeTestCase, mint_token
 
 JWT_KEY = "e2e-registry-signing-key-" + "r" * 32
 KINDS = ("user", "conversation")

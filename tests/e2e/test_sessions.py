@@ -14,12 +14,11 @@ import unittest
 import urllib.parse
 import uuid
 
-from tandem_node import NodeTestCase
-from test_realtime import DELIVERY_S, Socket
 import websockets
 
+from tandem import DELIVERY_S, FAST_ARGON2, NodeTestCase, Socket
+
 JWT_KEY = "e2e-sessions-signing-key-" + "s" * 32
-FAST_ARGON2 = {"TANDEM_AUTH_ARGON2_MEMORY_KIB": "1024", "TANDEM_AUTH_ARGON2_ITERATIONS": "1"}
 PASSWORD = "correct horse battery"
 URL, TITLE = "https://www.example.org/a", "A page"
 

@@ -2,18 +2,15 @@
 section 3: F1-F10, U8-U11, U16, U17, N1-N5): exact key sets, ordering, permissions, and
 consistency: after every write, the very next reads of both users show it.
 
-Profiles are created with POST /users/me; tokens are minted (tandem_tokens.py).
+Profiles are created with POST /users/me; tokens are minted (tandem.py).
 """
 import json
 import subprocess
 import unittest
-import urllib.parse
 import uuid
 
-from tandem_node import NodeTestCase, psql
-from tandem_tokens import mint_token
+from tandem import JWT_KEY, NodeTestCase, Person, path_of, psql
 
-JWT_KEY = "e2e-social-signing-key-" + "s" * 32
 
 CARD_KEYS = {"user_id", "first_name", "last_name", "description", "profile_image_uploaded_at",
              "profile_image_extension"}
@@ -30,67 +27,6 @@ SENT_KEYS = {"event_id", "url", "title", "sent_at", "sent_to", "not_seen_count",
 # docs/api.md, Conventions: UTC without an offset; the clients append the Z themselves.
 TIMESTAMP = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?$"
 UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
-
-
-def path_of(*segments, **query):
-    path = "/" + "/".join(urllib.parse.quote(s, safe="") for s in segments)
-    return path + ("?" + urllib.parse.urlencode(query) if query else "")
-
-
-class Person:
-    """A user of the node: id, email, token, and calls made with that token."""
-
-    jwt_key = JWT_KEY  # the signing key of the node the test starts
-
-    def __init__(self, test, first, last, email=None, register=True):
-        self.test = test
-        self.id = str(uuid.uuid4())
-        self.email = email or f"{self.id}@example.com"
-        self.first, self.last = first, last
-        self.token = mint_token(self.jwt_key, self.id, self.email)
-        self.headers = {"Authorization": "Bearer " + self.token}
-        if register:
-            self.ok("POST", "/users/me", {"first_name": first, "last_name": last})
-
-    def call(self, method, path, body=None):
-        """(status, parsed JSON body); the body as text when it is not JSON."""
-        data = body if isinstance(body, str) or body is None else json.dumps(body)
-        status, _, text = self.test.node.request(method, path, body=data, headers=self.headers)
-        try:
-            return status, json.loads(text)
-        except ValueError:
-            return status, text
-
-    def ok(self, method, path, body=None):
-        status, reply = self.call(method, path, body)
-        self.test.assertEqual(status, 200, f"{method} {path}: {reply}")
-        return reply
-
-    def status(self, method, path, body=None):
-        return self.call(method, path, body)[0]
-
-    # -- the routes, by what they do --------------------------------------------------
-    def request(self, other):
-        return self.ok("POST", "/friendship/requests", {"user_id2": other.id})
-
-    def accept(self, other):
-        return self.ok("POST", "/friendship/accept", {"user_id1": other.id})
-
-    def befriend(self, other):
-        self.request(other)
-        other.accept(self)
-
-    def check(self, other):
-        return self.ok("GET", path_of("friendship", "check", other.id))
-
-    def incoming(self):
-        return self.ok("GET", "/friendship/requests")
-
-    def friends_of(self, other, **query):
-        return self.ok("GET", path_of("users", "id", other.id, "friends", **query))
-
-    def unread(self):
-        return self.ok("GET", "/notifications/share?is_read=false")
 
 
 def warm(*people):

@@ -2,7 +2,7 @@
 // round-trip any text, request order, and timestamps rendered in UTC.
 #include "persistence/users_repo.hpp"
 
-#include "tests/integration/persistence_support.hpp"
+#include "tests/support/persistence_support.hpp"
 
 #include <catch2/catch.hpp>
 #include <pqxx/pqxx>

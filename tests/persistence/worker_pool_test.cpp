@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include "tests/support/caf_catch_dsl.hpp" // last: defines expect, _ and friends
+#include "tests/support/sim_fixture.hpp" // last: defines expect, _ and friends
 
 using namespace tandem;
 using namespace tandem::persistence;
@@ -111,14 +111,6 @@ test_facade::behavior_type facade_impl(test_facade::stateful_pointer<facade_stat
 
 // -- fixture ----------------------------------------------------------------------
 
-struct test_config : caf::actor_system_config {
-  test_config() {
-    set("scheduler.policy", caf::atom("testing"));
-    set("logger.file-verbosity", caf::atom("quiet"));
-    tandem::add_message_types(*this);
-  }
-};
-
 /// What one caller received.
 struct outcome {
   std::optional<std::string> value;
@@ -133,11 +125,7 @@ struct outcome {
   }
 };
 
-struct pool_fixture {
-  test_config cfg;
-  caf::actor_system sys{cfg};
-  caf::scheduler::test_coordinator& sched
-    = dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
+struct pool_fixture : tandem_test::sim_fixture {
   fake_backend backend;
   std::vector<fake_worker_actor> workers; ///< Every worker spawned, replacements included.
   test_facade facade;

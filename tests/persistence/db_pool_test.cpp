@@ -4,7 +4,7 @@
 #include "persistence/db_session.hpp"
 #include "persistence/migrations.hpp"
 
-#include "tests/integration/persistence_support.hpp"
+#include "tests/support/persistence_support.hpp"
 
 #include <catch2/catch.hpp>
 #include <pqxx/pqxx>

@@ -1,9 +1,12 @@
-// Shared by the persistence integration tests: a real actor system, a blocking
-// request helper, a deadline poll, and a guard that restarts a stopped server.
+// The fixtures of the integration tests: a real actor system with a blocking request
+// helper, migrated PostgreSQL databases, the Redis of the run, a deadline poll, and a
+// guard that restarts a stopped server.
 #pragma once
 
 #include "vocabulary/messages.hpp"
+#include "config/app_config.hpp"
 #include "persistence/migrations.hpp"
+#include "vocabulary/messages.hpp"
 #include "tests/support/test_env.hpp"
 
 #include <caf/all.hpp>
@@ -44,19 +47,39 @@ struct actor_system_fixture {
   }
 };
 
+/// A database of its own with every migration applied; its DSN.
+inline std::string migrated_database() {
+  auto dsn = create_fresh_database();
+  pqxx::connection setup{dsn};
+  persistence::apply_migrations(setup);
+  return dsn;
+}
+
+/// The configuration of a small database actor on a migrated database of its own.
+inline config::db_config migrated_db_config() {
+  config::db_config cfg;
+  cfg.dsn = migrated_database();
+  cfg.pool_size = 2;
+  return cfg;
+}
+
 /// A migrated database of its own and an open transaction on it, for the tests of
 /// SQL functions.
 struct migrated_db {
-  pqxx::connection conn{fresh()};
+  pqxx::connection conn{migrated_database()};
   pqxx::work tx{conn};
-
-  static std::string fresh() {
-    auto dsn = create_fresh_database();
-    pqxx::connection setup{dsn};
-    persistence::apply_migrations(setup);
-    return dsn;
-  }
 };
+
+/// The Redis of the run, for a pool of two.
+inline config::redis_config redis_config() {
+  config::redis_config cfg;
+  cfg.host = redis_host();
+  cfg.port = redis_port();
+  cfg.pool_size = 2;
+  cfg.queue_limit = 64;
+  cfg.timeout_ms = 2000;
+  return cfg;
+}
 
 /// Polls `pred` every 50 ms until it holds or `deadline` has passed.
 template <class Predicate>

@@ -6,7 +6,7 @@
 #include "persistence/accounts_repo.hpp"
 #include "persistence/migrations.hpp"
 
-#include "tests/integration/persistence_support.hpp"
+#include "tests/support/persistence_support.hpp"
 
 #include <catch2/catch.hpp>
 #include <pqxx/pqxx>
@@ -22,18 +22,8 @@ namespace {
 
 constexpr int64_t refresh_ttl = 3600;
 
-config::redis_config redis_config() {
-  config::redis_config cfg;
-  cfg.host = test::redis_host();
-  cfg.port = test::redis_port();
-  cfg.pool_size = 2;
-  cfg.queue_limit = 64;
-  cfg.timeout_ms = 2000;
-  return cfg;
-}
-
 struct redis_fixture : test::actor_system_fixture {
-  redis_actor redis = spawn_redis(sys, redis_config());
+  redis_actor redis = spawn_redis(sys, test::redis_config());
 
   ~redis_fixture() {
     caf::anon_send_exit(redis, caf::exit_reason::user_shutdown);
@@ -181,14 +171,7 @@ struct accounts_fixture : redis_fixture {
   config::auth_config auth;
 
   accounts_fixture() {
-    config::db_config db_cfg;
-    db_cfg.dsn = test::create_fresh_database();
-    db_cfg.pool_size = 2;
-    {
-      pqxx::connection conn{db_cfg.dsn};
-      apply_migrations(conn);
-    }
-    db = spawn_db(sys, db_cfg, caf::timespan{0});
+    db = spawn_db(sys, test::migrated_db_config(), caf::timespan{0});
     auth.argon2_memory_kib = 64;
     auth.argon2_iterations = 1;
     auth.hasher_threads = 1;

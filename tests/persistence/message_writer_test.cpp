@@ -4,7 +4,7 @@
 #include "persistence/db.hpp"
 #include "persistence/message_writer.hpp"
 
-#include "tests/integration/persistence_support.hpp"
+#include "tests/support/persistence_support.hpp"
 
 #include <catch2/catch.hpp>
 #include <pqxx/pqxx>
@@ -16,22 +16,13 @@ using namespace std::chrono_literals;
 namespace {
 
 struct writer_fixture : test::actor_system_fixture {
-  std::string dsn = migrated();
+  config::db_config cfg = test::migrated_db_config();
+  std::string dsn = cfg.dsn;
   db_actor db;
   std::shared_ptr<message_writer_counters> counters = std::make_shared<message_writer_counters>();
   message_writer_actor writer;
 
-  static std::string migrated() {
-    auto dsn = test::create_fresh_database();
-    pqxx::connection conn{dsn};
-    apply_migrations(conn);
-    return dsn;
-  }
-
   writer_fixture() {
-    config::db_config cfg;
-    cfg.dsn = dsn;
-    cfg.pool_size = 2;
     db = spawn_db(sys, cfg, caf::timespan{0});
     message_writer_settings s;
     s.commit_batch = 4;

@@ -2,7 +2,7 @@
 // concurrent runners, rollback of a failing migration, lock release.
 #include "persistence/migrations.hpp"
 
-#include "tests/integration/persistence_support.hpp"
+#include "tests/support/persistence_support.hpp"
 
 #include <catch2/catch.hpp>
 #include <pqxx/pqxx>

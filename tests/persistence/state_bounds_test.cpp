@@ -8,7 +8,7 @@
 #include "persistence/social_repo.hpp"
 #include "persistence/users_repo.hpp"
 
-#include "tests/integration/persistence_support.hpp"
+#include "tests/support/persistence_support.hpp"
 
 #include <catch2/catch.hpp>
 #include <pqxx/pqxx>

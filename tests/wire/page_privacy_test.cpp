@@ -1,6 +1,5 @@
 // Registrable domains by the Public Suffix List and the share rule (docs/api.md,
-// Presence and WebSockets), and the paths' subscriptions.
-#include "actors/connection_actor.hpp"
+// Presence and WebSockets).
 #include "wire/page_privacy.hpp"
 
 #include <catch2/catch.hpp>
@@ -51,11 +50,4 @@ TEST_CASE("a page is shared by the extension's rule", "[presence]") {
   CHECK(visible_page(all, {"https://other.org/", "B"}).url == "https://other.org/");
   CHECK(visible_page(all, {"https://www.bank.com/", "Bank"}).blank());
   CHECK(visible_page(all, {"http://localhost/", "L"}).url == "http://localhost/");
-}
-
-TEST_CASE("each WebSocket path subscribes to its event kinds", "[presence]") {
-  CHECK(subscriptions_of("/ws") == event_kind::all);
-  CHECK(subscriptions_of("/ws/chat") == event_kind::chat);
-  CHECK(subscriptions_of("/ws/presence") == (event_kind::presence | event_kind::social));
-  CHECK(subscriptions_of("/ws/other") == 0);
 }

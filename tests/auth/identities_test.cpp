@@ -5,7 +5,7 @@
 #include "persistence/db.hpp"
 #include "persistence/identities_repo.hpp"
 
-#include "tests/integration/persistence_support.hpp"
+#include "tests/support/persistence_support.hpp"
 
 #include <catch2/catch.hpp>
 #include <pqxx/pqxx>
@@ -39,7 +39,7 @@ TEST_CASE("an external identity gets a minted user id, the same on every sight",
 
 TEST_CASE("two nodes that see a new identity at once get the one id committed first",
           "[identities]") {
-  auto dsn = test::migrated_db::fresh();
+  auto dsn = test::migrated_database();
   pqxx::connection first{dsn};
   pqxx::connection second{dsn};
   pqxx::connection observer{dsn};
@@ -71,7 +71,7 @@ TEST_CASE("the identity map resolves misses through the database and caches them
           "[identities]") {
   test::actor_system_fixture fx;
   config::db_config cfg;
-  cfg.dsn = test::migrated_db::fresh();
+  cfg.dsn = test::migrated_database();
   cfg.pool_size = 1;
   auto db = spawn_db(fx.sys, cfg, caf::timespan{0});
   external_identity_map map{fx.sys, db, 1, 10s};

@@ -2,7 +2,7 @@
 // trips, error replies, and reconnecting after a restart.
 #include "persistence/redis.hpp"
 
-#include "tests/integration/persistence_support.hpp"
+#include "tests/support/persistence_support.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -20,10 +20,7 @@ struct redis_fixture : test::actor_system_fixture {
   std::string prefix = "tandem-test:" + std::to_string(::getpid()) + ":";
 
   redis_fixture() {
-    config::redis_config cfg;
-    cfg.host = test::redis_host();
-    cfg.port = test::redis_port();
-    cfg.pool_size = 2;
+    auto cfg = test::redis_config();
     cfg.queue_limit = 16;
     cfg.timeout_ms = 1000;
     redis = spawn_redis(sys, cfg);

@@ -1,34 +1,28 @@
-// The fixture of the user actor tests: the registry and its user actors under CAF's
-// deterministic scheduler, over an in-memory fake of the database (the real one is
-// detached and would bypass the test scheduler). Reads go through the registry like
-// every request in the service; `fake_store::loads` tells whether an answer came from
-// a live actor or a reload.
+// An in-memory fake of `persistence::social_db` for the actor tests (the real database
+// actor is detached and would bypass CAF's test scheduler). The contract tests
+// (tests/persistence/db_contract.hpp) run the same scenarios against it and
+// against the real one on PostgreSQL, so that it cannot drift from the SQL.
 #pragma once
 
-#include "actors/user_registry.hpp"
+#include "actors/user_actor.hpp" // slice
+#include "persistence/social_db.hpp"
 
 #include <caf/all.hpp>
 
 #include <algorithm>
 #include <cstdio>
 #include <map>
-#include <memory>
-#include <optional>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
-
-#include "tests/support/caf_catch_dsl.hpp" // last: defines expect, _ and friends
 
 namespace tandem_test {
 
 using namespace tandem;
-using namespace std::chrono_literals;
-
-// -- the fake database -------------------------------------------------------------------
 
 /// What the fake database holds, owned by the test (the scheduler runs one thread).
-struct fake_store {
+struct fake_social_store {
   std::map<std::string, user_card> users;
   /// Privacy settings by user; default_none with empty lists when absent.
   std::map<std::string, profile_snapshot> privacy;
@@ -74,14 +68,22 @@ struct fake_store {
     return out;
   }
 
-  unread_snapshot unread_of(const std::string& user, int32_t limit) const {
-    unread_snapshot snap;
+  /// What `user` received, newest first; all, or the seen or the unseen ones.
+  std::vector<share_notification> received_by(const std::string& user,
+                                              caf::optional<bool> seen) const {
+    std::vector<share_notification> out;
     for (const auto& [to, note] : inbox)
-      if (to == user && !note.seen_at)
-        snap.items.push_back(note);
-    std::sort(snap.items.begin(), snap.items.end(), [](const auto& a, const auto& b) {
+      if (to == user && (!seen || *seen == static_cast<bool>(note.seen_at)))
+        out.push_back(note);
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
       return std::tie(a.sent_at, a.event_id) > std::tie(b.sent_at, b.event_id);
     });
+    return out;
+  }
+
+  unread_snapshot unread_of(const std::string& user, int32_t limit) const {
+    unread_snapshot snap;
+    snap.items = received_by(user, false);
     snap.complete = snap.items.size() <= static_cast<std::size_t>(limit);
     if (!snap.complete)
       snap.items.resize(static_cast<std::size_t>(limit));
@@ -135,11 +137,13 @@ struct fake_store {
     if (auto err = take_failure())
       return err;
     share_receipt r;
+    for (const auto& rel : relations_of(sender))
+      if (rel.row.accepted() && (!req.sent_to || *req.sent_to == rel.user.user_id))
+        r.recipients.push_back(rel.user.user_id);
+    if (req.sent_to && r.recipients.empty())
+      return caf::make_error(errc::forbidden, "You can only share with your friends");
     r.note = {"event-" + std::to_string(ticks + 1), now(), req.url, req.title, caf::none,
               users.at(sender)};
-    for (const auto& rel : relations_of(sender))
-      if (rel.row.accepted())
-        r.recipients.push_back(rel.user.user_id);
     for (const auto& to : r.recipients)
       inbox.emplace_back(to, r.note);
     return r;
@@ -163,7 +167,7 @@ struct fake_store {
 
 /// The reply of a write: its result, unless the store was told to lose it.
 template <class T>
-inline caf::result<T> reply_of(fake_store* store, caf::expected<T> res) {
+inline caf::result<T> reply_of(fake_social_store* store, caf::expected<T> res) {
   if (auto lost = std::exchange(store->lose_next_reply, caf::error{}))
     return lost;
   if (!res)
@@ -171,8 +175,8 @@ inline caf::result<T> reply_of(fake_store* store, caf::expected<T> res) {
   return std::move(*res);
 }
 
-inline persistence::social_db::behavior_type fake_db(persistence::social_db::pointer,
-                                              fake_store* store) {
+inline persistence::social_db::behavior_type
+fake_social_db(persistence::social_db::pointer, fake_social_store* store) {
   return {
     [=](atom::load_social, const std::string& user,
         int32_t limit) -> caf::result<social_snapshot> {
@@ -188,6 +192,8 @@ inline persistence::social_db::behavior_type fake_db(persistence::social_db::poi
       return snap;
     },
     [=](atom::load_profile, const std::string& user) -> caf::result<profile_snapshot> {
+      if (store->users.count(user) == 0)
+        return caf::make_error(errc::not_found, "User not found");
       return store->profile_of(user);
     },
     [=](atom::commit_friendship, const friendship_command& cmd,
@@ -220,142 +226,9 @@ inline persistence::social_db::behavior_type fake_db(persistence::social_db::poi
       return reply_of(store, store->mark(user, ids, limit));
     },
     [=](atom::fetch_shares, const share_query& q) -> std::vector<share_notification> {
-      return slice(store->unread_of(q.user, 1000).items, q.page);
+      return slice(store->received_by(q.user, q.is_read), q.page);
     },
   };
 }
-
-// -- fixture ----------------------------------------------------------------------------------
-
-struct test_config : caf::actor_system_config {
-  test_config() {
-    set("scheduler.policy", caf::atom("testing"));
-    set("logger.file-verbosity", caf::atom("quiet"));
-    tandem::add_message_types(*this);
-  }
-};
-
-/// What one request got.
-template <class T>
-struct reply {
-  std::optional<T> value;
-  std::optional<caf::error> error;
-
-  errc code() const {
-    return error ? code_of(*error) : errc::none;
-  }
-};
-
-/// Spawns an actor that sends `xs...` to `target` and records the reply; nothing runs
-/// until the test scheduler does.
-template <class T, class Handle, class... Ts>
-std::shared_ptr<reply<T>> request_from(caf::actor_system& sys, const Handle& target, Ts... xs) {
-  auto out = std::make_shared<reply<T>>();
-  sys.spawn([=](caf::event_based_actor* self) {
-    self->request(target, caf::infinite, xs...)
-      .then([=](T& value) { out->value = std::move(value); },
-            [=](caf::error& err) { out->error = std::move(err); });
-  });
-  return out;
-}
-
-constexpr auto idle_timeout = caf::timespan{10s};
-constexpr auto presence_timeout = caf::timespan{180s};
-
-inline bool is_user_actor(caf::resumable* job) {
-  auto* actor = dynamic_cast<caf::local_actor*>(job);
-  return actor != nullptr && std::string{actor->name()} == "tandem.user";
-}
-
-struct users_fixture {
-  test_config cfg;
-  caf::actor_system sys{cfg};
-  caf::scheduler::test_coordinator& sched
-    = dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler());
-  fake_store store;
-  persistence::social_db db;
-  user_registry_actor registry;
-  std::shared_ptr<polled_views> views = std::make_shared<polled_views>();
-  std::shared_ptr<flood_counters> counters = std::make_shared<flood_counters>();
-
-  users_fixture() {
-    store.add_user("ann", "Ann", "Archer");
-    store.add_user("bob", "Bob", "Baker");
-    store.add_user("cid", "Cid", "Cole");
-    db = sys.spawn(fake_db, &store);
-    user_settings settings;
-    settings.idle_timeout = idle_timeout;
-    settings.unread_cache_limit = 2;
-    settings.shares_per_hour = 360; // one every 10 s
-    settings.shares_burst = 8;
-    settings.gateway.presence_timeout = presence_timeout;
-    settings.gateway.max_connections = 2;
-    settings.views = views;
-    settings.gateway.counters = counters;
-    registry = spawn_user_registry(sys, db, settings);
-    sched.run();
-  }
-
-  ~users_fixture() {
-    caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(db, caf::exit_reason::user_shutdown);
-    sched.run();
-  }
-
-  /// Spawns an actor that sends `xs...` to the registry and records the reply;
-  /// nothing runs until the scheduler does.
-  template <class T, class... Ts>
-  std::shared_ptr<reply<T>> send(Ts... xs) {
-    return request_from<T>(sys, registry, xs...);
-  }
-
-  /// A request, run until nothing is left to do.
-  template <class T, class... Ts>
-  reply<T> ask(Ts... xs) {
-    auto out = send<T>(xs...);
-    sched.run();
-    return *out;
-  }
-
-  reply<bool> write(friendship_op op, const std::string& caller, const std::string& other) {
-    return ask<bool>(atom::write_friendship_v, friendship_command{op, caller, other});
-  }
-
-  friendship_lookup lookup(const std::string& user, const std::string& other) {
-    auto r = ask<friendship_lookup>(atom::lookup_friendship_v, user, other);
-    REQUIRE(r.value);
-    return *r.value;
-  }
-
-  std::vector<std::string> requests_in(const std::string& user) {
-    auto r = ask<std::vector<relation>>(atom::incoming_requests_v, user);
-    REQUIRE(r.value);
-    std::vector<std::string> ids;
-    for (const auto& rel : *r.value)
-      ids.push_back(rel.user.user_id);
-    return ids;
-  }
-
-  std::vector<std::string> unread(const std::string& user) {
-    auto r = ask<std::vector<share_notification>>(atom::unread_shares_v, user, list_window{100, 0});
-    REQUIRE(r.value);
-    std::vector<std::string> ids;
-    for (const auto& n : *r.value)
-      ids.push_back(n.event_id);
-    return ids;
-  }
-
-  user_registry_stats stats() {
-    auto r = ask<user_registry_stats>(atom::stats_v);
-    REQUIRE(r.value);
-    return *r.value;
-  }
-
-  /// Loads the actors of `users` (any read does) and lets their loads finish.
-  void warm(std::initializer_list<const char*> users) {
-    for (auto user : users)
-      ask<int64_t>(atom::count_friends_v, std::string{user});
-  }
-};
 
 } // namespace tandem_test

@@ -1,0 +1,368 @@
+// The contract of the database interfaces that actors hold (`persistence::social_db`,
+// `persistence::chat_db`): scenarios that every implementation must pass, run against
+// the in-memory fakes of the actor tests (db_contract_fake_test.cpp) and against the
+// database actor on PostgreSQL (db_contract_pg_test.cpp), so that a fake cannot drift
+// from the SQL.
+//
+// A subject provides the users and conversations a scenario starts from and one way to
+// ask its handles:
+//   void add_user(const std::string& id, const std::string& first_name);
+//   std::string conversation(const std::vector<std::string>& members, bool is_group);
+//   persistence::social_db social();  persistence::chat_db chat();
+//   template <class T, class Handle, class... Ts> caf::expected<T> ask(Handle, Ts...);
+#pragma once
+
+#include "auth/tokens.hpp"
+#include "persistence/chat_db.hpp"
+#include "persistence/social_db.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace tandem_test::contract {
+
+using namespace tandem;
+
+template <class T>
+errc error_of(const caf::expected<T>& x) {
+  REQUIRE_FALSE(x);
+  return code_of(x.error());
+}
+
+inline std::vector<std::string> sorted(std::vector<std::string> xs) {
+  std::sort(xs.begin(), xs.end());
+  return xs;
+}
+
+// -- social_db ------------------------------------------------------------------------
+
+template <class Subject>
+void social_db_contract(Subject& s) {
+  for (const char* id : {"amy", "bob", "cat", "dan"})
+    s.add_user(id, std::string{id} + "-first");
+  auto db = s.social();
+  const friendship_limits limits{100, 100, 100, 3600};
+  auto write = [&](friendship_op op, const std::string& caller, const std::string& other) {
+    return s.template ask<friendship_change>(db, atom::commit_friendship_v,
+                                             friendship_command{op, caller, other}, limits);
+  };
+  auto befriend = [&](const std::string& a, const std::string& b) {
+    REQUIRE(write(friendship_op::request, a, b));
+    REQUIRE(write(friendship_op::accept, b, a));
+  };
+  auto load = [&](const std::string& user, int32_t unread_limit) {
+    auto snap = s.template ask<social_snapshot>(db, atom::load_social_v, user, unread_limit);
+    REQUIRE(snap);
+    return *snap;
+  };
+  /// The other user of each of `user`'s rows, and whether it is accepted.
+  auto relations = [&](const std::string& user) {
+    std::map<std::string, bool> out;
+    for (const auto& rel : load(user, 10).relations)
+      out[rel.user.user_id] = rel.row.accepted();
+    return out;
+  };
+  using states = std::map<std::string, bool>;
+  auto share = [&](const std::string& sender, caf::optional<std::string> to) {
+    return s.template ask<share_receipt>(db, atom::insert_share_v, sender,
+                                         share_request{std::move(to), "https://example.org/",
+                                                       "Example"});
+  };
+  auto ids_of = [](const std::vector<share_notification>& xs) {
+    std::vector<std::string> out;
+    for (const auto& x : xs)
+      out.push_back(x.event_id);
+    return out;
+  };
+
+  SECTION("a user loads with the profile; an unknown user is not found") {
+    auto snap = load("amy", 10);
+    CHECK(snap.profile.me.user_id == "amy");
+    CHECK(snap.profile.me.first_name == "amy-first");
+    CHECK(snap.relations.empty());
+    CHECK(snap.unread.items.empty());
+    CHECK(snap.unread.complete);
+    auto profile = s.template ask<profile_snapshot>(db, atom::load_profile_v, std::string{"amy"});
+    REQUIRE(profile);
+    CHECK(profile->me.user_id == "amy");
+    CHECK(error_of(s.template ask<social_snapshot>(db, atom::load_social_v, std::string{"zed"},
+                                                   int32_t{10}))
+          == errc::not_found);
+    CHECK(error_of(s.template ask<profile_snapshot>(db, atom::load_profile_v, std::string{"zed"}))
+          == errc::not_found);
+  }
+
+  SECTION("a request is answered once, by its addressee; removing ends a friendship") {
+    auto asked = write(friendship_op::request, "bob", "amy");
+    REQUIRE(asked);
+    CHECK(asked->exists);
+    CHECK(asked->row.requester == "bob");
+    CHECK(asked->row.addressee == "amy");
+    CHECK_FALSE(asked->row.accepted());
+    CHECK(asked->low.user_id == "amy"); // both cards, lower id first
+    CHECK(asked->high.user_id == "bob");
+    CHECK(relations("amy") == states{{"bob", false}});
+    CHECK(error_of(write(friendship_op::request, "bob", "amy")) == errc::already_exists);
+    CHECK(error_of(write(friendship_op::request, "amy", "bob")) == errc::already_exists);
+    CHECK(error_of(write(friendship_op::accept, "bob", "amy")) == errc::not_found);
+    auto accepted = write(friendship_op::accept, "amy", "bob");
+    REQUIRE(accepted);
+    CHECK(accepted->exists);
+    CHECK(accepted->row.accepted());
+    CHECK(accepted->row.requester == "bob");
+    CHECK(relations("amy") == states{{"bob", true}});
+    CHECK(relations("bob") == states{{"amy", true}});
+    CHECK(error_of(write(friendship_op::accept, "amy", "bob")) == errc::not_found);
+    CHECK(error_of(write(friendship_op::decline, "amy", "bob")) == errc::not_found);
+    auto removed = write(friendship_op::remove, "amy", "bob");
+    REQUIRE(removed);
+    CHECK_FALSE(removed->exists);
+    CHECK(relations("bob").empty());
+    CHECK(error_of(write(friendship_op::remove, "bob", "amy")) == errc::not_found);
+    // A declined request leaves no row; a request to no one is not found.
+    REQUIRE(write(friendship_op::request, "cat", "amy"));
+    auto declined = write(friendship_op::decline, "amy", "cat");
+    REQUIRE(declined);
+    CHECK_FALSE(declined->exists);
+    CHECK(relations("cat").empty());
+    CHECK(error_of(write(friendship_op::request, "amy", "zed")) == errc::not_found);
+  }
+
+  SECTION("declining every request takes the pending ones to the user only") {
+    REQUIRE(write(friendship_op::request, "bob", "amy"));
+    REQUIRE(write(friendship_op::request, "cat", "amy"));
+    REQUIRE(write(friendship_op::request, "amy", "dan"));
+    REQUIRE(write(friendship_op::accept, "amy", "cat")); // accepted: not declined
+    auto changes = s.template ask<std::vector<friendship_change>>(db, atom::decline_requests_v,
+                                                                  std::string{"amy"});
+    REQUIRE(changes);
+    std::vector<std::string> requesters;
+    for (const auto& c : *changes) {
+      CHECK_FALSE(c.exists);
+      CHECK(c.row.addressee == "amy");
+      CHECK(c.other_than("amy").user_id == c.row.requester);
+      requesters.push_back(c.row.requester);
+    }
+    CHECK(sorted(requesters) == std::vector<std::string>{"bob"});
+    CHECK(relations("amy") == states{{"cat", true}, {"dan", false}});
+    auto again = s.template ask<std::vector<friendship_change>>(db, atom::decline_requests_v,
+                                                                std::string{"amy"});
+    REQUIRE(again);
+    CHECK(again->empty());
+    // Nothing has expired: the purge deletes nothing.
+    auto purged = s.template ask<int64_t>(db, atom::purge_expired_requests_v, int32_t{100});
+    REQUIRE(purged);
+    CHECK(*purged == 0);
+  }
+
+  SECTION("a share reaches the accepted friends or the one named; reading marks it") {
+    befriend("amy", "bob");
+    befriend("amy", "cat");
+    REQUIRE(write(friendship_op::request, "amy", "dan"));
+    auto all = share("amy", caf::none);
+    REQUIRE(all);
+    CHECK(sorted(all->recipients) == std::vector<std::string>{"bob", "cat"});
+    CHECK(all->note.url == "https://example.org/");
+    CHECK(all->note.title == "Example");
+    CHECK(all->note.sender.user_id == "amy");
+    CHECK_FALSE(all->note.seen_at);
+    auto one = share("amy", std::string{"bob"});
+    REQUIRE(one);
+    CHECK(one->recipients == std::vector<std::string>{"bob"});
+    CHECK(error_of(share("amy", std::string{"dan"})) == errc::forbidden); // pending only
+    // Newest first.
+    auto both = std::vector<std::string>{one->note.event_id, all->note.event_id};
+    CHECK(ids_of(load("bob", 10).unread.items) == both);
+    CHECK(ids_of(load("cat", 10).unread.items) == std::vector<std::string>{all->note.event_id});
+    auto read = s.template ask<read_receipt>(db, atom::mark_shares_v, std::string{"bob"},
+                                             std::vector<std::string>{all->note.event_id},
+                                             int32_t{10});
+    REQUIRE(read);
+    CHECK(read->marked == std::vector<std::string>{all->note.event_id});
+    CHECK(ids_of(read->unread.items) == std::vector<std::string>{one->note.event_id});
+    CHECK(read->unread.complete);
+    auto again = s.template ask<read_receipt>(db, atom::mark_shares_v, std::string{"bob"},
+                                              std::vector<std::string>{all->note.event_id},
+                                              int32_t{10});
+    REQUIRE(again);
+    CHECK(again->marked.empty());
+    auto fetch = [&](caf::optional<bool> is_read, list_window page) {
+      auto got = s.template ask<std::vector<share_notification>>(
+        db, atom::fetch_shares_v, share_query{"bob", is_read, page});
+      REQUIRE(got);
+      return ids_of(*got);
+    };
+    CHECK(fetch(caf::none, {10, 0}) == both);
+    CHECK(fetch(true, {10, 0}) == std::vector<std::string>{all->note.event_id});
+    CHECK(fetch(false, {10, 0}) == std::vector<std::string>{one->note.event_id});
+    CHECK(fetch(caf::none, {1, 1}) == std::vector<std::string>{all->note.event_id});
+    // Past the unread limit: the newest, and not complete.
+    auto third = share("amy", std::string{"bob"});
+    REQUIRE(third);
+    auto capped = load("bob", 1).unread;
+    CHECK(ids_of(capped.items) == std::vector<std::string>{third->note.event_id});
+    CHECK_FALSE(capped.complete);
+  }
+}
+
+// -- chat_db ------------------------------------------------------------------------------
+
+/// A random UUID in the form PostgreSQL prints.
+inline std::string new_uuid() {
+  auto hex = new_random_id();
+  return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-"
+         + hex.substr(16, 4) + "-" + hex.substr(20);
+}
+
+template <class Subject>
+void chat_db_contract(Subject& s) {
+  for (const char* id : {"amy", "bob", "cat", "dan"})
+    s.add_user(id, std::string{id} + "-first");
+  auto group = s.conversation({"amy", "bob", "cat"}, true);
+  auto db = s.chat();
+  const std::string unknown = "00000000-0000-4000-8000-0000000000ff";
+  auto message = [&](int64_t seq, const std::string& sender, const std::string& temp) {
+    return chat_message{group, seq, new_uuid(), sender, "message " + std::to_string(seq),
+                        "2024-01-01T00:00:00.000Z", temp};
+  };
+  auto insert = [&](std::vector<chat_message> batch) {
+    return s.template ask<std::vector<std::string>>(db, atom::insert_messages_v, std::move(batch));
+  };
+  auto load = [&](const std::string& id, int32_t recent) {
+    return s.template ask<conversation_snapshot>(db, atom::load_conversation_v, id, recent);
+  };
+  /// Each member's read cursor.
+  auto cursors = [](const conversation_snapshot& snap) {
+    std::map<std::string, int64_t> out;
+    for (std::size_t i = 0; i < snap.members.size(); ++i)
+      out[snap.members[i]] = snap.last_read.at(i);
+    return out;
+  };
+  using cursor_map = std::map<std::string, int64_t>;
+  auto seqs_of = [](const std::vector<chat_message>& xs) {
+    std::vector<int64_t> out;
+    for (const auto& x : xs)
+      out.push_back(x.seq);
+    return out;
+  };
+
+  SECTION("a conversation loads its members, cursors and newest messages") {
+    CHECK(error_of(load(unknown, 10)) == errc::not_found);
+    auto fresh = load(group, 10);
+    REQUIRE(fresh);
+    CHECK(cursors(*fresh) == cursor_map{{"amy", 0}, {"bob", 0}, {"cat", 0}});
+    CHECK(fresh->last_seq == 0);
+    CHECK(fresh->recent.empty());
+    std::vector<chat_message> batch{message(1, "amy", "t1"), message(2, "bob", "t2"),
+                                    message(3, "amy", "t3")};
+    auto ids = insert(batch);
+    REQUIRE(ids);
+    CHECK(sorted(*ids) == sorted({batch[0].message_id, batch[1].message_id, batch[2].message_id}));
+    auto snap = load(group, 2);
+    REQUIRE(snap);
+    CHECK(snap->last_seq == 3);
+    CHECK(seqs_of(snap->recent) == std::vector<int64_t>{2, 3});
+    CHECK(snap->recent.back().content == "message 3");
+    // A sender has read their own message.
+    CHECK(cursors(*snap) == cursor_map{{"amy", 3}, {"bob", 2}, {"cat", 0}});
+  }
+
+  SECTION("a tempMessageId is stored once per sender; a taken seq refuses the whole batch") {
+    auto first = message(1, "amy", "t1");
+    REQUIRE(insert({first}));
+    auto repeated = insert({message(2, "amy", "t1")});
+    REQUIRE(repeated);
+    CHECK(repeated->empty());
+    auto other = message(2, "bob", "t1");
+    auto stored = insert({other});
+    REQUIRE(stored);
+    CHECK(*stored == std::vector<std::string>{other.message_id});
+    auto found = s.template ask<chat_message>(db, atom::find_message_v, group, std::string{"amy"},
+                                              std::string{"t1"});
+    REQUIRE(found);
+    CHECK(found->message_id == first.message_id);
+    CHECK(found->seq == 1);
+    CHECK(found->content == "message 1");
+    CHECK(error_of(s.template ask<chat_message>(db, atom::find_message_v, group,
+                                                std::string{"cat"}, std::string{"t1"}))
+          == errc::not_found);
+    CHECK(error_of(insert({message(3, "cat", "t9"), message(2, "cat", "t10")}))
+          == errc::already_exists);
+    CHECK(error_of(s.template ask<chat_message>(db, atom::find_message_v, group,
+                                                std::string{"cat"}, std::string{"t9"}))
+          == errc::not_found);
+    auto snap = load(group, 10);
+    REQUIRE(snap);
+    CHECK(snap->last_seq == 2);
+  }
+
+  SECTION("read cursors move forward only") {
+    REQUIRE(insert({message(1, "amy", "t1"), message(2, "amy", "t2"), message(3, "amy", "t3")}));
+    auto move = [&](int64_t seq) {
+      auto done = s.template ask<bool>(db, atom::store_read_cursor_v, group, std::string{"bob"},
+                                       seq);
+      REQUIRE(done);
+      CHECK(*done);
+      auto snap = load(group, 10);
+      REQUIRE(snap);
+      return cursors(*snap).at("bob");
+    };
+    CHECK(move(2) == 2);
+    CHECK(move(1) == 2);
+    CHECK(move(3) == 3);
+  }
+
+  SECTION("the history after a seq is paged, for members only") {
+    std::vector<chat_message> batch;
+    for (int64_t seq = 1; seq <= 5; ++seq)
+      batch.push_back(message(seq, "amy", "t" + std::to_string(seq)));
+    REQUIRE(insert(batch));
+    auto after = [&](const std::string& caller, int64_t seq, int32_t limit) {
+      message_query q;
+      q.mode = message_query::after_seq;
+      q.seq = seq;
+      q.limit = limit;
+      return s.template ask<std::vector<chat_message>>(db, atom::message_history_v, caller, group,
+                                                       q);
+    };
+    auto page = after("bob", 1, 2);
+    REQUIRE(page);
+    CHECK(seqs_of(*page) == std::vector<int64_t>{2, 3});
+    auto rest = after("bob", 3, 100);
+    REQUIRE(rest);
+    CHECK(seqs_of(*rest) == std::vector<int64_t>{4, 5});
+    auto none = after("bob", 5, 100);
+    REQUIRE(none);
+    CHECK(none->empty());
+    CHECK(error_of(after("dan", 0, 100)) == errc::forbidden);
+  }
+
+  SECTION("members leave a group, the last one out deletes it; a direct one cannot be left") {
+    REQUIRE(insert({message(1, "bob", "t1")}));
+    auto leave = [&](const std::string& id, const std::string& user) {
+      return s.template ask<bool>(db, atom::remove_participant_v, id, user);
+    };
+    auto left = leave(group, "bob");
+    REQUIRE(left);
+    CHECK(*left);
+    auto again = leave(group, "bob");
+    REQUIRE(again);
+    CHECK_FALSE(*again);
+    auto snap = load(group, 10);
+    REQUIRE(snap);
+    CHECK(sorted(snap->members) == std::vector<std::string>{"amy", "cat"});
+    CHECK(snap->recent.size() == 1);
+    REQUIRE(leave(group, "amy"));
+    REQUIRE(leave(group, "cat"));
+    CHECK(error_of(load(group, 10)) == errc::not_found);
+    CHECK(error_of(leave(group, "cat")) == errc::not_found);
+    auto direct = s.conversation({"amy", "bob"}, false);
+    CHECK(error_of(leave(direct, "amy")) == errc::invalid_request);
+  }
+}
+
+} // namespace tandem_test::contract
