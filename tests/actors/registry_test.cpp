@@ -11,7 +11,7 @@
 #include <optional>
 #include <string>
 
-#include "tests/actors/users_fixture.hpp" // test_config, request_from; last: the test DSL
+#include "tests/support/users_fixture.hpp" // test_config, request_from; last: the test DSL
 
 using namespace tandem;
 using tandem_test::request_from;
