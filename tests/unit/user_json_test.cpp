@@ -1,5 +1,6 @@
 // Profiles on the wire: validation of the profile bodies and the exact shapes of
 // UserPrivate and UserPublic (compat section 3).
+#include "common/text.hpp"
 #include "wire/user_json.hpp"
 #include "persistence/users_repo.hpp"
 
@@ -64,11 +65,11 @@ user_profile sample_profile() {
 } // namespace
 
 TEST_CASE("utf8_length counts code points, not bytes", "[profiles]") {
-  CHECK(utf8_length("") == 0);
-  CHECK(utf8_length("abc") == 3);
-  CHECK(utf8_length("\xC3\xA9") == 1);             // é
-  CHECK(utf8_length("\xE6\x97\xA5\xE6\x9C\xAC") == 2); // 日本
-  CHECK(utf8_length("\xF0\x9F\x98\x80!") == 2);     // an emoji and "!"
+  CHECK(text::length("") == 0);
+  CHECK(text::length("abc") == 3);
+  CHECK(text::length("\xC3\xA9") == 1);             // é
+  CHECK(text::length("\xE6\x97\xA5\xE6\x9C\xAC") == 2); // 日本
+  CHECK(text::length("\xF0\x9F\x98\x80!") == 2);     // an emoji and "!"
 }
 
 TEST_CASE("plausible domains are lower-cased and implausible ones refused", "[profiles]") {
