@@ -1,12 +1,14 @@
 #include "actors/connection_actor.hpp"
 
+#include "wire/errors.hpp"
+#include "wire/fields.hpp"
 #include "wire/wire_json.hpp"
 #include "wire/ws_frames.hpp"
+#include "common/text.hpp"
 #include "common/wall_clock.hpp"
 #include "config/log.hpp"
 
 #include <algorithm>
-#include <cctype>
 
 namespace tandem {
 
@@ -14,10 +16,6 @@ namespace {
 
 using self_pointer = connection_actor::stateful_pointer<connection_state>;
 using wire::json;
-
-/// Longest URL and title of update-presence (the limits of shared pages, N1).
-constexpr std::size_t max_url_length = 2048;
-constexpr std::size_t max_title_length = 512;
 
 void close(self_pointer self, uint16_t code, std::string reason) {
   auto& st = self->state;
@@ -66,18 +64,15 @@ bool take_token(self_pointer self) {
 /// The string member `key` of at most `max` characters, or a strike.
 const std::string* text_field(self_pointer self, const json& frame, const char* key,
                               std::size_t max, const std::string& action) {
-  auto i = frame.find(key);
-  if (i == frame.end() || !i->is_string()) {
-    strike(self, std::string{"'"} + key + "' must be a string", action);
-    return nullptr;
-  }
-  const auto& text = i->get_ref<const std::string&>();
-  if (wire::utf8_length(text) > max) {
-    strike(self, std::string{"'"} + key + "' must be at most " + std::to_string(max)
-                   + " characters", action);
-    return nullptr;
-  }
-  return &text;
+  auto check = wire::text_field(frame, key, {0, max});
+  if (check)
+    return check.value;
+  strike(self,
+         check.fault == wire::field_fault::length
+           ? std::string{"'"} + key + "' must be at most " + std::to_string(max) + " characters"
+           : std::string{"'"} + key + "' must be a string",
+         action);
+  return nullptr;
 }
 
 void on_update_presence(self_pointer self, const json& frame, const std::string& action) {
@@ -85,10 +80,10 @@ void on_update_presence(self_pointer self, const json& frame, const std::string&
   if ((st.params.kinds & event_kind::presence) == 0)
     return strike(self, "update-presence is not available on this path; use /ws or /ws/presence",
                   action);
-  auto* url = text_field(self, frame, "url", max_url_length, action);
+  auto* url = text_field(self, frame, "url", wire::limits::url, action);
   if (url == nullptr)
     return;
-  auto* title = text_field(self, frame, "title", max_title_length, action);
+  auto* title = text_field(self, frame, "title", wire::limits::title, action);
   if (title == nullptr)
     return;
   st.strikes = 0;
@@ -113,52 +108,24 @@ caf::optional<std::string> conversation_of(self_pointer self, const json& frame,
   return *id;
 }
 
-/// What a client may read of `err`: our own text for refusals (not a member, rate
-/// limit...), a plain sentence for everything else (never internals).
-std::string client_detail(const caf::error& err) {
-  if (err == caf::sec::request_timeout)
-    return "Service unavailable: no answer in time; try again";
-  const auto& ctx = err.context();
-  switch (code_of(err)) {
-    case errc::overloaded:
-    case errc::db_unavailable:
-    case errc::db_timeout:
-      return "Service unavailable: nothing was stored; try again";
-    case errc::internal:
-    case errc::db_query_failed:
-      return "Internal error";
-    default:
-      if (ctx.size() >= 1 && ctx.match_element<std::string>(0))
-        return ctx.get_as<std::string>(0);
-      return "Request refused";
-  }
-}
-
 /// A chat request's failure: an error frame naming the action (and tempMessageId).
 auto chat_error(self_pointer self, std::string action, caf::optional<std::string> temp_id) {
   return [self, action = std::move(action), temp_id = std::move(temp_id)](caf::error& err) {
     if (err.category() != caf::atom("tandem") && err != caf::sec::request_timeout)
       log::warn("chat request failed", {{"user", self->state.params.user_id},
                                         {"error", describe(err)}});
-    enqueue(self, frames::error(client_detail(err), action, temp_id), {});
+    enqueue(self, frames::error(wire::client_detail(err), action, temp_id), {});
   };
-}
-
-/// ASCII whitespace trimmed from both ends.
-std::string trimmed(const std::string& s) {
-  auto first = s.find_first_not_of(" \t\r\n\f\v");
-  if (first == std::string::npos)
-    return {};
-  return s.substr(first, s.find_last_not_of(" \t\r\n\f\v") - first + 1);
 }
 
 void on_send_message(self_pointer self, const json& frame, const std::string& action) {
   auto& st = self->state;
-  auto t = frame.find("tempMessageId");
-  if (t == frame.end() || !t->is_string() || t->get_ref<const std::string&>().empty()
-      || wire::utf8_length(t->get_ref<const std::string&>()) > 128)
-    return strike(self, "'tempMessageId' must be a string of 1 to 128 characters", action);
-  auto temp_id = t->get<std::string>();
+  auto t = wire::text_field(frame, "tempMessageId", {1, wire::limits::temp_message_id});
+  if (!t)
+    return strike(self, "'tempMessageId' must be a string of 1 to "
+                          + std::to_string(wire::limits::temp_message_id) + " characters",
+                  action);
+  auto temp_id = *t.value;
   auto id = conversation_of(self, frame, action, temp_id);
   if (!id)
     return;
@@ -167,8 +134,8 @@ void on_send_message(self_pointer self, const json& frame, const std::string& ac
     enqueue(self, frames::error("'content' must be a string", action, temp_id), {});
     return;
   }
-  auto content = trimmed(c->get_ref<const std::string&>());
-  auto length = wire::utf8_length(content);
+  std::string content{text::trim(c->get_ref<const std::string&>())};
+  auto length = text::length(content);
   if (length == 0 || length > st.params.max_message_length) {
     enqueue(self, frames::error("'content' must be 1 to " + std::to_string(st.params.max_message_length)
                                   + " characters, not blank",
@@ -287,7 +254,7 @@ void on_authenticate(self_pointer self, const json& frame, const std::string& ac
         caf::anon_send(conn, atom::reauthenticated_v, std::move(*mapped), expires_at, std::string{});
       else
         caf::anon_send(conn, atom::reauthenticated_v, identity{}, int64_t{0},
-                       client_detail(mapped.error()));
+                       wire::client_detail(mapped.error()));
     });
 }
 

@@ -2,12 +2,13 @@
 
 #include "actors/passivation.hpp"
 #include "wire/ws_frames.hpp"
+#include "common/wall_clock.hpp"
 #include "config/log.hpp"
 
-#include <sodium.h>
+#include <boost/uuid/random_generator.hpp>
+#include <boost/uuid/uuid_io.hpp>
 
 #include <algorithm>
-#include <ctime>
 
 namespace tandem {
 
@@ -69,30 +70,8 @@ using self_pointer = conversation_actor::stateful_pointer<conversation_state>;
 
 /// A random (version 4) UUID in canonical text.
 std::string new_uuid() {
-  unsigned char b[16];
-  randombytes_buf(b, sizeof b);
-  b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);
-  b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
-  char out[37];
-  std::snprintf(out, sizeof out,
-                "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-                b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-                b[14], b[15]);
-  return out;
-}
-
-/// Now as ISO 8601 UTC with milliseconds and Z.
-std::string iso_now() {
-  auto now = std::chrono::system_clock::now();
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-  std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  char out[40];
-  std::snprintf(out, sizeof out, "%s.%03dZ", buf, static_cast<int>(ms % 1000));
-  return out;
+  thread_local boost::uuids::random_generator generate;
+  return boost::uuids::to_string(generate());
 }
 
 caf::error not_a_member() {
@@ -141,7 +120,7 @@ void commit_send(self_pointer self) {
     front.rp.deliver(*sent);
     return finish_send(self);
   }
-  chat_message m{st.id, st.last_seq + 1, new_uuid(), front.sender, front.content, iso_now(),
+  chat_message m{st.id, st.last_seq + 1, new_uuid(), front.sender, front.content, unix_now_iso8601(),
                  front.temp_id};
   // Unbounded here: the writer always answers, after its own bounded database request.
   self->request(st.writer, caf::infinite, atom::write_message_v, m)

@@ -1,7 +1,6 @@
 #include "auth/accounts.hpp"
 
 #include "auth/auth_store.hpp"
-#include "wire/wire_json.hpp"
 #include "common/text.hpp"
 #include "common/token_bucket.hpp"
 #include "config/log.hpp"
@@ -308,7 +307,7 @@ caf::expected<std::string> canonical_email(const std::string& email) {
 }
 
 caf::error validate_password(const std::string& password) {
-  auto n = wire::utf8_length(password);
+  auto n = text::length(password);
   if (n < 8 || n > 256)
     return caf::make_error(errc::invalid_request, "password must be 8 to 256 characters long");
   return caf::none;

@@ -1,10 +1,10 @@
 #include "auth/password_hasher.hpp"
 
+#include "auth/sodium.hpp"
 #include "auth/tokens.hpp"
 #include "config/log.hpp"
 
 #include <argon2.h>
-#include <sodium.h>
 
 #include <algorithm>
 #include <optional>
@@ -67,8 +67,7 @@ hasher_impl(password_hasher_actor::stateful_pointer<hasher_state> self, config::
 } // namespace
 
 std::string hash_password(const std::string& password, const argon2_params& params) {
-  if (sodium_init() < 0)
-    throw std::runtime_error("libsodium failed to initialise");
+  ensure_sodium();
   unsigned char salt[salt_bytes];
   randombytes_buf(salt, sizeof salt);
   std::string encoded(argon2_encodedlen(params.iterations, params.memory_kib, parallelism,

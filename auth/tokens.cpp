@@ -1,5 +1,6 @@
 #include "auth/tokens.hpp"
 
+#include "auth/sodium.hpp"
 #include "common/wall_clock.hpp"
 #include "config/secrets.hpp"
 
@@ -11,7 +12,6 @@
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
 #include <nlohmann/json.hpp>
-#include <sodium.h>
 
 #include <algorithm>
 #include <chrono>
@@ -56,13 +56,6 @@ using param_ptr = std::unique_ptr<OSSL_PARAM, ossl_deleter<OSSL_PARAM, OSSL_PARA
 using pkey_ctx_ptr = std::unique_ptr<EVP_PKEY_CTX, ossl_deleter<EVP_PKEY_CTX, EVP_PKEY_CTX_free>>;
 using pkey_ptr = std::unique_ptr<EVP_PKEY, ossl_deleter<EVP_PKEY, EVP_PKEY_free>>;
 using bio_ptr = std::unique_ptr<BIO, ossl_deleter<BIO, BIO_free_all>>;
-
-/// libsodium must be initialised once before its random generator is used.
-void ensure_sodium() {
-  static const bool ready = sodium_init() >= 0;
-  if (!ready)
-    throw std::runtime_error("libsodium failed to initialise");
-}
 
 std::optional<std::string> base64url_decode(const std::string& in) {
   std::string out(in.size() * 3 / 4 + 3, '\0');

@@ -5,6 +5,8 @@
 #include <uninorm.h>
 #include <unistr.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <memory>
 #include <new>
@@ -62,15 +64,56 @@ std::string string_of(const unistring_ptr& p, size_t n) {
   return {reinterpret_cast<const char*>(p.get()), n};
 }
 
+/// Lengths of an address in bytes (RFC 5321: a path of 256 holds 254 of address).
+constexpr std::size_t max_stored_address = 320;
+constexpr std::size_t max_deliverable_address = 254;
+constexpr std::size_t max_local_part = 64;
+constexpr std::size_t max_domain = 255;
+constexpr std::size_t max_label = 63;
+
+/// The shape of every address: one '@' after 1 to 64 bytes, a domain of at most 255
+/// bytes with a dot inside it and no empty label.
 bool plausible_address(std::string_view a) {
   auto at = a.find('@');
-  if (a.size() > 320 || at == std::string_view::npos || at == 0 || at > 64
-      || a.find('@', at + 1) != std::string_view::npos)
+  if (a.size() > max_stored_address || at == std::string_view::npos || at == 0
+      || at > max_local_part || a.find('@', at + 1) != std::string_view::npos)
     return false;
   auto domain = a.substr(at + 1);
-  return domain.size() <= 255 && domain.find('.') != std::string_view::npos
+  return domain.size() <= max_domain && domain.find('.') != std::string_view::npos
          && domain.front() != '.' && domain.back() != '.'
          && domain.find("..") == std::string_view::npos;
+}
+
+/// Whether every dot-separated part of `s` is non-empty and passes `part_ok`.
+template <class F>
+bool parts_ok(std::string_view s, F part_ok) {
+  std::size_t pos = 0;
+  for (;;) {
+    auto dot = s.find('.', pos);
+    auto part = s.substr(pos, dot == std::string_view::npos ? std::string_view::npos : dot - pos);
+    if (part.empty() || !part_ok(part))
+      return false;
+    if (dot == std::string_view::npos)
+      return true;
+    pos = dot + 1;
+  }
+}
+
+bool local_part_ok(std::string_view part) {
+  return std::none_of(part.begin(), part.end(), [](char ch) {
+    auto c = static_cast<unsigned char>(ch);
+    return c <= 0x20 || c == 0x7F || std::string_view{"\"(),:;<>[\\]"}.find(ch)
+                                        != std::string_view::npos;
+  });
+}
+
+bool label_ok(std::string_view label) {
+  if (label.size() > max_label || label.front() == '-' || label.back() == '-')
+    return false;
+  return std::all_of(label.begin(), label.end(), [](char ch) {
+    auto c = static_cast<unsigned char>(ch);
+    return std::isalnum(c) || c == '-' || c >= 0x80;
+  });
 }
 
 } // namespace
@@ -105,6 +148,25 @@ const char* describe(fault f) {
   return "is not valid text";
 }
 
+std::size_t length(std::string_view s) {
+  return u8_mbsnlen(bytes_of(s), s.size());
+}
+
+std::string_view trim(std::string_view s, std::string_view blanks) {
+  auto first = s.find_first_not_of(blanks);
+  if (first == std::string_view::npos)
+    return {};
+  return s.substr(first, s.find_last_not_of(blanks) - first + 1);
+}
+
+std::string ascii_lower(std::string_view s) {
+  std::string out{s};
+  for (auto& c : out)
+    if (c >= 'A' && c <= 'Z')
+      c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
 std::optional<std::string> canonical_email(std::string_view email, fault& why) {
   why = check(email);
   if (why != fault::none)
@@ -134,6 +196,14 @@ std::optional<std::string> canonical_email(std::string_view email, fault& why) {
     return std::nullopt;
   }
   return canonical;
+}
+
+bool deliverable_email(std::string_view address) {
+  if (address.size() > max_deliverable_address || !plausible_address(address))
+    return false;
+  auto at = address.find('@');
+  return parts_ok(address.substr(0, at), local_part_ok)
+         && parts_ok(address.substr(at + 1), label_ok);
 }
 
 std::string nfkc(std::string_view s) {

@@ -1,7 +1,8 @@
 #include "config/app_config.hpp"
 
+#include "common/text.hpp"
+
 #include <algorithm>
-#include <cctype>
 #include <charconv>
 #include <fstream>
 #include <functional>
@@ -15,11 +16,7 @@ namespace tandem::config {
 namespace {
 
 std::string trim(const std::string& s) {
-  auto b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string::npos)
-    return {};
-  auto e = s.find_last_not_of(" \t\r\n");
-  return s.substr(b, e - b + 1);
+  return std::string{text::trim(s)};
 }
 
 template <class Int>
@@ -36,8 +33,7 @@ Int parse_int(const std::string& key, const std::string& text, Int min, Int max)
 }
 
 bool parse_bool(const std::string& key, const std::string& text) {
-  auto t = trim(text);
-  std::transform(t.begin(), t.end(), t.begin(), [](unsigned char c) { return std::tolower(c); });
+  auto t = text::ascii_lower(trim(text));
   if (t == "true" || t == "1" || t == "yes" || t == "on")
     return true;
   if (t == "false" || t == "0" || t == "no" || t == "off")

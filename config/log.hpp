@@ -30,7 +30,4 @@ inline void error(const std::string& msg, nlohmann::json f = nlohmann::json::obj
   write(level::error, msg, std::move(f));
 }
 
-/// The current UTC time as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
-std::string utc_now_iso8601();
-
 } // namespace tandem::log

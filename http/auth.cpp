@@ -1,6 +1,8 @@
 #include "http/auth.hpp"
 
+#include "common/text.hpp"
 #include "config/log.hpp"
+#include "wire/fields.hpp"
 #include "http/actor_bridge.hpp"
 #include "http/error_mapping.hpp"
 
@@ -15,13 +17,7 @@ namespace {
 /// The token of an Authorization header: `Bearer <t>` (scheme case-insensitive, as
 /// RFC 7235 says) or the raw `<t>` that PageNow's chat and presence clients send.
 std::string token_of(const std::string& header) {
-  auto trim = [](std::string s) {
-    auto first = s.find_first_not_of(" \t");
-    if (first == std::string::npos)
-      return std::string{};
-    auto last = s.find_last_not_of(" \t");
-    return s.substr(first, last - first + 1);
-  };
+  auto trim = [](std::string_view s) { return std::string{text::trim(s, text::http_space)}; };
   auto value = trim(header);
   constexpr std::size_t scheme_len = 6; // "Bearer"
   if (value.size() >= scheme_len) {
@@ -43,19 +39,19 @@ template <std::size_t N>
 std::optional<std::array<std::string, N>> string_fields(const request& req,
                                                         const std::array<const char*, N>& names,
                                                         const responder& respond) {
-  auto body = parse_json_object(req, respond);
-  if (!body)
-    return std::nullopt;
-  std::array<std::string, N> values;
-  for (std::size_t i = 0; i < N; ++i) {
-    auto it = body->find(names[i]);
-    if (it == body->end() || !it->is_string()) {
-      respond(error_response(400, std::string{names[i]} + " is required and must be a string"));
-      return std::nullopt;
-    }
-    values[i] = it->template get<std::string>();
-  }
-  return values;
+  return decoded_body(
+    req,
+    [&names](const json& body, std::string& detail) -> std::optional<std::array<std::string, N>> {
+      std::array<std::string, N> values;
+      for (std::size_t i = 0; i < N; ++i) {
+        const auto* value = wire::required_text(body, names[i], {}, detail);
+        if (value == nullptr)
+          return std::nullopt;
+        values[i] = *value;
+      }
+      return values;
+    },
+    respond);
 }
 
 json pair_json(const token_pair& p) {

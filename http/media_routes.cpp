@@ -4,6 +4,7 @@
 
 #include "auth/auth_store.hpp"
 #include "common/text.hpp"
+#include "wire/fields.hpp"
 #include "http/actor_bridge.hpp"
 #include "http/auth.hpp"
 #include "http/error_mapping.hpp"
@@ -11,7 +12,6 @@
 #include "http/routes.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <chrono>
 #include <memory>
 #include <vector>
@@ -23,21 +23,8 @@ namespace {
 using persistence::image_format;
 using clock = media_url_signer::clock;
 
-/// Most ids one U14 request may name: the clients ask for a page of friends at once.
-constexpr std::size_t max_image_url_ids = 100;
-
-/// Longest sender name of an invitation, in characters (the popup's limit).
-constexpr std::size_t max_sender_name_chars = 50;
-
 /// The file name of every profile image; the extension follows.
 constexpr std::string_view image_file_stem = "profile_image.";
-
-std::string lower(std::string_view s) {
-  std::string out{s};
-  for (auto& c : out)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 std::vector<std::string> split_commas(const std::string& text) {
   std::vector<std::string> out;
@@ -49,13 +36,6 @@ std::vector<std::string> split_commas(const std::string& text) {
       return out;
     pos = comma + 1;
   }
-}
-
-/// Characters of UTF-8 text (nlohmann's parser has already rejected invalid UTF-8).
-std::size_t utf8_chars(const std::string& s) {
-  return static_cast<std::size_t>(std::count_if(s.begin(), s.end(), [](char c) {
-    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-  }));
 }
 
 response bad_ext_response(const char* param) {
@@ -155,9 +135,9 @@ void image_url(const services& svc, request& req, responder respond) {
 /// `image_ext_arr`, when given, must pair one valid extension with each id.
 void image_urls(const services& svc, request& req, responder respond) {
   auto ids = split_commas(req.params.at("user_ids"));
-  if (ids.size() > max_image_url_ids)
+  if (ids.size() > wire::limits::user_ids)
     return respond(error_response(
-      400, "At most " + std::to_string(max_image_url_ids) + " user ids per request"));
+      400, "At most " + std::to_string(wire::limits::user_ids) + " user ids per request"));
   if (std::any_of(ids.begin(), ids.end(), [](const std::string& id) { return id.empty(); }))
     return respond(error_response(400, "Empty user id in the list"));
   if (auto i = req.query.find("image_ext_arr"); i != req.query.end()) {
@@ -288,23 +268,14 @@ void send_invitation(const services& svc, request& req, const identity& who,
   auto body = parse_json_object(req, respond);
   if (!body)
     return;
-  auto text = [&](const char* name) -> std::optional<std::string> {
-    auto i = body->find(name);
-    if (i == body->end() || !i->is_string())
-      return std::nullopt;
-    return i->get<std::string>();
-  };
   // The names go into a mail to a stranger: display text under the rule of names.
-  auto name_ok = [](const std::optional<std::string>& name) {
-    return name && text::check_name(*name) == text::fault::none
-           && utf8_chars(*name) <= max_sender_name_chars;
-  };
-  auto first = text("senderFirstName");
-  auto last = text("senderLastName");
-  auto recipient = text("recipientEmail");
-  if (!name_ok(first) || !name_ok(last) || !recipient || !is_valid_email(*recipient))
+  constexpr wire::text_rule name_rule{1, wire::limits::sender_name, true};
+  auto first = wire::text_field(*body, "senderFirstName", name_rule);
+  auto last = wire::text_field(*body, "senderLastName", name_rule);
+  auto recipient = wire::text_field(*body, "recipientEmail", {});
+  if (!first || !last || !recipient || !text::deliverable_email(*recipient.value))
     return respond(json_response(200, {{"result", "Failed"}}));
-  invitation inv{who.user_id, std::move(*first), std::move(*last), std::move(*recipient)};
+  invitation inv{who.user_id, *first.value, *last.value, *recipient.value};
   // The sender's budget first, kept in Redis so that it holds across nodes (these are
   // mails to strangers); then the outbox.
   auto attempt = auth_store::counted_attempt_command(auth_store::invitation_counter_key(
@@ -334,68 +305,19 @@ void send_invitation(const services& svc, request& req, const identity& who,
 // -- pure checks ------------------------------------------------------------------------
 
 std::optional<std::string> parse_image_ext(std::string_view text) {
-  auto ext = lower(text);
+  auto ext = text::ascii_lower(text);
   if (persistence::format_of_extension(ext) == image_format::unknown)
     return std::nullopt;
   return ext;
 }
 
 image_format format_of_content_type(std::string_view content_type) {
-  auto type = content_type.substr(0, content_type.find(';'));
-  auto first = type.find_first_not_of(" \t");
-  auto last = type.find_last_not_of(" \t");
-  if (first == std::string_view::npos)
-    return image_format::unknown;
-  auto name = lower(type.substr(first, last - first + 1));
+  auto name = text::ascii_lower(text::trim(content_type.substr(0, content_type.find(';')), text::http_space));
   if (name == "image/png")
     return image_format::png;
   if (name == "image/jpeg" || name == "image/jpg" || name == "image/pjpeg")
     return image_format::jpeg;
   return image_format::unknown;
-}
-
-bool is_valid_email(std::string_view address) {
-  constexpr std::size_t max_address = 254;
-  constexpr std::size_t max_local = 64;
-  constexpr std::size_t max_label = 63;
-  auto at = address.find('@');
-  if (address.size() > max_address || at == std::string_view::npos
-      || address.find('@', at + 1) != std::string_view::npos)
-    return false;
-  auto local = address.substr(0, at);
-  auto domain = address.substr(at + 1);
-  if (local.empty() || local.size() > max_local)
-    return false;
-  // Dot-separated parts of both halves: none empty (no leading, trailing or double dot).
-  auto parts_ok = [](std::string_view s, auto part_ok) {
-    std::size_t pos = 0;
-    for (;;) {
-      auto dot = s.find('.', pos);
-      auto part = s.substr(pos, dot == std::string_view::npos ? std::string_view::npos : dot - pos);
-      if (part.empty() || !part_ok(part))
-        return false;
-      if (dot == std::string_view::npos)
-        return true;
-      pos = dot + 1;
-    }
-  };
-  auto local_ok = [](std::string_view part) {
-    return std::none_of(part.begin(), part.end(), [](char ch) {
-      auto c = static_cast<unsigned char>(ch);
-      return c <= 0x20 || c == 0x7F || std::string_view{"\"(),:;<>[\\]"}.find(ch)
-                                          != std::string_view::npos;
-    });
-  };
-  auto label_ok = [max_label](std::string_view label) {
-    if (label.size() > max_label || label.front() == '-' || label.back() == '-')
-      return false;
-    return std::all_of(label.begin(), label.end(), [](char ch) {
-      auto c = static_cast<unsigned char>(ch);
-      return std::isalnum(c) || c == '-' || c >= 0x80;
-    });
-  };
-  return parts_ok(local, local_ok) && domain.find('.') != std::string_view::npos
-         && parts_ok(domain, label_ok);
 }
 
 void add_media_routes(router& r, const services& svc) {

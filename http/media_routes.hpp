@@ -1,4 +1,4 @@
-// Input checks of the media and e-mail routes (http/media_routes.cpp), pure and
+// Input checks of the media routes (http/media_routes.cpp), pure and
 // exposed for the unit tests. The routes themselves are added by add_media_routes.
 #pragma once
 
@@ -17,11 +17,5 @@ std::optional<std::string> parse_image_ext(std::string_view text);
 /// The image format a Content-Type header names (parameters and case ignored):
 /// image/png is PNG; image/jpeg, image/jpg and image/pjpeg are JPEG; else unknown.
 persistence::image_format format_of_content_type(std::string_view content_type);
-
-/// A deliberately plain address check for invitations: one '@', a local part of
-/// 1..64 bytes without spaces, controls, quotes or empty dot-separated parts, and a
-/// domain of at least two dot-separated labels (letters, digits, '-', or UTF-8), at
-/// most 254 bytes in all.
-bool is_valid_email(std::string_view address);
 
 } // namespace tandem::http

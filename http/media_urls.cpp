@@ -1,5 +1,7 @@
 #include "http/media_urls.hpp"
 
+#include "auth/sodium.hpp"
+#include "common/url.hpp"
 #include "config/log.hpp"
 
 #include <sodium.h>
@@ -23,25 +25,6 @@ int64_t unix_seconds(media_url_signer::clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
 }
 
-/// Percent-encodes everything but unreserved characters and '/', which separates
-/// the object key's segments. Keys made by media_dir_name pass through unchanged.
-std::string encode_path(std::string_view key) {
-  static constexpr char hex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : key) {
-    bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-                 || c == '-' || c == '_' || c == '.' || c == '~' || c == '/';
-    if (plain) {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 0x0F];
-    }
-  }
-  return out;
-}
-
 std::optional<int64_t> parse_expires(std::string_view text) {
   if (text.empty() || text.size() > max_expires_digits)
     return std::nullopt;
@@ -59,9 +42,7 @@ std::optional<int64_t> parse_expires(std::string_view text) {
 media_url_signer::media_url_signer(std::string key, std::string public_url, std::string address,
                                    std::chrono::seconds ttl)
     : key_(std::move(key)), public_url_(std::move(public_url)), ttl_(ttl) {
-  // Idempotent and thread-safe; picks the fastest implementations of the primitives.
-  if (sodium_init() < 0)
-    throw std::runtime_error("libsodium failed to initialize");
+  ensure_sodium();
   while (!public_url_.empty() && public_url_.back() == '/')
     public_url_.pop_back();
   host_ = address.find(':') == std::string::npos ? address : "[" + address + "]";
@@ -88,7 +69,8 @@ std::optional<std::string> media_url_signer::sign(std::string_view method,
   auto tag = mac(method, object_key, expires);
   std::array<char, tag.size() * 2 + 1> hex{};
   sodium_bin2hex(hex.data(), hex.size(), tag.data(), tag.size());
-  return base + std::string{media_path_prefix} + encode_path(object_key)
+  // Keys made by media_dir_name pass the encoding unchanged.
+  return base + std::string{media_path_prefix} + url::encode_path(object_key)
          + "?expires=" + std::to_string(expires) + "&signature=" + hex.data();
 }
 

@@ -58,4 +58,20 @@ std::optional<json> parse_json_object(const request& req, response& error);
 /// `parse_json_object` that answers the 400 itself through `respond`.
 std::optional<json> parse_json_object(const request& req, const responder& respond);
 
+/// The JSON object body decoded by `decode(body, detail)` (a decoder of wire/), or
+/// nullopt after answering 400: the body's own fault, or `detail` from the decoder.
+/// The one way a route reads a body.
+template <class Decode>
+auto decoded_body(const request& req, Decode decode, const responder& respond)
+  -> decltype(decode(std::declval<const json&>(), std::declval<std::string&>())) {
+  auto body = parse_json_object(req, respond);
+  if (!body)
+    return std::nullopt;
+  std::string detail;
+  auto value = decode(*body, detail);
+  if (!value)
+    respond(error_response(400, detail));
+  return value;
+}
+
 } // namespace tandem::http

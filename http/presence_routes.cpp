@@ -1,8 +1,7 @@
 // Presence over REST (docs/api.md, Presence: P1 GET /presence, P2 GET /presence/{userId}),
 // served by the users' actors, and the answer to a plain GET on a WebSocket path.
 #include "actors/connection_actor.hpp"
-#include "wire/page_privacy.hpp"
-#include "wire/wire_json.hpp"
+#include "wire/presence_json.hpp"
 #include "http/actor_bridge.hpp"
 #include "http/auth.hpp"
 #include "http/error_mapping.hpp"
@@ -11,40 +10,12 @@ namespace tandem::http {
 
 namespace {
 
-json page_json(const page_info& page) {
-  auto domain = registrable_domain(page.url);
-  return {{"url", page.url}, {"title", page.title},
-          {"domain", domain ? json(*domain) : json(nullptr)}};
-}
-
-/// P(x): page and latestPage null while offline; latestPage blank without one.
-json presence_json(const presence_state& p) {
-  if (!p.page)
-    return {{"userId", p.user_id}, {"page", nullptr}, {"latestPage", nullptr}};
-  return {{"userId", p.user_id},
-          {"page", page_json(*p.page)},
-          {"latestPage", page_json(p.latest ? *p.latest : page_info{})}};
-}
-
-json overview_json(const presence_overview& o) {
-  auto friends = json::array();
-  for (const auto& p : o.friends)
-    friends.push_back(presence_json(p));
-  auto cards = json::object();
-  for (const auto& c : o.cards)
-    cards[c.user_id] = {{"user_id", c.user_id},
-                        {"first_name", c.first_name},
-                        {"last_name", c.last_name},
-                        {"profile_image_extension", wire::text_or_null(c.profile_image_extension)}};
-  return {{"userPresence", presence_json(o.me)}, {"presenceArr", friends}, {"userInfoMap", cards}};
-}
-
-/// P2: the raw stored page `{url, title}` (no domain), or an empty body when offline
-/// (the client reads it as null).
+/// P2: an empty body while offline (the client reads it as null).
 response peek_response(const presence_state& p) {
-  if (!p.page)
+  auto page = wire::peek_json(p);
+  if (page.is_null())
     return response{200, "", "application/json", {}};
-  return json_response(200, {{"url", p.page->url}, {"title", p.page->title}});
+  return json_response(200, page);
 }
 
 } // namespace
@@ -54,7 +25,7 @@ void add_presence_routes(router& r, const services& svc) {
         protected_route(svc, [svc](request&, const identity& who, responder respond) {
           ask_actor<presence_overview>(
             svc, std::move(respond),
-            [](presence_overview& o) { return json_response(200, overview_json(o)); },
+            [](presence_overview& o) { return json_response(200, wire::overview_json(o)); },
             [](const caf::error& err) { return error_to_response(err, "presence"); },
             svc.users, atom::get_presence_v, who.user_id);
         }));

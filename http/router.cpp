@@ -1,7 +1,5 @@
 #include "http/router.hpp"
 
-#include "common/text.hpp"
-
 #include <algorithm>
 #include <stdexcept>
 
@@ -28,44 +26,7 @@ bool is_param(const std::string& segment) {
   return segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 } // namespace
-
-std::optional<std::string> percent_decode(const std::string& in, bool plus_is_space) {
-  std::string out;
-  out.reserve(in.size());
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    char c = in[i];
-    if (c == '%') {
-      if (i + 2 >= in.size())
-        return std::nullopt;
-      int hi = hex_value(in[i + 1]);
-      int lo = hex_value(in[i + 2]);
-      if (hi < 0 || lo < 0)
-        return std::nullopt;
-      out += static_cast<char>(hi * 16 + lo);
-      i += 2;
-    } else if (c == '+' && plus_is_space) {
-      out += ' ';
-    } else {
-      out += c;
-    }
-  }
-  // The one text decoder: a path or query value reaches no handler, database or log
-  // unless it is UTF-8 without NUL.
-  if (text::check(out) != text::fault::none)
-    return std::nullopt;
-  return out;
-}
 
 std::map<std::string, std::string> parse_query(const std::string& query) {
   std::map<std::string, std::string> out;

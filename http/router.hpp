@@ -2,6 +2,7 @@
 // path parameters, and the 404/405 distinction the clients and tests rely on.
 #pragma once
 
+#include "common/url.hpp"
 #include "http/message.hpp"
 
 #include <optional>
@@ -10,9 +11,8 @@
 
 namespace tandem::http {
 
-/// Percent-decodes `in`; `plus_is_space` for query strings. Returns nullopt on
-/// a malformed escape or when the result fails text::check (NUL, not UTF-8).
-std::optional<std::string> percent_decode(const std::string& in, bool plus_is_space);
+/// Percent-decodes a path segment or query value (common/url.hpp).
+using url::percent_decode;
 
 /// Splits "a=1&b=x%20y" into decoded pairs; malformed pairs (percent_decode's
 /// nullopt) are dropped.

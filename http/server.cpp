@@ -1,6 +1,7 @@
 #include "http/server_impl.hpp"
 
 #include "actors/connection_actor.hpp"
+#include "common/text.hpp"
 #include "config/log.hpp"
 #include "http/auth.hpp"
 #include "http/error_mapping.hpp"
@@ -25,10 +26,7 @@ constexpr auto accept_retry_max = std::chrono::milliseconds(1000);
 constexpr std::size_t read_chunk = 4096;
 
 std::string lower(beast::string_view s) {
-  std::string out{s};
-  for (auto& c : out)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
+  return text::ascii_lower({s.data(), s.size()});
 }
 
 /// Keeps a client's X-Request-Id when it is short and plain; otherwise makes one.
@@ -61,10 +59,9 @@ const char* framing_error(const bhttp::request<bhttp::string_body>& head) {
     std::size_t pos = 0;
     while (pos <= value.size()) {
       auto comma = std::min(value.find(',', pos), value.size());
-      auto item = value.substr(pos, comma - pos);
-      auto first = item.find_first_not_of(" \t");
-      if (first != std::string::npos)
-        codings.push_back(lower(item.substr(first, item.find_last_not_of(" \t") + 1 - first)));
+      auto item = text::trim(std::string_view{value}.substr(pos, comma - pos), text::http_space);
+      if (!item.empty())
+        codings.push_back(text::ascii_lower(item));
       pos = comma + 1;
     }
   }

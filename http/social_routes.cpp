@@ -8,15 +8,18 @@
 #include "http/actor_bridge.hpp"
 #include "http/auth.hpp"
 #include "http/error_mapping.hpp"
-#include "http/social_json.hpp"
+#include "wire/social_json.hpp"
 
+#include <array>
 #include <limits>
 
 namespace tandem::http {
 
 namespace {
 
-/// Social bodies are a few short fields, or up to `max_read_events` event ids.
+using namespace wire;
+
+/// Social bodies are a few short fields, or up to `limits::read_events` event ids.
 constexpr std::size_t social_body_limit = 64 * 1024;
 
 /// F8, U8 and the searches cap limit at 15 (docs/api.md); F8 defaults to 10.
@@ -57,7 +60,7 @@ void add(router& r, const services& svc, const char* method, const char* pattern
 std::optional<list_window> page_of(const request& req, int32_t default_limit, int32_t cap,
                                     const responder& respond) {
   std::string detail;
-  auto page = decode_page(req, default_limit, cap, detail);
+  auto page = decode_page(req.query, default_limit, cap, detail);
   if (!page)
     respond(error_response(400, detail));
   return page;
@@ -111,41 +114,40 @@ void write_friendship(const services& svc, responder respond, friendship_op op,
 /// F2 `{user_id2}` and F5 `{user_id1}`: the other user named in the body.
 void write_with_body(const services& svc, request& req, const identity& who, responder respond,
                      friendship_op op, const char* key) {
-  auto body = parse_json_object(req, respond);
-  if (!body)
+  auto other = decoded_body(
+    req, [key](const json& body, std::string& detail) { return decode_user_id(body, key, detail); },
+    respond);
+  if (!other)
     return;
-  std::string detail;
-  auto other = decode_user_id(*body, key, detail);
-  if (!other) {
-    respond(error_response(400, detail));
-    return;
-  }
   write_friendship(svc, std::move(respond), op, who, std::move(*other));
 }
 
 /// F7 `{user_id1, user_id2}`: either user ends the pair, whatever its state.
 void delete_friendship(const services& svc, request& req, const identity& who,
                        responder respond) {
-  auto body = parse_json_object(req, respond);
-  if (!body)
+  auto pair = decoded_body(
+    req,
+    [](const json& body, std::string& detail) -> std::optional<std::array<std::string, 2>> {
+      auto id1 = decode_user_id(body, "user_id1", detail);
+      auto id2 = id1 ? decode_user_id(body, "user_id2", detail) : std::nullopt;
+      if (!id2)
+        return std::nullopt;
+      return std::array<std::string, 2>{std::move(*id1), std::move(*id2)};
+    },
+    respond);
+  if (!pair)
     return;
-  std::string detail;
-  auto id1 = decode_user_id(*body, "user_id1", detail);
-  auto id2 = id1 ? decode_user_id(*body, "user_id2", detail) : std::nullopt;
-  if (!id2) {
-    respond(error_response(400, detail));
-    return;
-  }
-  if (*id1 == *id2) {
+  const auto& [id1, id2] = *pair;
+  if (id1 == id2) {
     respond(error_response(400, "user_id1 and user_id2 must differ"));
     return;
   }
-  if (who.user_id != *id1 && who.user_id != *id2) {
+  if (who.user_id != id1 && who.user_id != id2) {
     respond(error_response(403, "You can only end a friendship you are part of"));
     return;
   }
   write_friendship(svc, std::move(respond), friendship_op::remove, who,
-                   who.user_id == *id1 ? *id2 : *id1);
+                   who.user_id == id1 ? id2 : id1);
 }
 
 /// The shared tail of the search routes (F8, F9, U16, U17): decodes `q` from the path,
@@ -180,7 +182,7 @@ void search_friends(const services& svc, request& req, const identity& who, resp
                     search_field field) {
   std::string detail;
   std::optional<bool> exact;
-  if (field == search_field::email && !decode_flag(req, "exact", exact, detail)) {
+  if (field == search_field::email && !decode_flag(req.query, "exact", exact, detail)) {
     respond(error_response(400, detail));
     return;
   }
@@ -212,15 +214,14 @@ void search_users(const services& svc, request& req, const identity& who, respon
 /// N1 (`personal` false) and N2.
 void share(const services& svc, request& req, const identity& who, responder respond,
            bool personal) {
-  auto body = parse_json_object(req, respond);
-  if (!body)
+  auto share = decoded_body(
+    req,
+    [personal](const json& body, std::string& detail) {
+      return decode_share(body, personal, detail);
+    },
+    respond);
+  if (!share)
     return;
-  std::string detail;
-  auto share = decode_share(*body, personal, detail);
-  if (!share) {
-    respond(error_response(400, detail));
-    return;
-  }
   if (share->sent_to && *share->sent_to == who.user_id) {
     respond(error_response(400, "You cannot share a page with yourself"));
     return;
@@ -235,7 +236,7 @@ void share(const services& svc, request& req, const identity& who, responder res
 void received(const services& svc, request& req, const identity& who, responder respond) {
   std::string detail;
   std::optional<bool> is_read;
-  if (!decode_flag(req, "is_read", is_read, detail)) {
+  if (!decode_flag(req.query, "is_read", is_read, detail)) {
     respond(error_response(400, detail));
     return;
   }

@@ -4,11 +4,13 @@
 #include "http/actor_bridge.hpp"
 #include "http/auth.hpp"
 #include "http/error_mapping.hpp"
-#include "http/user_json.hpp"
+#include "wire/user_json.hpp"
 
 namespace tandem::http {
 
 namespace {
+
+using namespace wire;
 
 /// Answers a failed profile operation. A missing profile is the 404 `User not found`
 /// that both clients read as "not registered yet"; creating one twice is the 400 of
@@ -32,26 +34,7 @@ response public_profile(const user_profile& p) {
 }
 
 response public_profiles(const std::vector<user_profile>& ps) {
-  auto out = json::array();
-  for (const auto& p : ps)
-    out.push_back(user_public_json(p));
-  return json_response(200, out);
-}
-
-/// The JSON object body decoded by `decode(body, detail)`, or nullopt after answering
-/// 400 (malformed JSON, or `detail` from the decoder).
-template <class T>
-std::optional<T> decoded_body(const request& req,
-                              std::optional<T> (*decode)(const json&, std::string&),
-                              const responder& respond) {
-  auto body = parse_json_object(req, respond);
-  if (!body)
-    return std::nullopt;
-  std::string detail;
-  auto value = decode(*body, detail);
-  if (!value)
-    respond(error_response(400, detail));
-  return value;
+  return json_response(200, json_array(ps, user_public_json));
 }
 
 /// U2: creates the caller's profile from the names in the body and the token. A user

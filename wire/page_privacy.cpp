@@ -1,10 +1,11 @@
 #include "wire/page_privacy.hpp"
 
+#include "common/text.hpp"
+
 #include <libpsl.h>
 
 #include <algorithm>
 #include <arpa/inet.h>
-#include <cctype>
 #include <stdexcept>
 
 namespace tandem {
@@ -38,9 +39,7 @@ std::string host_of(std::string_view url) {
   } else {
     host = authority.substr(0, authority.find(':'));
   }
-  std::string out{host};
-  for (auto& c : out)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  auto out = text::ascii_lower(host);
   if (!out.empty() && out.back() == '.')
     out.pop_back();
   return out;

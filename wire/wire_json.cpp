@@ -1,30 +1,24 @@
 #include "wire/wire_json.hpp"
 
 #include "common/text.hpp"
+#include "wire/page_privacy.hpp"
 
-#include <algorithm>
-#include <cctype>
+#include <boost/uuid/string_generator.hpp>
+#include <boost/uuid/uuid_io.hpp>
+
+#include <stdexcept>
 
 namespace tandem::wire {
 
-std::size_t utf8_length(std::string_view s) {
-  return static_cast<std::size_t>(std::count_if(s.begin(), s.end(), [](char c) {
-    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-  }));
-}
-
 std::optional<std::string> canonical_uuid(std::string_view text) {
+  // The dashed form only: Boost's parser also takes braces and the 32 digits alone.
   if (text.size() != 36)
     return std::nullopt;
-  std::string out{text};
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    auto c = static_cast<unsigned char>(out[i]);
-    bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-    if (dash ? c != '-' : !std::isxdigit(c))
-      return std::nullopt;
-    out[i] = static_cast<char>(std::tolower(c));
+  try {
+    return boost::uuids::to_string(boost::uuids::string_generator{}(text.begin(), text.end()));
+  } catch (const std::runtime_error&) {
+    return std::nullopt;
   }
-  return out;
 }
 
 json parse_client_json(std::string_view text, std::string& bad_text) {
@@ -63,15 +57,13 @@ json text_or_null(const caf::optional<std::string>& x) {
   return x ? json(*x) : json(nullptr);
 }
 
+json domain_json(const std::string& url) {
+  auto domain = registrable_domain(url);
+  return domain ? json(*domain) : json(nullptr);
+}
+
 json card_json(const user_card& c) {
-  return {
-    {"user_id", c.user_id},
-    {"first_name", c.first_name},
-    {"last_name", c.last_name},
-    {"description", c.description},
-    {"profile_image_uploaded_at", text_or_null(c.profile_image_uploaded_at)},
-    {"profile_image_extension", text_or_null(c.profile_image_extension)},
-  };
+  return card_json_of(c);
 }
 
 json friend_request_json(const relation& rel) {

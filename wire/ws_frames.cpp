@@ -1,6 +1,6 @@
 #include "wire/ws_frames.hpp"
 
-#include "wire/page_privacy.hpp"
+#include "wire/chat_json.hpp"
 #include "wire/wire_json.hpp"
 
 namespace tandem::frames {
@@ -8,11 +8,6 @@ namespace tandem::frames {
 namespace {
 
 using wire::json;
-
-json domain_json(const std::string& url) {
-  auto domain = registrable_domain(url);
-  return domain ? json(*domain) : json(nullptr);
-}
 
 ws_push make(uint8_t kind, const json& body, std::string coalesce_key = {}) {
   return {kind, wire::to_text(body), std::move(coalesce_key)};
@@ -33,10 +28,10 @@ ws_push update_presence(const std::string& user_id, const page_info& page,
                {"userId", user_id},
                {"url", page.url},
                {"title", page.title},
-               {"domain", domain_json(page.url)},
+               {"domain", wire::domain_json(page.url)},
                {"latestUrl", last.url},
                {"latestTitle", last.title},
-               {"latestDomain", domain_json(last.url)}},
+               {"latestDomain", wire::domain_json(last.url)}},
               presence_key(user_id));
 }
 
@@ -66,14 +61,10 @@ ws_push friend_accepted(const user_card& accepter, const std::string& accepted_a
 }
 
 ws_push new_message(const chat_message& m) {
-  return make(event_kind::chat, {{"type", "new-message"},
-                                 {"messageId", m.message_id},
-                                 {"tempMessageId", m.client_message_id},
-                                 {"conversationId", m.conversation_id},
-                                 {"senderId", m.sender_id},
-                                 {"content", m.content},
-                                 {"sentAt", m.sent_at},
-                                 {"seq", m.seq}});
+  auto body = wire::message_json(m);
+  body["type"] = "new-message";
+  body["tempMessageId"] = m.client_message_id;
+  return make(event_kind::chat, body);
 }
 
 ws_push read_messages(const std::string& conversation_id, const std::string& reader) {

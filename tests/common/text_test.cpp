@@ -123,3 +123,35 @@ TEST_CASE("check_name needs a visible character and refuses controls and bidi ov
   CHECK(check_name("\xE3\x80\x80\xC2\xA0") == fault::blank);                 // ideographic space, NBSP
   CHECK(check_name("\xCC\x81") == fault::blank);                             // a lone combining mark
 }
+
+TEST_CASE("length counts code points, not bytes", "[text]") {
+  CHECK(tandem::text::length("") == 0);
+  CHECK(tandem::text::length("abc") == 3);
+  CHECK(tandem::text::length("\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80") == 3);  // é € 😀
+  CHECK(tandem::text::length(std::string(512, 'x')) == 512);
+}
+
+TEST_CASE("trim drops the given blanks at both ends only", "[text]") {
+  using tandem::text::trim;
+  CHECK(trim("  a b \t") == "a b");
+  CHECK(trim("\v\f\r\n a\n") == "a");
+  CHECK(trim(" \t\r\n\v\f").empty());
+  CHECK(trim("").empty());
+  CHECK(trim("\va\v", tandem::text::http_space) == "\va\v");
+  CHECK(trim(" \ta\t ", tandem::text::http_space) == "a");
+}
+
+TEST_CASE("deliverable_email takes 254 bytes and refuses 255", "[text]") {
+  using tandem::text::deliverable_email;
+  // 64 + 1 + 63 + 1 + 63 + 1 + 61 = 254 bytes, every label at its limit of 63 or under.
+  auto address = std::string(64, 'a') + "@" + std::string(63, 'b') + "." + std::string(63, 'c')
+                 + "." + std::string(61, 'd');
+  REQUIRE(address.size() == 254);
+  CHECK(deliverable_email(address));
+  CHECK_FALSE(deliverable_email(address + "d"));
+  CHECK_FALSE(deliverable_email("a@" + std::string(64, 'b') + ".com"));  // a label of 64
+  CHECK(deliverable_email("a@" + std::string(63, 'b') + ".com"));
+  // Every deliverable address has the shape canonical_email asks for.
+  fault why = fault::none;
+  CHECK(canonical_email(address, why));
+}

@@ -648,6 +648,36 @@ class BadFrames(RealtimeCase):
                     self.assertEqual(echo["title"], case)
         self.scenario(body)
 
+    def test_rest_and_websocket_refuse_the_same_bad_text_with_the_same_detail(self):
+        # One decoder for REST bodies and WebSocket frames: a share (N1) and an
+        # update-presence frame carrying the same bad text are refused in the same words.
+        ann = self.person()
+        ann.share_all()
+        cases = [
+            ("NUL in a value", '"title": "a\\u0000b"', "'title' must not contain NUL characters"),
+            ("NUL in a member name", '"ti\\u0000tle": "t"',
+             "A member name must not contain NUL characters"),
+            ("NUL in a nested string", '"tags": ["\\u0000"]',
+             "'tags' must not contain NUL characters"),
+        ]
+
+        async def body():
+            a = await ann.connect("/ws")
+            for case, member, detail in cases:
+                with self.subTest(case=case):
+                    rest = '{"url": "https://example.com/", ' + member + '}'
+                    frame = '{"action": "update-presence", "url": "https://example.com/", ' \
+                            + member + '}'
+                    self.assertEqual(ann.call("POST", "/notifications/share", rest),
+                                     (400, {"detail": detail}))
+                    await a.send(frame)
+                    self.assertEqual(await a.expect("error"), {"type": "error", "detail": detail})
+            # Nothing of it was shared or shown, and the socket stays usable.
+            self.assertEqual(ann.ok("GET", "/notifications/share/sent"), [])
+            await a.update(URL, "after")
+            self.assertEqual((await a.expect("update-presence"))["title"], "after")
+        self.scenario(body)
+
     def test_a_frame_just_under_the_limit_is_accepted(self):
         ann = self.person()
         ann.share_all()

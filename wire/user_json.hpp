@@ -3,8 +3,8 @@
 #pragma once
 
 #include "vocabulary/messages.hpp"
+#include "wire/limits.hpp"
 #include "wire/wire_json.hpp"
-#include "http/message.hpp"
 
 #include <cstddef>
 #include <optional>
@@ -12,29 +12,12 @@
 #include <string_view>
 #include <vector>
 
-namespace tandem::http {
+namespace tandem::wire {
 
-// -- limits (mirroring the CHECKs of table users) ---------------------------------
-
-/// Most characters (code points) in first_name and last_name; at least one.
-constexpr std::size_t max_name_length = 50;
-/// Most characters in description, gender, school, work and location.
-constexpr std::size_t max_text_length = 200;
-/// Most entries in one domain list.
-constexpr std::size_t max_domains = 500;
-/// Most characters in one domain name (the DNS limit).
-constexpr std::size_t max_domain_length = 253;
-/// Most ids in one `GET /users/ids/{ids}`.
-constexpr std::size_t max_user_ids = 100;
-
-// -- validation -------------------------------------------------------------------
-
-/// The number of code points in `s`, which must be valid UTF-8 (nlohmann's parser
-/// rejects anything else).
-using wire::utf8_length;
+// -- validation (the limits are wire/limits.hpp's) --------------------------------
 
 /// `text` in lower case if it is a plausible domain name, else nullopt. Plausible:
-/// at most 253 characters; at least two dot-separated labels; each label 1 to 63 of
+/// at most `limits::domain` characters; at least two dot-separated labels; each label 1 to 63 of
 /// `[a-z0-9-]` (after lower-casing ASCII letters), not starting or ending with '-';
 /// a top-level label not all digits (so no IPv4 address). Internationalised names
 /// are accepted in their ASCII (punycode, `xn--`) form, which is what browsers show
@@ -42,7 +25,7 @@ using wire::utf8_length;
 /// registrable domain, including private suffixes such as `github.io`.
 std::optional<std::string> normalize_domain(std::string_view text);
 
-/// A domain list from `value`, a JSON array of at most `max_domains` domain names:
+/// A domain list from `value`, a JSON array of at most `limits::domains` domain names:
 /// each normalised, duplicates dropped (the first kept), order kept. On failure
 /// fills `detail` naming `field` (and the index of a bad entry) and returns nullopt.
 std::optional<std::vector<std::string>> decode_domain_list(const json& value,
@@ -50,21 +33,21 @@ std::optional<std::vector<std::string>> decode_domain_list(const json& value,
                                                            std::string& detail);
 
 /// The names of a new profile from U2's body: `first_name` and `last_name`, required
-/// strings of 1 to `max_name_length` characters, not blank. Other fields are ignored;
+/// strings of 1 to `limits::name` characters, not blank. Other fields are ignored;
 /// user_id and email stay empty for the caller to fill in from the token. On failure
 /// fills `detail` and returns nullopt.
 std::optional<new_profile> decode_new_profile(const json& body, std::string& detail);
 
 /// U4's UserUpdate: every editable field is required (names as in
 /// `decode_new_profile`; description, gender, school, work and location strings of at
-/// most `max_text_length` characters; share_mode "default_none" or "default_all";
+/// most `limits::profile_text` characters; share_mode "default_none" or "default_all";
 /// `domain_allow_array` and `domain_deny_array` as in `decode_domain_list`; the five
 /// `*_public` flags JSON booleans). Other fields are ignored. On failure fills
 /// `detail` with the first problem found and returns nullopt.
 std::optional<profile_update> decode_profile_update(const json& body, std::string& detail);
 
 /// The ids of U7's `{ids}` path parameter, split at commas, empty pieces dropped. More
-/// than `max_user_ids` fills `detail` and returns nullopt.
+/// than `limits::user_ids` fills `detail` and returns nullopt.
 std::optional<std::vector<std::string>> split_user_ids(const std::string& param,
                                                        std::string& detail);
 
@@ -81,4 +64,4 @@ json user_public_json(const user_profile& p);
 /// U18: the domains whose sharing deserves a warning, with the warning to show.
 const json& domain_share_warnings();
 
-} // namespace tandem::http
+} // namespace tandem::wire

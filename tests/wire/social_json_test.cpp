@@ -1,20 +1,18 @@
-// Decoding and shaping of the social routes (http/social_json.hpp), the LIKE escaping
+// Decoding and shaping of the social routes (wire/social_json.hpp), the LIKE escaping
 // of the searches, and the state transitions of a user actor without an actor.
 #include "actors/user_actor.hpp"
-#include "http/social_json.hpp"
+#include "wire/social_json.hpp"
 #include "persistence/social_repo.hpp"
 
 #include <catch2/catch.hpp>
 
 using namespace tandem;
-using namespace tandem::http;
+using namespace tandem::wire;
 
 namespace {
 
-request with_query(std::map<std::string, std::string> query) {
-  request req;
-  req.query = std::move(query);
-  return req;
+query_map with_query(query_map query) {
+  return query;
 }
 
 std::optional<list_window> page_of(std::map<std::string, std::string> query, int32_t cap = 15) {

@@ -1,11 +1,12 @@
-#include "http/user_json.hpp"
+#include "wire/user_json.hpp"
 
 #include "common/text.hpp"
+#include "wire/fields.hpp"
 
 #include <algorithm>
 #include <unordered_set>
 
-namespace tandem::http {
+namespace tandem::wire {
 
 namespace {
 
@@ -25,31 +26,21 @@ public:
     return problem_;
   }
 
-  /// A string of `min` to `max` characters; names (`min` > 0) must pass
-  /// text::check_name, other text text::check.
+  /// A string of `min` to `max` characters; names (`min` > 0) are display text.
   std::string text(const std::string& key, std::size_t min, std::size_t max) {
-    auto* value = field(key);
-    if (value == nullptr)
-      return {};
-    if (!value->is_string()) {
-      fail(key + " must be a string");
-      return {};
+    auto check = text_field(body_, key, {min, max, min > 0});
+    switch (check.fault) {
+      case field_fault::none: return *check.value;
+      case field_fault::missing: fail(key + " is required"); break;
+      case field_fault::not_string: fail(key + " must be a string"); break;
+      case field_fault::bad_text: fail(key + " " + text::describe(check.text)); break;
+      case field_fault::length:
+        fail(min > 0 ? key + " must be " + std::to_string(min) + " to " + std::to_string(max)
+                         + " characters, not blank"
+                     : key + " must be at most " + std::to_string(max) + " characters");
+        break;
     }
-    const auto& str = value->get_ref<const std::string&>();
-    // Bodies passed the decoder already; a name has its own rule.
-    auto f = min > 0 ? text::check_name(str) : text::check(str);
-    if (f != text::fault::none && f != text::fault::blank) {
-      fail(key + " " + text::describe(f));
-      return {};
-    }
-    auto length = utf8_length(str);
-    if (length < min || length > max || f == text::fault::blank) {
-      fail(min > 0 ? key + " must be " + std::to_string(min) + " to " + std::to_string(max)
-                       + " characters, not blank"
-                   : key + " must be at most " + std::to_string(max) + " characters");
-      return {};
-    }
-    return str;
+    return {};
   }
 
   /// A JSON boolean (not 0/1, not "true").
@@ -110,9 +101,6 @@ private:
   std::string problem_;
 };
 
-/// Most characters in one label of a domain name (the DNS limit).
-constexpr std::size_t max_label_length = 63;
-
 bool is_label_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
 }
@@ -124,19 +112,11 @@ bool is_digit(char c) {
 /// What a profile shows to anyone: UserPublic, or its first 13 fields of UserPrivate
 /// when `owner`, for whom nothing is hidden.
 json profile_json(const user_profile& p, bool owner) {
-  auto text_or_null = [](const caf::optional<std::string>& x) {
-    return x ? json(*x) : json(nullptr);
-  };
   auto shown = [owner](bool is_public, json value) {
     return owner || is_public ? std::move(value) : json(nullptr);
   };
-  return {
-    {"user_id", p.user_id},
-    {"first_name", p.first_name},
-    {"last_name", p.last_name},
-    {"description", p.description},
-    {"profile_image_uploaded_at", text_or_null(p.profile_image_uploaded_at)},
-    {"profile_image_extension", text_or_null(p.profile_image_extension)},
+  auto out = card_json_of(p);
+  out.update({
     {"friendship_state", nullptr},
     {"mutual_friend_count", nullptr},
     {"dob", shown(p.dob_public, text_or_null(p.dob))},
@@ -144,25 +124,23 @@ json profile_json(const user_profile& p, bool owner) {
     {"school", shown(p.school_public, p.school)},
     {"work", shown(p.work_public, p.work)},
     {"location", shown(p.location_public, p.location)},
-  };
+  });
+  return out;
 }
 
 } // namespace
 
 std::optional<std::string> normalize_domain(std::string_view text) {
-  if (text.empty() || text.size() > max_domain_length)
+  if (text.empty() || text.size() > limits::domain)
     return std::nullopt;
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text)
-    out += (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+  auto out = text::ascii_lower(text);
   std::size_t labels = 0;
   std::size_t start = 0;
   std::string_view last;
   while (start <= out.size()) {
     auto end = std::min(out.find('.', start), out.size());
     std::string_view label{out.data() + start, end - start};
-    if (label.empty() || label.size() > max_label_length || label.front() == '-' || label.back() == '-'
+    if (label.empty() || label.size() > limits::domain_label || label.front() == '-' || label.back() == '-'
         || !std::all_of(label.begin(), label.end(), is_label_char))
       return std::nullopt;
     ++labels;
@@ -181,8 +159,8 @@ std::optional<std::vector<std::string>> decode_domain_list(const json& value,
     detail = field + " must be an array of domain names";
     return std::nullopt;
   }
-  if (value.size() > max_domains) {
-    detail = field + " must have at most " + std::to_string(max_domains) + " entries";
+  if (value.size() > limits::domains) {
+    detail = field + " must have at most " + std::to_string(limits::domains) + " entries";
     return std::nullopt;
   }
   std::vector<std::string> out;
@@ -205,8 +183,8 @@ std::optional<std::vector<std::string>> decode_domain_list(const json& value,
 std::optional<new_profile> decode_new_profile(const json& body, std::string& detail) {
   field_reader in{body};
   new_profile p;
-  p.first_name = in.text("first_name", 1, max_name_length);
-  p.last_name = in.text("last_name", 1, max_name_length);
+  p.first_name = in.text("first_name", 1, limits::name);
+  p.last_name = in.text("last_name", 1, limits::name);
   if (!in.ok()) {
     detail = in.problem();
     return std::nullopt;
@@ -217,16 +195,16 @@ std::optional<new_profile> decode_new_profile(const json& body, std::string& det
 std::optional<profile_update> decode_profile_update(const json& body, std::string& detail) {
   field_reader in{body};
   profile_update u;
-  u.first_name = in.text("first_name", 1, max_name_length);
-  u.last_name = in.text("last_name", 1, max_name_length);
-  u.description = in.text("description", 0, max_text_length);
+  u.first_name = in.text("first_name", 1, limits::name);
+  u.last_name = in.text("last_name", 1, limits::name);
+  u.description = in.text("description", 0, limits::profile_text);
   u.sharing = in.sharing("share_mode");
   u.domain_allow = in.domains("domain_allow_array");
   u.domain_deny = in.domains("domain_deny_array");
-  u.gender = in.text("gender", 0, max_text_length);
-  u.school = in.text("school", 0, max_text_length);
-  u.work = in.text("work", 0, max_text_length);
-  u.location = in.text("location", 0, max_text_length);
+  u.gender = in.text("gender", 0, limits::profile_text);
+  u.school = in.text("school", 0, limits::profile_text);
+  u.work = in.text("work", 0, limits::profile_text);
+  u.location = in.text("location", 0, limits::profile_text);
   u.email_public = in.flag("email_public");
   u.gender_public = in.flag("gender_public");
   u.school_public = in.flag("school_public");
@@ -246,8 +224,8 @@ std::optional<std::vector<std::string>> split_user_ids(const std::string& param,
   while (start <= param.size()) {
     auto end = std::min(param.find(',', start), param.size());
     if (end > start) {
-      if (ids.size() == max_user_ids) {
-        detail = "At most " + std::to_string(max_user_ids) + " user ids per request";
+      if (ids.size() == limits::user_ids) {
+        detail = "At most " + std::to_string(limits::user_ids) + " user ids per request";
         return std::nullopt;
       }
       ids.push_back(param.substr(start, end - start));
@@ -287,4 +265,4 @@ const json& domain_share_warnings() {
   return warnings;
 }
 
-} // namespace tandem::http
+} // namespace tandem::wire

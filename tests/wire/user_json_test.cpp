@@ -1,6 +1,7 @@
 // Profiles on the wire: validation of the profile bodies and the exact shapes of
 // UserPrivate and UserPublic (docs/api.md, Profiles).
-#include "http/user_json.hpp"
+#include "common/text.hpp"
+#include "wire/user_json.hpp"
 #include "persistence/users_repo.hpp"
 
 #include <catch2/catch.hpp>
@@ -8,7 +9,7 @@
 #include <set>
 
 using namespace tandem;
-using namespace tandem::http;
+using namespace tandem::wire;
 
 namespace {
 
@@ -64,11 +65,11 @@ user_profile sample_profile() {
 } // namespace
 
 TEST_CASE("utf8_length counts code points, not bytes", "[profiles]") {
-  CHECK(utf8_length("") == 0);
-  CHECK(utf8_length("abc") == 3);
-  CHECK(utf8_length("\xC3\xA9") == 1);             // é
-  CHECK(utf8_length("\xE6\x97\xA5\xE6\x9C\xAC") == 2); // 日本
-  CHECK(utf8_length("\xF0\x9F\x98\x80!") == 2);     // an emoji and "!"
+  CHECK(text::length("") == 0);
+  CHECK(text::length("abc") == 3);
+  CHECK(text::length("\xC3\xA9") == 1);             // é
+  CHECK(text::length("\xE6\x97\xA5\xE6\x9C\xAC") == 2); // 日本
+  CHECK(text::length("\xF0\x9F\x98\x80!") == 2);     // an emoji and "!"
 }
 
 TEST_CASE("plausible domains are lower-cased and implausible ones refused", "[profiles]") {
@@ -106,9 +107,9 @@ TEST_CASE("a domain list is normalised, de-duplicated in order, and bounded", "[
   CHECK_FALSE(decode_domain_list("a.com", "f", detail));
 
   json many = json::array();
-  for (std::size_t i = 0; i < max_domains; ++i)
+  for (std::size_t i = 0; i < limits::domains; ++i)
     many.push_back("d" + std::to_string(i) + ".com");
-  CHECK(decode_domain_list(many, "f", detail)->size() == max_domains);
+  CHECK(decode_domain_list(many, "f", detail)->size() == limits::domains);
   many.push_back("one-more.com");
   CHECK_FALSE(decode_domain_list(many, "f", detail));
   CHECK(detail == "f must have at most 500 entries");
@@ -220,13 +221,13 @@ TEST_CASE("an update names its first missing or invalid field", "[profiles]") {
   body["location_public"] = "true";
   CHECK(update_problem(body) == "location_public must be true or false");
   body = valid_update();
-  body["description"] = std::string(max_text_length + 1, 'x');
+  body["description"] = std::string(limits::profile_text + 1, 'x');
   CHECK(update_problem(body) == "description must be at most 200 characters");
   body = valid_update();
   body["work"] = json::array();
   CHECK(update_problem(body) == "work must be a string");
   body = valid_update();
-  body["gender"] = std::string(max_text_length, 'x');
+  body["gender"] = std::string(limits::profile_text, 'x');
   body["description"] = "";
   std::string detail;
   CHECK(decode_profile_update(body, detail));
@@ -247,9 +248,9 @@ TEST_CASE("user ids split at commas, empty pieces dropped, at most 100", "[profi
   CHECK(split_user_ids(",", detail) == std::vector<std::string>{});
   CHECK(split_user_ids("google_1 x", detail) == std::vector<std::string>{"google_1 x"});
   std::string ids;
-  for (std::size_t i = 0; i < max_user_ids; ++i)
+  for (std::size_t i = 0; i < limits::user_ids; ++i)
     ids += "u" + std::to_string(i) + ",";
-  CHECK(split_user_ids(ids, detail)->size() == max_user_ids);
+  CHECK(split_user_ids(ids, detail)->size() == limits::user_ids);
   CHECK_FALSE(split_user_ids(ids + "one-more", detail));
   CHECK(detail == "At most 100 user ids per request");
 }

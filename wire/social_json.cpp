@@ -1,37 +1,16 @@
-#include "http/social_json.hpp"
+#include "wire/social_json.hpp"
 
-#include "http/user_json.hpp"
+#include "common/text.hpp"
+#include "wire/fields.hpp"
 
 #include <algorithm>
 #include <cctype>
-#include <charconv>
 #include <limits>
 #include <unordered_set>
 
-namespace tandem::http {
-
-using wire::canonical_uuid;
-using wire::card_json;
-using wire::text_or_null;
+namespace tandem::wire {
 
 namespace {
-
-/// The member `key` of `body` if it is a string without NUL (libpq passes parameters
-/// as C strings: a NUL would silently cut the text short); else fills `detail`.
-const std::string* string_member(const json& body, const std::string& key,
-                                 std::string& detail) {
-  auto it = body.find(key);
-  if (it == body.end() || !it->is_string()) {
-    detail = key + " is required and must be a string";
-    return nullptr;
-  }
-  const auto& str = it->get_ref<const std::string&>();
-  if (str.find('\0') != std::string::npos) {
-    detail = key + " must not contain NUL characters";
-    return nullptr;
-  }
-  return &str;
-}
 
 /// An http or https URL with a host part: the scheme case-insensitively, then at
 /// least one character, none of them blank or a control character.
@@ -51,26 +30,20 @@ bool is_web_url(const std::string& url) {
   });
 }
 
-/// The card's keys shared by F4, F8-F10 and UserSummary.
 } // namespace
 
 // -- decoding --------------------------------------------------------------------------------
 
-std::optional<list_window> decode_page(const request& req, int32_t default_limit,
-                                        int32_t max_limit, std::string& detail) {
+std::optional<list_window> decode_page(const query_map& query, int32_t default_limit,
+                                       int32_t max_limit, std::string& detail) {
   auto read = [&](const char* name, int32_t fallback) -> std::optional<int32_t> {
-    auto it = req.query.find(name);
-    if (it == req.query.end())
+    auto it = query.find(name);
+    if (it == query.end())
       return fallback;
-    const auto& text = it->second;
-    int32_t value = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    // from_chars takes a leading '-', which is exactly what must be refused here.
-    if (text.empty() || text[0] == '-' || ec != std::errc{} || end != text.data() + text.size()) {
+    auto value = count_of(it->second, std::numeric_limits<int32_t>::max());
+    if (!value)
       detail = std::string{name} + " must be an integer from 0 to "
                + std::to_string(std::numeric_limits<int32_t>::max());
-      return std::nullopt;
-    }
     return value;
   };
   auto limit = read("limit", default_limit);
@@ -82,11 +55,11 @@ std::optional<list_window> decode_page(const request& req, int32_t default_limit
   return list_window{std::min(*limit, max_limit), *offset};
 }
 
-bool decode_flag(const request& req, const std::string& name, std::optional<bool>& value,
+bool decode_flag(const query_map& query, const std::string& name, std::optional<bool>& value,
                  std::string& detail) {
-  auto it = req.query.find(name);
+  auto it = query.find(name);
   value.reset();
-  if (it == req.query.end())
+  if (it == query.end())
     return true;
   if (it->second == "true" || it->second == "false") {
     value = it->second == "true";
@@ -98,14 +71,9 @@ bool decode_flag(const request& req, const std::string& name, std::optional<bool
 
 std::optional<std::string> decode_user_id(const json& body, const std::string& key,
                                           std::string& detail) {
-  const auto* id = string_member(body, key, detail);
+  const auto* id = required_text(body, key, user_id_rule, detail);
   if (id == nullptr)
     return std::nullopt;
-  auto length = utf8_length(*id);
-  if (length == 0 || length > max_user_id_length) {
-    detail = key + " must be 1 to " + std::to_string(max_user_id_length) + " characters";
-    return std::nullopt;
-  }
   return *id;
 }
 
@@ -118,24 +86,16 @@ std::optional<share_request> decode_share(const json& body, bool personal,
       return std::nullopt;
     req.sent_to = std::move(*to);
   }
-  const auto* url = string_member(body, "url", detail);
+  const auto* url = required_text(body, "url", {0, limits::url}, detail);
   if (url == nullptr)
     return std::nullopt;
-  if (utf8_length(*url) > max_url_length) {
-    detail = "url must be at most " + std::to_string(max_url_length) + " characters";
-    return std::nullopt;
-  }
   if (!is_web_url(*url)) {
     detail = "url must be an http or https URL without blanks";
     return std::nullopt;
   }
-  const auto* title = string_member(body, "title", detail);
+  const auto* title = required_text(body, "title", {0, limits::title}, detail);
   if (title == nullptr)
     return std::nullopt;
-  if (utf8_length(*title) > max_title_length) {
-    detail = "title must be at most " + std::to_string(max_title_length) + " characters";
-    return std::nullopt;
-  }
   req.url = *url;
   req.title = *title;
   return req;
@@ -143,15 +103,15 @@ std::optional<share_request> decode_share(const json& body, bool personal,
 
 std::optional<std::vector<std::string>> decode_read_events(const std::string& body,
                                                            std::string& detail) {
-  auto events = wire::parse_client_json(body, detail);
+  auto events = parse_client_json(body, detail);
   if (!detail.empty())
     return std::nullopt;
   if (events.is_discarded() || !events.is_array()) {
     detail = "Request body must be a JSON array of {\"event_id\": ...}";
     return std::nullopt;
   }
-  if (events.size() > max_read_events) {
-    detail = "At most " + std::to_string(max_read_events) + " events at once";
+  if (events.size() > limits::read_events) {
+    detail = "At most " + std::to_string(limits::read_events) + " events at once";
     return std::nullopt;
   }
   std::vector<std::string> ids;
@@ -178,8 +138,8 @@ std::optional<std::string> decode_query(const std::string& param, std::string& d
     return std::string{};
   auto last = param.find_last_not_of('\\');
   auto query = param.substr(first, last - first + 1);
-  if (utf8_length(query) > max_query_length) {
-    detail = "The search text must be at most " + std::to_string(max_query_length)
+  if (text::length(query) > limits::search_text) {
+    detail = "The search text must be at most " + std::to_string(limits::search_text)
              + " characters";
     return std::nullopt;
   }
@@ -226,4 +186,4 @@ json sent_share_json(const sent_share& s) {
   };
 }
 
-} // namespace tandem::http
+} // namespace tandem::wire
