@@ -31,12 +31,12 @@ struct db_state {
 };
 
 db_actor::behavior_type db_impl(db_actor::stateful_pointer<db_state> self,
-                                config::db_config cfg, caf::timespan job_deadline) {
+                                config::db_config cfg, caf::timespan job_deadline,
+                                std::shared_ptr<pool_gauges> gauges) {
   auto size = static_cast<std::size_t>(std::max(cfg.pool_size, 1));
-  self->state.pool.emplace(self,
-                           pool_settings{"db", size, cfg.queue_limit, job_deadline,
-                                         cfg.max_expensive_per_user},
-                           db_worker_factory(cfg));
+  pool_settings settings{"db", size, cfg.queue_limit, job_deadline, cfg.max_expensive_per_user};
+  settings.gauges = std::move(gauges);
+  self->state.pool.emplace(self, std::move(settings), db_worker_factory(cfg));
   // One handler per operation: its name, then its work inside one transaction.
   return {
     [self](atom::ping) {
@@ -230,8 +230,8 @@ db_actor::behavior_type db_impl(db_actor::stateful_pointer<db_state> self,
 } // namespace
 
 db_actor spawn_db(caf::actor_system& sys, const config::db_config& cfg,
-                  caf::timespan job_deadline) {
-  return sys.spawn(db_impl, cfg, job_deadline);
+                  caf::timespan job_deadline, std::shared_ptr<pool_gauges> gauges) {
+  return sys.spawn(db_impl, cfg, job_deadline, std::move(gauges));
 }
 
 } // namespace tandem::persistence

@@ -75,8 +75,9 @@ using db_actor = caf::typed_actor<
 /// Spawns the facade and its `cfg.pool_size` workers. The workers connect
 /// lazily and reconnect by themselves with backoff. `job_deadline` is how long a
 /// caller waits (http.request_timeout_ms): a job that waited that long is dropped
-/// unrun, and one that would is refused at once; zero for no deadline.
+/// unrun, and one that would is refused at once; zero for no deadline. The pool
+/// publishes its load in `gauges`, if given.
 db_actor spawn_db(caf::actor_system& sys, const config::db_config& cfg,
-                  caf::timespan job_deadline);
+                  caf::timespan job_deadline, std::shared_ptr<pool_gauges> gauges = nullptr);
 
 } // namespace tandem::persistence
