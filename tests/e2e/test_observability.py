@@ -95,11 +95,12 @@ class RawWebSocket:
 
     def send(self, payload, opcode=0x1, masked=True):
         data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-        assert len(data) < 126
         mask = os.urandom(4) if masked else b""
         body = bytes(b ^ mask[i % 4] for i, b in enumerate(data)) if masked else data
-        self.sock.sendall(struct.pack("!BB", 0x80 | opcode, (0x80 if masked else 0) | len(data))
-                          + mask + body)
+        bit = 0x80 if masked else 0
+        length = (struct.pack("!B", bit | len(data)) if len(data) < 126
+                  else struct.pack("!BH", bit | 126, len(data)))
+        self.sock.sendall(struct.pack("!B", 0x80 | opcode) + length + mask + body)
 
     def _read(self, n):
         while len(self.buffer) < n:
