@@ -127,12 +127,12 @@ TEST_CASE_METHOD(writer_fixture,
   s.queue_limit = 3;
   s.request_timeout = 10s;
   auto limited = spawn_message_writer(sys, db, s, own);
-  auto id = conversation();
-  std::vector<decltype(self->request(limited, 20s, atom::write_message_v, message(id, "", "")))>
+  // One conversation each: the messages all have seq 1.
+  std::vector<std::string> ids{conversation(), conversation(), conversation(), conversation()};
+  std::vector<decltype(self->request(limited, 20s, atom::write_message_v, message(ids[0], "", "")))>
     pending;
-  for (int i = 0; i < 4; ++i)
-    pending.push_back(
-      self->request(limited, 20s, atom::write_message_v, message(id, "m", "t" + std::to_string(i))));
+  for (const auto& id : ids)
+    pending.push_back(self->request(limited, 20s, atom::write_message_v, message(id, "m", "t")));
   // Answered at once: three wait, the fourth is one too many.
   caf::error refused;
   pending[3].receive([](bool) {}, [&](caf::error& err) { refused = std::move(err); });
