@@ -163,14 +163,63 @@ int serve(const config::app_config& cfg) {
   sys_cfg.set("logger.console-verbosity", caf::atom("quiet"));
   caf::actor_system sys{sys_cfg};
 
-  auto db = persistence::spawn_db(sys, cfg.db,
-                                  std::chrono::milliseconds(cfg.http.request_timeout_ms));
+  // /metrics reads what the components publish, never asking an actor: the worker pools
+  // their load (tandem_pool_*{pool=...}), CAF's registry its count of running actors.
+  http::metrics stats;
+  using http::metrics;
+  std::vector<std::pair<std::string, std::shared_ptr<persistence::pool_gauges>>> pools;
+  auto gauges = [&pools](const char* pool) {
+    return pools.emplace_back(pool, std::make_shared<persistence::pool_gauges>()).second;
+  };
+  auto db = persistence::spawn_db(
+    sys, cfg.db, std::chrono::milliseconds(cfg.http.request_timeout_ms), gauges("db"));
   auto identities = std::make_shared<external_identity_map>(
     sys, db, cfg.auth.external_identity_cache,
     std::chrono::milliseconds(cfg.http.request_timeout_ms));
-  auto redis = persistence::spawn_redis(sys, cfg.redis);
-  auto hasher = spawn_password_hasher(sys, cfg.auth);
-  auto media = persistence::spawn_media(sys, cfg.media);
+  auto redis = persistence::spawn_redis(sys, cfg.redis, gauges("redis"));
+  auto hasher = spawn_password_hasher(sys, cfg.auth, gauges("password_hasher"));
+  auto media = persistence::spawn_media(sys, cfg.media, gauges("media"));
+  stats.add_collector([pools, &sys] {
+    using persistence::pool_stats;
+    struct column {
+      const char* type;
+      const char* name;
+      const char* help;
+      uint64_t (*value)(const pool_stats&);
+    };
+    static const column columns[] = {
+      {"gauge", "tandem_pool_workers", "Workers able to take a job.",
+       [](const pool_stats& s) -> uint64_t { return s.workers; }},
+      {"gauge", "tandem_pool_busy", "Jobs running on a worker.",
+       [](const pool_stats& s) -> uint64_t { return s.busy; }},
+      {"gauge", "tandem_pool_queued", "Jobs waiting for a worker.",
+       [](const pool_stats& s) { return s.queued; }},
+      {"gauge", "tandem_pool_queue_limit", "Most jobs that may wait.",
+       [](const pool_stats& s) { return s.queue_limit; }},
+      {"counter", "tandem_pool_jobs_total", "Jobs a worker answered.",
+       [](const pool_stats& s) { return s.completed; }},
+      {"counter", "tandem_pool_rejected_total", "Jobs refused: the queue was full (503).",
+       [](const pool_stats& s) { return s.rejected; }},
+      {"counter", "tandem_pool_expired_total", "Jobs dropped unrun past their deadline.",
+       [](const pool_stats& s) { return s.expired; }},
+      {"counter", "tandem_pool_limited_total", "Jobs refused past the bound of their owner.",
+       [](const pool_stats& s) { return s.limited; }},
+      {"counter", "tandem_pool_restarts_total", "Workers replaced after they died.",
+       [](const pool_stats& s) { return s.restarts; }},
+    };
+    std::vector<std::pair<std::string, pool_stats>> now;
+    for (const auto& [pool, published] : pools)
+      now.emplace_back("pool=\"" + pool + "\"", published->load());
+    std::string out;
+    for (const auto& c : columns) {
+      std::vector<metrics::series> samples;
+      for (const auto& [labels, st] : now)
+        samples.emplace_back(labels, c.value(st));
+      out += metrics::family(c.type, c.name, c.help, samples);
+    }
+    return out + metrics::sample("gauge", "tandem_actors_running", "Actors running.",
+                                 sys.registry().running());
+  });
   auto views = std::make_shared<polled_views>();
   auto user_cfg = user_settings_from(cfg);
   user_cfg.views = views;
@@ -200,17 +249,15 @@ int serve(const config::app_config& cfg) {
                         caf::actor_cast<caf::actor>(purge)})
       caf::anon_send_exit(handle, caf::exit_reason::user_shutdown);
   };
-  http::metrics stats;
   auto gateway = std::make_shared<const http::ws_gateway>(
     http::ws_gateway{sys, tokens, identities, users, chats, cfg.chat.max_message_length,
                      user_cfg.gateway, cfg.ws,
                      std::chrono::milliseconds(cfg.http.request_timeout_ms)});
-  http::server server{cfg.http, cfg.log.requests,
+  http::server server{cfg.http, cfg.log,
                       http::make_routes(
                         {sys, cfg, db, redis, stats, tokens, identities, accounts, media,
                          media_urls, users, views, chats}),
                       stats, gateway};
-  using http::metrics;
   stats.add_collector([writer_counters] {
     auto& c = *writer_counters;
     return metrics::sample("counter", "tandem_chat_batches_total",
@@ -220,7 +267,12 @@ int serve(const config::app_config& cfg) {
            + metrics::sample("counter", "tandem_chat_failed_batches_total",
                              "Group commits that failed.", c.failed_batches)
            + metrics::sample("gauge", "tandem_chat_largest_batch",
-                             "Most messages committed in one transaction.", c.largest_batch);
+                             "Most messages committed in one transaction.", c.largest_batch)
+           + metrics::sample("gauge", "tandem_chat_messages_waiting",
+                             "Chat messages waiting for the next group commit.", c.waiting)
+           + metrics::sample("counter", "tandem_chat_messages_refused_total",
+                             "Chat messages refused: chat.writer_queue_limit were waiting.",
+                             c.refused);
   });
   stats.add_collector([flood = user_cfg.gateway.counters] {
     return metrics::sample(

@@ -30,7 +30,8 @@ struct hasher_state {
 };
 
 password_hasher_actor::behavior_type
-hasher_impl(password_hasher_actor::stateful_pointer<hasher_state> self, config::auth_config cfg) {
+hasher_impl(password_hasher_actor::stateful_pointer<hasher_state> self, config::auth_config cfg,
+            std::shared_ptr<persistence::pool_gauges> gauges) {
   auto size = static_cast<std::size_t>(std::max(cfg.hasher_threads, 1));
   argon2_params params{static_cast<uint32_t>(cfg.argon2_memory_kib),
                        static_cast<uint32_t>(cfg.argon2_iterations)};
@@ -44,6 +45,7 @@ hasher_impl(password_hasher_actor::stateful_pointer<hasher_state> self, config::
   persistence::pool_settings settings{"password_hasher", size, cfg.hasher_queue_limit};
   settings.per_owner_limit = registration_share(cfg);
   settings.per_owner_refusal = errc::overloaded;
+  settings.gauges = std::move(gauges);
   self->state.pool.emplace(self, std::move(settings), factory);
   // Job names never carry the password.
   return {
@@ -121,8 +123,9 @@ std::size_t registration_share(const config::auth_config& cfg) {
 }
 
 password_hasher_actor spawn_password_hasher(caf::actor_system& sys,
-                                            const config::auth_config& cfg) {
-  return sys.spawn(hasher_impl, cfg);
+                                            const config::auth_config& cfg,
+                                            std::shared_ptr<persistence::pool_gauges> gauges) {
+  return sys.spawn(hasher_impl, cfg, std::move(gauges));
 }
 
 } // namespace tandem

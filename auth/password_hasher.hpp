@@ -67,8 +67,10 @@ using password_hasher_actor = caf::typed_actor<
   caf::replies_to<atom::stats>::with<persistence::pool_stats>>;
 
 /// Spawns the facade and `auth.hasher_threads` detached workers with the costs
-/// `auth.argon2_memory_kib` and `auth.argon2_iterations`.
-password_hasher_actor spawn_password_hasher(caf::actor_system& sys,
-                                            const config::auth_config& cfg);
+/// `auth.argon2_memory_kib` and `auth.argon2_iterations`. The pool publishes its load
+/// in `gauges`, if given.
+password_hasher_actor spawn_password_hasher(
+  caf::actor_system& sys, const config::auth_config& cfg,
+  std::shared_ptr<persistence::pool_gauges> gauges = nullptr);
 
 } // namespace tandem

@@ -362,6 +362,10 @@ const std::vector<key_spec>& key_table() {
     {"log.requests", "one JSON line per HTTP request (true/false)",
      [](app_config& c, const std::string& v) { c.log.requests = parse_bool("log.requests", v); },
      [](const app_config& c) { return std::string{c.log.requests ? "true" : "false"}; }},
+    int_key<int>("log.socket_errors_per_s",
+                 "warnings a second about sockets that failed other than by a close (the rest "
+                 "are counted on /metrics)",
+                 1, 1000000, [](app_config& c) { return &c.log.socket_errors_per_s; }),
   };
   return keys;
 }

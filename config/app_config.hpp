@@ -91,6 +91,7 @@ struct redis_config {
 struct log_config {
   std::string level = "info";              // debug, info, warn, error
   bool requests = true;                    // one JSON line per HTTP request
+  int socket_errors_per_s = 10;            // warnings about failed sockets a second; the rest are counted
 };
 
 struct node_config {

@@ -61,8 +61,15 @@ void metrics::add_collector(std::function<std::string()> collector) {
 
 std::string metrics::sample(const char* type, const char* name, const char* help,
                             uint64_t value) {
-  return std::string{"# HELP "} + name + " " + help + "\n# TYPE " + name + " " + type + "\n"
-         + name + " " + std::to_string(value) + "\n";
+  return family(type, name, help, {{"", value}});
+}
+
+std::string metrics::family(const char* type, const char* name, const char* help,
+                            const std::vector<series>& samples) {
+  auto out = std::string{"# HELP "} + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+  for (const auto& [labels, value] : samples)
+    out += name + (labels.empty() ? "" : "{" + labels + "}") + " " + std::to_string(value) + "\n";
+  return out;
 }
 
 std::string metrics::render() const {
@@ -105,7 +112,10 @@ std::string metrics::render() const {
       << "# HELP tandem_websocket_connections Open WebSocket connections.\n"
          "# TYPE tandem_websocket_connections gauge\n"
          "tandem_websocket_connections "
-      << open_websockets.load() << "\n";
+      << open_websockets.load() << "\n"
+      << sample("counter", "tandem_socket_errors_total",
+                "HTTP and WebSocket connections that failed other than by an ordinary close.",
+                socket_errors.load());
   for (auto& c : collectors)
     out << c();
   return out.str();

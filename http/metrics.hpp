@@ -9,6 +9,7 @@
 #include <mutex>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 namespace tandem::http {
@@ -28,6 +29,8 @@ public:
   std::atomic<long> open_connections{0};
   std::atomic<long> requests_in_flight{0};
   std::atomic<long> open_websockets{0};
+  /// Socket errors other than an ordinary close (socket_error_log).
+  std::atomic<uint64_t> socket_errors{0};
 
   /// Adds text produced by another component (already in exposition format).
   void add_collector(std::function<std::string()> collector);
@@ -35,6 +38,13 @@ public:
   /// One sample in exposition format with its HELP and TYPE lines, for collectors.
   static std::string sample(const char* type, const char* name, const char* help,
                             uint64_t value);
+
+  /// One series of a family: its labels (`pool="db"`, already escaped) and its value.
+  using series = std::pair<std::string, uint64_t>;
+
+  /// A family of labelled samples with its HELP and TYPE lines, for collectors.
+  static std::string family(const char* type, const char* name, const char* help,
+                            const std::vector<series>& samples);
 
   /// The Prometheus text exposition of everything recorded.
   std::string render() const;

@@ -7,8 +7,10 @@
 #include "http/error_mapping.hpp"
 
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/error.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/beast/websocket/error.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 
 #include <algorithm>
@@ -88,6 +90,16 @@ std::vector<std::shared_ptr<live_session>> live_sessions(server::impl& d) {
 
 } // namespace
 
+bool is_ordinary_close(const boost::system::error_code& ec) {
+  namespace error = net::error;
+  // Compared by value and category: each enum converts to its own category's code.
+  return ec == error::eof || ec == bhttp::error::end_of_stream
+         || ec == bhttp::error::partial_message || ec == error::connection_reset
+         || ec == error::connection_aborted || ec == error::broken_pipe
+         || ec == error::not_connected || ec == error::operation_aborted
+         || ec == beast::error::timeout || ec == beast::websocket::error::closed;
+}
+
 /// One keep-alive HTTP connection. Everything runs on the connection's strand;
 /// only the responder crosses threads, by posting back onto it.
 ///
@@ -97,7 +109,8 @@ std::vector<std::shared_ptr<live_session>> live_sessions(server::impl& d) {
 class session : public live_session, public std::enable_shared_from_this<session> {
 public:
   session(tcp::socket&& socket, server::impl& srv)
-    : live_session(srv), stream_(std::move(socket)), buffer_(srv.cfg.header_limit), srv_(srv) {
+    : live_session(srv), peer_(peer_of(socket)), stream_(std::move(socket)),
+      buffer_(srv.cfg.header_limit), srv_(srv) {
     ++srv_.stats.open_connections;
   }
 
@@ -152,7 +165,7 @@ private:
     stream_.async_read_some(buffer_.prepare(std::min(read_chunk, buffer_.max_size())),
                             [self = shared_from_this()](beast::error_code ec, std::size_t n) {
                               if (ec)
-                                return self->close();
+                                return self->fail("http read", ec);
                               self->buffer_.commit(n);
                               self->read_header();
                             });
@@ -233,7 +246,7 @@ private:
     net::async_write(stream_, net::buffer(interim),
                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
                        if (ec)
-                         return self->close();
+                         return self->fail("http write", ec);
                        self->read_body();
                      });
   }
@@ -249,7 +262,7 @@ private:
       return handle(parser_->release());
     auto answer = protocol_error_response(ec);
     if (!answer)
-      return close();  // end of stream, timeout, reset, or shutdown
+      return fail("http read", ec);  // end of stream, timeout, reset, shutdown, or worse
     if (!parser_->is_header_done()) {
       started_ = std::chrono::steady_clock::now();
       req_ = request{};
@@ -407,7 +420,7 @@ private:
   void on_write(beast::error_code ec, bool keep_alive) {
     busy_ = false;
     if (ec)
-      return close();
+      return fail("http write", ec);
     if (!keep_alive)
       return linger();
     await_request();
@@ -435,10 +448,16 @@ private:
     stream_.async_read_some(buffer_.prepare(std::min({read_chunk, buffer_.max_size(), left})),
                             [self = shared_from_this()](beast::error_code ec, std::size_t n) {
                               self->lingered_ += n;
-                              if (ec)
-                                return self->close();  // the client closed, or the deadline
+                              if (ec)  // the client closed, or the deadline
+                                return self->fail("http linger", ec);
                               self->drain();
                             });
+  }
+
+  /// A socket operation failed: report it unless it is an ordinary close, then close.
+  void fail(const char* during, const beast::error_code& ec) {
+    srv_.socket_errors.report(during, peer_, ec);
+    close();
   }
 
   void close() {
@@ -450,6 +469,7 @@ private:
     stream_.close();
   }
 
+  std::string peer_;  ///< "address:port", for the log
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;  ///< at most http.header_limit bytes (its max_size)
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
@@ -533,10 +553,9 @@ void server::impl::forget(live_session* s) {
   sessions_cv.notify_all();
 }
 
-server::server(const config::http_config& cfg, bool log_requests, router routes, metrics& stats,
-               std::shared_ptr<const ws_gateway> gateway)
-  : impl_(std::make_unique<impl>(cfg, log_requests, std::move(routes), stats,
-                                 std::move(gateway))) {
+server::server(const config::http_config& cfg, const config::log_config& log, router routes,
+               metrics& stats, std::shared_ptr<const ws_gateway> gateway)
+  : impl_(std::make_unique<impl>(cfg, log, std::move(routes), stats, std::move(gateway))) {
 }
 
 server::~server() {

@@ -17,8 +17,8 @@ namespace tandem::http {
 class server {
 public:
   /// Without a `gateway`, upgrade requests are routed like any other request.
-  server(const config::http_config& cfg, bool log_requests, router routes, metrics& stats,
-         std::shared_ptr<const ws_gateway> gateway = nullptr);
+  server(const config::http_config& cfg, const config::log_config& log, router routes,
+         metrics& stats, std::shared_ptr<const ws_gateway> gateway = nullptr);
   ~server();
 
   server(const server&) = delete;

@@ -6,6 +6,7 @@
 #include "http/auth.hpp"
 #include "http/cors.hpp"
 #include "http/server.hpp"
+#include "http/socket_errors.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -17,6 +18,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -27,6 +29,13 @@ namespace beast = boost::beast;
 namespace bhttp = beast::http;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
+
+/// "address:port" of the socket's peer, for logs; empty when the socket has none.
+inline std::string peer_of(const tcp::socket& socket) {
+  beast::error_code ec;
+  auto peer = socket.remote_endpoint(ec);
+  return ec ? std::string{} : peer.address().to_string() + ":" + std::to_string(peer.port());
+}
 
 /// A connection the server must close on shutdown: HTTP or WebSocket. It leaves the
 /// server's registry in this base's destructor, i.e. after the session's own members
@@ -50,11 +59,11 @@ private:
 };
 
 struct server::impl {
-  impl(const config::http_config& c, bool log, router r, metrics& m,
+  impl(const config::http_config& c, const config::log_config& log, router r, metrics& m,
        std::shared_ptr<const ws_gateway> g)
-    : cfg(c), log_requests(log), routes(std::move(r)), stats(m), gateway(std::move(g)),
-      cors(c.cors_origins), acceptor(net::make_strand(ioc)),
-      retry_timer(acceptor.get_executor()) {
+    : cfg(c), log_requests(log.requests), routes(std::move(r)), stats(m), gateway(std::move(g)),
+      cors(c.cors_origins), socket_errors(log.socket_errors_per_s, m.socket_errors),
+      acceptor(net::make_strand(ioc)), retry_timer(acceptor.get_executor()) {
   }
 
   void do_accept();
@@ -68,6 +77,7 @@ struct server::impl {
   metrics& stats;
   std::shared_ptr<const ws_gateway> gateway;
   cors_policy cors;
+  socket_error_log socket_errors;
   std::atomic<bool> stopping{false};
   // Before the io_context, so destroyed after it: handlers it still holds when it is
   // destroyed may hold the last reference to a session, which then leaves the registry.

@@ -33,8 +33,8 @@ class ws_session : public live_session, public std::enable_shared_from_this<ws_s
 public:
   ws_session(server::impl& srv, beast::tcp_stream&& stream,
              bhttp::request<bhttp::string_body>&& req)
-    : live_session(srv), srv_(srv), ws_(std::move(stream)), deadline_(ws_.get_executor()),
-      alarm_(ws_.get_executor()), req_(std::move(req)) {
+    : live_session(srv), srv_(srv), peer_(peer_of(stream.socket())), ws_(std::move(stream)),
+      deadline_(ws_.get_executor()), alarm_(ws_.get_executor()), req_(std::move(req)) {
     ++srv_.stats.open_websockets;
   }
 
@@ -74,7 +74,7 @@ public:
     auto req = std::make_shared<bhttp::request<bhttp::string_body>>(std::move(req_));
     ws_.async_accept(*req, [self = shared_from_this(), req](beast::error_code ec) {
       if (ec)
-        return self->finish();
+        return self->fail("websocket handshake", ec);
       self->accepted_ = true;
       caf::anon_send(self->actor_, atom::websocket_opened_v);
       self->read();
@@ -98,8 +98,8 @@ public:
     res->keep_alive(false);
     res->prepare_payload();
     bhttp::async_write(ws_.next_layer(), *res,
-                       [self = shared_from_this(), res](beast::error_code, std::size_t) {
-                         self->finish();
+                       [self = shared_from_this(), res](beast::error_code ec, std::size_t) {
+                         self->fail("websocket refusal", ec);
                        });
   }
 
@@ -135,7 +135,9 @@ public:
     // neither may keep the socket (and its seat among the user's connections) open.
     arm_deadline(srv_.gateway->socket.close_timeout_ms);
     ws_.async_close(websocket::close_reason{static_cast<websocket::close_code>(code), reason},
-                    [self = shared_from_this()](beast::error_code) { self->finish(); });
+                    [self = shared_from_this()](beast::error_code ec) {
+                      self->fail("websocket close", ec);
+                    });
   }
 
   void alarm(caf::timespan after) {
@@ -173,7 +175,7 @@ private:
   void on_read(beast::error_code ec) {
     reading_ = false;
     if (ec)
-      return finish();
+      return fail("websocket read", ec);
     auto limit = srv_.gateway->socket.frame_limit;
     if (in_.size() > limit) {
       oversized_ = true;  // read the rest of it, keeping none
@@ -212,7 +214,7 @@ private:
     ws_.async_write(net::buffer(out_[out_next_]),
                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
                       if (ec)
-                        return self->finish();
+                        return self->fail("websocket write", ec);
                       ++self->out_next_;
                       self->write_next();
                     });
@@ -254,6 +256,14 @@ private:
     finish();
   }
 
+  /// A socket operation ended with `ec` (success, for a refusal or close that completed):
+  /// report it unless it is an ordinary close, then finish. After a cut, the operations
+  /// still pending end as cancelled, an ordinary close.
+  void fail(const char* during, const beast::error_code& ec) {
+    srv_.socket_errors.report(during, peer_, ec);
+    finish();
+  }
+
   /// The socket is done (closed by either side, failed, cut, or refused): the actor
   /// stops, and with it the link that keeps this session alive.
   void finish() {
@@ -269,6 +279,7 @@ private:
   }
 
   server::impl& srv_;
+  std::string peer_;  ///< "address:port", for the log
   // Without permessage-deflate support: never negotiated (frames are small JSON), and
   // its state would sit in every idle socket's stream.
   websocket::stream<beast::tcp_stream, false> ws_;

@@ -16,12 +16,15 @@ namespace tandem::persistence {
 /// `errc::db_unavailable`, `errc::db_timeout`, `errc::db_query_failed`, and
 /// `already_exists` / `not_found` / `invalid_request` for constraint violations.
 ///
-/// A new operation is one signature here plus one handler in db.cpp:
+/// A new operation is one signature in its area's interface (below, or social_db.hpp,
+/// chat_db.hpp) plus one handler in its area's file (db.cpp, db_social.cpp, db_chat.cpp):
 ///   [self](atom::load_user, const std::string& id) {
 ///     return self->state.transact("load_user",
 ///                                 [id](pqxx::work& tx) { return users::load(tx, id); });
 ///   },
-using db_actor = caf::typed_actor<
+///
+/// The facade's own operations: health, accounts, profiles, media and e-mail.
+using db_core = caf::typed_actor<
   /// Round-trips `SELECT 1`; replies true.
   caf::replies_to<atom::ping>::with<bool>,
   /// Replies the highest applied migration version (0 when none).
@@ -70,13 +73,17 @@ using db_actor = caf::typed_actor<
   , caf::replies_to<atom::image_extensions, std::vector<std::string>>::with<std::vector<std::string>>
   /// Queues an invitation e-mail in email_outbox and replies its id.
   , caf::replies_to<atom::enqueue_email, invitation>::with<int64_t>
-  >::extend_with<social_db, social_queries, chat_db, chat_queries>;
+  >;
+
+/// Every operation: the facade's own, then those of the social graph and of chat.
+using db_actor = db_core::extend_with<social_db, social_queries, chat_db, chat_queries>;
 
 /// Spawns the facade and its `cfg.pool_size` workers. The workers connect
 /// lazily and reconnect by themselves with backoff. `job_deadline` is how long a
 /// caller waits (http.request_timeout_ms): a job that waited that long is dropped
-/// unrun, and one that would is refused at once; zero for no deadline.
+/// unrun, and one that would is refused at once; zero for no deadline. The pool
+/// publishes its load in `gauges`, if given.
 db_actor spawn_db(caf::actor_system& sys, const config::db_config& cfg,
-                  caf::timespan job_deadline);
+                  caf::timespan job_deadline, std::shared_ptr<pool_gauges> gauges = nullptr);
 
 } // namespace tandem::persistence

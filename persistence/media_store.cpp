@@ -351,9 +351,11 @@ struct media_state {
 };
 
 media_actor::behavior_type media_impl(media_actor::stateful_pointer<media_state> self,
-                                      std::string root) {
+                                      std::string root, std::shared_ptr<pool_gauges> gauges) {
+  pool_settings settings{"media", media_workers, media_queue_limit};
+  settings.gauges = std::move(gauges);
   self->state.pool.emplace(
-    self, pool_settings{"media", media_workers, media_queue_limit},
+    self, std::move(settings),
     [root](caf::actor_system& sys) {
       // Detached: file I/O (fsync above all) blocks its thread.
       return sys.spawn<caf::detached>(pool_worker_impl<media_session, std::string>, root);
@@ -378,8 +380,9 @@ media_actor::behavior_type media_impl(media_actor::stateful_pointer<media_state>
 
 } // namespace
 
-media_actor spawn_media(caf::actor_system& sys, const config::media_config& cfg) {
-  return sys.spawn(media_impl, cfg.dir);
+media_actor spawn_media(caf::actor_system& sys, const config::media_config& cfg,
+                        std::shared_ptr<pool_gauges> gauges) {
+  return sys.spawn(media_impl, cfg.dir, std::move(gauges));
 }
 
 } // namespace tandem::persistence

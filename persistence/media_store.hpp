@@ -90,7 +90,8 @@ using media_actor = caf::typed_actor<
   caf::replies_to<atom::delete_media, media_key>::with<bool>>;
 
 /// Spawns the facade and its detached workers over `cfg.dir`, which
-/// `prepare_media_dir` has checked.
-media_actor spawn_media(caf::actor_system& sys, const config::media_config& cfg);
+/// `prepare_media_dir` has checked. The pool publishes its load in `gauges`, if given.
+media_actor spawn_media(caf::actor_system& sys, const config::media_config& cfg,
+                        std::shared_ptr<pool_gauges> gauges = nullptr);
 
 } // namespace tandem::persistence

@@ -98,6 +98,7 @@ void commit(self_pointer self) {
   auto batch = std::make_shared<std::vector<writer_state::pending_write>>(
     std::make_move_iterator(st.pending.begin()), std::make_move_iterator(st.pending.begin() + n));
   st.pending.erase(st.pending.begin(), st.pending.begin() + n);
+  st.counters->waiting = st.pending.size();
   st.committing = true;
   insert(self, std::move(batch), [self] {
     auto& st = self->state;
@@ -129,10 +130,13 @@ message_writer_actor::behavior_type writer_impl(self_pointer self, chat_db db,
       auto& st = self->state;
       if (auto err = check_row(m))
         return err;
-      if (st.pending.size() >= st.settings.queue_limit)
+      if (st.pending.size() >= st.settings.queue_limit) {
+        ++st.counters->refused;
         return caf::make_error(errc::overloaded, "Too many messages waiting to be stored");
+      }
       auto rp = self->make_response_promise<bool>();
       st.pending.push_back({std::move(m), rp});
+      st.counters->waiting = st.pending.size();
       if (st.committing)
         return rp;
       if (st.pending.size() >= st.settings.commit_batch)

@@ -44,6 +44,8 @@ struct message_writer_counters {
   /// could not take, or one row it refused; a batch split in halves is not counted.
   std::atomic<uint64_t> failed_batches{0};
   std::atomic<uint64_t> largest_batch{0};   ///< most messages committed in one transaction
+  std::atomic<uint64_t> waiting{0};         ///< messages waiting for the next transaction
+  std::atomic<uint64_t> refused{0};         ///< messages refused: `queue_limit` were waiting
 };
 
 message_writer_actor spawn_message_writer(caf::actor_system& sys, chat_db db,

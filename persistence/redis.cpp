@@ -14,10 +14,12 @@ struct redis_state {
 };
 
 redis_actor::behavior_type redis_impl(redis_actor::stateful_pointer<redis_state> self,
-                                      config::redis_config cfg) {
+                                      config::redis_config cfg,
+                                      std::shared_ptr<pool_gauges> gauges) {
   auto size = static_cast<std::size_t>(std::max(cfg.pool_size, 1));
-  self->state.pool.emplace(self, pool_settings{"redis", size, cfg.queue_limit},
-                           redis_worker_factory(cfg));
+  pool_settings settings{"redis", size, cfg.queue_limit};
+  settings.gauges = std::move(gauges);
+  self->state.pool.emplace(self, std::move(settings), redis_worker_factory(cfg));
   return {
     [self](atom::ping) {
       return self->state.pool->submit("PING", [](redis_session& s) -> caf::expected<bool> {
@@ -41,8 +43,9 @@ redis_actor::behavior_type redis_impl(redis_actor::stateful_pointer<redis_state>
 
 } // namespace
 
-redis_actor spawn_redis(caf::actor_system& sys, const config::redis_config& cfg) {
-  return sys.spawn(redis_impl, cfg);
+redis_actor spawn_redis(caf::actor_system& sys, const config::redis_config& cfg,
+                        std::shared_ptr<pool_gauges> gauges) {
+  return sys.spawn(redis_impl, cfg, std::move(gauges));
 }
 
 } // namespace tandem::persistence

@@ -21,7 +21,9 @@ using redis_actor = caf::typed_actor<
   caf::replies_to<atom::stats>::with<pool_stats>>;
 
 /// Spawns the facade and its `cfg.pool_size` workers. The workers connect
-/// lazily and reconnect by themselves with backoff.
-redis_actor spawn_redis(caf::actor_system& sys, const config::redis_config& cfg);
+/// lazily and reconnect by themselves with backoff. The pool publishes its load in
+/// `gauges`, if given.
+redis_actor spawn_redis(caf::actor_system& sys, const config::redis_config& cfg,
+                        std::shared_ptr<pool_gauges> gauges = nullptr);
 
 } // namespace tandem::persistence

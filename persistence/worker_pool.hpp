@@ -8,8 +8,9 @@
 // promises are only ever delivered from the facade's own context.
 #pragma once
 
-#include "vocabulary/messages.hpp"
+#include "common/published.hpp"
 #include "config/log.hpp"
+#include "vocabulary/messages.hpp"
 
 #include <caf/all.hpp>
 
@@ -18,6 +19,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -85,6 +87,7 @@ struct pool_stats {
   uint32_t busy = 0;        ///< Jobs running on a worker.
   uint64_t queued = 0;      ///< Jobs waiting for a worker.
   uint64_t queue_limit = 0; ///< Most jobs that may wait.
+  uint64_t completed = 0;   ///< Jobs a worker answered since start.
   uint64_t rejected = 0;    ///< Jobs refused with errc::overloaded since start.
   uint64_t restarts = 0;    ///< Workers replaced after they died.
   uint64_t expired = 0;     ///< Jobs dropped unrun: they waited past the deadline.
@@ -94,8 +97,11 @@ struct pool_stats {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, pool_stats& x) {
   return f(caf::meta::type_name("pool_stats"), x.workers, x.busy, x.queued, x.queue_limit,
-           x.rejected, x.restarts, x.expired, x.limited);
+           x.completed, x.rejected, x.restarts, x.expired, x.limited);
 }
+
+/// A pool's stats as its facade last published them (after every change), for /metrics.
+using pool_gauges = published<pool_stats>;
 
 /// How a pool is sized (from db_config / redis_config).
 struct pool_settings {
@@ -112,6 +118,8 @@ struct pool_settings {
   /// What a job past `per_owner_limit` is refused with: `errc::rate_limited` (429) when
   /// an owner is one client, `errc::overloaded` (503) when it is a share of the pool.
   errc per_owner_refusal = errc::rate_limited;
+  /// Where the pool publishes its stats after every change; none: nowhere.
+  std::shared_ptr<pool_gauges> gauges{};
 };
 
 namespace detail {
@@ -155,6 +163,7 @@ public:
     for (auto& s : slots_)
       start_worker(s);
     self_->set_down_handler([this](caf::down_msg& msg) { on_down(msg); });
+    publish();
   }
 
   worker_pool(const worker_pool&) = delete;
@@ -192,6 +201,7 @@ public:
         rp.deliver(caf::make_error(settings_.per_owner_refusal,
                                    "Too many expensive requests at once; try again shortly",
                                    int64_t{1}));
+        publish();
         return rp;
       }
       ++held;
@@ -228,6 +238,7 @@ public:
       }};
     };
     enqueue(std::move(job));
+    publish();
     return rp;
   }
 
@@ -240,6 +251,7 @@ public:
     }
     st.queued = queue_.size();
     st.queue_limit = settings_.queue_limit;
+    st.completed = completed_;
     st.rejected = rejected_;
     st.restarts = restarts_;
     st.expired = expired_;
@@ -341,6 +353,7 @@ private:
       return;
     // A moving average of run times (weight 1/8), the basis of the expected wait.
     recent_run_ += (caf::timespan{now() - job->started} - recent_run_) / 8;
+    ++completed_;
     if (done.deliver) {
       done.deliver();
     } else {
@@ -350,6 +363,7 @@ private:
     }
     slots_[index].job.reset();
     next(index);
+    publish();
   }
 
   /// A worker that answers with an error instead of a completion failed (it threw or
@@ -365,6 +379,7 @@ private:
     s.job.reset();
     self_->send_exit(s.worker, caf::exit_reason::kill);
     s.worker = worker_type{};
+    publish();
   }
 
   void on_down(const caf::down_msg& msg) {
@@ -382,6 +397,14 @@ private:
     ++restarts_;
     start_worker(*i);
     next(static_cast<std::size_t>(i - slots_.begin()));
+    publish();
+  }
+
+  /// Stores the current stats in the gauges, if any: the last step of everything that
+  /// changes the pool (construction, submit, a worker's reply or death).
+  void publish() const {
+    if (settings_.gauges)
+      settings_.gauges->store(stats());
   }
 
   /// Gives the idle worker in `index` the oldest waiting job that its caller still
@@ -408,6 +431,7 @@ private:
   std::unordered_map<std::string, std::size_t> owners_; ///< Jobs held per owner.
   caf::timespan recent_run_{0};
   uint64_t tickets_ = 0;
+  uint64_t completed_ = 0;
   uint64_t rejected_ = 0;
   uint64_t restarts_ = 0;
   uint64_t expired_ = 0;

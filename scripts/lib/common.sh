@@ -9,6 +9,7 @@ BUILD=${TANDEM_BUILD_DIR:-build}
 [[ $BUILD == /* ]] || BUILD=$ROOT/$BUILD
 BIN=$BUILD/tandem
 BUILD_SANITIZE=$BUILD-asan            # scripts/build --sanitize: ASan + UBSan + fuzz targets
+BUILD_DEBUG=$BUILD-debug              # scripts/build --debug: -O0 -g for fast local builds
 PROG=${PROG:-$(basename "$0")}
 
 say() { echo "$PROG: $*" >&2; }

@@ -107,3 +107,36 @@ TEST_CASE_METHOD(writer_fixture, "a row the database refuses fails alone in its 
   CHECK(counters->failed_batches == 2);
   CHECK(counters->largest_batch == 1);
 }
+
+TEST_CASE_METHOD(writer_fixture,
+                 "the writer refuses a message past chat.writer_queue_limit and counts it",
+                 "[chat][pg]") {
+  auto own = std::make_shared<message_writer_counters>();
+  message_writer_settings s;
+  s.commit_batch = 8;
+  s.commit_delay = 2s;  // the three messages wait for the timer, which comes after the fourth
+  s.queue_limit = 3;
+  s.request_timeout = 10s;
+  auto limited = spawn_message_writer(sys, db, s, own);
+  // One conversation each: the messages all have seq 1.
+  std::vector<std::string> ids{conversation(), conversation(), conversation(), conversation()};
+  std::vector<decltype(self->request(limited, 20s, atom::write_message_v, message(ids[0], "", "")))>
+    pending;
+  for (const auto& id : ids)
+    pending.push_back(self->request(limited, 20s, atom::write_message_v, message(id, "m", "t")));
+  // Answered at once: three wait, the fourth is one too many.
+  caf::error refused;
+  pending[3].receive([](bool) {}, [&](caf::error& err) { refused = std::move(err); });
+  CHECK(code_of(refused) == errc::overloaded);
+  CHECK(own->waiting == 3);
+  CHECK(own->refused == 1);
+  for (int i = 0; i < 3; ++i) {
+    bool stored = false;
+    pending[static_cast<std::size_t>(i)].receive([&](bool ok) { stored = ok; },
+                                                 [](caf::error&) {});
+    CHECK(stored);
+  }
+  CHECK(own->waiting == 0);
+  CHECK(own->messages == 3);
+  caf::anon_send_exit(limited, caf::exit_reason::user_shutdown);
+}

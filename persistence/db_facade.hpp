@@ -1,0 +1,42 @@
+// Private to the database facade's translation units: db.cpp (its own operations, and the
+// facade) and one per area (db_social.cpp, db_chat.cpp), which compile apart, so that a
+// change to one area recompiles its handlers only and the areas build in parallel.
+#pragma once
+
+#include "persistence/db.hpp"
+#include "persistence/db_session.hpp"
+
+#include <optional>
+#include <string>
+
+namespace tandem::persistence {
+
+/// The facade's state: its pool of workers, each owning one connection.
+struct db_state {
+  std::optional<worker_pool<db_session, db_actor::base>> pool;
+
+  /// Runs `fn(pqxx::work&)` as one transaction on a worker; see submit_transaction.
+  /// An expensive read names the user it runs for, whose concurrent ones are bounded.
+  template <class F>
+  auto transact(std::string operation, F fn, std::string expensive_for = {}) {
+    return submit_transaction(*pool, std::move(operation), std::move(fn),
+                              std::move(expensive_for));
+  }
+
+  static inline const char* name = "tandem.db";
+};
+
+using db_self = db_actor::stateful_pointer<db_state>;
+
+/// The interfaces of the areas with handlers of their own; db.cpp joins their behaviors
+/// with its own into db_actor's.
+using social_area = social_db::extend_with<social_queries>;
+using chat_area = chat_db::extend_with<chat_queries>;
+
+/// The handlers of the social graph and share notifications (db_social.cpp).
+social_area::behavior_type social_handlers(db_self self);
+
+/// The handlers of chat (db_chat.cpp).
+chat_area::behavior_type chat_handlers(db_self self);
+
+} // namespace tandem::persistence

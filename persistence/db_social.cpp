@@ -1,0 +1,65 @@
+// The database facade's social graph and share notifications (social_db and social_queries):
+// one handler each, its name, then its work inside one transaction.
+#include "persistence/db_facade.hpp"
+#include "persistence/social_repo.hpp"
+
+namespace tandem::persistence {
+
+social_area::behavior_type social_handlers(db_self self) {
+  return {
+    [self](atom::load_social, const std::string& user, int32_t unread_limit) {
+      return self->state.transact("load_social", [user, unread_limit](pqxx::work& tx) {
+        return social::load(tx, user, unread_limit);
+      });
+    },
+    [self](atom::load_profile, const std::string& user) {
+      return self->state.transact("load_profile", [user](pqxx::work& tx) {
+        return social::load_profile(tx, user);
+      });
+    },
+    [self](atom::commit_friendship, const friendship_command& cmd, const friendship_limits& limits) {
+      return self->state.transact("friendship_write", [cmd, limits](pqxx::work& tx) {
+        return social::commit(tx, cmd, limits);
+      });
+    },
+    [self](atom::decline_requests, const std::string& user) {
+      return self->state.transact("decline_friend_requests",
+                                  [user](pqxx::work& tx) { return social::decline_all(tx, user); });
+    },
+    [self](atom::purge_expired_requests, int32_t batch) {
+      return self->state.transact("purge_friend_requests", [batch](pqxx::work& tx) {
+        return social::purge_expired(tx, batch);
+      });
+    },
+    [self](atom::insert_share, const std::string& sender, const share_request& req) {
+      return self->state.transact("insert_share", [sender, req](pqxx::work& tx) {
+        return social::insert_share(tx, sender, req);
+      });
+    },
+    [self](atom::mark_shares, const std::string& user, const std::vector<std::string>& ids,
+           int32_t unread_limit) {
+      return self->state.transact("mark_shares_read", [user, ids, unread_limit](pqxx::work& tx) {
+        return social::mark_read(tx, user, ids, unread_limit);
+      });
+    },
+    [self](atom::fetch_shares, const share_query& q) {
+      return self->state.transact("fetch_shares",
+                                  [q](pqxx::work& tx) { return social::fetch_shares(tx, q); });
+    },
+    [self](atom::search_users, const user_search& s) {
+      return self->state.transact(
+        "search_users", [s](pqxx::work& tx) { return social::search_users(tx, s); }, s.caller);
+    },
+    [self](atom::search_relations, const user_search& s) {
+      return self->state.transact(
+        "search_friends", [s](pqxx::work& tx) { return social::search_friends(tx, s); }, s.caller);
+    },
+    [self](atom::sent_shares, const std::string& sender, const list_window& page) {
+      return self->state.transact("sent_shares", [sender, page](pqxx::work& tx) {
+        return social::sent_shares(tx, sender, page);
+      });
+    },
+  };
+}
+
+} // namespace tandem::persistence
