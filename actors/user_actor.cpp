@@ -65,8 +65,6 @@ namespace {
 
 /// Applies `change` to `st` without publishing the view.
 void apply_quietly(user_state& st, const friendship_change& change) {
-  // The change carries both cards as the database had them: refresh ours too.
-  st.profile.me = change.low.user_id == st.id ? change.low : change.high;
   const auto& other = change.other_than(st.id);
   if (change.exists) {
     st.relations[other.user_id] = relation{other, change.row};
@@ -787,7 +785,7 @@ void run_mark_read(self_pointer self, const std::vector<std::string>& event_ids,
 void install_without_profile(self_pointer self) {
   auto& st = self->state;
   social_snapshot empty;
-  empty.profile.me.user_id = st.id;
+  empty.profile.user_id = st.id;
   st.install(std::move(empty));
   st.profile_missing = true;
   st.stale = true;
@@ -798,64 +796,113 @@ caf::error user_not_found() {
   return caf::make_error(errc::not_found, "User not found");
 }
 
-/// The user created their profile after this actor started without one: everything is
-/// loaded again, and the user's sockets go on with it (no reconnect).
-void run_full_reload(self_pointer self, std::function<void()> done) {
-  auto& st = self->state;
-  self->request(st.db, st.settings.request_timeout, atom::load_social_v, st.id,
-                st.settings.unread_cache_limit)
-    .then(
-      [self, done](social_snapshot& snap) {
-        auto& st = self->state;
-        st.install(std::move(snap));
-        st.profile_missing = false;
-        st.stale = false;
-        arm_expiry(self);
-        recheck_presence(self);
-        done();
-      },
-      [self, done](caf::error& err) {
-        // Still without a profile, or unreadable: the next start loads it.
-        if (code_of(err) != errc::not_found)
-          log::warn("user actor could not load its new profile",
-                    {{"user", self->state.id}, {"error", describe(err)}});
-        done();
-      });
+// -- the user's profile: database first, then the state ------------------------------------
+
+/// Queues a write whose job answers `rp` and then calls `finish_write`.
+template <class T, class Job>
+caf::result<T> queue_write(self_pointer self, Job job) {
+  if (!can_enqueue_write(self))
+    return too_many_writes();
+  auto rp = self->make_response_promise<T>();
+  enqueue_write(self, [job, rp]() mutable { job(rp); });
+  return rp;
 }
 
-/// Reloads the profile after an edit elsewhere and hands the card to the live actors
-/// of related users. Always, not only when it differs from ours: an actor spawned
-/// for this very message loaded the new card already, while the others still hold
-/// the old one. Queued like a write so that it cannot overtake one.
-void run_profile_reload(self_pointer self,
-                        std::vector<caf::typed_response_promise<bool>> waiters) {
+/// A new profile is in the state: the privacy rules apply to the current page, and the
+/// live actors of related users get the new card.
+void profile_committed(self_pointer self) {
   auto& st = self->state;
-  auto done = [self, waiters]() mutable {
-    for (auto& rp : waiters)
-      rp.deliver(true);
+  recheck_presence(self);
+  auto card = card_of(st.profile);
+  for (const auto& [other, rel] : st.relations)
+    self->send(st.registry, atom::card_changed_v, other, card);
+}
+
+/// Runs a profile write `xs...` that the database answers with the new profile, once
+/// the writes before it are done; answers the new profile once the state has it. The
+/// user must have a profile by then.
+template <class... Ts>
+caf::result<user_profile> write_profile(self_pointer self, Ts... xs) {
+  return queue_write<user_profile>(self, [self, xs...](auto rp) {
+    auto& st = self->state;
+    if (st.profile_missing) {
+      rp.deliver(user_not_found());
+      return finish_write(self);
+    }
+    self->request(st.db, st.settings.request_timeout, xs...)
+      .then(
+        [self, rp](user_profile& p) mutable {
+          self->state.profile = std::move(p);
+          profile_committed(self);
+          rp.deliver(self->state.profile);
+          finish_write(self);
+        },
+        // Whether others hold the old card or the new one is unknown as well.
+        fail_for_related(self, rp));
+  });
+}
+
+/// U15: the image columns cleared; answers the extension they held.
+void run_clear_image(self_pointer self, caf::typed_response_promise<std::string> rp) {
+  auto& st = self->state;
+  if (st.profile_missing) {
+    rp.deliver(user_not_found());
+    return finish_write(self);
+  }
+  self->request(st.db, st.settings.request_timeout, atom::clear_image_v, st.id)
+    .then(
+      [self, rp](std::string& ext) mutable {
+        auto& st = self->state;
+        st.profile.profile_image_extension = caf::none;
+        st.profile.profile_image_uploaded_at = caf::none;
+        profile_committed(self);
+        rp.deliver(std::move(ext));
+        finish_write(self);
+      },
+      fail_for_related(self, rp));
+}
+
+/// U2. The actor started without a profile: once it is created everything is loaded
+/// again, and the user's sockets go on with it (no reconnect).
+void run_create(self_pointer self, const new_profile& p,
+                caf::typed_response_promise<user_profile> rp) {
+  auto& st = self->state;
+  if (!st.profile_missing) {
+    rp.deliver(caf::make_error(errc::already_exists, "User already exists"));
+    return finish_write(self);
+  }
+  auto done = [self, rp](const user_profile& created) mutable {
+    rp.deliver(created);
     finish_write(self);
   };
-  if (st.profile_missing)
-    return run_full_reload(self, done);
-  self->request(st.db, st.settings.request_timeout, atom::load_profile_v, st.id)
+  self->request(st.db, st.settings.request_timeout, atom::create_user_v, p)
     .then(
-      [self, done](profile_snapshot& p) mutable {
+      [self, done](user_profile& created) mutable {
         auto& st = self->state;
-        st.profile = std::move(p);
-        recheck_presence(self);
-        for (const auto& [other, rel] : st.relations)
-          self->send(st.registry, atom::card_changed_v, other, st.profile.me);
-        done();
+        self->request(st.db, st.settings.request_timeout, atom::load_social_v, st.id,
+                      st.settings.unread_cache_limit)
+          .then(
+            [self, done, created](social_snapshot& snap) mutable {
+              auto& st = self->state;
+              st.install(std::move(snap));
+              st.profile_missing = false;
+              st.stale = false;
+              arm_expiry(self);
+              recheck_presence(self);
+              done(created);
+            },
+            [self, done, created](caf::error& err) mutable {
+              // A new profile has no friends nor shares yet; the actor keeps it and
+              // stops once quiet (still stale), and the next start loads everything.
+              log::warn("user actor could not load its new profile",
+                        {{"user", self->state.id}, {"error", describe(err)}});
+              self->state.profile = created;
+              self->state.profile_missing = false;
+              recheck_presence(self);
+              done(created);
+            });
       },
-      [self, done](caf::error& err) mutable {
-        // This actor must not go on with the old profile: it stops once quiet, and the
-        // next start loads the new one.
-        self->state.stale = true;
-        self->send(self, atom::tick_v, false);
-        log::warn("user actor could not reload its profile",
-                  {{"user", self->state.id}, {"error", describe(err)}});
-        done();
-      });
+      fail_for_related(self, rp));
 }
 
 // -- reads that need another actor -----------------------------------------------------------
@@ -889,7 +936,7 @@ void gather_presence(self_pointer self, caf::typed_response_promise<presence_ove
   auto overview = std::make_shared<presence_overview>();
   overview->me = st.presence();
   if (!st.profile_missing)
-    overview->cards.push_back(st.profile.me);
+    overview->cards.push_back(card_of(st.profile));
   for (const auto* rel : friends) {
     overview->friends.push_back({rel->user.user_id, caf::none, caf::none});
     overview->cards.push_back(rel->user);
@@ -1107,6 +1154,43 @@ user_actor::behavior_type user_actor_impl(user_actor::stateful_pointer<user_stat
       enqueue_write(self, [self, event_ids, rp] { run_mark_read(self, event_ids, rp); });
       return rp;
     },
+    // -- the user's profile ----------------------------------------------------------------
+    [self](atom::get_profile, const std::string&) -> caf::result<user_profile> {
+      if (auto err = admit(self))
+        return err;
+      if (self->state.profile_missing)
+        return user_not_found();
+      return self->state.profile;
+    },
+    [self](atom::create_profile, const std::string&,
+           const new_profile& p) -> caf::result<user_profile> {
+      if (auto err = admit(self))
+        return err;
+      return queue_write<user_profile>(self, [self, p](auto rp) { run_create(self, p, rp); });
+    },
+    [self](atom::update_profile, const std::string&, const std::string& email,
+           const profile_update& u) -> caf::result<user_profile> {
+      if (auto err = admit(self))
+        return err;
+      return write_profile(self, atom::update_user_v, identity{self->state.id, email}, u);
+    },
+    [self](atom::set_profile_domains, const std::string&, domain_list which,
+           const std::vector<std::string>& domains) -> caf::result<user_profile> {
+      if (auto err = admit(self))
+        return err;
+      return write_profile(self, atom::set_domains_v, self->state.id, which, domains);
+    },
+    [self](atom::set_profile_image, const std::string&,
+           const std::string& ext) -> caf::result<user_profile> {
+      if (auto err = admit(self))
+        return err;
+      return write_profile(self, atom::set_image_v, self->state.id, ext);
+    },
+    [self](atom::clear_profile_image, const std::string&) -> caf::result<std::string> {
+      if (auto err = admit(self))
+        return err;
+      return queue_write<std::string>(self, [self](auto rp) { run_clear_image(self, rp); });
+    },
     // -- presence and live connections ------------------------------------------------------
     [self](atom::open_connection, const std::string&, uint8_t kinds,
            const caf::actor& conn) -> caf::result<caf::actor> {
@@ -1200,24 +1284,6 @@ user_actor::behavior_type user_actor_impl(user_actor::stateful_pointer<user_stat
     [self](atom::card_changed, const std::string&, const user_card& card) {
       if (!admit(self))
         self->state.update_card(card);
-    },
-    [self](atom::profile_changed, const std::string&) -> caf::result<bool> {
-      // Not bounded by write_queue_limit: at most one reload waits, and a reload that
-      // has not started yet reads every change announced before it.
-      if (auto err = admit(self))
-        return err;
-      auto& st = self->state;
-      auto rp = self->make_response_promise<bool>();
-      st.profile_reload_waiters.push_back(rp);
-      if (st.profile_reload_waiting)
-        return rp;
-      st.profile_reload_waiting = true;
-      enqueue_write(self, [self] {
-        auto& st = self->state;
-        st.profile_reload_waiting = false;
-        run_profile_reload(self, std::exchange(st.profile_reload_waiters, {}));
-      });
-      return rp;
     },
     [self](atom::resync, const std::string&) {
       if (admit(self))

@@ -52,7 +52,9 @@ struct user_state {
   user_settings settings;
 
   // -- what the actor knows (valid once loaded) ----------------------------------------
-  profile_snapshot profile;
+  /// The user's profile as committed: the actor is its one writer (see
+  /// `user_routed`'s profile writes), so reads are answered from here.
+  user_profile profile;
   /// Every friend and pending request, either way, by the other user's id.
   std::unordered_map<std::string, relation> relations;
   /// The newest unread notifications, newest first, at most unread_cache_limit.
@@ -62,14 +64,14 @@ struct user_state {
   /// Set when the load failed: every request is answered with it until the registry
   /// stops the actor.
   caf::error failure;
-  /// Set when the database may differ from this state (a write's outcome is unknown,
-  /// or the user has no profile yet and may create one any time): the actor keeps
-  /// serving but asks to be stopped as soon as it is quiet.
+  /// Set when the database may differ from this state (a write's outcome is unknown),
+  /// or when the user has no profile (an actor for every id asked about must not
+  /// stay): the actor keeps serving but asks to be stopped as soon as it is quiet.
   bool stale = false;
   /// The user signed in but has no profile yet (compat section 6a: the extension polls
   /// and connects right after sign-up). The actor serves the user's own reads from an
   /// empty state and accepts their sockets; others asking about the user hear "User
-  /// not found". A profile change announced (U2 creating it) reloads everything.
+  /// not found". Creating the profile (U2, through this actor) reloads everything.
   bool profile_missing = false;
 
   /// The expiry the request timer is set for (Unix milliseconds; 0: none set).
@@ -126,9 +128,6 @@ struct user_state {
   std::size_t reads_in_flight = 0;
   /// Writes run one at a time, in arrival order: the running one is in front.
   std::deque<std::function<void()>> writes;
-  /// Whether a profile reload waits in `writes` (one is enough), and who waits for it.
-  bool profile_reload_waiting = false;
-  std::vector<caf::typed_response_promise<bool>> profile_reload_waiters;
 
   static inline const char* name = "tandem.user";
 

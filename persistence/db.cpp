@@ -76,10 +76,6 @@ db_actor::behavior_type db_impl(db_actor::stateful_pointer<db_state> self,
       return self->state.transact("create_user",
                                   [p](pqxx::work& tx) { return users::insert(tx, p); });
     },
-    [self](atom::load_user, const std::string& id) {
-      return self->state.transact("load_user",
-                                  [id](pqxx::work& tx) { return users::load(tx, id); });
-    },
     [self](atom::load_users, const std::vector<std::string>& ids) {
       return self->state.transact("load_users",
                                   [ids](pqxx::work& tx) { return users::load_many(tx, ids); });
@@ -156,11 +152,6 @@ db_actor::behavior_type db_impl(db_actor::stateful_pointer<db_state> self,
     [self](atom::load_social, const std::string& user, int32_t unread_limit) {
       return self->state.transact("load_social", [user, unread_limit](pqxx::work& tx) {
         return social::load(tx, user, unread_limit);
-      });
-    },
-    [self](atom::load_profile, const std::string& user) {
-      return self->state.transact("load_profile", [user](pqxx::work& tx) {
-        return social::load_profile(tx, user);
       });
     },
     [self](atom::commit_friendship, const friendship_command& cmd, const friendship_limits& limits) {
