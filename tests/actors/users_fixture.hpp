@@ -411,13 +411,10 @@ struct users_fixture {
   reply<user_profile> update_profile(const std::string& user,
                                      const std::function<void(profile_update&)>& edit) {
     const auto& p = store.users.at(user);
-    profile_update u;
-    u.first_name = p.first_name;
-    u.last_name = p.last_name;
-    u.description = p.description;
-    u.sharing = p.sharing;
-    u.domain_allow = p.domain_allow;
-    u.domain_deny = p.domain_deny;
+    profile_update u{p.first_name,   p.last_name,     p.description,   p.sharing,
+                     p.domain_allow, p.domain_deny,   p.gender,        p.school,
+                     p.work,         p.location,      p.email_public,  p.gender_public,
+                     p.school_public, p.work_public,  p.location_public};
     edit(u);
     return ask<user_profile>(atom::update_profile_v, user, p.email, u);
   }
