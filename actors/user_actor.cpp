@@ -2,7 +2,6 @@
 
 #include "wire/page_privacy.hpp"
 #include "actors/passivation.hpp"
-#include "wire/wire_json.hpp"
 #include "wire/ws_frames.hpp"
 #include "common/wall_clock.hpp"
 #include "config/log.hpp"
@@ -11,276 +10,9 @@
 #include <chrono>
 #include <cmath>
 #include <memory>
-#include <tuple>
-#include <unordered_set>
 #include <utility>
 
 namespace tandem {
-
-// -- state transitions ----------------------------------------------------------------------
-
-namespace {
-
-/// Newest first; the event id breaks ties so that every list has one order.
-bool newer(const share_notification& a, const share_notification& b) {
-  return std::tie(a.sent_at, a.event_id) > std::tie(b.sent_at, b.event_id);
-}
-
-/// First name, last name, then id, bytewise: the order of every friend list (the
-/// database sorts the same way with COLLATE "C").
-bool by_name(const relation* a, const relation* b) {
-  return std::tie(a->user.first_name, a->user.last_name, a->user.user_id)
-         < std::tie(b->user.first_name, b->user.last_name, b->user.user_id);
-}
-
-/// `card` as a UserSummary with `state` relative to the user (no mutual count).
-user_summary summary(const user_card& card, friendship_state state) {
-  return {card, state, caf::none};
-}
-
-/// The accepted friends `rels` as U10 answers them.
-std::vector<user_summary> friend_summaries(const std::vector<const relation*>& rels) {
-  std::vector<user_summary> out;
-  out.reserve(rels.size());
-  for (const auto* rel : rels)
-    out.push_back(summary(rel->user, friendship_state::friends));
-  return out;
-}
-
-} // namespace
-
-void user_state::install(social_snapshot snap) {
-  profile = std::move(snap.profile);
-  relations.clear();
-  for (auto& rel : snap.relations) {
-    auto other = rel.user.user_id;
-    relations.emplace(std::move(other), std::move(rel));
-  }
-  unread = std::move(snap.unread.items);
-  unread_complete = snap.unread.complete;
-  publish_view();
-}
-
-namespace {
-
-/// Applies `change` to `st` without publishing the view.
-void apply_quietly(user_state& st, const friendship_change& change) {
-  // The change carries both cards as the database had them: refresh ours too.
-  st.profile.me = change.low.user_id == st.id ? change.low : change.high;
-  const auto& other = change.other_than(st.id);
-  if (change.exists) {
-    st.relations[other.user_id] = relation{other, change.row};
-    return;
-  }
-  auto i = st.relations.find(other.user_id);
-  if (i == st.relations.end())
-    return;
-  const auto& held = i->second.row;
-  if (change.row.requested_at.empty()
-      || (held.requester == change.row.requester && held.requested_at == change.row.requested_at))
-    st.relations.erase(i);
-}
-
-} // namespace
-
-void user_state::apply(const friendship_change& change) {
-  apply_quietly(*this, change);
-  publish_view();
-}
-
-void user_state::apply_all(const std::vector<friendship_change>& changes) {
-  for (const auto& change : changes)
-    apply_quietly(*this, change);
-  publish_view();
-}
-
-bool user_state::drop_expired(int64_t now_ms) {
-  auto before = relations.size();
-  for (auto i = relations.begin(); i != relations.end();)
-    i = i->second.row.expired(now_ms) ? relations.erase(i) : std::next(i);
-  if (relations.size() == before)
-    return false;
-  publish_view();
-  return true;
-}
-
-int64_t user_state::next_expiry() const {
-  int64_t next = 0;
-  for (const auto& [other, rel] : relations)
-    if (!rel.row.accepted() && rel.row.expires_at != 0
-        && (next == 0 || rel.row.expires_at < next))
-      next = rel.row.expires_at;
-  return next;
-}
-
-void user_state::add_unread(share_notification note) {
-  auto limit = static_cast<std::size_t>(settings.unread_cache_limit);
-  auto same = [&](const share_notification& x) { return x.event_id == note.event_id; };
-  if (std::any_of(unread.begin(), unread.end(), same))
-    return;
-  unread.insert(std::upper_bound(unread.begin(), unread.end(), note, newer), std::move(note));
-  if (unread.size() > limit) {
-    unread.resize(limit);
-    unread_complete = false;
-  }
-  publish_view();
-}
-
-void user_state::apply_read(const read_receipt& r) {
-  // The database's list is as of the write; shares that reached this actor while the
-  // write ran are newer and stay unless this write marked them.
-  std::unordered_set<std::string> gone(r.marked.begin(), r.marked.end());
-  auto merged = r.unread.items;
-  std::unordered_set<std::string> present;
-  for (const auto& n : merged)
-    present.insert(n.event_id);
-  for (auto& n : unread)
-    if (gone.count(n.event_id) == 0 && present.insert(n.event_id).second)
-      merged.push_back(std::move(n));
-  std::sort(merged.begin(), merged.end(), newer);
-  auto limit = static_cast<std::size_t>(settings.unread_cache_limit);
-  unread_complete = r.unread.complete && merged.size() <= limit;
-  if (merged.size() > limit)
-    merged.resize(limit);
-  unread = std::move(merged);
-  publish_view();
-}
-
-bool outcome_unknown(const caf::error& err) {
-  if (err == caf::sec::request_timeout || err == caf::sec::request_receiver_down)
-    return true;
-  auto code = code_of(err);
-  return code == errc::db_unavailable || code == errc::internal;
-}
-
-void user_state::update_card(const user_card& card) {
-  if (auto i = relations.find(card.user_id); i != relations.end())
-    i->second.user = card;
-  for (auto& n : unread)
-    if (n.sender.user_id == card.user_id)
-      n.sender = card;
-  publish_view();
-}
-
-void user_state::publish_view() {
-  if (!settings.views || view_owner == 0)
-    return;
-  auto v = std::make_shared<polled_view>();
-  v->owner = view_owner;
-  auto requests = wire::json::array();
-  for (const auto& rel : requests_in())
-    requests.push_back(wire::friend_request_json(rel));
-  v->requests = wire::to_text(requests);
-  v->unread.reserve(unread.size());
-  for (const auto& n : unread)
-    v->unread.push_back(wire::to_text(wire::notification_json(n)));
-  v->unread_complete = unread_complete;
-  for (const auto& friend_summary : friend_summaries(friends_by_name()))
-    v->friends.push_back(wire::to_text(wire::friend_json(friend_summary)));
-  settings.views->publish(id, v);
-  view = std::move(v);
-}
-
-bool user_state::view_was_read() {
-  return view && view->reads.exchange(0, std::memory_order_relaxed) > 0;
-}
-
-// -- queries ---------------------------------------------------------------------------------
-
-friendship_state user_state::state_of(const std::string& other) const {
-  auto i = relations.find(other);
-  if (i == relations.end())
-    return friendship_state::none;
-  return i->second.row.accepted() ? friendship_state::friends : friendship_state::pending;
-}
-
-friendship_lookup user_state::lookup(const std::string& other) const {
-  auto i = relations.find(other);
-  if (i == relations.end())
-    return {};
-  return {true, i->second.row};
-}
-
-std::vector<relation> user_state::requests_in() const {
-  std::vector<relation> out;
-  for (const auto& [other, rel] : relations)
-    if (!rel.row.accepted() && rel.row.requester != id)
-      out.push_back(rel);
-  std::sort(out.begin(), out.end(), [](const relation& a, const relation& b) {
-    return a.row.requested_at != b.row.requested_at ? a.row.requested_at > b.row.requested_at
-                                                    : a.user.user_id < b.user.user_id;
-  });
-  return out;
-}
-
-std::vector<const relation*> user_state::friends_by_name() const {
-  std::vector<const relation*> out;
-  for (const auto& [other, rel] : relations)
-    if (rel.row.accepted())
-      out.push_back(&rel);
-  std::sort(out.begin(), out.end(), by_name);
-  return out;
-}
-
-std::vector<relation> user_state::all_by_name(list_window page) const {
-  std::vector<const relation*> all;
-  all.reserve(relations.size());
-  for (const auto& [other, rel] : relations)
-    all.push_back(&rel);
-  std::sort(all.begin(), all.end(), by_name);
-  std::vector<relation> out;
-  for (const auto* rel : slice(all, page))
-    out.push_back(*rel);
-  return out;
-}
-
-std::vector<std::string> user_state::friend_ids() const {
-  std::vector<std::string> out;
-  for (const auto& [other, rel] : relations)
-    if (rel.row.accepted())
-      out.push_back(other);
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
-int64_t user_state::friend_count() const {
-  return std::count_if(relations.begin(), relations.end(),
-                       [](const auto& kvp) { return kvp.second.row.accepted(); });
-}
-
-std::vector<const relation*> user_state::mutual_with(const std::vector<std::string>& ids) const {
-  std::vector<const relation*> out;
-  for (const auto& other : ids)
-    if (auto i = relations.find(other); i != relations.end() && i->second.row.accepted())
-      out.push_back(&i->second);
-  std::sort(out.begin(), out.end(), by_name);
-  return out;
-}
-
-bool user_state::unread_serves(list_window page) const {
-  return page_within(unread.size(), unread_complete, page);
-}
-
-bool user_state::has_presence_connection() const {
-  return std::any_of(connections.begin(), connections.end(), [](const live_connection& c) {
-    return !c.evicted && (c.kinds & event_kind::presence) != 0;
-  });
-}
-
-bool user_state::drop_connection(const caf::actor_addr& addr) {
-  auto w = std::find_if(waiting.begin(), waiting.end(),
-                        [&](const waiting_connection& c) { return c.handle.address() == addr; });
-  if (w != waiting.end()) {
-    waiting.erase(w);
-    return false;
-  }
-  auto i = std::find_if(connections.begin(), connections.end(),
-                        [&](const live_connection& c) { return c.handle.address() == addr; });
-  if (i == connections.end())
-    return false;
-  connections.erase(i);
-  return true;
-}
 
 // -- the actor -------------------------------------------------------------------------------
 
@@ -787,7 +519,7 @@ void run_mark_read(self_pointer self, const std::vector<std::string>& event_ids,
 void install_without_profile(self_pointer self) {
   auto& st = self->state;
   social_snapshot empty;
-  empty.profile.me.user_id = st.id;
+  empty.profile.user_id = st.id;
   st.install(std::move(empty));
   st.profile_missing = true;
   st.stale = true;
@@ -798,64 +530,113 @@ caf::error user_not_found() {
   return caf::make_error(errc::not_found, "User not found");
 }
 
-/// The user created their profile after this actor started without one: everything is
-/// loaded again, and the user's sockets go on with it (no reconnect).
-void run_full_reload(self_pointer self, std::function<void()> done) {
-  auto& st = self->state;
-  self->request(st.db, st.settings.request_timeout, atom::load_social_v, st.id,
-                st.settings.unread_cache_limit)
-    .then(
-      [self, done](social_snapshot& snap) {
-        auto& st = self->state;
-        st.install(std::move(snap));
-        st.profile_missing = false;
-        st.stale = false;
-        arm_expiry(self);
-        recheck_presence(self);
-        done();
-      },
-      [self, done](caf::error& err) {
-        // Still without a profile, or unreadable: the next start loads it.
-        if (code_of(err) != errc::not_found)
-          log::warn("user actor could not load its new profile",
-                    {{"user", self->state.id}, {"error", describe(err)}});
-        done();
-      });
+// -- the user's profile: database first, then the state ------------------------------------
+
+/// Queues a write whose job answers `rp` and then calls `finish_write`.
+template <class T, class Job>
+caf::result<T> queue_write(self_pointer self, Job job) {
+  if (!can_enqueue_write(self))
+    return too_many_writes();
+  auto rp = self->make_response_promise<T>();
+  enqueue_write(self, [job, rp]() mutable { job(rp); });
+  return rp;
 }
 
-/// Reloads the profile after an edit elsewhere and hands the card to the live actors
-/// of related users. Always, not only when it differs from ours: an actor spawned
-/// for this very message loaded the new card already, while the others still hold
-/// the old one. Queued like a write so that it cannot overtake one.
-void run_profile_reload(self_pointer self,
-                        std::vector<caf::typed_response_promise<bool>> waiters) {
+/// A new profile is in the state: the privacy rules apply to the current page, and the
+/// live actors of related users get the new card.
+void profile_committed(self_pointer self) {
   auto& st = self->state;
-  auto done = [self, waiters]() mutable {
-    for (auto& rp : waiters)
-      rp.deliver(true);
+  recheck_presence(self);
+  auto card = card_of(st.profile);
+  for (const auto& [other, rel] : st.relations)
+    self->send(st.registry, atom::card_changed_v, other, card);
+}
+
+/// Runs a profile write `xs...` that the database answers with the new profile, once
+/// the writes before it are done; answers the new profile once the state has it. The
+/// user must have a profile by then.
+template <class... Ts>
+caf::result<user_profile> write_profile(self_pointer self, Ts... xs) {
+  return queue_write<user_profile>(self, [self, xs...](auto rp) {
+    auto& st = self->state;
+    if (st.profile_missing) {
+      rp.deliver(user_not_found());
+      return finish_write(self);
+    }
+    self->request(st.db, st.settings.request_timeout, xs...)
+      .then(
+        [self, rp](user_profile& p) mutable {
+          self->state.profile = std::move(p);
+          profile_committed(self);
+          rp.deliver(self->state.profile);
+          finish_write(self);
+        },
+        // Whether others hold the old card or the new one is unknown as well.
+        fail_for_related(self, rp));
+  });
+}
+
+/// U15: the image columns cleared; answers the extension they held.
+void run_clear_image(self_pointer self, caf::typed_response_promise<std::string> rp) {
+  auto& st = self->state;
+  if (st.profile_missing) {
+    rp.deliver(user_not_found());
+    return finish_write(self);
+  }
+  self->request(st.db, st.settings.request_timeout, atom::clear_image_v, st.id)
+    .then(
+      [self, rp](std::string& ext) mutable {
+        auto& st = self->state;
+        st.profile.profile_image_extension = caf::none;
+        st.profile.profile_image_uploaded_at = caf::none;
+        profile_committed(self);
+        rp.deliver(std::move(ext));
+        finish_write(self);
+      },
+      fail_for_related(self, rp));
+}
+
+/// U2. The actor started without a profile: once it is created everything is loaded
+/// again, and the user's sockets go on with it (no reconnect).
+void run_create(self_pointer self, const new_profile& p,
+                caf::typed_response_promise<user_profile> rp) {
+  auto& st = self->state;
+  if (!st.profile_missing) {
+    rp.deliver(caf::make_error(errc::already_exists, "User already exists"));
+    return finish_write(self);
+  }
+  auto done = [self, rp](const user_profile& created) mutable {
+    rp.deliver(created);
     finish_write(self);
   };
-  if (st.profile_missing)
-    return run_full_reload(self, done);
-  self->request(st.db, st.settings.request_timeout, atom::load_profile_v, st.id)
+  self->request(st.db, st.settings.request_timeout, atom::create_user_v, p)
     .then(
-      [self, done](profile_snapshot& p) mutable {
+      [self, done](user_profile& created) mutable {
         auto& st = self->state;
-        st.profile = std::move(p);
-        recheck_presence(self);
-        for (const auto& [other, rel] : st.relations)
-          self->send(st.registry, atom::card_changed_v, other, st.profile.me);
-        done();
+        self->request(st.db, st.settings.request_timeout, atom::load_social_v, st.id,
+                      st.settings.unread_cache_limit)
+          .then(
+            [self, done, created](social_snapshot& snap) mutable {
+              auto& st = self->state;
+              st.install(std::move(snap));
+              st.profile_missing = false;
+              st.stale = false;
+              arm_expiry(self);
+              recheck_presence(self);
+              done(created);
+            },
+            [self, done, created](caf::error& err) mutable {
+              // A new profile has no friends nor shares yet; the actor keeps it and
+              // stops once quiet (still stale), and the next start loads everything.
+              log::warn("user actor could not load its new profile",
+                        {{"user", self->state.id}, {"error", describe(err)}});
+              self->state.profile = created;
+              self->state.profile_missing = false;
+              recheck_presence(self);
+              done(created);
+            });
       },
-      [self, done](caf::error& err) mutable {
-        // This actor must not go on with the old profile: it stops once quiet, and the
-        // next start loads the new one.
-        self->state.stale = true;
-        self->send(self, atom::tick_v, false);
-        log::warn("user actor could not reload its profile",
-                  {{"user", self->state.id}, {"error", describe(err)}});
-        done();
-      });
+      fail_for_related(self, rp));
 }
 
 // -- reads that need another actor -----------------------------------------------------------
@@ -889,7 +670,7 @@ void gather_presence(self_pointer self, caf::typed_response_promise<presence_ove
   auto overview = std::make_shared<presence_overview>();
   overview->me = st.presence();
   if (!st.profile_missing)
-    overview->cards.push_back(st.profile.me);
+    overview->cards.push_back(card_of(st.profile));
   for (const auto* rel : friends) {
     overview->friends.push_back({rel->user.user_id, caf::none, caf::none});
     overview->cards.push_back(rel->user);
@@ -1107,6 +888,43 @@ user_actor::behavior_type user_actor_impl(user_actor::stateful_pointer<user_stat
       enqueue_write(self, [self, event_ids, rp] { run_mark_read(self, event_ids, rp); });
       return rp;
     },
+    // -- the user's profile ----------------------------------------------------------------
+    [self](atom::get_profile, const std::string&) -> caf::result<user_profile> {
+      if (auto err = admit(self))
+        return err;
+      if (self->state.profile_missing)
+        return user_not_found();
+      return self->state.profile;
+    },
+    [self](atom::create_profile, const std::string&,
+           const new_profile& p) -> caf::result<user_profile> {
+      if (auto err = admit(self))
+        return err;
+      return queue_write<user_profile>(self, [self, p](auto rp) { run_create(self, p, rp); });
+    },
+    [self](atom::update_profile, const std::string&, const std::string& email,
+           const profile_update& u) -> caf::result<user_profile> {
+      if (auto err = admit(self))
+        return err;
+      return write_profile(self, atom::update_user_v, identity{self->state.id, email}, u);
+    },
+    [self](atom::set_profile_domains, const std::string&, domain_list which,
+           const std::vector<std::string>& domains) -> caf::result<user_profile> {
+      if (auto err = admit(self))
+        return err;
+      return write_profile(self, atom::set_domains_v, self->state.id, which, domains);
+    },
+    [self](atom::set_profile_image, const std::string&,
+           const std::string& ext) -> caf::result<user_profile> {
+      if (auto err = admit(self))
+        return err;
+      return write_profile(self, atom::set_image_v, self->state.id, ext);
+    },
+    [self](atom::clear_profile_image, const std::string&) -> caf::result<std::string> {
+      if (auto err = admit(self))
+        return err;
+      return queue_write<std::string>(self, [self](auto rp) { run_clear_image(self, rp); });
+    },
     // -- presence and live connections ------------------------------------------------------
     [self](atom::open_connection, const std::string&, uint8_t kinds,
            const caf::actor& conn) -> caf::result<caf::actor> {
@@ -1200,24 +1018,6 @@ user_actor::behavior_type user_actor_impl(user_actor::stateful_pointer<user_stat
     [self](atom::card_changed, const std::string&, const user_card& card) {
       if (!admit(self))
         self->state.update_card(card);
-    },
-    [self](atom::profile_changed, const std::string&) -> caf::result<bool> {
-      // Not bounded by write_queue_limit: at most one reload waits, and a reload that
-      // has not started yet reads every change announced before it.
-      if (auto err = admit(self))
-        return err;
-      auto& st = self->state;
-      auto rp = self->make_response_promise<bool>();
-      st.profile_reload_waiters.push_back(rp);
-      if (st.profile_reload_waiting)
-        return rp;
-      st.profile_reload_waiting = true;
-      enqueue_write(self, [self] {
-        auto& st = self->state;
-        st.profile_reload_waiting = false;
-        run_profile_reload(self, std::exchange(st.profile_reload_waiters, {}));
-      });
-      return rp;
     },
     [self](atom::resync, const std::string&) {
       if (admit(self))

@@ -160,8 +160,20 @@ user_registry_impl(self_pointer self, persistence::social_db db, user_settings s
       send_if_live(self, user, a, user, card);
     },
     [self](atom::resync a, const std::string& user) { send_if_live(self, user, a, user); },
-    [self](atom::profile_changed a, const std::string& user) {
-      // Spawned if need be: the user's actor knows whose actors hold the user's card.
+    [self](atom::get_profile a, const std::string& user) { return route(self, user, a, user); },
+    [self](atom::create_profile a, const std::string& user, const new_profile& p) {
+      return route(self, user, a, user, p);
+    },
+    [self](atom::update_profile a, const std::string& user, const std::string& email,
+           const profile_update& u) { return route(self, user, a, user, email, u); },
+    [self](atom::set_profile_domains a, const std::string& user, domain_list which,
+           const std::vector<std::string>& domains) {
+      return route(self, user, a, user, which, domains);
+    },
+    [self](atom::set_profile_image a, const std::string& user, const std::string& ext) {
+      return route(self, user, a, user, ext);
+    },
+    [self](atom::clear_profile_image a, const std::string& user) {
       return route(self, user, a, user);
     },
     [self](atom::idle, const std::string& user, uint64_t handled) {

@@ -96,10 +96,10 @@ void upload_url(const services& svc, request& req, const identity& who, responde
   auto url = svc.media_urls->sign("PUT", key.path(), clock::now());
   if (!url)
     return respond(media_unavailable_response());
-  ask_actor<bool>(
-    svc, after_profile_change(svc, who.user_id, std::move(respond)),
-    [url = *url](bool) { return json_response(200, url); },
-    map_error("profile_image_upload_url"), svc.db, atom::set_image_v, who.user_id, *ext);
+  ask_actor<user_profile>(
+    svc, std::move(respond), [url = *url](user_profile&) { return json_response(200, url); },
+    map_error("profile_image_upload_url"), svc.users, atom::set_profile_image_v, who.user_id,
+    *ext);
 }
 
 /// Validates an optional list of image extensions; false if any is not one.
@@ -169,11 +169,11 @@ void image_urls(const services& svc, request& req, responder respond) {
     map_error("profile_image_urls"), svc.db, atom::image_extensions_v, ids);
 }
 
-/// U15: nulls the image columns, then removes the file of the extension they held
-/// (the old service always removed the .png).
+/// U15: the user's actor nulls the image columns, then the file of the extension they
+/// held goes (the old service always removed the .png).
 void delete_image(const services& svc, const identity& who, responder respond) {
   auto timeout = std::chrono::milliseconds(svc.cfg.http.request_timeout_ms);
-  auto db = svc.db;
+  auto users = svc.users;
   auto media = svc.media;
   auto user_id = who.user_id;
   // Two steps in order, so a one-shot actor of its own rather than ask_actor. The
@@ -186,10 +186,9 @@ void delete_image(const services& svc, const identity& who, responder respond) {
         respond(error_to_response(err, operation));
       };
     };
-    self->request(db, timeout, atom::clear_image_v, user_id)
+    self->request(users, timeout, atom::clear_profile_image_v, user_id)
       .then(
         [=](std::string& ext) {
-          announce_profile_change(svc, user_id);
           if (ext.empty())
             return success();
           media_key key{persistence::media_dir_name(user_id), ext};

@@ -1,6 +1,5 @@
 #include "http/routes.hpp"
 
-#include "config/log.hpp"
 #include "http/actor_bridge.hpp"
 #include "persistence/migrations.hpp"
 
@@ -58,26 +57,6 @@ void readyz(const services& svc, responder respond) {
 }
 
 } // namespace
-
-void announce_profile_change(const services& svc, const std::string& user_id) {
-  caf::anon_send(svc.users, atom::profile_changed_v, user_id);
-}
-
-responder after_profile_change(const services& svc, std::string user_id, responder respond) {
-  return [svc, user_id = std::move(user_id), respond = std::move(respond)](response res) {
-    if (res.status != 200)
-      return respond(std::move(res));
-    ask_actor<bool>(
-      svc, respond, [res](bool) { return res; },
-      [res, user_id](const caf::error& err) {
-        // The database has the change: the actor reads it at its next start at the latest.
-        log::warn("profile change not yet applied by the user actor",
-                  {{"user", user_id}, {"error", describe(err)}});
-        return res;
-      },
-      svc.users, atom::profile_changed_v, user_id);
-  };
-}
 
 router make_routes(const services& svc) {
   router r;

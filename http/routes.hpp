@@ -48,15 +48,6 @@ struct services {
   conversation_registry_actor chats;
 };
 
-/// Tells the user's actor that the profile changed, after the database has it, so
-/// that the cards that friends' and requesters' actors hold (names, picture) follow.
-void announce_profile_change(const services& svc, const std::string& user_id);
-
-/// Wraps the responder of a profile write: a 200 is announced like
-/// `announce_profile_change` and answered only once the user's actor has the new
-/// profile, so that privacy settings are in force when the client hears of them.
-responder after_profile_change(const services& svc, std::string user_id, responder respond);
-
 /// The whole route table of a node.
 router make_routes(const services& svc);
 

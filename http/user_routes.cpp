@@ -1,6 +1,6 @@
 // The profile routes of docs/api.md, Profiles (U2-U7, U18): each decodes and validates on
-// the io thread, then hands one request to the database facade through a one-shot
-// actor (http/actor_bridge.hpp).
+// the io thread, then hands one request through a one-shot actor (http/actor_bridge.hpp)
+// to the user's actor, which owns the profile, or for U7 to the database facade.
 #include "http/actor_bridge.hpp"
 #include "http/auth.hpp"
 #include "http/error_mapping.hpp"
@@ -37,17 +37,15 @@ response public_profiles(const std::vector<user_profile>& ps) {
   return json_response(200, json_array(ps, user_public_json));
 }
 
-/// U2: creates the caller's profile from the names in the body and the token. A user
-/// actor already serving the user without a profile (sockets, polls) reloads first.
+/// U2: creates the caller's profile from the names in the body and the token.
 void create_me(const services& svc, request& req, const identity& who, responder respond) {
   auto profile = decoded_body(req, decode_new_profile, respond);
   if (!profile)
     return;
   profile->user_id = who.user_id;
   profile->email = who.email;
-  ask_actor<user_profile>(svc, after_profile_change(svc, who.user_id, std::move(respond)),
-                          private_profile, profile_error("create_user"), svc.db,
-                          atom::create_user_v, std::move(*profile));
+  ask_actor<user_profile>(svc, std::move(respond), private_profile, profile_error("create_user"),
+                          svc.users, atom::create_profile_v, who.user_id, std::move(*profile));
 }
 
 /// U4: replaces every editable field, and the email from the token.
@@ -55,10 +53,9 @@ void update_me(const services& svc, request& req, const identity& who, responder
   auto update = decoded_body(req, decode_profile_update, respond);
   if (!update)
     return;
-  ask_actor<user_profile>(svc, after_profile_change(svc, who.user_id, std::move(respond)),
-                          private_profile,
-                          profile_error("update_user"),
-                          svc.db, atom::update_user_v, who, std::move(*update));
+  ask_actor<user_profile>(svc, std::move(respond), private_profile, profile_error("update_user"),
+                          svc.users, atom::update_profile_v, who.user_id, who.email,
+                          std::move(*update));
 }
 
 /// U5: replaces the allow or deny list with the body, a JSON array of domain names.
@@ -81,10 +78,8 @@ void set_my_domains(const services& svc, request& req, const identity& who,
     respond(error_response(400, detail));
     return;
   }
-  ask_actor<user_profile>(svc, after_profile_change(svc, who.user_id, std::move(respond)),
-                          private_profile,
-                          profile_error("set_domains"),
-                          svc.db, atom::set_domains_v, who.user_id, *which,
+  ask_actor<user_profile>(svc, std::move(respond), private_profile, profile_error("set_domains"),
+                          svc.users, atom::set_profile_domains_v, who.user_id, *which,
                           std::move(*domains));
 }
 
@@ -115,8 +110,8 @@ void add_user_routes(router& r, const services& svc) {
   r.add("GET", "/users/me",
         protected_route(svc, [svc](request&, const identity& who, responder respond) {
           ask_actor<user_profile>(svc, std::move(respond), private_profile,
-                                  profile_error("load_user"), svc.db, atom::load_user_v,
-                                  who.user_id);
+                                  profile_error("get_profile"), svc.users,
+                                  atom::get_profile_v, who.user_id);
         }));
   r.add("PUT", "/users/me",
         protected_route(svc, [svc](request& req, const identity& who, responder respond) {
@@ -128,8 +123,9 @@ void add_user_routes(router& r, const services& svc) {
         }));
   // U6 and U7 need no token: PageNow shows public profiles to anyone.
   r.add("GET", "/users/id/{id}", [svc](request& req, responder respond) {
-    ask_actor<user_profile>(svc, std::move(respond), public_profile, profile_error("load_user"),
-                            svc.db, atom::load_user_v, req.params.at("id"));
+    ask_actor<user_profile>(svc, std::move(respond), public_profile,
+                            profile_error("get_profile"), svc.users, atom::get_profile_v,
+                            req.params.at("id"));
   });
   r.add("GET", "/users/ids/{ids}", [svc](request& req, responder respond) {
     get_users(svc, req, std::move(respond));

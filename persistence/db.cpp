@@ -50,40 +50,12 @@ db_core::behavior_type core_handlers(db_self self) {
         return identities::map_external(tx, issuer, subject);
       });
     },
-    // -- profiles ----------------------------------------------------------------
-    [self](atom::create_user, const new_profile& p) {
-      return self->state.transact("create_user",
-                                  [p](pqxx::work& tx) { return users::insert(tx, p); });
-    },
-    [self](atom::load_user, const std::string& id) {
-      return self->state.transact("load_user",
-                                  [id](pqxx::work& tx) { return users::load(tx, id); });
-    },
+    // -- profiles (their writes are in the social area: each user's actor makes them) --
     [self](atom::load_users, const std::vector<std::string>& ids) {
       return self->state.transact("load_users",
                                   [ids](pqxx::work& tx) { return users::load_many(tx, ids); });
     },
-    [self](atom::update_user, const identity& who, const profile_update& u) {
-      return self->state.transact(
-        "update_user", [who, u](pqxx::work& tx) { return users::update(tx, who, u); });
-    },
-    [self](atom::set_domains, const std::string& id, domain_list which,
-           const std::vector<std::string>& domains) {
-      return self->state.transact("set_domains", [id, which, domains](pqxx::work& tx) {
-        return users::set_domains(tx, id, which, domains);
-      });
-    },
     // -- media and e-mail --------------------------------------------------------
-    [self](atom::set_image, const std::string& user_id, const std::string& ext) {
-      return self->state.transact("set_profile_image", [user_id, ext](pqxx::work& tx) {
-        return media_repo::set_profile_image(tx, user_id, ext);
-      });
-    },
-    [self](atom::clear_image, const std::string& user_id) {
-      return self->state.transact("clear_profile_image", [user_id](pqxx::work& tx) {
-        return media_repo::clear_profile_image(tx, user_id);
-      });
-    },
     [self](atom::image_extensions, const std::vector<std::string>& user_ids) {
       return self->state.transact("profile_image_extensions", [user_ids](pqxx::work& tx) {
         return media_repo::profile_image_extensions(tx, user_ids);

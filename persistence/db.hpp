@@ -18,9 +18,9 @@ namespace tandem::persistence {
 ///
 /// A new operation is one signature in its area's interface (below, or social_db.hpp,
 /// chat_db.hpp) plus one handler in its area's file (db.cpp, db_social.cpp, db_chat.cpp):
-///   [self](atom::load_user, const std::string& id) {
-///     return self->state.transact("load_user",
-///                                 [id](pqxx::work& tx) { return users::load(tx, id); });
+///   [self](atom::load_users, const std::vector<std::string>& ids) {
+///     return self->state.transact("load_users",
+///                                 [ids](pqxx::work& tx) { return users::load_many(tx, ids); });
 ///   },
 ///
 /// The facade's own operations: health, accounts, profiles, media and e-mail.
@@ -44,35 +44,18 @@ using db_core = caf::typed_actor<
   /// Replies the Tandem user id of the external identity (issuer, subject), minted
   /// on its first sight.
   , caf::replies_to<atom::map_external, std::string, std::string>::with<std::string>
-  // -- profiles ------------------------------------------------------------------
-  /// Creates the profile of `p.user_id` with the default domain lists and replies it;
-  /// `errc::already_exists` when there is one.
-  , caf::replies_to<atom::create_user, new_profile>::with<user_profile>
-  /// Replies the profile of a user; `errc::not_found` when there is none.
-  , caf::replies_to<atom::load_user, std::string>::with<user_profile>
+  // -- profiles (their writes are in social_db: each user's actor makes them) ---------
   /// Replies the profiles of those ids that exist, each once, in request order.
   , caf::replies_to<atom::load_users, std::vector<std::string>>::with<std::vector<user_profile>>
-  /// Replaces the editable fields of the caller's profile and its email (from the
-  /// token), and replies the profile; `errc::not_found` when there is none.
-  , caf::replies_to<atom::update_user, identity, profile_update>::with<user_profile>
-  /// Replaces one domain list of a user and replies the profile; `errc::not_found`.
-  , caf::replies_to<atom::set_domains, std::string, domain_list,
-                    std::vector<std::string>>::with<user_profile>
   // -- media and e-mail ----------------------------------------------------------
-  // -- social graph and share notifications ----------------------------------------
-  // social_db and social_queries (persistence/social_db.hpp), chat_db and chat_queries
-  // (persistence/chat_db.hpp), joined by extend_with below.
-  /// Records an upload of a profile image with this extension now (U12); replies
-  /// true, or `errc::not_found` when the user has no profile.
-  , caf::replies_to<atom::set_image, std::string, std::string>::with<bool>
-  /// Nulls both image columns of a user (U15) and replies the extension they held
-  /// ("" for none); `errc::not_found` when the user has no profile.
-  , caf::replies_to<atom::clear_image, std::string>::with<std::string>
   /// Replies the stored image extension of each user id, in request order ("" for a
   /// user without an image or profile).
   , caf::replies_to<atom::image_extensions, std::vector<std::string>>::with<std::vector<std::string>>
   /// Queues an invitation e-mail in email_outbox and replies its id.
   , caf::replies_to<atom::enqueue_email, invitation>::with<int64_t>
+  // -- social graph and share notifications ----------------------------------------
+  // social_db and social_queries (persistence/social_db.hpp), chat_db and chat_queries
+  // (persistence/chat_db.hpp), joined by extend_with below.
   >;
 
 /// Every operation: the facade's own, then those of the social graph and of chat.

@@ -1,7 +1,9 @@
-// The database facade's social graph and share notifications (social_db and social_queries):
-// one handler each, its name, then its work inside one transaction.
+// The database facade's profiles, social graph and share notifications (social_db and
+// social_queries): one handler each, its name, then its work inside one transaction.
 #include "persistence/db_facade.hpp"
+#include "persistence/media_repo.hpp"
 #include "persistence/social_repo.hpp"
+#include "persistence/users_repo.hpp"
 
 namespace tandem::persistence {
 
@@ -12,11 +14,32 @@ social_area::behavior_type social_handlers(db_self self) {
         return social::load(tx, user, unread_limit);
       });
     },
-    [self](atom::load_profile, const std::string& user) {
-      return self->state.transact("load_profile", [user](pqxx::work& tx) {
-        return social::load_profile(tx, user);
+    // -- profiles: written by their user's actor -----------------------------------
+    [self](atom::create_user, const new_profile& p) {
+      return self->state.transact("create_user",
+                                  [p](pqxx::work& tx) { return users::insert(tx, p); });
+    },
+    [self](atom::update_user, const identity& who, const profile_update& u) {
+      return self->state.transact(
+        "update_user", [who, u](pqxx::work& tx) { return users::update(tx, who, u); });
+    },
+    [self](atom::set_domains, const std::string& id, domain_list which,
+           const std::vector<std::string>& domains) {
+      return self->state.transact("set_domains", [id, which, domains](pqxx::work& tx) {
+        return users::set_domains(tx, id, which, domains);
       });
     },
+    [self](atom::set_image, const std::string& user_id, const std::string& ext) {
+      return self->state.transact("set_profile_image", [user_id, ext](pqxx::work& tx) {
+        return media_repo::set_profile_image(tx, user_id, ext);
+      });
+    },
+    [self](atom::clear_image, const std::string& user_id) {
+      return self->state.transact("clear_profile_image", [user_id](pqxx::work& tx) {
+        return media_repo::clear_profile_image(tx, user_id);
+      });
+    },
+    // -- the social graph and share notifications --------------------------------
     [self](atom::commit_friendship, const friendship_command& cmd, const friendship_limits& limits) {
       return self->state.transact("friendship_write", [cmd, limits](pqxx::work& tx) {
         return social::commit(tx, cmd, limits);

@@ -29,12 +29,13 @@ constexpr const char* image_extensions_sql =
 
 } // namespace
 
-caf::expected<bool> set_profile_image(pqxx::work& tx, const std::string& user_id,
-                                      const std::string& ext) {
+caf::expected<user_profile> set_profile_image(pqxx::work& tx, const std::string& user_id,
+                                              const std::string& ext) {
   auto res = tx.exec_params(set_image_sql, user_id, ext);
   if (res.affected_rows() == 0)
     return caf::make_error(errc::not_found, "User not found");
-  return true;
+  // The user's actor keeps the profile, upload time included.
+  return users::load(tx, user_id);
 }
 
 caf::expected<std::string> clear_profile_image(pqxx::work& tx, const std::string& user_id) {

@@ -2,6 +2,8 @@
 // transaction, called by the database facade's workers.
 #pragma once
 
+#include "vocabulary/user_types.hpp"
+
 #include <caf/expected.hpp>
 #include <pqxx/pqxx>
 
@@ -11,10 +13,10 @@
 namespace tandem::persistence::media_repo {
 
 /// Records that `user_id` is about to upload an image with extension `ext`:
-/// profile_image_extension = ext, profile_image_uploaded_at = now(). Replies true,
-/// or `errc::not_found` when the user has no profile.
-caf::expected<bool> set_profile_image(pqxx::work& tx, const std::string& user_id,
-                                      const std::string& ext);
+/// profile_image_extension = ext, profile_image_uploaded_at = now(). Replies the
+/// profile, or `errc::not_found` when the user has no profile.
+caf::expected<user_profile> set_profile_image(pqxx::work& tx, const std::string& user_id,
+                                              const std::string& ext);
 
 /// Nulls both image columns of `user_id` and replies the extension they held
 /// ("" when there was no image), or `errc::not_found` when the user has no profile.

@@ -19,8 +19,23 @@ using social_db = caf::typed_actor<
   /// Loads what a user actor keeps: the profile, every friendship row of the user
   /// with the other user's card, and at most `unread_limit` newest unread shares.
   caf::replies_to<atom::load_social, std::string, int32_t>::with<social_snapshot>,
-  /// Loads a user's profile again (after an edit of the profile).
-  caf::replies_to<atom::load_profile, std::string>::with<profile_snapshot>,
+  // -- the user's profile, written by their actor only ------------------------------
+  /// Creates the profile of `p.user_id` with the default domain lists and replies it;
+  /// `errc::already_exists` when there is one.
+  caf::replies_to<atom::create_user, new_profile>::with<user_profile>,
+  /// Replaces the editable fields of the caller's profile and its email (from the
+  /// token), and replies the profile.
+  caf::replies_to<atom::update_user, identity, profile_update>::with<user_profile>,
+  /// Replaces one domain list of a user and replies the profile.
+  caf::replies_to<atom::set_domains, std::string, domain_list,
+                  std::vector<std::string>>::with<user_profile>,
+  /// Records an upload of a profile image with this extension now (U12) and replies
+  /// the profile.
+  caf::replies_to<atom::set_image, std::string, std::string>::with<user_profile>,
+  /// Nulls both image columns of a user (U15) and replies the extension they held
+  /// ("" for none).
+  caf::replies_to<atom::clear_image, std::string>::with<std::string>,
+  // -- friendships and shares ---------------------------------------------------------
   /// Runs a friendship write and replies the pair's state after it. Errors:
   /// `already_exists` "Friendship already exists" (a request while any row exists),
   /// `not_found` "Friend request not found" (accept or decline without a pending

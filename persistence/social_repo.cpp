@@ -422,28 +422,12 @@ caf::error check_friend_bounds(pqxx::work& tx, const friendship_command& cmd, in
 
 } // namespace
 
-caf::expected<profile_snapshot> load_profile(pqxx::work& tx, const std::string& user) {
-  auto p = users::load(tx, user);
-  if (!p)
-    return code_of(p.error()) == errc::not_found ? user_not_found() : std::move(p.error());
-  profile_snapshot snap;
-  snap.me.user_id = p->user_id;
-  snap.me.first_name = p->first_name;
-  snap.me.last_name = p->last_name;
-  snap.me.description = p->description;
-  snap.me.profile_image_extension = p->profile_image_extension;
-  snap.me.profile_image_uploaded_at = p->profile_image_uploaded_at;
-  snap.sharing = p->sharing;
-  snap.domain_allow = std::move(p->domain_allow);
-  snap.domain_deny = std::move(p->domain_deny);
-  return snap;
-}
-
 caf::expected<social_snapshot> load(pqxx::work& tx, const std::string& user,
                                     int32_t unread_limit) {
-  auto profile = load_profile(tx, user);
+  auto profile = users::load(tx, user);
   if (!profile)
-    return std::move(profile.error());
+    return code_of(profile.error()) == errc::not_found ? user_not_found()
+                                                       : std::move(profile.error());
   social_snapshot snap;
   snap.profile = std::move(*profile);
   snap.relations = relations_from(tx.exec_params(select_relations, user), user);

@@ -19,9 +19,6 @@ namespace tandem::persistence::social {
 caf::expected<social_snapshot> load(pqxx::work& tx, const std::string& user,
                                     int32_t unread_limit);
 
-/// The profile of `user`; `errc::not_found` "User not found" without one.
-caf::expected<profile_snapshot> load_profile(pqxx::work& tx, const std::string& user);
-
 /// Runs one friendship write and returns the pair's state after it (see
 /// `social_db`'s `commit_friendship` for the errors).
 caf::expected<friendship_change> commit(pqxx::work& tx, const friendship_command& cmd,

@@ -32,6 +32,12 @@ typename Inspector::result_type inspect(Inspector& f, user_card& x) {
            x.description, x.profile_image_extension, x.profile_image_uploaded_at);
 }
 
+/// The card of a profile: what others see of the user in lists.
+inline user_card card_of(const user_profile& p) {
+  return {p.user_id, p.first_name, p.last_name, p.description, p.profile_image_extension,
+          p.profile_image_uploaded_at};
+}
+
 /// How two users relate, 0/1/2 on the wire (friendship_state, docs/api.md).
 enum class friendship_state : uint8_t {
   none = 0,    ///< No row for the pair.
@@ -249,25 +255,10 @@ typename Inspector::result_type inspect(Inspector& f, sent_share& x) {
 
 // -- loading, paging and searching ------------------------------------------------------
 
-/// A user's own profile as their actor keeps it: the card others see and the page
-/// sharing settings (presence needs them).
-struct profile_snapshot {
-  user_card me;
-  share_mode sharing = share_mode::default_none;
-  std::vector<std::string> domain_allow;
-  std::vector<std::string> domain_deny;
-};
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, profile_snapshot& x) {
-  return f(caf::meta::type_name("profile_snapshot"), x.me, x.sharing, x.domain_allow,
-           x.domain_deny);
-}
-
 /// Everything a user actor loads in one transaction: the profile, every relation
 /// (friends and pending requests both ways) and the newest unread shares.
 struct social_snapshot {
-  profile_snapshot profile;
+  user_profile profile;
   std::vector<relation> relations;
   unread_snapshot unread;
 };

@@ -53,6 +53,29 @@ using user_routed = caf::typed_actor<
   caf::replies_to<atom::send_share, std::string, share_request>::with<std::string>,
   /// N5: marks notifications of the user read (event ids in canonical UUID form).
   caf::replies_to<atom::mark_shares_read, std::string, std::vector<std::string>>::with<bool>,
+  // -- the user's profile: answered from the actor's state, written through it --------
+  /// U3 (the user themselves) and U6 (anyone: the route shows only the public
+  /// fields): the profile as committed, also while a write of it runs.
+  caf::replies_to<atom::get_profile, std::string>::with<user_profile>,
+  /// Profile writes, run one at a time with the user's other writes: database first,
+  /// then the actor's state, then the new card to the live actors of related users and
+  /// the privacy rules to the current page; each replies only once all of that is
+  /// done, so the user's next read shows it. `errc::overloaded` past
+  /// users.write_queue_limit, as every write.
+  /// U2: creates the profile (user, names and email from the token); `already_exists`
+  /// when there is one.
+  caf::replies_to<atom::create_profile, std::string, new_profile>::with<user_profile>,
+  /// U4: replaces the editable fields (user, email from the token, the fields).
+  caf::replies_to<atom::update_profile, std::string, std::string, profile_update>::with<
+    user_profile>,
+  /// U5: replaces one domain list.
+  caf::replies_to<atom::set_profile_domains, std::string, domain_list,
+                  std::vector<std::string>>::with<user_profile>,
+  /// U12: records an upload of a profile image with this extension now.
+  caf::replies_to<atom::set_profile_image, std::string, std::string>::with<user_profile>,
+  /// U15: forgets the profile image; replies the extension it had ("" for none), so
+  /// that the route removes that file.
+  caf::replies_to<atom::clear_profile_image, std::string>::with<std::string>,
   // -- presence and live connections (docs/api.md, Presence and WebSockets) -----------
   /// A WebSocket of the user opened (user, the event kinds it subscribes to, its
   /// connection actor): the user actor pushes to it until it terminates (monitored).
@@ -89,11 +112,6 @@ using user_routed = caf::typed_actor<
   caf::replies_to<atom::receive_share, std::string, share_notification>::with<bool>,
   /// A user related to the user changed their card; dropped without a live actor.
   caf::reacts_to<atom::card_changed, std::string, user_card>,
-  /// The user's profile changed in the database: reload it, apply the privacy rules to
-  /// the current page, and hand the new card to the live actors of related users.
-  /// Replies true once the new profile is in force (also when the reload failed: the
-  /// next load reads it), so that a route answers only then (U4, U5, U12, U15).
-  caf::replies_to<atom::profile_changed, std::string>::with<bool>,
   /// A write that concerns the user may or may not have committed (its reply was
   /// lost): the actor stops as soon as nothing is in flight, and the next use reloads.
   /// Dropped without a live actor.

@@ -73,13 +73,13 @@ caf::optional<std::string> registrable_domain(std::string_view url) {
   return std::string{domain};
 }
 
-bool page_shared(const profile_snapshot& profile, const caf::optional<std::string>& domain) {
+bool page_shared(const user_profile& profile, const caf::optional<std::string>& domain) {
   if (profile.sharing == share_mode::default_all)
     return !domain || !contains(profile.domain_deny, *domain);
   return domain && contains(profile.domain_allow, *domain);
 }
 
-page_info visible_page(const profile_snapshot& profile, page_info page) {
+page_info visible_page(const user_profile& profile, page_info page) {
   if (page.blank() || !page_shared(profile, registrable_domain(page.url)))
     return {};
   return page;

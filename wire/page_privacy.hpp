@@ -5,7 +5,7 @@
 #pragma once
 
 #include "vocabulary/realtime_types.hpp"
-#include "vocabulary/social_types.hpp"
+#include "vocabulary/user_types.hpp"
 
 #include <caf/optional.hpp>
 
@@ -21,10 +21,10 @@ caf::optional<std::string> registrable_domain(std::string_view url);
 
 /// The extension's rule: `(default_none && allow has domain) || (default_all && deny
 /// lacks domain)`.
-bool page_shared(const profile_snapshot& profile, const caf::optional<std::string>& domain);
+bool page_shared(const user_profile& profile, const caf::optional<std::string>& domain);
 
 /// The page as the user's friends may see it: `page` itself when shared, else blank.
-page_info visible_page(const profile_snapshot& profile, page_info page);
+page_info visible_page(const user_profile& profile, page_info page);
 
 /// Throws std::runtime_error when no Public Suffix List can be loaded; called at
 /// start-up so that a node never runs without one.

@@ -1,12 +1,20 @@
 -- wrk script: the polls of BENCHMARKS.md "Targets", each request by the next user in turn
 -- (every user's token, from the file named by TANDEM_BENCH_TOKENS), cycling through the
--- extension's two badge polls and a friend list.
+-- extension's two badge polls and a friend list, or through the paths named in
+-- TANDEM_BENCH_ROUTES (space-separated; %s is the user's id) when it is set.
 local users = dofile(os.getenv("TANDEM_BENCH_TOKENS"))
 local routes = {
   "/friendship/requests",
   "/notifications/share?is_read=false",
   "/users/id/%s/friends?limit=15",
 }
+local chosen = {}
+for path in (os.getenv("TANDEM_BENCH_ROUTES") or ""):gmatch("%S+") do
+  chosen[#chosen + 1] = path
+end
+if #chosen > 0 then
+  routes = chosen
+end
 local counter = 0
 
 function init(args)

@@ -79,8 +79,9 @@ struct presence_fixture : users_fixture {
     REQUIRE(write(friendship_op::accept, b, a).value == true);
   }
 
+  /// Sets the user to share every page, as the database has it before their actor loads.
   void share_all(const std::string& user) {
-    store.privacy[user].sharing = share_mode::default_all;
+    store.users.at(user).sharing = share_mode::default_all;
   }
 
   /// Advances virtual time, firing the timers due, and runs what they cause.
@@ -126,28 +127,28 @@ TEST_CASE_METHOD(presence_fixture, "a page on a domain the user does not share g
     CHECK(bob_box.frames[0]["url"] == "");
     CHECK(bob_box.frames[0]["title"] == "");
     CHECK(bob_box.frames[0]["latestUrl"] == "");
-    store.privacy["ann"].domain_allow = {"example.com"};
-    caf::anon_send(registry, atom::profile_changed_v, std::string{"ann"});
-    sched.run();
+    REQUIRE(ask<user_profile>(atom::set_profile_domains_v, std::string{"ann"}, domain_list::allow,
+                              std::vector<std::string>{"example.com"})
+              .value);
     update("ann", "https://news.example.com/a", "Shared");
     REQUIRE(bob_box.frames.size() == 2);
     CHECK(bob_box.frames[1]["url"] == "https://news.example.com/a");
     CHECK(bob_box.frames[1]["domain"] == "example.com");
   }
   SECTION("default_all hides denied domains, and a new deny blanks the current page at once") {
-    share_all("ann");
-    store.privacy["ann"].domain_deny = {"bank.com"};
-    caf::anon_send(registry, atom::profile_changed_v, std::string{"ann"});
-    sched.run();
+    REQUIRE(update_profile("ann", [](profile_update& u) {
+              u.sharing = share_mode::default_all;
+              u.domain_deny = {"bank.com"};
+            }).value);
     update("ann", "https://www.bank.com/account", "Balance");
     REQUIRE(bob_box.frames.size() == 1);
     CHECK(bob_box.frames[0]["url"] == "");
     update("ann", "https://github.com/", "GitHub");
     REQUIRE(bob_box.frames.size() == 2);
     CHECK(bob_box.frames[1]["url"] == "https://github.com/");
-    store.privacy["ann"].domain_deny = {"bank.com", "github.com"};
-    caf::anon_send(registry, atom::profile_changed_v, std::string{"ann"});
-    sched.run();
+    REQUIRE(ask<user_profile>(atom::set_profile_domains_v, std::string{"ann"}, domain_list::deny,
+                              std::vector<std::string>{"bank.com", "github.com"})
+              .value);
     REQUIRE(bob_box.frames.size() == 3);
     CHECK(bob_box.frames[2]["url"] == "");
     CHECK(bob_box.frames[2]["latestUrl"] == "");
@@ -269,9 +270,8 @@ TEST_CASE_METHOD(presence_fixture,
   // The cap is 2: the evicted socket is still open, so the third waits for its seat.
   CHECK(!third->value);
   CHECK(!third->error);
-  share_all("ann");
-  caf::anon_send(registry, atom::profile_changed_v, std::string{"ann"});
-  sched.run();
+  REQUIRE(update_profile("ann", [](profile_update& u) { u.sharing = share_mode::default_all; })
+            .value);
   update("ann", "https://example.org/", "Example");
   CHECK(first_box.frames.empty());  // no longer the user's
   CHECK(second_box.frames.size() == 1);
@@ -310,11 +310,12 @@ TEST_CASE_METHOD(presence_fixture,
   update("dan", "https://example.org/", "Before");
   REQUIRE(dan_box.frames.size() == 1);
   CHECK(dan_box.frames[0]["url"] == "");  // nothing is shared without settings
-  // U2 creates the profile and announces it; the same connection goes on.
-  store.add_user("dan", "Dan", "Dawn");
-  share_all("dan");
-  auto reloaded = ask<bool>(atom::profile_changed_v, std::string{"dan"});
-  REQUIRE(reloaded.value);
+  // U2 creates the profile through the user's actor; the same connection goes on.
+  auto created = ask<user_profile>(atom::create_profile_v, std::string{"dan"},
+                                   new_profile{"dan", "dan@example.com", "Dan", "Dawn"});
+  REQUIRE(created.value);
+  REQUIRE(update_profile("dan", [](profile_update& u) { u.sharing = share_mode::default_all; })
+            .value);
   befriend("ann", "dan");
   update("dan", "https://example.org/", "After");
   // The new friend got the page at once (blank, before), then the update.

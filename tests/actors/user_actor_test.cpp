@@ -260,12 +260,10 @@ TEST_CASE_METHOD(users_fixture,
   REQUIRE(write(friendship_op::request, "bob", "cid").value == true);
   REQUIRE(write(friendship_op::accept, "cid", "bob").value == true);
   warm({"bob"});
-  // cid's actor is not live: announcing the change spawns it, and it tells bob's.
+  // cid's actor is not live: the write spawns it, and it tells bob's.
   REQUIRE(stats().live == 1);
-  store.users["cid"].first_name = "Cyd";
 
-  caf::anon_send(registry, atom::profile_changed_v, std::string{"cid"});
-  sched.run();
+  REQUIRE(update_profile("cid", [](profile_update& u) { u.first_name = "Cyd"; }).value);
 
   auto friends = ask<std::vector<user_summary>>(atom::list_friends_v, std::string{"bob"},
                                                 std::string{"bob"}, list_window{10, 0});
@@ -273,6 +271,103 @@ TEST_CASE_METHOD(users_fixture,
   REQUIRE(friends.value->size() == 1);
   CHECK(friends.value->front().user.first_name == "Cyd");
   CHECK(stats().live == 2);
+}
+
+TEST_CASE_METHOD(users_fixture,
+                 "the profile is read from the actor's state, never from the database",
+                 "[users][profiles]") {
+  warm({"ann"});
+  auto loads = store.loads;
+  // Changed behind the actor's back: the owner's state is what the reads answer.
+  store.users.at("ann").first_name = "Not from the database";
+
+  auto me = ask<user_profile>(atom::get_profile_v, std::string{"ann"});
+  REQUIRE(me.value);
+  CHECK(me.value->first_name == "Ann");
+  CHECK(me.value->email == "ann@example.com");
+  CHECK(store.loads == loads);
+  // Someone else's profile (U6) loads that user's actor once, then comes from its state.
+  REQUIRE(ask<user_profile>(atom::get_profile_v, std::string{"bob"}).value);
+  CHECK(ask<user_profile>(atom::get_profile_v, std::string{"bob"}).value->last_name == "Baker");
+  CHECK(store.loads == loads + 1);
+  // A user without a profile is not found, as before U2 creates it.
+  CHECK(ask<user_profile>(atom::get_profile_v, std::string{"ghost"}).code() == errc::not_found);
+  CHECK(store.profile_writes.empty());
+}
+
+TEST_CASE_METHOD(users_fixture,
+                 "a profile write goes to the database first, then to the state; a read "
+                 "meanwhile answers what is committed",
+                 "[users][profiles]") {
+  warm({"ann"});
+  auto loads = store.loads;
+
+  SECTION("a failed write leaves the state as the database has it") {
+    store.fail_next_write = caf::make_error(errc::db_query_failed, "boom");
+    auto failed = update_profile("ann", [](profile_update& u) { u.first_name = "Anna"; });
+    CHECK(failed.code() == errc::db_query_failed);
+    CHECK(store.profile_writes.empty());
+    CHECK(ask<user_profile>(atom::get_profile_v, std::string{"ann"}).value->first_name == "Ann");
+  }
+  SECTION("a read sent right after a write answers before it commits, the next one after") {
+    profile_update u;
+    u.first_name = "Anna";
+    u.last_name = "Archer";
+    auto written = send<user_profile>(atom::update_profile_v, std::string{"ann"},
+                                      std::string{"anna@example.com"}, u);
+    auto during = send<user_profile>(atom::get_profile_v, std::string{"ann"});
+    sched.run();
+    REQUIRE(written->value);
+    CHECK(written->value->first_name == "Anna");
+    CHECK(written->value->email == "anna@example.com");
+    REQUIRE(during->value);
+    CHECK(during->value->first_name == "Ann");
+    CHECK(store.profile_writes == std::vector<std::string>{"update"});
+    auto after = ask<user_profile>(atom::get_profile_v, std::string{"ann"});
+    REQUIRE(after.value);
+    CHECK(after.value->first_name == "Anna");
+    CHECK(after.value->email == "anna@example.com");
+  }
+  SECTION("domain lists and the image are written the same way") {
+    auto doms = ask<user_profile>(atom::set_profile_domains_v, std::string{"ann"},
+                                  domain_list::deny, std::vector<std::string>{"bank.com"});
+    REQUIRE(doms.value);
+    CHECK(doms.value->domain_deny == std::vector<std::string>{"bank.com"});
+    auto image = ask<user_profile>(atom::set_profile_image_v, std::string{"ann"},
+                                   std::string{"png"});
+    REQUIRE(image.value);
+    CHECK(image.value->profile_image_extension == std::string{"png"});
+    auto me = ask<user_profile>(atom::get_profile_v, std::string{"ann"});
+    REQUIRE(me.value);
+    CHECK(me.value->domain_deny == std::vector<std::string>{"bank.com"});
+    CHECK(me.value->profile_image_uploaded_at == image.value->profile_image_uploaded_at);
+    CHECK(ask<std::string>(atom::clear_profile_image_v, std::string{"ann"}).value
+          == std::string{"png"});
+    CHECK(!ask<user_profile>(atom::get_profile_v, std::string{"ann"})
+             .value->profile_image_extension);
+    CHECK(store.profile_writes == std::vector<std::string>{"domains", "image", "clear_image"});
+  }
+  CHECK(store.loads == loads);
+}
+
+TEST_CASE_METHOD(users_fixture,
+                 "creating a profile goes through the user's actor, once",
+                 "[users][profiles]") {
+  CHECK(ask<user_profile>(atom::get_profile_v, std::string{"dan"}).code() == errc::not_found);
+  auto edit = ask<user_profile>(atom::set_profile_domains_v, std::string{"dan"},
+                                domain_list::allow, std::vector<std::string>{});
+  CHECK(edit.code() == errc::not_found);
+  auto created = ask<user_profile>(atom::create_profile_v, std::string{"dan"},
+                                   new_profile{"dan", "dan@example.com", "Dan", "Dawn"});
+  REQUIRE(created.value);
+  CHECK(created.value->first_name == "Dan");
+  auto me = ask<user_profile>(atom::get_profile_v, std::string{"dan"});
+  REQUIRE(me.value);
+  CHECK(me.value->email == "dan@example.com");
+  auto again = ask<user_profile>(atom::create_profile_v, std::string{"dan"},
+                                 new_profile{"dan", "dan@example.com", "Dan", "Dawn"});
+  CHECK(again.code() == errc::already_exists);
+  CHECK(store.profile_writes == std::vector<std::string>{"create"});
 }
 
 TEST_CASE_METHOD(users_fixture,
@@ -397,8 +492,8 @@ TEST_CASE_METHOD(users_fixture,
   REQUIRE(newer.requested_at != first.requested_at);
   friendship_change stale;
   stale.row = first;
-  stale.low = store.users.at("ann");
-  stale.high = store.users.at("bob");
+  stale.low = store.card("ann");
+  stale.high = store.card("bob");
   for (const auto* user : {"ann", "bob"})
     REQUIRE(ask<bool>(atom::apply_friendship_change_v, std::string{user}, stale).value == true);
   CHECK(lookup("ann", "bob").row.requested_at == newer.requested_at);

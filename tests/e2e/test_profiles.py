@@ -272,6 +272,24 @@ class Profiles(NodeTestCase):
         status, me, _ = self.call("GET", "/users/me", auth)
         self.assertEqual(me, updated)
 
+    def test_every_profile_write_is_in_the_next_read_at_once(self):
+        # The user's actor answers reads from its state and runs the writes: a write is
+        # answered only once that state has it.
+        uid = self.new_user_id()
+        profile = self.register(uid)
+        auth = bearer(uid)
+        for n in range(5):
+            status, updated, _ = self.call("PUT", "/users/me", auth,
+                                           self.full_update(profile, description="take %d" % n))
+            self.assertEqual((status, updated["description"]), (200, "take %d" % n))
+            self.assertEqual(self.call("GET", "/users/me", auth)[:2], (200, updated))
+            status, public, _ = self.call("GET", path_of("users", "id", uid))
+            self.assertEqual((status, public["description"]), (200, "take %d" % n))
+            status, updated, _ = self.call("PUT", "/users/me/domain_array/deny", auth,
+                                           ["d%d.com" % n])
+            self.assertEqual((status, updated["domain_deny_array"]), (200, ["d%d.com" % n]))
+            self.assertEqual(self.call("GET", "/users/me", auth)[:2], (200, updated))
+
     def test_domain_array_rejects_a_bad_share_type_and_bad_bodies_with_400(self):
         uid = self.new_user_id()
         profile = self.register(uid)
@@ -298,34 +316,6 @@ class Profiles(NodeTestCase):
 
     # -- U6, U7: public profiles -----------------------------------------------------------
 
-    def test_public_profile_shows_optional_fields_only_when_their_flag_is_set(self):
-        uid = self.new_user_id()
-        profile = self.register(uid)
-        edits = dict(gender="f", school="Yale", work="Navy", location="Arlington",
-                     description="Admiral")
-        self.call("PUT", "/users/me", bearer(uid), self.full_update(profile, **edits))
-        psql(self.node.db_dsn, f"UPDATE users SET dob = '1906-12-09' WHERE user_id = '{uid}'")
-
-        status, public, _ = self.call("GET", path_of("users", "id", uid))
-        self.assertEqual(status, 200, public)
-        self.assertEqual(set(public), PUBLIC_KEYS)
-        self.assertEqual((public["user_id"], public["first_name"], public["description"]),
-                         (uid, "Ada", "Admiral"))
-        for key in ("dob", "gender", "school", "work", "location", "friendship_state",
-                    "mutual_friend_count"):
-            self.assertIsNone(public[key], key)
-
-        status, me, _ = self.call("GET", "/users/me", bearer(uid))
-        self.assertEqual(me["dob"], "1906-12-09")
-        flags = dict(email_public=True, gender_public=True, school_public=False,
-                     work_public=True, location_public=True)
-        self.call("PUT", "/users/me", bearer(uid), self.full_update(me, **flags))
-        psql(self.node.db_dsn, f"UPDATE users SET dob_public = true WHERE user_id = '{uid}'")
-        status, public, _ = self.call("GET", path_of("users", "id", uid))
-        self.assertEqual(set(public), PUBLIC_KEYS)  # no email even with email_public
-        self.assertEqual([public[k] for k in ("dob", "gender", "school", "work", "location")],
-                         ["1906-12-09", "f", None, "Navy", "Arlington"])
-
     def test_an_unknown_public_profile_is_404(self):
         self.assert_error(self.call("GET", path_of("users", "id", "no such user")), 404,
                           "User not found")
@@ -347,27 +337,6 @@ class Profiles(NodeTestCase):
         too_many = ",".join("u%d" % i for i in range(101))
         self.assert_error(self.call("GET", path_of("users", "ids", too_many)), 400,
                           "At most 100 user ids per request")
-
-    # -- timestamps ----------------------------------------------------------------------
-
-    def test_timestamps_are_utc_without_an_offset(self):
-        uid = self.new_user_id()
-        self.register(uid)
-        # Stored with a +02 offset from a session in another zone: shown as UTC, no offset.
-        psql(self.node.db_dsn,
-             "SET TimeZone = 'America/New_York'; UPDATE users SET profile_image_extension = "
-             "'png', profile_image_uploaded_at = '2024-01-02 05:04:05.25+02' "
-             f"WHERE user_id = '{uid}'")
-        status, me, _ = self.call("GET", "/users/me", bearer(uid))
-        self.assertEqual(status, 200)
-        self.assertEqual(me["profile_image_uploaded_at"], "2024-01-02T03:04:05.250000")
-        self.assertEqual(me["profile_image_extension"], "png")
-        status, public, _ = self.call("GET", path_of("users", "id", uid))
-        self.assertEqual(public["profile_image_uploaded_at"], "2024-01-02T03:04:05.250000")
-        psql(self.node.db_dsn,
-             f"UPDATE users SET profile_image_uploaded_at = now() WHERE user_id = '{uid}'")
-        status, me, _ = self.call("GET", "/users/me", bearer(uid))
-        self.assertRegex(me["profile_image_uploaded_at"], TIMESTAMP)
 
     # -- U18 and authentication ------------------------------------------------------------
 
@@ -393,6 +362,76 @@ class Profiles(NodeTestCase):
                     self.assert_error(response, 401)
                     self.assertEqual(response[2].get("www-authenticate"), "Bearer")
         self.assert_error(self.call("GET", "/users/me", bearer(uid)), 404)
+
+
+class ProfilesWrittenInTheDatabase(NodeTestCase):
+    """Columns that no route writes (dob, stored times in another zone), set straight in
+    the database: the user's actor owns the profile, so its reads show them once it has
+    gone idle and loaded again."""
+    node_env = {"TANDEM_AUTH_JWT_KEY": JWT_KEY, "TANDEM_USERS_IDLE_TIMEOUT_S": "1"}
+
+    call = Profiles.call
+    new_user_id = Profiles.new_user_id
+    register = Profiles.register
+    full_update = Profiles.full_update
+
+    def await_reload(self, uid, shows):
+        """Polls GET /users/me further apart than the idle timeout until `shows(me)`."""
+        self.node.wait_for(lambda: shows(self.call("GET", "/users/me", bearer(uid))[1]),
+                           timeout=30, interval=2.5)
+
+    def test_public_profile_shows_optional_fields_only_when_their_flag_is_set(self):
+        uid = self.new_user_id()
+        profile = self.register(uid)
+        edits = dict(gender="f", school="Yale", work="Navy", location="Arlington",
+                     description="Admiral")
+        self.call("PUT", "/users/me", bearer(uid), self.full_update(profile, **edits))
+        psql(self.node.db_dsn, f"UPDATE users SET dob = '1906-12-09' WHERE user_id = '{uid}'")
+        self.await_reload(uid, lambda me: me["dob"] == "1906-12-09")
+
+        status, public, _ = self.call("GET", path_of("users", "id", uid))
+        self.assertEqual(status, 200, public)
+        self.assertEqual(set(public), PUBLIC_KEYS)
+        self.assertEqual((public["user_id"], public["first_name"], public["description"]),
+                         (uid, "Ada", "Admiral"))
+        for key in ("dob", "gender", "school", "work", "location", "friendship_state",
+                    "mutual_friend_count"):
+            self.assertIsNone(public[key], key)
+
+        status, me, _ = self.call("GET", "/users/me", bearer(uid))
+        self.assertEqual(me["dob"], "1906-12-09")
+        flags = dict(email_public=True, gender_public=True, school_public=False,
+                     work_public=True, location_public=True)
+        self.call("PUT", "/users/me", bearer(uid), self.full_update(me, **flags))
+        psql(self.node.db_dsn, f"UPDATE users SET dob_public = true WHERE user_id = '{uid}'")
+        self.await_reload(uid, lambda me: me["dob_public"])
+        status, public, _ = self.call("GET", path_of("users", "id", uid))
+        self.assertEqual(set(public), PUBLIC_KEYS)  # no email even with email_public
+        self.assertEqual([public[k] for k in ("dob", "gender", "school", "work", "location")],
+                         ["1906-12-09", "f", None, "Navy", "Arlington"])
+
+    # -- timestamps ----------------------------------------------------------------------
+
+    def test_timestamps_are_utc_without_an_offset(self):
+        uid = self.new_user_id()
+        self.register(uid)
+        # Stored with a +02 offset from a session in another zone: shown as UTC, no offset.
+        psql(self.node.db_dsn,
+             "SET TimeZone = 'America/New_York'; UPDATE users SET profile_image_extension = "
+             "'png', profile_image_uploaded_at = '2024-01-02 05:04:05.25+02' "
+             f"WHERE user_id = '{uid}'")
+        self.await_reload(uid, lambda me: me["profile_image_extension"] == "png")
+        status, me, _ = self.call("GET", "/users/me", bearer(uid))
+        self.assertEqual(status, 200)
+        self.assertEqual(me["profile_image_uploaded_at"], "2024-01-02T03:04:05.250000")
+        self.assertEqual(me["profile_image_extension"], "png")
+        status, public, _ = self.call("GET", path_of("users", "id", uid))
+        self.assertEqual(public["profile_image_uploaded_at"], "2024-01-02T03:04:05.250000")
+        psql(self.node.db_dsn,
+             f"UPDATE users SET profile_image_uploaded_at = now() WHERE user_id = '{uid}'")
+        self.await_reload(uid, lambda me: not me["profile_image_uploaded_at"].startswith("2024"))
+        status, me, _ = self.call("GET", "/users/me", bearer(uid))
+        self.assertRegex(me["profile_image_uploaded_at"], TIMESTAMP)
 
 
 if __name__ == "__main__":

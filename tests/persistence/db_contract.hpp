@@ -81,18 +81,42 @@ void social_db_contract(Subject& s) {
 
   SECTION("a user loads with the profile; an unknown user is not found") {
     auto snap = load("amy", 10);
-    CHECK(snap.profile.me.user_id == "amy");
-    CHECK(snap.profile.me.first_name == "amy-first");
+    CHECK(snap.profile.user_id == "amy");
+    CHECK(snap.profile.first_name == "amy-first");
     CHECK(snap.relations.empty());
     CHECK(snap.unread.items.empty());
     CHECK(snap.unread.complete);
-    auto profile = s.template ask<profile_snapshot>(db, atom::load_profile_v, std::string{"amy"});
-    REQUIRE(profile);
-    CHECK(profile->me.user_id == "amy");
     CHECK(error_of(s.template ask<social_snapshot>(db, atom::load_social_v, std::string{"zed"},
                                                    int32_t{10}))
           == errc::not_found);
-    CHECK(error_of(s.template ask<profile_snapshot>(db, atom::load_profile_v, std::string{"zed"}))
+  }
+
+  SECTION("profile writes answer the profile as committed; a second creation is refused") {
+    new_profile fresh{"zed", "zed@example.com", "Zed", "Last"};
+    auto created = s.template ask<user_profile>(db, atom::create_user_v, fresh);
+    REQUIRE(created);
+    CHECK(created->first_name == "Zed");
+    CHECK(created->email == "zed@example.com");
+    CHECK(error_of(s.template ask<user_profile>(db, atom::create_user_v, fresh))
+          == errc::already_exists);
+    const std::vector<std::string> allowed{"example.com"};
+    auto domains = s.template ask<user_profile>(db, atom::set_domains_v, std::string{"zed"},
+                                                domain_list::allow, allowed);
+    REQUIRE(domains);
+    CHECK(domains->domain_allow == allowed);
+    auto image = s.template ask<user_profile>(db, atom::set_image_v, std::string{"zed"},
+                                              std::string{"png"});
+    REQUIRE(image);
+    CHECK(image->profile_image_extension == std::string{"png"});
+    CHECK(image->profile_image_uploaded_at);
+    auto cleared = s.template ask<std::string>(db, atom::clear_image_v, std::string{"zed"});
+    REQUIRE(cleared);
+    CHECK(*cleared == "png");
+    auto reloaded = load("zed", 10).profile;
+    CHECK(reloaded.domain_allow == allowed);
+    CHECK(!reloaded.profile_image_extension);
+    CHECK(error_of(s.template ask<user_profile>(db, atom::set_image_v, std::string{"nobody"},
+                                                std::string{"png"}))
           == errc::not_found);
   }
 

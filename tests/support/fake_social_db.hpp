@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <string>
 #include <tuple>
@@ -23,15 +24,16 @@ using namespace tandem;
 
 /// What the fake database holds, owned by the test (the scheduler runs one thread).
 struct fake_social_store {
-  std::map<std::string, user_card> users;
-  /// Privacy settings by user; default_none with empty lists when absent.
-  std::map<std::string, profile_snapshot> privacy;
+  /// Profiles by user: default_none with empty domain lists unless a test sets them.
+  std::map<std::string, user_profile> users;
   /// One row per unordered pair, by (lower id, higher id).
   std::map<std::pair<std::string, std::string>, friendship_row> pairs;
   /// One entry per (event, recipient).
   std::vector<std::pair<std::string, share_notification>> inbox;
   int ticks = 0;
   int loads = 0;
+  /// Profile writes committed, by operation, in commit order.
+  std::vector<std::string> profile_writes;
   /// Answered instead of the next write, which then changes nothing.
   caf::error fail_next_write;
   /// The next write commits, but its caller gets this error (a reply lost on the way).
@@ -47,13 +49,29 @@ struct fake_social_store {
   }
 
   void add_user(const std::string& id, const std::string& first, const std::string& last) {
-    users[id] = user_card{id, first, last, "", caf::none, caf::none};
+    user_profile p;
+    p.user_id = id;
+    p.email = id + "@example.com";
+    p.first_name = first;
+    p.last_name = last;
+    users[id] = std::move(p);
   }
 
-  profile_snapshot profile_of(const std::string& user) const {
-    auto p = privacy.count(user) != 0 ? privacy.at(user) : profile_snapshot{};
-    p.me = users.at(user);
-    return p;
+  user_card card(const std::string& user) const {
+    return card_of(users.at(user));
+  }
+
+  /// Runs `change` on the profile of `user` as the profile write `what`.
+  caf::expected<user_profile> write_profile(const std::string& what, const std::string& user,
+                                            const std::function<void(user_profile&)>& change) {
+    if (auto err = take_failure())
+      return err;
+    auto i = users.find(user);
+    if (i == users.end())
+      return caf::make_error(errc::not_found, "User not found");
+    change(i->second);
+    profile_writes.push_back(what);
+    return i->second;
   }
 
   static std::pair<std::string, std::string> key(const std::string& a, const std::string& b) {
@@ -64,7 +82,7 @@ struct fake_social_store {
     std::vector<relation> out;
     for (const auto& [k, row] : pairs)
       if (k.first == user || k.second == user)
-        out.push_back({users.at(k.first == user ? k.second : k.first), row});
+        out.push_back({card(k.first == user ? k.second : k.first), row});
     return out;
   }
 
@@ -101,8 +119,8 @@ struct fake_social_store {
       return caf::make_error(errc::not_found, "User not found");
     auto k = key(cmd.caller, cmd.other);
     friendship_change change;
-    change.low = users.at(k.first);
-    change.high = users.at(k.second);
+    change.low = card(k.first);
+    change.high = card(k.second);
     auto i = pairs.find(k);
     switch (cmd.op) {
       case friendship_op::request:
@@ -143,7 +161,7 @@ struct fake_social_store {
     if (req.sent_to && r.recipients.empty())
       return caf::make_error(errc::forbidden, "You can only share with your friends");
     r.note = {"event-" + std::to_string(ticks + 1), now(), req.url, req.title, caf::none,
-              users.at(sender)};
+              card(sender)};
     for (const auto& to : r.recipients)
       inbox.emplace_back(to, r.note);
     return r;
@@ -186,15 +204,56 @@ fake_social_db(persistence::social_db::pointer, fake_social_store* store) {
       if (store->users.count(user) == 0)
         return caf::make_error(errc::not_found, "User not found");
       social_snapshot snap;
-      snap.profile = store->profile_of(user);
+      snap.profile = store->users.at(user);
       snap.relations = store->relations_of(user);
       snap.unread = store->unread_of(user, limit);
       return snap;
     },
-    [=](atom::load_profile, const std::string& user) -> caf::result<profile_snapshot> {
-      if (store->users.count(user) == 0)
-        return caf::make_error(errc::not_found, "User not found");
-      return store->profile_of(user);
+    [=](atom::create_user, const new_profile& p) -> caf::result<user_profile> {
+      if (auto err = store->take_failure())
+        return err;
+      if (store->users.count(p.user_id) != 0)
+        return caf::make_error(errc::already_exists);
+      store->add_user(p.user_id, p.first_name, p.last_name);
+      store->users[p.user_id].email = p.email;
+      store->profile_writes.push_back("create");
+      return reply_of(store, caf::expected<user_profile>{store->users[p.user_id]});
+    },
+    [=](atom::update_user, const identity& who,
+        const profile_update& u) -> caf::result<user_profile> {
+      return reply_of(store, store->write_profile("update", who.user_id, [&](user_profile& p) {
+        p.email = who.email;
+        p.first_name = u.first_name;
+        p.last_name = u.last_name;
+        p.description = u.description;
+        p.sharing = u.sharing;
+        p.domain_allow = u.domain_allow;
+        p.domain_deny = u.domain_deny;
+      }));
+    },
+    [=](atom::set_domains, const std::string& user, domain_list which,
+        const std::vector<std::string>& domains) -> caf::result<user_profile> {
+      return reply_of(store, store->write_profile("domains", user, [&](user_profile& p) {
+        (which == domain_list::allow ? p.domain_allow : p.domain_deny) = domains;
+      }));
+    },
+    [=](atom::set_image, const std::string& user,
+        const std::string& ext) -> caf::result<user_profile> {
+      return reply_of(store, store->write_profile("image", user, [&](user_profile& p) {
+        p.profile_image_extension = ext;
+        p.profile_image_uploaded_at = store->now();
+      }));
+    },
+    [=](atom::clear_image, const std::string& user) -> caf::result<std::string> {
+      std::string old;
+      auto res = store->write_profile("clear_image", user, [&](user_profile& p) {
+        old = p.profile_image_extension.value_or("");
+        p.profile_image_extension = caf::none;
+        p.profile_image_uploaded_at = caf::none;
+      });
+      if (!res)
+        return reply_of(store, caf::expected<std::string>{std::move(res.error())});
+      return reply_of(store, caf::expected<std::string>{old});
     },
     [=](atom::commit_friendship, const friendship_command& cmd,
         const friendship_limits&) -> caf::result<friendship_change> {
@@ -209,8 +268,8 @@ fake_social_db(persistence::social_db::pointer, fake_social_store* store) {
         }
         friendship_change change;
         change.row = i->second;
-        change.low = store->users.at(i->first.first);
-        change.high = store->users.at(i->first.second);
+        change.low = store->card(i->first.first);
+        change.high = store->card(i->first.second);
         out.push_back(std::move(change));
         i = store->pairs.erase(i);
       }

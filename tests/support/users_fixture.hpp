@@ -9,6 +9,7 @@
 
 #include <caf/all.hpp>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -101,6 +102,19 @@ struct users_fixture : sim_fixture {
     for (const auto& n : *r.value)
       ids.push_back(n.event_id);
     return ids;
+  }
+
+  /// U4 through the user's actor: the fields the fake keeps as the database has them,
+  /// with `edit` applied.
+  reply<user_profile> update_profile(const std::string& user,
+                                     const std::function<void(profile_update&)>& edit) {
+    const auto& p = store.users.at(user);
+    profile_update u{p.first_name,   p.last_name,     p.description,   p.sharing,
+                     p.domain_allow, p.domain_deny,   p.gender,        p.school,
+                     p.work,         p.location,      p.email_public,  p.gender_public,
+                     p.school_public, p.work_public,  p.location_public};
+    edit(u);
+    return ask<user_profile>(atom::update_profile_v, user, p.email, u);
   }
 
   user_registry_stats stats() {

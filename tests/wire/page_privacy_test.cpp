@@ -13,9 +13,9 @@ std::string domain_of(const std::string& url) {
   return d ? *d : "<null>";
 }
 
-profile_snapshot profile(share_mode mode, std::vector<std::string> allow,
-                         std::vector<std::string> deny) {
-  profile_snapshot p;
+user_profile profile(share_mode mode, std::vector<std::string> allow,
+                     std::vector<std::string> deny) {
+  user_profile p;
   p.sharing = mode;
   p.domain_allow = std::move(allow);
   p.domain_deny = std::move(deny);

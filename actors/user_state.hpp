@@ -1,0 +1,245 @@
+// The state of a user actor (actors/user_actor.hpp): what it knows of its user (the
+// profile, friends, pending requests both ways, unread share notifications), its
+// presence and connections, its write queue and life-cycle bookkeeping, with the
+// plain transitions and queries over them that its handlers call.
+#pragma once
+
+#include "vocabulary/user_interface.hpp"
+#include "actors/connection_actor.hpp"
+#include "wire/polled_views.hpp"
+#include "common/token_bucket.hpp"
+#include "persistence/social_db.hpp"
+
+#include <caf/all.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace tandem {
+
+/// How user actors behave (users.* keys, and http.request_timeout_ms for the
+/// requests they make).
+struct user_settings {
+  caf::timespan idle_timeout = std::chrono::minutes(10);
+  int32_t unread_cache_limit = 200;
+  std::size_t write_queue_limit = 64;
+  friendship_limits limits{1000, 5000, 200, 30 * 24 * 3600};
+  /// Shares sent per hour and in a burst (users.shares_per_hour, users.shares_burst).
+  int shares_per_hour = 120;
+  int shares_burst = 30;
+  /// Bound of each request to the database or another user actor.
+  caf::timespan request_timeout = std::chrono::seconds(5);
+  /// Connection cap and presence timeout (ws.* keys).
+  gateway_settings gateway;
+  /// Where the actors pin their users' polled reads for the io threads; null: nowhere
+  /// (every read goes through the actor).
+  std::shared_ptr<polled_views> views;
+};
+
+/// A user's social state and the bookkeeping of their actor. The functions without
+/// an actor are plain state transitions and queries (unit-testable).
+struct user_state {
+  // -- wiring -----------------------------------------------------------------------
+  std::string id;
+  persistence::social_db db;
+  user_registry_actor registry;
+  user_settings settings;
+
+  // -- what the actor knows (valid once loaded) ----------------------------------------
+  /// The user's profile as committed: the actor is its one writer (see
+  /// `user_routed`'s profile writes), so reads are answered from here.
+  user_profile profile;
+  /// Every friend and pending request, either way, by the other user's id.
+  std::unordered_map<std::string, relation> relations;
+  /// The newest unread notifications, newest first, at most unread_cache_limit.
+  std::vector<share_notification> unread;
+  /// Whether `unread` holds every unread notification of the user.
+  bool unread_complete = true;
+  /// Set when the load failed: every request is answered with it until the registry
+  /// stops the actor.
+  caf::error failure;
+  /// Set when the database may differ from this state (a write's outcome is unknown),
+  /// or when the user has no profile (an actor for every id asked about must not
+  /// stay): the actor keeps serving but asks to be stopped as soon as it is quiet.
+  bool stale = false;
+  /// The user signed in but has no profile yet (compat section 6a: the extension polls
+  /// and connects right after sign-up). The actor serves the user's own reads from an
+  /// empty state and accepts their sockets; others asking about the user hear "User
+  /// not found". Creating the profile (U2, through this actor) reloads everything.
+  bool profile_missing = false;
+
+  /// The expiry the request timer is set for (Unix milliseconds; 0: none set).
+  int64_t expiry_timer = 0;
+
+  /// The id of the actor, which owns the polled view it publishes (0: none).
+  uint64_t view_owner = 0;
+  /// The view last published, to count the reads it served.
+  std::shared_ptr<const polled_view> view;
+
+  // -- presence and live connections (design.md section 5) ----------------------------
+  struct live_connection {
+    connection_actor handle;
+    uint8_t kinds = 0;    ///< the event kinds its path subscribes to
+    bool evicted = false; ///< told to close (over the cap); gets nothing more
+  };
+  /// The user's WebSockets, oldest first, at most ws.max_connections: an evicted one
+  /// keeps its seat until its actor ends, i.e. until its TCP connection is closed.
+  std::vector<live_connection> connections;
+  /// A WebSocket waiting for a seat (its handshake waits with it).
+  struct waiting_connection {
+    caf::actor handle;
+    uint8_t kinds = 0;
+    caf::typed_response_promise<caf::actor> seated;
+  };
+  /// Oldest first, at most ws.max_connections; each has an evicted socket on its way out.
+  std::deque<waiting_connection> waiting;
+  /// The page friends see while the user is online (blank: online but hiding).
+  caf::optional<page_info> page;
+  /// The latest non-blank page while online.
+  caf::optional<page_info> latest;
+  /// The last update-presence or heartbeat.
+  caf::actor_clock::time_point last_seen;
+  /// Whether a presence check is scheduled (one at a time).
+  bool presence_timer = false;
+  /// Per-user budgets (ws.presence_*, ws.typing_*, ws.receipts_*), whatever the number
+  /// of sockets: set when the actor starts.
+  token_bucket presence_budget;
+  token_bucket typing_budget;
+  token_bucket receipts_budget;
+  /// The latest update-presence that came past the presence budget: it goes out, in
+  /// place of any earlier one, when the budget allows (`atom::flush_presence`).
+  caf::optional<page_info> coalesced;
+  /// The event kinds of live connections last reported to the registry (`live_connections`).
+  uint8_t reported_kinds = 0;
+
+  // -- life cycle -----------------------------------------------------------------------
+  /// Routed messages handled, compared by the registry before passivating.
+  uint64_t received = 0;
+  caf::actor_clock::time_point last_active;
+  /// The budget of shares this user may send; the actor outlives it (see on_tick).
+  token_bucket shares;
+  /// Requests of reads in flight (to another user's actor or the database).
+  std::size_t reads_in_flight = 0;
+  /// Writes run one at a time, in arrival order: the running one is in front.
+  std::deque<std::function<void()>> writes;
+
+  static inline const char* name = "tandem.user";
+
+  // -- state transitions --------------------------------------------------------------
+  /// Installs a freshly loaded snapshot.
+  void install(social_snapshot snap);
+
+  /// Applies a committed change of a pair the user belongs to.
+  void apply(const friendship_change& change);
+
+  /// Applies several changes (a bulk decline), publishing the view once.
+  void apply_all(const std::vector<friendship_change>& changes);
+
+  /// Drops the pending requests (either way) expired at `now_ms` (Unix milliseconds);
+  /// returns whether there were any.
+  bool drop_expired(int64_t now_ms);
+
+  /// When the earliest pending request expires (Unix milliseconds; 0: none pending).
+  int64_t next_expiry() const;
+
+  /// Records a share the user received (idempotent per event).
+  void add_unread(share_notification note);
+
+  /// Drops what `r.marked` read and merges the unread list of the database with
+  /// what arrived meanwhile.
+  void apply_read(const read_receipt& r);
+
+  /// Replaces the card of a related user wherever the state keeps it.
+  void update_card(const user_card& card);
+
+  /// Renders the polled reads and publishes them to `settings.views` (if any); every
+  /// transition above ends with it, so a write is answered only once its view is out.
+  void publish_view();
+
+  /// Whether the published view served reads since the last call.
+  bool view_was_read();
+
+  // -- queries ----------------------------------------------------------------------------
+  /// How the user relates to `other`.
+  friendship_state state_of(const std::string& other) const;
+
+  /// F1: the row with `other`, if any.
+  friendship_lookup lookup(const std::string& other) const;
+
+  /// F4: pending requests to the user, newest first (then by id).
+  std::vector<relation> requests_in() const;
+
+  /// Accepted friends, by first name, last name and id (bytewise).
+  std::vector<const relation*> friends_by_name() const;
+
+  /// Every relation, by first name, last name and id (bytewise).
+  std::vector<relation> all_by_name(list_window page) const;
+
+  /// The ids of the accepted friends.
+  std::vector<std::string> friend_ids() const;
+
+  /// The number of accepted friends.
+  int64_t friend_count() const;
+
+  /// Accepted friends of the user whose ids are in `ids`, by name.
+  std::vector<const relation*> mutual_with(const std::vector<std::string>& ids) const;
+
+  /// Whether the user is online: an update-presence arrived on a live connection and
+  /// has not timed out.
+  bool online() const {
+    return static_cast<bool>(page);
+  }
+
+  /// The user's presence as friends see it.
+  presence_state presence() const {
+    return {id, page, latest};
+  }
+
+  /// Whether a connection that can send update-presence is live (not evicted).
+  bool has_presence_connection() const;
+
+  /// Drops the connection `addr`, seated or waiting; returns whether it held a seat.
+  bool drop_connection(const caf::actor_addr& addr);
+
+  /// Whether the unread list in memory can answer `page`.
+  bool unread_serves(list_window page) const;
+
+  /// Whether nothing is in flight and no connection holds the actor.
+  bool quiet() const {
+    return reads_in_flight == 0 && writes.empty() && !has_live_connections();
+  }
+
+  /// Live WebSocket connections keep a user actor from idling.
+  bool has_live_connections() const {
+    return !connections.empty() || !waiting.empty();
+  }
+};
+
+/// Whether a write that failed with `err` may have committed all the same: its reply
+/// was lost (timeout, the database facade or a worker gone, a connection broken while
+/// committing). Errors the database answered (constraint, statement timeout, full
+/// queue) mean nothing changed.
+bool outcome_unknown(const caf::error& err);
+
+/// `card` as a UserSummary with `state` relative to the user (no mutual count).
+user_summary summary(const user_card& card, friendship_state state);
+
+/// The accepted friends `rels` as U10 answers them.
+std::vector<user_summary> friend_summaries(const std::vector<const relation*>& rels);
+
+/// `xs[page.offset, page.offset + page.limit)`, clipped to `xs`.
+template <class T>
+std::vector<T> slice(const std::vector<T>& xs, list_window page) {
+  auto first = std::min(xs.size(), static_cast<std::size_t>(page.offset));
+  auto last = std::min(xs.size(), first + static_cast<std::size_t>(page.limit));
+  return std::vector<T>(xs.begin() + static_cast<std::ptrdiff_t>(first),
+                        xs.begin() + static_cast<std::ptrdiff_t>(last));
+}
+
+} // namespace tandem
