@@ -67,7 +67,19 @@ class Account(Chatter):
 
 
 class BackupCase(ChatCase):
+    """A node of each test's own, as the tests stop it and start others."""
     node_env = dict(ChatCase.node_env, **FAST_ARGON2)
+
+    @classmethod
+    def setUpClass(cls):
+        pass
+
+    @classmethod
+    def tearDownClass(cls):
+        pass
+
+    def setUp(self):
+        self.start_node()
 
     def backup(self, file):
         done = run_script("backup", self.node.db_dsn, file)
@@ -81,9 +93,9 @@ class BackupCase(ChatCase):
     def stop_node(self):
         self.assertEqual(self.node.terminate(), 0)
 
-    def start_node(self, dsn):
-        """A node on the database `dsn` (stopped at the end of the test)."""
-        self.node = Node(dict(self.node_env, TANDEM_DB_DSN=dsn))
+    def start_node(self, **env):
+        """A node (stopped at the end of the test), on a new database unless `env` names one."""
+        self.node = Node(dict(self.node_env, **env))
         self.addCleanup(self.node.stop)
 
     def directory(self):
@@ -139,7 +151,7 @@ class BackupRoundTrip(BackupCase):
         done = run_script("restore", dsn, file)
         self.assertEqual(done.returncode, 0, done.stderr)
         self.assertIn(f"restored {file} into database {db}", done.stderr)
-        self.start_node(dsn)
+        self.start_node(TANDEM_DB_DSN=dsn)
         self.assertEqual(ann.login("not the password")[0], 401)
         for who in (ann, bob):
             status, body = who.login()
@@ -152,6 +164,7 @@ class RestoreRefusals(BackupCase):
     must not undo."""
 
     def setUp(self):
+        super().setUp()
         Account(self, "Ann", "Archer")
         self.file = self.backup(os.path.join(self.directory(), "tandem.dump"))
         Account(self, "Cid", "Later")
