@@ -11,6 +11,9 @@ BIN=$BUILD/tandem
 BUILD_SANITIZE=$BUILD-asan            # scripts/build --sanitize: ASan + UBSan + fuzz targets
 BUILD_DEBUG=$BUILD-debug              # scripts/build --debug: -O0 -g for fast local builds
 PROG=${PROG:-$(basename "$0")}
+# PostgreSQL 15's own programs (postgresql-15): Debian keeps initdb and pg_ctl off PATH, and
+# /usr/bin's psql and pg_dump are wrappers that pick a version by installed cluster.
+PG_BIN=/usr/lib/postgresql/15/bin
 
 say() { echo "$PROG: $*" >&2; }
 die() { echo "$PROG: error: $*" >&2; exit 1; }
@@ -74,4 +77,13 @@ stop_pid() {
     kill -KILL "$1" 2>/dev/null || true
   fi
   while pid_is "$1" "$2" && ((SECONDS < deadline + 5)); do sleep 0.1; done
+}
+
+# db_dsn: the database of scripts/backup and scripts/restore: $TANDEM_DB_DSN (a libpq
+# connection string, as the node's db.dsn), else the one scripts/local runs.
+db_dsn() {
+  if [[ -n ${TANDEM_DB_DSN:-} ]]; then echo "$TANDEM_DB_DSN"; return; fi
+  [[ -f $ROOT/.local/local/ports ]] \
+    || die "TANDEM_DB_DSN is not set and scripts/local has never started here: set TANDEM_DB_DSN"
+  (eval "$("$SCRIPTS/services" --state "$ROOT/.local/local" env node)" && echo "$TANDEM_DB_DSN")
 }
