@@ -68,7 +68,7 @@ struct user_state {
   /// or when the user has no profile (an actor for every id asked about must not
   /// stay): the actor keeps serving but asks to be stopped as soon as it is quiet.
   bool stale = false;
-  /// The user signed in but has no profile yet (compat section 6a: the extension polls
+  /// The user signed in but has no profile yet (docs/api.md, Presence: the extension polls
   /// and connects right after sign-up). The actor serves the user's own reads from an
   /// empty state and accepts their sockets; others asking about the user hear "User
   /// not found". Creating the profile (U2, through this actor) reloads everything.
@@ -82,7 +82,7 @@ struct user_state {
   /// The view last published, to count the reads it served.
   std::shared_ptr<const polled_view> view;
 
-  // -- presence and live connections (design.md section 5) ----------------------------
+  // -- presence and live connections (docs/architecture.md) ----------------------------
   struct live_connection {
     connection_actor handle;
     uint8_t kinds = 0;    ///< the event kinds its path subscribes to
