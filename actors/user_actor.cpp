@@ -663,6 +663,21 @@ void ask(self_pointer self, const Dest& dest, Promise rp, Done done, Ts... xs) {
       });
 }
 
+/// A read about `target`'s friends (U8-U10): from this actor's state (`own`) when
+/// `target` is the user, else `xs...` asked of `target`'s actor through the registry and
+/// its reply turned into the answer by `done`, relative to this user as of the reply.
+template <class Answer, class Reply, class Own, class Done, class... Ts>
+caf::result<Answer> about_friends_of(self_pointer self, const std::string& target, Own own,
+                                     Done done, Ts... xs) {
+  if (auto err = admit(self))
+    return err;
+  if (target == self->state.id)
+    return own();
+  auto rp = self->make_response_promise<Answer>();
+  ask<Reply>(self, self->state.registry, rp, std::move(done), std::move(xs)...);
+  return rp;
+}
+
 /// GET /presence: every accepted friend's presence from their actors, in name order.
 void gather_presence(self_pointer self, caf::typed_response_promise<presence_overview> rp) {
   auto& st = self->state;
@@ -767,16 +782,9 @@ user_actor::behavior_type user_actor_impl(user_actor::stateful_pointer<user_stat
     },
     [self](atom::list_friends, const std::string&, const std::string& target,
            list_window page) -> caf::result<std::vector<user_summary>> {
-      if (auto err = admit(self))
-        return err;
-      auto& st = self->state;
-      if (target == st.id)
-        return friend_summaries(slice(st.friends_by_name(), page));
-      auto rp = self->make_response_promise<std::vector<user_summary>>();
-      ask<std::vector<user_card>>(
-        self, st.registry, rp,
+      return about_friends_of<std::vector<user_summary>, std::vector<user_card>>(
+        self, target, [self, page] { return self->state.own_friend_summaries(page); },
         [self](const std::vector<user_card>& cards) {
-          // Relative to this user as of the reply, so that a write in between shows.
           std::vector<user_summary> out;
           out.reserve(cards.size());
           for (const auto& card : cards)
@@ -784,7 +792,6 @@ user_actor::behavior_type user_actor_impl(user_actor::stateful_pointer<user_stat
           return out;
         },
         atom::friend_cards_v, target, page);
-      return rp;
     },
     [self](atom::count_friends, const std::string&) -> caf::result<int64_t> {
       if (auto err = admit(self))
@@ -795,35 +802,21 @@ user_actor::behavior_type user_actor_impl(user_actor::stateful_pointer<user_stat
     },
     [self](atom::mutual_friends, const std::string&, const std::string& target,
            list_window page) -> caf::result<std::vector<user_summary>> {
-      if (auto err = admit(self))
-        return err;
-      auto& st = self->state;
-      if (target == st.id)
-        return friend_summaries(slice(st.friends_by_name(), page));
-      auto rp = self->make_response_promise<std::vector<user_summary>>();
-      ask<std::vector<std::string>>(
-        self, st.registry, rp,
+      return about_friends_of<std::vector<user_summary>, std::vector<std::string>>(
+        self, target, [self, page] { return self->state.own_friend_summaries(page); },
         [self, page](const std::vector<std::string>& ids) {
           return friend_summaries(slice(self->state.mutual_with(ids), page));
         },
         atom::friend_ids_v, target);
-      return rp;
     },
     [self](atom::count_mutual_friends, const std::string&,
            const std::string& target) -> caf::result<int64_t> {
-      if (auto err = admit(self))
-        return err;
-      auto& st = self->state;
-      if (target == st.id)
-        return st.friend_count();
-      auto rp = self->make_response_promise<int64_t>();
-      ask<std::vector<std::string>>(
-        self, st.registry, rp,
+      return about_friends_of<int64_t, std::vector<std::string>>(
+        self, target, [self] { return self->state.friend_count(); },
         [self](const std::vector<std::string>& ids) {
           return static_cast<int64_t>(self->state.mutual_with(ids).size());
         },
         atom::friend_ids_v, target);
-      return rp;
     },
     [self](atom::all_relations, const std::string&,
            list_window page) -> caf::result<std::vector<relation>> {

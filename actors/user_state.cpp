@@ -232,6 +232,10 @@ std::vector<std::string> user_state::friend_ids() const {
   return out;
 }
 
+std::vector<user_summary> user_state::own_friend_summaries(list_window page) const {
+  return friend_summaries(slice(friends_by_name(), page));
+}
+
 int64_t user_state::friend_count() const {
   return std::count_if(relations.begin(), relations.end(),
                        [](const auto& kvp) { return kvp.second.row.accepted(); });

@@ -178,6 +178,10 @@ struct user_state {
   /// Accepted friends, by first name, last name and id (bytewise).
   std::vector<const relation*> friends_by_name() const;
 
+  /// A page of the user's own friends by name, as U10 shows them to the user (U8 too:
+  /// the user's friends in common with themselves).
+  std::vector<user_summary> own_friend_summaries(list_window page) const;
+
   /// Every relation, by first name, last name and id (bytewise).
   std::vector<relation> all_by_name(list_window page) const;
 
