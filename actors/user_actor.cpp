@@ -373,6 +373,17 @@ void enqueue_write(self_pointer self, std::function<void()> job) {
     start_write(self);
 }
 
+/// Queues a write, refused past users.write_queue_limit; its job answers `rp` and then
+/// calls `finish_write`.
+template <class T, class Job>
+caf::result<T> queue_write(self_pointer self, Job job) {
+  if (!can_enqueue_write(self))
+    return too_many_writes();
+  auto rp = self->make_response_promise<T>();
+  enqueue_write(self, [job, rp]() mutable { job(rp); });
+  return rp;
+}
+
 void finish_write(self_pointer self) {
   self->state.writes.pop_front();
   if (!self->state.writes.empty())
@@ -531,16 +542,6 @@ caf::error user_not_found() {
 }
 
 // -- the user's profile: database first, then the state ------------------------------------
-
-/// Queues a write whose job answers `rp` and then calls `finish_write`.
-template <class T, class Job>
-caf::result<T> queue_write(self_pointer self, Job job) {
-  if (!can_enqueue_write(self))
-    return too_many_writes();
-  auto rp = self->make_response_promise<T>();
-  enqueue_write(self, [job, rp]() mutable { job(rp); });
-  return rp;
-}
 
 /// A new profile is in the state: the privacy rules apply to the current page, and the
 /// live actors of related users get the new card.
@@ -827,20 +828,12 @@ user_actor::behavior_type user_actor_impl(user_actor::stateful_pointer<user_stat
     [self](atom::write_friendship, const friendship_command& cmd) -> caf::result<bool> {
       if (auto err = admit(self))
         return err;
-      if (!can_enqueue_write(self))
-        return too_many_writes();
-      auto rp = self->make_response_promise<bool>();
-      enqueue_write(self, [self, cmd, rp] { run_friendship_write(self, cmd, rp); });
-      return rp;
+      return queue_write<bool>(self, [self, cmd](auto rp) { run_friendship_write(self, cmd, rp); });
     },
     [self](atom::decline_all_requests, const std::string&) -> caf::result<int64_t> {
       if (auto err = admit(self))
         return err;
-      if (!can_enqueue_write(self))
-        return too_many_writes();
-      auto rp = self->make_response_promise<int64_t>();
-      enqueue_write(self, [self, rp] { run_decline_all(self, rp); });
-      return rp;
+      return queue_write<int64_t>(self, [self](auto rp) { run_decline_all(self, rp); });
     },
     [self](atom::expire_requests, int64_t at) { on_expiry(self, at); },
     [self](atom::unread_shares, const std::string&,
@@ -875,11 +868,8 @@ user_actor::behavior_type user_actor_impl(user_actor::stateful_pointer<user_stat
         return err;
       if (event_ids.empty())
         return true;
-      if (!can_enqueue_write(self))
-        return too_many_writes();
-      auto rp = self->make_response_promise<bool>();
-      enqueue_write(self, [self, event_ids, rp] { run_mark_read(self, event_ids, rp); });
-      return rp;
+      return queue_write<bool>(self,
+                               [self, event_ids](auto rp) { run_mark_read(self, event_ids, rp); });
     },
     // -- the user's profile ----------------------------------------------------------------
     [self](atom::get_profile, const std::string&) -> caf::result<user_profile> {
