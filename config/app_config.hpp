@@ -98,6 +98,20 @@ struct node_config {
   std::string mode = "development";        // "production" refuses development keys
 };
 
+/// A node of a cluster (docs/cluster.md): leases in PostgreSQL, messages over Redis.
+struct cluster_config {
+  bool enabled = false;                    // false: one node owns every key, no leases
+  std::string node_id;                     // unique per node; empty: <hostname>-<http.port>
+  std::string advertise_url;               // how operators reach this node; empty: http://address:port
+  int lease_ms = 5000;                     // a node's lease in the database lasts this long...
+  int renew_interval_ms = 1000;            // ...and is renewed this often
+  int fence_after_ms = 3500;               // unrenewed this long: the node stops serving its keys
+  int request_timeout_ms = 2000;           // every request to another node fails after this
+  std::size_t bus_message_limit = 1024 * 1024;  // bytes of one message between nodes
+  std::size_t bus_queue_limit = 10000;     // messages waiting to be published; more: refused
+  int drain_timeout_ms = 5000;             // SIGTERM: handing the node's keys over takes at most this
+};
+
 struct auth_config {
   std::string jwt_key;                     // HS256 key; empty: the development key (refused in production)
   std::string jwt_key_file;                // or read the key from this file
@@ -152,6 +166,7 @@ struct users_config {
 
 struct app_config {
   node_config node;
+  cluster_config cluster;
   auth_config auth;
   media_config media;
   users_config users;

@@ -21,6 +21,8 @@ const char* to_string(errc x) {
     case errc::internal: return "internal";
     case errc::storage_full: return "storage_full";
     case errc::storage_read_only: return "storage_read_only";
+    case errc::moved: return "moved";
+    case errc::peer_unavailable: return "peer_unavailable";
   }
   return "unknown";
 }

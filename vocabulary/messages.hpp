@@ -36,6 +36,8 @@ enum class errc : uint8_t {
   internal,           ///< A bug or an unexpected exception (500).
   storage_full,       ///< The media store has no space left (507).
   storage_read_only,  ///< The media store cannot be written: read-only, no permission (503).
+  moved,              ///< The key's owner changed (fenced, or owned by another node); retry (503).
+  peer_unavailable,   ///< Another node did not answer within cluster.request_timeout_ms (503).
 };
 
 /// A short stable name for logs and `detail` texts ("db_unavailable").
@@ -191,6 +193,16 @@ CAF_BEGIN_TYPE_ID_BLOCK(tandem, caf::first_custom_type_id)
   CAF_ADD_ATOM(tandem, tandem::atom, clear_image, "clr_image")
   CAF_ADD_ATOM(tandem, tandem::atom, image_extensions, "image_exts")
   CAF_ADD_ATOM(tandem, tandem::atom, enqueue_email, "enq_email")
+  // -- atoms of the cluster: membership and placement ---------------------------
+
+  // -- atoms of the cluster: ownership (claims, epochs, fencing) -----------------
+
+  // -- atoms of the cluster: the bus between nodes -------------------------------
+
+  // -- atoms of the cluster: connections on other nodes --------------------------
+
+  // -- atoms of e-mail delivery ---------------------------------------------------
+
   // -- message types ---------------------------------------------------------
   CAF_ADD_TYPE_ID(tandem, (tandem::redis_reply))
   CAF_ADD_TYPE_ID(tandem, (tandem::identity))
@@ -246,6 +258,16 @@ CAF_BEGIN_TYPE_ID_BLOCK(tandem, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(tandem, (tandem::page_info))
   CAF_ADD_TYPE_ID(tandem, (tandem::presence_state))
   CAF_ADD_TYPE_ID(tandem, (tandem::presence_overview))
+  // -- message types of the cluster: membership and placement --------------------
+
+  // -- message types of the cluster: ownership (claims, epochs, fencing) ----------
+
+  // -- message types of the cluster: the bus between nodes ------------------------
+
+  // -- message types of the cluster: connections on other nodes -------------------
+
+  // -- message types of e-mail delivery ---------------------------------------------
+
 CAF_END_TYPE_ID_BLOCK(tandem)
 
 namespace tandem {

@@ -24,6 +24,8 @@ const char* fault_detail(errc code) {
   switch (code) {
     case errc::storage_full: return "The media store is full; try again later";
     case errc::storage_read_only: return "The media store cannot be written; try again later";
+    case errc::moved: return "This item is moving to another node; try again";
+    case errc::peer_unavailable: return "Another node did not answer in time; try again later";
     default: return nullptr;
   }
 }
@@ -44,7 +46,9 @@ unsigned status_of(const caf::error& err) {
     case errc::overloaded:
     case errc::db_unavailable:
     case errc::redis_unavailable:
-    case errc::storage_read_only: return 503;
+    case errc::storage_read_only:
+    case errc::moved:
+    case errc::peer_unavailable: return 503;
     case errc::storage_full: return 507;
     case errc::db_timeout: return 504;
     default: return 500;
