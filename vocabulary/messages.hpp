@@ -4,6 +4,7 @@
 
 #include "vocabulary/account_types.hpp"
 #include "vocabulary/chat_types.hpp"
+#include "vocabulary/cluster_types.hpp"
 #include "vocabulary/media_types.hpp"
 #include "vocabulary/realtime_types.hpp"
 #include "vocabulary/social_types.hpp"
@@ -259,6 +260,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(tandem, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(tandem, (tandem::presence_state))
   CAF_ADD_TYPE_ID(tandem, (tandem::presence_overview))
   // -- message types of the cluster: membership and placement --------------------
+  CAF_ADD_TYPE_ID(tandem, (tandem::node_identity))
 
   // -- message types of the cluster: ownership (claims, epochs, fencing) ----------
 
