@@ -6,6 +6,8 @@ if(NOT SQL_DIR OR NOT OUTPUT)
   message(FATAL_ERROR "usage: cmake -DSQL_DIR=<dir> -DOUTPUT=<file.cpp> -P embed_sql.cmake")
 endif()
 
+include(${CMAKE_CURRENT_LIST_DIR}/../cmake/TandemEmbed.cmake)
+
 file(GLOB files ${SQL_DIR}/[0-9][0-9][0-9][0-9]_*.sql)
 list(SORT files)
 
@@ -13,16 +15,8 @@ set(entries "")
 foreach(path IN LISTS files)
   get_filename_component(file_name ${path} NAME)
   file(READ ${path} sql)
-  # A raw string ends at `)delimiter"`: pick a delimiter the file does not contain.
-  set(delimiter "tandem_sql")
-  set(n 0)
-  string(FIND "${sql}" ")${delimiter}\"" found)
-  while(NOT found EQUAL -1)
-    math(EXPR n "${n} + 1")
-    set(delimiter "tandem_sql${n}")
-    string(FIND "${sql}" ")${delimiter}\"" found)
-  endwhile()
-  string(APPEND entries "    {\"${file_name}\", R\"${delimiter}(${sql})${delimiter}\"},\n")
+  tandem_raw_string(literal "${sql}")
+  string(APPEND entries "    {\"${file_name}\", ${literal}},\n")
 endforeach()
 
 set(text "// Generated from persistence/sql/*.sql by persistence/embed_sql.cmake. Do not edit.
@@ -39,10 +33,4 @@ ${entries}  };
 } // namespace tandem::persistence::detail
 ")
 
-set(old "")
-if(EXISTS ${OUTPUT})
-  file(READ ${OUTPUT} old)
-endif()
-if(NOT old STREQUAL text)
-  file(WRITE ${OUTPUT} "${text}")
-endif()
+tandem_write_if_changed(${OUTPUT} "${text}")
