@@ -63,6 +63,19 @@ def services(verb):
                    capture_output=True)
 
 
+def served_routes(env=None):
+    """The lines of `tandem routes` (`METHOD PATTERN GUARD`, `WS PATH token`, `FRAME ACTION`):
+    what the binary serves with the configuration `env` adds."""
+    out = subprocess.run([required_env("TANDEM_TEST_BIN"), "routes"], capture_output=True,
+                         text=True, timeout=30, env={**os.environ, **(env or {})})
+    if out.returncode != 0:
+        raise AssertionError(f"tandem routes failed ({out.returncode}): {out.stderr}")
+    lines = [line.strip() for line in out.stdout.splitlines() if line.strip()]
+    if len(set(lines)) != len(lines):
+        raise AssertionError(f"tandem routes lists a line twice: {lines}")
+    return lines
+
+
 class Node:
     """A tandem process on a free port, with its JSON log lines collected."""
 
@@ -375,6 +388,14 @@ class Socket:
         frame = await self.recv(timeout)
         self.test.assertEqual(frame.get("type"), kind, f"{self.name}: {frame}")
         return frame
+
+    async def next_of(self, kind, timeout=3.0):
+        """The next frame of type `kind`, skipping others; fails after `timeout`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            frame = await self.recv(max(0.01, deadline - time.monotonic()))
+            if frame.get("type") == kind:
+                return frame
 
     async def recv_many(self, count, timeout=DELIVERY_S):
         """`count` frames in the order they arrive, all within `timeout`."""

@@ -24,14 +24,12 @@ below.
 import asyncio
 import http.client
 import json
-import os
-import subprocess
 import time
 import urllib.parse
 import uuid
 
 from tandem import (
-    JWT_KEY, MEDIA_KEY, RealtimeCase, dir_name, mint_token, png_image, required_env,
+    JWT_KEY, MEDIA_KEY, RealtimeCase, dir_name, mint_token, png_image, served_routes,
     sign_media_url)
 
 
@@ -212,18 +210,6 @@ def about(person, kind):
     return lambda f: f.get("type") == kind and f.get("userId") == person.id
 
 
-def served():
-    """The lines of `tandem routes`: what the binary serves, with the node's config."""
-    out = subprocess.run([required_env("TANDEM_TEST_BIN"), "routes"], capture_output=True,
-                         text=True, timeout=30, env={**os.environ, **NODE_ENV})
-    if out.returncode != 0:
-        raise AssertionError(f"tandem routes failed ({out.returncode}): {out.stderr}")
-    lines = [line.strip() for line in out.stdout.splitlines() if line.strip()]
-    if len(set(lines)) != len(lines):
-        raise AssertionError(f"tandem routes lists a line twice: {lines}")
-    return lines
-
-
 def kind_of(line):
     """WS, FRAME or HTTP: the table a line of `tandem routes` belongs in."""
     first = line.split()[0]
@@ -246,7 +232,7 @@ class Matrix(RealtimeCase):
     node_env = NODE_ENV
 
     def setUp(self):
-        lines = served()
+        lines = served_routes(NODE_ENV)
         self.http_lines, self.ws_lines, self.frame_lines = (
             [line for line in lines if kind_of(line) == kind] for kind in ("HTTP", "WS", "FRAME"))
 

@@ -36,15 +36,6 @@ def counter(test, name):
     return int(found.group(1))
 
 
-async def next_of(sock, kind, timeout=3.0):
-    """The next frame of type `kind` on `sock`, skipping others; fails after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        frame = await sock.recv(max(0.01, deadline - time.monotonic()))
-        if frame.get("type") == kind:
-            return frame
-
-
 class Budgets(ChatCase):
     node_env = {**BASE_ENV,
                 "TANDEM_WS_PRESENCE_PER_S": str(PRESENCE_PER_S),
@@ -64,7 +55,7 @@ class Budgets(ChatCase):
         may see fewer frames than went out, never more, and always the latest."""
         frames = []
         while not frames or frames[-1]["url"] != url:
-            frames.append(await next_of(sock, "update-presence", timeout))
+            frames.append(await sock.next_of("update-presence", timeout))
         return frames
 
     async def until_counter(self, name, value, timeout=3.0):
@@ -115,10 +106,10 @@ class Budgets(ChatCase):
                     await s.update(f"https://example.org/{k}/{i}", "Page")
             # Together past it: all but the burst and one coalesced.
             await self.until_counter(name, before + PRESENCE_BURST - 1)
-            frames = [await next_of(b, "update-presence")]
+            frames = [await b.next_of("update-presence")]
             while True:
                 try:
-                    frames.append(await asyncio.wait_for(next_of(b, "update-presence"), SETTLE_S))
+                    frames.append(await asyncio.wait_for(b.next_of("update-presence"), SETTLE_S))
                 except asyncio.TimeoutError:
                     break
             self.assertLessEqual(len(frames), PRESENCE_BURST + 1)
@@ -158,9 +149,9 @@ class Budgets(ChatCase):
                 await b.say(cid, f"message {i}")
                 await sockets[i % 2].read(cid)
                 if i < RECEIPTS_BURST:
-                    receipt = await next_of(b, "read-receipt")
+                    receipt = await b.next_of("read-receipt")
                     self.assertEqual(receipt["userId"], ann.id, receipt)
-            self.assert_error_frame(await next_of(sockets[0], "error"), "read-messages",
+            self.assert_error_frame(await sockets[0].next_of("error"), "read-messages",
                                     mentions="rate limit")
         self.shed_once("tandem_ws_receipts_shed_total", steps)
 
