@@ -1,6 +1,7 @@
 #include "http/routes.hpp"
 
 #include "http/actor_bridge.hpp"
+#include "http/openapi.hpp"
 #include "persistence/migrations.hpp"
 
 #include <chrono>
@@ -71,6 +72,13 @@ router make_routes(const services& svc) {
     response res;
     res.content_type = "text/plain; version=0.0.4";
     res.body = stats->render();
+    respond(std::move(res));
+  });
+  r.add("GET", "/openapi.json", [](request&, responder respond) {
+    response res;
+    res.body = std::string{openapi_document()};
+    // The document changes only with the binary: caches may keep it for a while.
+    res.headers.emplace_back("Cache-Control", "public, max-age=3600");
     respond(std::move(res));
   });
   add_auth_routes(r, svc);

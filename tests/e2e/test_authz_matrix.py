@@ -78,6 +78,7 @@ ROUTES = {
     "GET /healthz public": Entry(PUBLIC),
     "GET /readyz public": Entry(PUBLIC),
     "GET /metrics public": Entry(PUBLIC),
+    "GET /openapi.json public": Entry(PUBLIC),
     "POST /auth/register public": Entry(expect(*[201] * 6), body=lambda ctx, who: {
         "email": f"reg-{uuid.uuid4().hex}@example.com", "password": PASSWORD}),
     "POST /auth/login public": Entry(PUBLIC, body=lambda ctx, who: ctx.account),
