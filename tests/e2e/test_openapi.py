@@ -300,6 +300,9 @@ def document_problems(doc):
                                 f"the path has {sorted(names)}")
             if "security" not in operation:
                 problems.append(f"{method.upper()} {template}: no security (use [] for public)")
+    missing_or_twice = [i for i in operation_ids if i is None or operation_ids.count(i) > 1]
+    if missing_or_twice:
+        problems.append(f"operationIds missing or not unique: {sorted(set(map(str, missing_or_twice)))}")
     return problems
 
 
