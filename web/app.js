@@ -428,9 +428,10 @@ async function onNewMessage(message, counted = true) {
 
 /** After a reconnect: what was missed while the socket was down, by after_seq pages. */
 async function replay() {
-  // The node took the user offline with the socket: the page the user is on goes again.
-  if (state.myPage) live.send({ action: 'update-presence', ...state.myPage });
   await Promise.all([loadPresence(), loadRequests(), loadShares(), loadConversations()]);
+  // The node took the user offline with the socket: the page the user is on goes again
+  // (after the presence load, so that its answer cannot hide the echo).
+  if (state.myPage) live.send({ action: 'update-presence', ...state.myPage });
   for (const [id, after] of state.lastSeq) {
     let cursor = after;
     for (;;) {

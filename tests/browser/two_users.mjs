@@ -40,7 +40,7 @@ async function person(browser, first, last) {
   page.setDefaultTimeout(STEP_MS);
   const p = { first, last, name: `${first} ${last}`, context, page, logs: [],
     email: `${first.toLowerCase()}-${randomUUID()}@example.com` };
-  page.on('console', msg => p.logs.push(`${msg.type()}: ${msg.text()}`));
+  page.on('console', msg => p.logs.push(`${msg.type()}: ${msg.text().slice(0, 300)}`));
   page.on('pageerror', err => p.logs.push(`pageerror: ${err.message}`));
   // The CSP refuses anything inline: a violation is a bug of the client.
   page.on('console', msg => { if (/Content Security Policy/.test(msg.text())) p.logs.push('CSP VIOLATION'); });
@@ -155,6 +155,9 @@ async function main() {
       await message(bob, 'While you were away').waitFor();
       await ann.context.setOffline(false);
       await ann.page.locator('#status[data-state="live"]').waitFor();
+      // The page Ann is on goes out again with the new socket.
+      await friendRow(bob, ann).getByRole('link', { name: 'Ann reads this' }).waitFor();
+      await ann.page.locator('#my-page').getByRole('link', { name: 'Ann reads this' }).waitFor();
       // Not delivered live (Ann's socket was closed): only the replay by after_seq brings it.
       await message(ann, 'While you were away').waitFor();
       await message(bob, 'While you were away').locator('.seen', { hasText: `Seen by ${ann.name}` }).waitFor();
