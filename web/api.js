@@ -16,6 +16,7 @@ export class Session {
   constructor() {
     this.tokens = null;           // {user_id, access_token, refresh_token, expires_at_ms}
     this.refreshTimer = null;
+    this.refreshDueMs = 0;        // when the timer below refreshes
     this.refreshing = null;       // the refresh in flight, shared by every caller
     this.onTokens = () => {};     // called with each new access token
     this.onEnded = () => {};      // called when the session cannot go on
@@ -76,8 +77,16 @@ export class Session {
     localStorage.setItem(SESSION_KEY, JSON.stringify(this.tokens));
     clearTimeout(this.refreshTimer);
     const wait = Math.max(1000, reply.expires_in * 1000 * REFRESH_AHEAD);
+    this.refreshDueMs = Date.now() + wait;
     this.refreshTimer = setTimeout(() => this.refresh().catch(() => {}), wait);
     this.onTokens(this.tokens.access_token);
+  }
+
+  /** The node warns that the token expires soon: refresh now unless the timer is
+   * still ahead (it refreshes before the expiry; a warning can come earlier than it when
+   * tokens live shorter than the node's notice). Late only when the tab slept. */
+  refreshIfLate() {
+    if (Date.now() >= this.refreshDueMs) this.refresh().catch(() => {});
   }
 
   end(reason) {

@@ -78,7 +78,7 @@ export class Live {
       let frame;
       try { frame = JSON.parse(event.data); } catch (err) { return; }
       if (frame.type === 'token-expiring') {
-        this.session.refresh().catch(() => {});
+        this.session.refreshIfLate();
         return;
       }
       this.onFrame(frame);

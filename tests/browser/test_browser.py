@@ -43,7 +43,9 @@ def install_playwright(deps_dir):
 
 
 class WebClient(NodeTestCase):
-    node_env = FAST_ARGON2
+    # Access tokens of 20 s: the clients refresh them (and re-authenticate their sockets)
+    # during the scenario, which checks that they did.
+    node_env = {**FAST_ARGON2, "TANDEM_AUTH_ACCESS_TTL_S": "20"}
 
     def test_two_users_befriend_share_and_chat_live_with_a_reconnect(self):
         deps = required_env("TANDEM_BROWSER_DEPS")

@@ -1,7 +1,8 @@
 // Two people in two browser contexts use the web client at TANDEM_URL: sign up, befriend,
 // see each other's page live, share a page, chat both ways with unread markers and read
 // receipts, get what was sent while one of them was offline after the reconnect, and
-// chat in a group with a third person (who uses the REST routes only).
+// chat in a group with a third person (who uses the REST routes only), and keep their sockets
+// live through access-token refreshes.
 // Every wait is for something on the page (no fixed sleeps); a step that does not come
 // fails with its name. Screenshots of each step go to TANDEM_ARTIFACTS.
 //
@@ -187,6 +188,20 @@ async function main() {
       const cyMessages = await cy.call('GET', `/conversations/${await ann.page.locator('#conversation').getAttribute('data-conversation-id')}/messages?after_seq=0&limit=10`);
       if (cyMessages.map(m => m.content).join('|') !== 'Group hello|Count me in')
         throw new Error(`Cy's history of the group: ${JSON.stringify(cyMessages)}`);
+    });
+
+    await step('token refresh', async () => {
+      // Tokens live 20 s here: each client refreshes at 80% of that and hands the fresh
+      // token to its socket, which stays live and keeps delivering.
+      for (const p of people) {
+        const old = await p.page.evaluate(() => JSON.parse(localStorage.getItem('tandem.session')).access_token);
+        await p.page.waitForFunction(
+          before => JSON.parse(localStorage.getItem('tandem.session')).access_token !== before,
+          old, { timeout: 30000 });
+      }
+      await send(ann, 'After the refresh');
+      await message(bob, 'After the refresh').waitFor();
+      await ann.page.locator('#status[data-state="live"]').waitFor();
     });
 
     for (const p of people) {
