@@ -2,6 +2,7 @@
 
 #include "http/actor_bridge.hpp"
 #include "http/openapi.hpp"
+#include "http/web_client.hpp"
 #include "persistence/migrations.hpp"
 
 #include <chrono>
@@ -87,6 +88,7 @@ router make_routes(const services& svc) {
   add_social_routes(r, svc);
   add_presence_routes(r, svc);
   add_chat_routes(r, svc);
+  add_web_client_routes(r);
   return r;
 }
 

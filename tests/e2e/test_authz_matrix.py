@@ -79,6 +79,9 @@ ROUTES = {
     "GET /readyz public": Entry(PUBLIC),
     "GET /metrics public": Entry(PUBLIC),
     "GET /openapi.json public": Entry(PUBLIC),
+    # The web client's page and files (web/): public, as any static site.
+    "GET / public": Entry(PUBLIC),
+    "GET /app/{file} public": Entry(PUBLIC, params={"file": "app.js"}),
     "POST /auth/register public": Entry(expect(*[201] * 6), body=lambda ctx, who: {
         "email": f"reg-{uuid.uuid4().hex}@example.com", "password": PASSWORD}),
     "POST /auth/login public": Entry(PUBLIC, body=lambda ctx, who: ctx.account),

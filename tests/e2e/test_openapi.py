@@ -439,7 +439,8 @@ class Traffic(DocumentCase):
 
     # -- the parts of the scenario -----------------------------------------------------
     def operations_and_accounts(self):
-        for path in ("/ping", "/healthz", "/readyz", "/metrics", "/openapi.json"):
+        for path in ("/ping", "/healthz", "/readyz", "/metrics", "/openapi.json", "/",
+                     "/app/app.js"):
             status, _, _ = self.node.exchange("GET", path)
             self.assertEqual(status, 200, path)
         account = {"email": f"doc-{uuid.uuid4().hex}@example.com", "password": "document-password"}
