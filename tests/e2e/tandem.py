@@ -262,12 +262,12 @@ def path_of(*segments, **query):
 class Person:
     """A user of the node: id, email, token (for a node started with JWT_KEY), a profile
     unless register=False, calls made with that token, and sockets. `via` is where the
-    calls and sockets go (anything with `port` and `request`, as Node): the test's node
-    unless given; a cluster test moves a person between nodes by setting it."""
+    calls and sockets go (anything with `port` and `request`, as Node): the test's current
+    node unless set; a cluster test moves a person between nodes by setting it."""
 
     def __init__(self, test, first="Test", last="User", email=None, register=True, via=None):
         self.test = test
-        self.via = via or test.node
+        self._via = via
         self.id = str(uuid.uuid4())
         self.email = email or f"{self.id}@example.com"
         self.first, self.last = first, last
@@ -275,6 +275,14 @@ class Person:
         self.headers = {"Authorization": "Bearer " + self.token}
         if register:
             self.ok("POST", "/users/me", {"first_name": first, "last_name": last})
+
+    @property
+    def via(self):
+        return self._via or self.test.node
+
+    @via.setter
+    def via(self, target):
+        self._via = target
 
     def call(self, method, path, body=None):
         """(status, parsed JSON body); the body as text when it is not JSON."""
