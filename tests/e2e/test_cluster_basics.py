@@ -22,11 +22,15 @@ def readyz(port):
 
 
 def pid_alive(pid, name):
+    """A live process named `name` (a zombie no longer counts: it has exited, and once the
+    script that started it is gone only init may reap it)."""
     try:
-        with open(f"/proc/{pid}/comm") as f:
-            return f.read().strip() == name
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
     except OSError:
         return False
+    comm, state = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2]
+    return comm == name and state != "Z"
 
 
 class ScriptTest(unittest.TestCase):
