@@ -130,6 +130,8 @@ class FailoverTest(ClusterCase):
         for p in people:                      # activated: each has a home in key_owners
             p.ok("GET", "/users/me")
         owners = self.cluster.owners("u")
+        self.assertEqual({p.id for p in people} - set(owners), set(),
+                         "active users not claimed in key_owners")
         victim = self.cluster.nodes[0]
         elsewhere = [p for p in people if owners[p.id][0] != victim.name]
         self.assertTrue(elsewhere, "every user is homed on n1")
