@@ -1,7 +1,8 @@
 """The one helper module of the end-to-end tests: a real `tandem` node on real sockets,
 tokens and media URLs minted the way the node makes them, the people of a test (REST and
 WebSocket clients), and the base test cases the test modules build on. Test modules
-import from here only, never from each other.
+import from here (the cluster tests also from cluster.py and history.py), never from each
+other.
 
 The test command (scripts/test) provides PostgreSQL, Redis and the binary through
 TANDEM_TEST_* variables; a missing variable fails the test loudly, never skips it.
@@ -76,6 +77,18 @@ def served_routes(env=None):
     return lines
 
 
+def http_request(port, method, path, body=None, headers=None, timeout=10):
+    """One request to 127.0.0.1:`port` on a fresh connection: (status, headers dict, body
+    text)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        res = conn.getresponse()
+        return res.status, {k.lower(): v for k, v in res.getheaders()}, res.read().decode()
+    finally:
+        conn.close()
+
+
 class Node:
     """A tandem process on a free port, with its JSON log lines collected."""
 
@@ -84,9 +97,11 @@ class Node:
         # Profile images go to a directory of the node's own, removed with this object,
         # never to media.dir's default below the working directory (the source tree).
         self._media_dir = tempfile.TemporaryDirectory(prefix="tandem-e2e-media-")
+        extra_env = extra_env or {}
         env.update({
             "TANDEM_HTTP_PORT": "0",
-            "TANDEM_DB_DSN": create_database(),
+            # A database of its own unless the test shares one between nodes.
+            "TANDEM_DB_DSN": extra_env.get("TANDEM_DB_DSN") or create_database(),
             "TANDEM_MEDIA_DIR": self._media_dir.name,
             "TANDEM_REDIS_HOST": required_env("TANDEM_TEST_REDIS_HOST"),
             "TANDEM_REDIS_PORT": required_env("TANDEM_TEST_REDIS_PORT"),
@@ -95,7 +110,7 @@ class Node:
             # next; the tests of that budget set their own.
             "TANDEM_AUTH_REGISTER_MAX_PER_ADDRESS": "1000000",
         })
-        env.update(extra_env or {})
+        env.update(extra_env)
         # The node's own database, for tests that arrange rows no route writes.
         self.db_dsn = env["TANDEM_DB_DSN"]
         self.media_dir = env["TANDEM_MEDIA_DIR"]
@@ -131,14 +146,7 @@ class Node:
                 self._listening.set()
 
     def request(self, method, path, body=None, headers=None):
-        """One request on a fresh connection: (status, headers dict, body text)."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        try:
-            conn.request(method, path, body=body, headers=headers or {})
-            res = conn.getresponse()
-            return res.status, {k.lower(): v for k, v in res.getheaders()}, res.read().decode()
-        finally:
-            conn.close()
+        return http_request(self.port, method, path, body, headers)
 
     def raw(self, data, timeout=5):
         """Sends raw bytes and returns everything the server sends until it closes."""
@@ -266,10 +274,13 @@ def path_of(*segments, **query):
 
 class Person:
     """A user of the node: id, email, token (for a node started with JWT_KEY), a profile
-    unless register=False, calls made with that token, and sockets."""
+    unless register=False, calls made with that token, and sockets. `via` is where the
+    calls and sockets go (anything with `port` and `request`, as Node): the test's current
+    node unless set; a cluster test moves a person between nodes by setting it."""
 
-    def __init__(self, test, first="Test", last="User", email=None, register=True):
+    def __init__(self, test, first="Test", last="User", email=None, register=True, via=None):
         self.test = test
+        self._via = via
         self.id = str(uuid.uuid4())
         self.email = email or f"{self.id}@example.com"
         self.first, self.last = first, last
@@ -278,10 +289,18 @@ class Person:
         if register:
             self.ok("POST", "/users/me", {"first_name": first, "last_name": last})
 
+    @property
+    def via(self):
+        return self._via or self.test.node
+
+    @via.setter
+    def via(self, target):
+        self._via = target
+
     def call(self, method, path, body=None):
         """(status, parsed JSON body); the body as text when it is not JSON."""
         data = body if isinstance(body, str) or body is None else json.dumps(body)
-        status, _, text = self.test.node.request(method, path, body=data, headers=self.headers)
+        status, _, text = self.via.request(method, path, body=data, headers=self.headers)
         try:
             return status, json.loads(text)
         except ValueError:
@@ -342,7 +361,8 @@ class Person:
     async def connect(self, path="/ws", name=None):
         """A socket authenticated by ?Authorization=<token> (the extension's way)."""
         query = "?Authorization=" + urllib.parse.quote(self.token, safe="")
-        return await self.test.open_socket(path + query, name=name or f"{self.first}{path}")
+        return await self.test.open_socket(path + query, name=name or f"{self.first}{path}",
+                                           port=self.via.port)
 
 
 def presence(user, url, title, domain, latest=("", "", "")):
@@ -523,9 +543,9 @@ class RealtimeCase(NodeTestCase):
         self.raw_sockets.append(s)
         return s
 
-    async def open_socket(self, target, headers=None, name=None):
+    async def open_socket(self, target, headers=None, name=None, port=None):
         import websockets
-        ws = await websockets.connect(f"ws://127.0.0.1:{self.node.port}{target}",
+        ws = await websockets.connect(f"ws://127.0.0.1:{port or self.node.port}{target}",
                                       extra_headers=headers or {}, compression=None,
                                       open_timeout=10, close_timeout=2)
         s = Socket(self, ws, name or target.split("?")[0])
@@ -687,8 +707,8 @@ class ChatCase(RealtimeCase):
     def person(self, first="Test", last="User", **kwargs):
         return Chatter(self, first, last, **kwargs)
 
-    async def open_socket(self, target, headers=None, name=None):
-        plain = await super().open_socket(target, headers, name)
+    async def open_socket(self, target, headers=None, name=None, port=None):
+        plain = await super().open_socket(target, headers, name, port)
         s = ChatSocket(self, plain.ws, plain.name)
         self.sockets[self.sockets.index(plain)] = s
         return s

@@ -1,0 +1,74 @@
+"""Planned moves and shared-service outages under a cluster (issue 17, Tests): a rolling
+restart with SIGTERM under load, a node joining, and Redis down for 30 s followed by a
+PostgreSQL restart. Each run checks the recorded history against the store (history.py).
+"""
+import collections
+import time
+import unittest
+
+from cluster import ClusterCase, ack_gaps
+
+
+class MovesTest(ClusterCase):
+
+    def test_rolling_restart_with_sigterm_under_load(self):
+        """Each node in turn drains on SIGTERM and starts again: each key is unavailable at
+        most 2 s, and no send fails after one retry."""
+        pairs = self.pairs(9)
+
+        def fault():
+            for node in self.cluster.nodes:
+                self.assertEqual(self.cluster.terminate(node), 0, f"{node.name} exit code")
+                self.cluster.restart(node)
+                self.cluster.wait(lambda: node.name in self.cluster.balancer_up(), 20,
+                                  f"{node.name} back in the rotation")
+        hist, at = self.run_traffic(pairs, fault, after_s=2.0)
+        self.assert_history(hist, pairs)
+        # 2 s of unavailability plus the pacing of the stream and the client's first backoff
+        gaps = {c: round(g, 2) for c, g in ack_gaps(hist, at).items() if g > 2.2}
+        self.assertEqual(gaps, {}, "keys unavailable for more than 2 s")
+        self.assertEqual({t: n for t, n in self.retries.items() if n > 1}, {},
+                         "sends that needed more than one retry")
+
+    def test_a_node_joining_moves_about_one_in_n_of_the_keys(self):
+        pairs = self.pairs(40)
+        before = {}
+
+        def fault():
+            before.update(self.cluster.owners("c"))
+            self.cluster.add_node()
+            time.sleep(2.0)            # the handover of the keys whose home is now n4
+        hist, _ = self.run_traffic(pairs, fault, before_s=3.0, after_s=3.0)
+        self.assert_history(hist, pairs)
+        cids = {cid for _, _, cid in pairs}
+        self.assertEqual(set(before) & cids, cids, "not every conversation was claimed")
+        after = self.cluster.owners("c")
+        moved = {c for c in cids if after[c][0] != before[c][0]}
+        self.assertEqual({after[c][0] for c in moved}, {"n4"}, "keys moved elsewhere than n4")
+        # 1/4 of 40 expected; rendezvous hashing varies around it
+        self.assertTrue(4 <= len(moved) <= 18, f"{len(moved)} of 40 keys moved to n4")
+
+    def test_redis_down_30_s_and_postgres_restarted(self):
+        """Nothing acknowledged is lost and the nodes recover by themselves (same processes)."""
+        pairs = self.pairs(6)
+        pids = [n.proc.pid for n in self.cluster.nodes]
+        marks = {}
+
+        def fault():
+            self.cluster.redis_outage(30)
+            self.cluster.restart_postgres()
+            marks["restored"] = time.monotonic()
+            self.cluster.wait(lambda: all(n.ready() for n in self.cluster.nodes), 30,
+                              "every node ready again")
+        hist, _ = self.run_traffic(pairs, fault, after_s=5.0)
+        self.assert_history(hist, pairs)
+        self.assertEqual([n.proc.pid for n in self.cluster.nodes], pids)
+        self.assertTrue(all(n.alive() for n in self.cluster.nodes))
+        recent = collections.Counter(s.conversation for s in hist.sends
+                                     if s.seq is not None and s.start >= marks["restored"])
+        self.assertEqual(set(recent), {cid for _, _, cid in pairs},
+                         "conversations that did not acknowledge a send after the recovery")
+
+
+if __name__ == "__main__":
+    unittest.main()
