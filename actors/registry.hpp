@@ -31,12 +31,13 @@ struct registry_counters {
   std::atomic<uint64_t> routed{0};     ///< Messages handed to an actor.
 };
 
-/// Where the actor of a key lives, asked before every routed message. Today each key's
-/// home is this node. A cluster puts a policy here whose `elsewhere` names the registry
-/// of the key's home node: the message goes there unchanged, and that registry, which
-/// answers every routed message as this one does, routes it on its node.
+/// Where the actor of a key lives, asked before every routed message with the key and
+/// the message's sender. On one node each key's home is this node. A cluster puts a
+/// policy here (cluster::cluster_placement) whose `elsewhere` names the registry of the
+/// key's home node: the message goes there unchanged, and that registry, which answers
+/// every routed message as this one does, routes it on its node.
 struct local_placement {
-  std::optional<caf::actor> elsewhere(const std::string&) const {
+  std::optional<caf::actor> elsewhere(const std::string&, const caf::strong_actor_ptr&) const {
     return std::nullopt;
   }
 };
@@ -77,7 +78,7 @@ public:
   /// answers the original sender directly.
   template <class Self, class... Ts>
   auto route(Self self, const std::string& key, Ts&&... xs) {
-    if (auto home = placement_.elsewhere(key))
+    if (auto home = placement_.elsewhere(key, self->current_sender()))
       return self->delegate(caf::actor_cast<Actor>(*home), std::forward<Ts>(xs)...);
     return self->delegate(count(entry_of(self, key)), std::forward<Ts>(xs)...);
   }
@@ -87,7 +88,7 @@ public:
   template <class Reply, class Self, class... Ts>
   caf::result<Reply> route_if_live(Self self, const std::string& key, Reply fallback,
                                    Ts&&... xs) {
-    if (auto home = placement_.elsewhere(key))
+    if (auto home = placement_.elsewhere(key, self->current_sender()))
       return self->delegate(caf::actor_cast<Actor>(*home), std::forward<Ts>(xs)...);
     auto i = entries_.find(key);
     if (i == entries_.end())
@@ -98,7 +99,7 @@ public:
   /// Like `route_if_live` for messages without a reply: dropped without an actor.
   template <class Self, class... Ts>
   void send_if_live(Self self, const std::string& key, Ts&&... xs) {
-    if (auto home = placement_.elsewhere(key))
+    if (auto home = placement_.elsewhere(key, self->current_sender()))
       return self->send(caf::actor_cast<Actor>(*home), std::forward<Ts>(xs)...);
     auto i = entries_.find(key);
     if (i != entries_.end())

@@ -71,10 +71,12 @@ db_core::behavior_type core_handlers(db_self self) {
 /// The behaviors of the areas as one. Each was checked against its own interface, and
 /// db_actor is exactly their union (db_core extended by the areas' interfaces).
 db_actor::behavior_type join(db_core::behavior_type core, social_area::behavior_type social,
-                             chat_area::behavior_type chat) {
+                             chat_area::behavior_type chat, lease_db::behavior_type lease) {
   auto handlers = [](auto& area) { return caf::message_handler{area.unbox().as_behavior_impl()}; };
-  return {db_actor::behavior_type::unsafe_init{},
-          handlers(core).or_else(handlers(social)).or_else(handlers(chat))};
+  return {db_actor::behavior_type::unsafe_init{}, handlers(core)
+                                                    .or_else(handlers(social))
+                                                    .or_else(handlers(chat))
+                                                    .or_else(handlers(lease))};
 }
 
 db_actor::behavior_type db_impl(db_self self, config::db_config cfg, caf::timespan job_deadline,
@@ -83,7 +85,8 @@ db_actor::behavior_type db_impl(db_self self, config::db_config cfg, caf::timesp
   pool_settings settings{"db", size, cfg.queue_limit, job_deadline, cfg.max_expensive_per_user};
   settings.gauges = std::move(gauges);
   self->state.pool.emplace(self, std::move(settings), db_worker_factory(cfg));
-  return join(core_handlers(self), social_handlers(self), chat_handlers(self));
+  return join(core_handlers(self), social_handlers(self), chat_handlers(self),
+              lease_handlers(self));
 }
 
 } // namespace

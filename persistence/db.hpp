@@ -5,6 +5,7 @@
 #include "vocabulary/messages.hpp"
 #include "config/app_config.hpp"
 #include "persistence/chat_db.hpp"
+#include "persistence/lease_db.hpp"
 #include "persistence/social_db.hpp"
 #include "persistence/worker_pool.hpp"
 
@@ -55,11 +56,13 @@ using db_core = caf::typed_actor<
   , caf::replies_to<atom::enqueue_email, invitation>::with<int64_t>
   // -- social graph and share notifications ----------------------------------------
   // social_db and social_queries (persistence/social_db.hpp), chat_db and chat_queries
-  // (persistence/chat_db.hpp), joined by extend_with below.
+  // (persistence/chat_db.hpp) and lease_db (persistence/lease_db.hpp), joined by
+  // extend_with below.
   >;
 
-/// Every operation: the facade's own, then those of the social graph and of chat.
-using db_actor = db_core::extend_with<social_db, social_queries, chat_db, chat_queries>;
+/// Every operation: the facade's own, then those of the social graph, of chat and of
+/// the cluster's leases.
+using db_actor = db_core::extend_with<social_db, social_queries, chat_db, chat_queries, lease_db>;
 
 /// Spawns the facade and its `cfg.pool_size` workers. The workers connect
 /// lazily and reconnect by themselves with backoff. `job_deadline` is how long a

@@ -1,6 +1,7 @@
 // Private to the database facade's translation units: db.cpp (its own operations, and the
-// facade) and one per area (db_social.cpp, db_chat.cpp), which compile apart, so that a
-// change to one area recompiles its handlers only and the areas build in parallel.
+// facade) and one per area (db_social.cpp, db_chat.cpp, db_lease.cpp), which compile
+// apart, so that a change to one area recompiles its handlers only and the areas build
+// in parallel.
 #pragma once
 
 #include "persistence/db.hpp"
@@ -38,5 +39,8 @@ social_area::behavior_type social_handlers(db_self self);
 
 /// The handlers of chat (db_chat.cpp).
 chat_area::behavior_type chat_handlers(db_self self);
+
+/// The handlers of the cluster's leases (db_lease.cpp).
+lease_db::behavior_type lease_handlers(db_self self);
 
 } // namespace tandem::persistence

@@ -5,6 +5,7 @@
 #include "vocabulary/account_types.hpp"
 #include "vocabulary/chat_types.hpp"
 #include "vocabulary/cluster_types.hpp"
+#include "vocabulary/membership_types.hpp"
 #include "vocabulary/media_types.hpp"
 #include "vocabulary/realtime_types.hpp"
 #include "vocabulary/social_types.hpp"
@@ -195,6 +196,10 @@ CAF_BEGIN_TYPE_ID_BLOCK(tandem, caf::first_custom_type_id)
   CAF_ADD_ATOM(tandem, tandem::atom, image_extensions, "image_exts")
   CAF_ADD_ATOM(tandem, tandem::atom, enqueue_email, "enq_email")
   // -- atoms of the cluster: membership and placement ---------------------------
+  CAF_ADD_ATOM(tandem, tandem::atom, renew_lease, "ls_renew")
+  CAF_ADD_ATOM(tandem, tandem::atom, drop_lease, "ls_drop")
+  CAF_ADD_ATOM(tandem, tandem::atom, fence_due, "cl_fence")
+  CAF_ADD_ATOM(tandem, tandem::atom, leave_cluster, "cl_leave")
 
   // -- atoms of the cluster: ownership (claims, epochs, fencing) -----------------
 
@@ -261,6 +266,9 @@ CAF_BEGIN_TYPE_ID_BLOCK(tandem, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(tandem, (tandem::presence_overview))
   // -- message types of the cluster: membership and placement --------------------
   CAF_ADD_TYPE_ID(tandem, (tandem::node_identity))
+  CAF_ADD_TYPE_ID(tandem, (tandem::cluster_node))
+  CAF_ADD_TYPE_ID(tandem, (std::vector<tandem::cluster_node>))
+  CAF_ADD_TYPE_ID(tandem, (tandem::lease_renewal))
 
   // -- message types of the cluster: ownership (claims, epochs, fencing) ----------
 

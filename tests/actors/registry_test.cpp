@@ -3,6 +3,7 @@
 // which spawns, counts and answers there. Two registries in one actor system stand for
 // two nodes.
 #include "actors/registry.hpp"
+#include "cluster/placement.hpp"
 
 #include <caf/all.hpp>
 
@@ -32,7 +33,7 @@ struct prefix_placement {
   std::string here;
   std::shared_ptr<const node_map> nodes;
 
-  std::optional<caf::actor> elsewhere(const std::string& key) const {
+  std::optional<caf::actor> elsewhere(const std::string& key, const caf::strong_actor_ptr&) const {
     auto home = key.substr(0, key.find('/'));
     if (home == here)
       return std::nullopt;
@@ -47,18 +48,20 @@ echo_actor::behavior_type echo_impl(echo_actor::pointer self, std::string node) 
   };
 }
 
+template <class Placement>
 struct echo_registry_state {
-  keyed_actors<echo_actor, prefix_placement> actors{"echo"};
+  keyed_actors<echo_actor, Placement> actors{"echo"};
   static inline const char* name = "test.echo_registry";
 };
 
+template <class Placement>
 echo_registry::behavior_type
-echo_registry_impl(echo_registry::stateful_pointer<echo_registry_state> self, std::string node,
-                   std::shared_ptr<const node_map> nodes,
-                   std::shared_ptr<registry_counters> counters) {
+echo_registry_impl(echo_registry::stateful_pointer<echo_registry_state<Placement>> self,
+                   std::string node, std::shared_ptr<registry_counters> counters,
+                   Placement placement) {
   self->state.actors.setup(
     [self, node](const std::string&) { return self->spawn(echo_impl, node); },
-    std::move(counters), prefix_placement{node, std::move(nodes)});
+    std::move(counters), std::move(placement));
   return {
     [self](atom::ping a, const std::string& key) {
       return self->state.actors.route(self, key, a, key);
@@ -78,7 +81,8 @@ struct two_nodes {
     for (const char* node : {"a", "b"}) {
       counters[node] = std::make_shared<registry_counters>();
       (*nodes)[node] = caf::actor_cast<caf::actor>(
-        sys.spawn(echo_registry_impl, std::string{node}, nodes, counters[node]));
+        sys.spawn(echo_registry_impl<prefix_placement>, std::string{node}, counters[node],
+                  prefix_placement{node, nodes}));
     }
     sched.run();
   }
@@ -118,4 +122,118 @@ TEST_CASE_METHOD(two_nodes, "a placement policy in front sends each key to its h
   CHECK(b.live == 1);
   CHECK(b.spawned == 1);
   CHECK(b.routed == 2);
+}
+
+namespace {
+
+using tandem::cluster::cluster_placement;
+using tandem::cluster::membership_board;
+using tandem::cluster::membership_view;
+
+/// The proxy that a bus would give for node b: it records each message and hands it to
+/// b's registry unchanged (delegated, so b answers the original requester).
+echo_registry::behavior_type recording_proxy(echo_registry::pointer self, echo_registry target,
+                                             std::shared_ptr<std::vector<std::string>> seen) {
+  return {
+    [=](atom::ping a, const std::string& key) {
+      seen->push_back(key);
+      return self->delegate(target, a, key);
+    },
+  };
+}
+
+/// What a bus endpoint does with an inbound request: asks the registry and answers.
+echo_registry::behavior_type bus_endpoint(echo_registry::pointer self,
+                                          std::shared_ptr<echo_registry> registry) {
+  return {
+    [=](atom::ping a, const std::string& key) -> caf::result<std::string> {
+      auto rp = self->make_response_promise<std::string>();
+      self->request(*registry, caf::infinite, a, key)
+        .then([rp](std::string& s) mutable { rp.deliver(std::move(s)); },
+              [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
+  };
+}
+
+/// Node a's registry with cluster placement over a view of a and b; b's registry on its
+/// own; the proxy to b, and a's bus endpoint.
+struct clustered_nodes : tandem_test::sim_fixture {
+  std::shared_ptr<registry_counters> a_counters = std::make_shared<registry_counters>();
+  std::shared_ptr<registry_counters> b_counters = std::make_shared<registry_counters>();
+  std::shared_ptr<std::vector<std::string>> proxied = std::make_shared<std::vector<std::string>>();
+  std::shared_ptr<echo_registry> a_slot = std::make_shared<echo_registry>();
+  std::shared_ptr<membership_board> board
+    = std::make_shared<membership_board>(node_identity{"a", 1});
+  echo_registry b = sys.spawn(echo_registry_impl<local_placement>, std::string{"b"}, b_counters,
+                              local_placement{});
+  echo_registry proxy = sys.spawn(recording_proxy, b, proxied);
+  echo_registry bus = sys.spawn(bus_endpoint, a_slot);
+  echo_registry a;
+
+  clustered_nodes() {
+    auto view = std::make_shared<membership_view>();
+    view->self = node_identity{"a", 1};
+    view->live = {cluster_node{node_identity{"a", 1}, "http://a"},
+                  cluster_node{node_identity{"b", 1}, "http://b"}};
+    view->fenced = false;
+    view->version = 1;
+    board->publish(view);
+    auto to_b = [this](const node_identity& n) {
+      REQUIRE(n.id == "b");
+      return caf::actor_cast<caf::actor>(proxy);
+    };
+    a = sys.spawn(echo_registry_impl<cluster_placement>, std::string{"a"}, a_counters,
+                  cluster_placement{board, to_b, bus.address()});
+    *a_slot = a;
+    sched.run();
+  }
+
+  ~clustered_nodes() {
+    for (auto& x : {a, b, proxy, bus})
+      caf::anon_send_exit(x, caf::exit_reason::user_shutdown);
+    sched.run();
+  }
+
+  std::string key_at(const std::string& node) {
+    for (int i = 0;; ++i) {
+      auto key = "k" + std::to_string(i);
+      if (tandem::cluster::rendezvous_home(key, board->view()->live)->identity.id == node)
+        return key;
+    }
+  }
+
+  std::string ping(const echo_registry& via, const std::string& key) {
+    auto r = request_from<std::string>(sys, via, atom::ping_v, key);
+    sched.run();
+    REQUIRE(r->value);
+    return *r->value;
+  }
+};
+
+} // namespace
+
+TEST_CASE_METHOD(clustered_nodes,
+                 "cluster placement hands a key homed elsewhere to the proxy unchanged, and "
+                 "the reply reaches the requester",
+                 "[registry]") {
+  auto key = key_at("b");
+  CHECK(ping(a, key) == "b runs " + key);
+  CHECK(*proxied == std::vector<std::string>{key});
+  CHECK(a_counters->spawned == 0);
+  CHECK(b_counters->spawned == 1);
+  // A key homed here stays here.
+  auto here = key_at("a");
+  CHECK(ping(a, here) == "a runs " + here);
+  CHECK(proxied->size() == 1);
+}
+
+TEST_CASE_METHOD(clustered_nodes,
+                 "cluster placement routes a message from the bus endpoint here, whatever the "
+                 "key's home",
+                 "[registry]") {
+  auto key = key_at("b");
+  CHECK(ping(bus, key) == "a runs " + key);
+  CHECK(proxied->empty());
+  CHECK(a_counters->spawned == 1);
 }

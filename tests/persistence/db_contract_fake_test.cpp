@@ -1,7 +1,10 @@
-// The contract of social_db and chat_db (db_contract.hpp) held by the in-memory fakes
-// that the actor tests run on, under the same deterministic scheduler.
+// The contract of social_db and chat_db (db_contract.hpp) and of lease_db
+// (lease_contract.hpp) held by the in-memory fakes that the actor tests run on, under the
+// same deterministic scheduler.
 #include "tests/persistence/db_contract.hpp"
+#include "tests/persistence/lease_contract.hpp"
 #include "tests/support/fake_chat_db.hpp"
+#include "tests/support/fake_lease_db.hpp"
 #include "tests/support/fake_social_db.hpp"
 #include "tests/support/sim_fixture.hpp" // last: defines expect, _ and friends
 
@@ -14,11 +17,14 @@ struct fake_subject : sim_fixture {
   fake_chat_store chat_store;
   persistence::social_db social_db = sys.spawn(fake_social_db, &social_store);
   persistence::chat_db chat_db = sys.spawn(fake_chat_db, &chat_store);
+  fake_lease_store lease_store;
+  persistence::lease_db lease_db = sys.spawn(fake_lease_db, &lease_store);
   int conversations = 0;
 
   ~fake_subject() {
     caf::anon_send_exit(social_db, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(chat_db, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(lease_db, caf::exit_reason::user_shutdown);
     sched.run();
   }
 
@@ -40,6 +46,16 @@ struct fake_subject : sim_fixture {
 
   persistence::chat_db chat() {
     return chat_db;
+  }
+
+  persistence::lease_db leases() {
+    return lease_db;
+  }
+
+  /// The fake's "database clock" is the actor clock: virtual time.
+  void let_time_pass(std::chrono::milliseconds d) {
+    sched.clock().advance_time(d);
+    sched.run();
   }
 
   template <class T, class Handle, class... Ts>
@@ -64,4 +80,9 @@ TEST_CASE_METHOD(fake_subject, "the fake social database keeps the contract of s
 TEST_CASE_METHOD(fake_subject, "the fake chat database keeps the contract of chat_db",
                  "[contract]") {
   contract::chat_db_contract(*this);
+}
+
+TEST_CASE_METHOD(fake_subject, "the fake lease store keeps the contract of lease_db",
+                 "[contract]") {
+  contract::lease_db_contract(*this);
 }

@@ -1,9 +1,11 @@
-// The contract of social_db and chat_db (db_contract.hpp) held by the database actor
-// on a real PostgreSQL: the reference the fakes of the actor tests are checked against.
+// The contract of social_db and chat_db (db_contract.hpp) and of lease_db
+// (lease_contract.hpp) held by the database actor on a real PostgreSQL: the reference the
+// fakes of the actor tests are checked against.
 #include "persistence/db.hpp"
 #include "persistence/users_repo.hpp"
 
 #include "tests/persistence/db_contract.hpp"
+#include "tests/persistence/lease_contract.hpp"
 #include "tests/support/persistence_support.hpp"
 
 #include <catch2/catch.hpp>
@@ -46,6 +48,25 @@ struct pg_subject : test::actor_system_fixture {
     return db;
   }
 
+  persistence::lease_db leases() {
+    return db;
+  }
+
+  /// Waits until the database's clock has moved on by `d` (polled, never a fixed sleep).
+  void let_time_pass(std::chrono::milliseconds d) {
+    pqxx::connection conn{cfg.dsn};
+    pqxx::nontransaction tx{conn};
+    auto start = tx.exec1("SELECT clock_timestamp()")[0].as<std::string>();
+    auto passed = [&] {
+      return tx
+        .exec_params1("SELECT clock_timestamp() >= $1::timestamptz + $2::integer * interval "
+                      "'1 millisecond'",
+                      start, static_cast<int>(d.count()))[0]
+        .as<bool>();
+    };
+    REQUIRE(test::eventually(10s, passed));
+  }
+
   template <class T, class Handle, class... Ts>
   caf::expected<T> ask(const Handle& hdl, Ts... xs) {
     return actor_system_fixture::ask<T>(hdl, 10s, xs...);
@@ -62,4 +83,9 @@ TEST_CASE_METHOD(pg_subject, "the database actor keeps the contract of social_db
 TEST_CASE_METHOD(pg_subject, "the database actor keeps the contract of chat_db",
                  "[contract][pg]") {
   tandem_test::contract::chat_db_contract(*this);
+}
+
+TEST_CASE_METHOD(pg_subject, "the database actor keeps the contract of lease_db",
+                 "[contract][pg]") {
+  tandem_test::contract::lease_db_contract(*this);
 }
