@@ -37,13 +37,13 @@ email_outbox_settings email_outbox_settings_from(const config::app_config& cfg) 
 email_settlement settle_after(const outbox_email& e, const smtp_verdict& verdict,
                               const email_outbox_settings& settings) {
   if (verdict.kind == smtp_verdict::accepted)
-    return {e.id, email_settlement::sent, {}, 0};
+    return {e.id, email_settlement::sent, {}, 0, e.attempts};
   auto error = verdict.detail.substr(0, max_error_bytes);
   if (verdict.kind == smtp_verdict::permanent || e.attempts >= settings.max_attempts)
-    return {e.id, email_settlement::failed, std::move(error), 0};
+    return {e.id, email_settlement::failed, std::move(error), 0, e.attempts};
   auto wait = persistence::doubling_delay(settings.backoff_base, e.attempts,
                                           longest_email_backoff);
-  return {e.id, email_settlement::retry, std::move(error), wait.count()};
+  return {e.id, email_settlement::retry, std::move(error), wait.count(), e.attempts};
 }
 
 email_outbox_actor spawn_email_outbox(caf::actor_system& sys, persistence::db_actor db,

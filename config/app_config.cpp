@@ -549,13 +549,11 @@ command_line parse_command_line(const std::vector<std::string>& args,
     }
   }
   // smtp.from goes on the MAIL FROM line and the From: header as it is.
-  const auto& from = out.config.smtp.from;
-  if (!out.config.smtp.url.empty() && from.find('@') == std::string::npos)
+  const auto& smtp = out.config.smtp;
+  if (!smtp.url.empty() && smtp.from.empty())
     throw config_error("smtp.url needs smtp.from, the sender address of invitations");
-  if (std::any_of(from.begin(), from.end(), [](unsigned char c) {
-        return c <= 0x20 || c == 0x7F || c == '<' || c == '>';
-      }))
-    throw config_error("smtp.from: '" + from + "' is not a bare address (name@domain)");
+  if (!smtp.from.empty() && !text::deliverable_email(smtp.from))
+    throw config_error("smtp.from: '" + smtp.from + "' is not a bare address (name@domain)");
   return out;
 }
 

@@ -56,7 +56,7 @@ using db_core = caf::typed_actor<
   /// Claims up to `batch` due outbox rows for `lease_ms` (email_repo::claim).
   , caf::replies_to<atom::claim_emails, int32_t, int64_t>::with<std::vector<outbox_email>>
   /// Marks a claimed outbox row sent, due again or failed, releasing its claim; replies
-  /// whether it was still unsent.
+  /// whether the row was changed (email_repo::settle).
   , caf::replies_to<atom::settle_email, email_settlement>::with<bool>
   // -- social graph and share notifications ----------------------------------------
   // social_db and social_queries (persistence/social_db.hpp), chat_db and chat_queries

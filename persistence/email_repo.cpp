@@ -24,17 +24,21 @@ constexpr const char* claim_sql =
   "RETURNING o.id, o.sender_first_name, o.sender_last_name, o.recipient_email, o.attempts";
 
 constexpr const char* sent_sql =
-  "UPDATE email_outbox SET sent_at = now(), claimed_until = NULL, last_error = NULL "
+  "UPDATE email_outbox SET sent_at = now(), failed_at = NULL, claimed_until = NULL, "
+  "       last_error = NULL "
   " WHERE id = $1 AND sent_at IS NULL";
 
+// A retry or failure applies only while the claim it ends is the row's newest: one that
+// ran out and was claimed again belongs to the new claimer. A mail the server accepted
+// is recorded whatever claim holds the row.
 constexpr const char* retry_sql =
   "UPDATE email_outbox SET claimed_until = NULL, last_error = $2, "
   "       next_attempt_at = now() + $3 * interval '1 millisecond' "
-  " WHERE id = $1 AND sent_at IS NULL";
+  " WHERE id = $1 AND sent_at IS NULL AND failed_at IS NULL AND attempts = $4";
 
 constexpr const char* failed_sql =
   "UPDATE email_outbox SET failed_at = now(), claimed_until = NULL, last_error = $2 "
-  " WHERE id = $1 AND sent_at IS NULL";
+  " WHERE id = $1 AND sent_at IS NULL AND failed_at IS NULL AND attempts = $3";
 
 } // namespace
 
@@ -62,10 +66,10 @@ bool settle(pqxx::work& tx, const email_settlement& s) {
       r = tx.exec_params(sent_sql, s.id);
       break;
     case email_settlement::retry:
-      r = tx.exec_params(retry_sql, s.id, s.error, s.retry_in_ms);
+      r = tx.exec_params(retry_sql, s.id, s.error, s.retry_in_ms, s.attempt);
       break;
     default:
-      r = tx.exec_params(failed_sql, s.id, s.error);
+      r = tx.exec_params(failed_sql, s.id, s.error, s.attempt);
       break;
   }
   return r.affected_rows() == 1;

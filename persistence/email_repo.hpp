@@ -21,7 +21,8 @@ int64_t enqueue(pqxx::work& tx, const invitation& inv);
 std::vector<outbox_email> claim(pqxx::work& tx, int32_t batch, int64_t lease_ms);
 
 /// Records what became of a claimed row and releases its claim; a row already sent
-/// stays sent. Replies whether the row was still unsent.
+/// stays sent, and a retry or failure of a claim that a newer one replaced changes
+/// nothing. Replies whether the row was changed.
 bool settle(pqxx::work& tx, const email_settlement& s);
 
 } // namespace tandem::persistence::email_repo

@@ -1,5 +1,6 @@
 #include "persistence/smtp.hpp"
 
+#include "common/text.hpp"
 #include "config/log.hpp"
 #include "persistence/worker_pool.hpp"
 
@@ -99,7 +100,8 @@ public:
   smtp_verdict send(const outbox_email& e) {
     if (curl_ == nullptr)
       return {smtp_verdict::transient, "libcurl could not make a handle"};
-    if (!is_plain_address(e.recipient_email))
+    // Rows come from POST /email, which checks the same; a row put in by hand may not.
+    if (!text::deliverable_email(e.recipient_email))
       return {smtp_verdict::permanent, "the recipient address cannot be sent to"};
     auto message = compose_invitation(e, cfg_.from, std::chrono::system_clock::now());
     upload up{message};
@@ -170,15 +172,6 @@ smtp_actor::behavior_type smtp_impl(smtp_actor::stateful_pointer<smtp_state> sel
 }
 
 } // namespace
-
-bool is_plain_address(const std::string& address) {
-  auto at = address.find('@');
-  if (at == std::string::npos || at == 0 || at + 1 == address.size())
-    return false;
-  return std::none_of(address.begin(), address.end(), [](unsigned char c) {
-    return c <= 0x20 || c == 0x7F || c == '<' || c == '>';
-  });
-}
 
 std::string compose_invitation(const outbox_email& e, const std::string& from,
                                std::chrono::system_clock::time_point now) {

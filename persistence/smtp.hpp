@@ -32,8 +32,4 @@ smtp_actor spawn_smtp(caf::actor_system& sys, const config::smtp_config& cfg,
 std::string compose_invitation(const outbox_email& e, const std::string& from,
                                std::chrono::system_clock::time_point now);
 
-/// Whether `address` can go on a MAIL FROM / RCPT TO line and a header unchanged:
-/// `local@domain` without spaces, controls or angle brackets.
-bool is_plain_address(const std::string& address);
-
 } // namespace tandem::persistence

@@ -49,11 +49,15 @@ struct email_settlement {
   uint8_t kind = sent;
   std::string error;        ///< last_error for retry and failed
   int64_t retry_in_ms = 0;  ///< retry only
+  /// The claim this ends (the row's attempts when claimed): a retry or failure of a
+  /// claim that ran out and was taken over by another leaves the newer claim alone.
+  int32_t attempt = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, email_settlement& x) {
-  return f(caf::meta::type_name("email_settlement"), x.id, x.kind, x.error, x.retry_in_ms);
+  return f(caf::meta::type_name("email_settlement"), x.id, x.kind, x.error, x.retry_in_ms,
+           x.attempt);
 }
 
 } // namespace tandem
