@@ -13,11 +13,18 @@ import urllib.parse
 import uuid
 
 from tandem import (
-    BASE_ENV, MEDIA_KEY, MediaClient, NodeTestCase, bearer, dir_name, png_image, required_env)
+    BASE_ENV, MEDIA_KEY, MediaClient, NodeTestCase, bearer, dir_name, png_image, required_env,
+    services)
 
 NOSNIFF = ("x-content-type-options", "nosniff")
 UPGRADE = (b"GET %s HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
            b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n")
+
+
+def upgrade(user_id):
+    """A WebSocket upgrade of /ws with `user_id`'s token."""
+    return UPGRADE % b"/ws" + b"Authorization: %s\r\n\r\n" % bearer(user_id)[
+        "Authorization"].encode()
 
 
 def head_of(reply):
@@ -109,25 +116,30 @@ class EveryResponse(MediaClient, NodeTestCase):
         self.assertEqual((status, headers.get("content-type")), (200, "image/png"))
         self.assert_nosniff("a profile image", headers)
 
-    @staticmethod
-    def upgrade(user_id):
-        return UPGRADE % b"/ws" + b"Authorization: %s\r\n\r\n" % bearer(user_id)[
-            "Authorization"].encode()
-
     def test_the_websocket_handshake_and_its_refusals(self):
-        # Refused by the server from the token...
+        # Refused by the server from the token, and accepted (the session's own refusal:
+        # SessionRefusal below).
         status, headers = first_answer(self.node, UPGRADE % b"/ws"
                                        + b"Authorization: Bearer forged\r\n\r\n")
         self.assertEqual(status, 401)
         self.assert_nosniff("an upgrade with a forged token", headers)
-        # ...by the WebSocket session, for a user without a profile...
-        status, headers = first_answer(self.node, self.upgrade("e2e-" + uuid.uuid4().hex))
-        self.assertGreaterEqual(status, 400)
-        self.assert_nosniff("an upgrade refused by the session", headers)
-        # ...and accepted.
-        status, headers = first_answer(self.node, self.upgrade(self.new_user()))
+        status, headers = first_answer(self.node, upgrade(self.new_user()))
         self.assertEqual(status, 101)
         self.assert_nosniff("the handshake", headers)
+
+
+class SessionRefusal(NodeTestCase):
+    node_env = BASE_ENV
+
+    def test_an_upgrade_the_websocket_session_refuses_says_nosniff(self):
+        # Without PostgreSQL a new user's actor cannot load: the session refuses (503).
+        services("pg-stop")
+        try:
+            status, headers = first_answer(self.node, upgrade("e2e-" + uuid.uuid4().hex))
+        finally:
+            services("pg-start")
+        self.assertEqual(status, 503, headers)
+        self.assertEqual(headers.get(NOSNIFF[0]), NOSNIFF[1], headers)
 
 
 class OverTheConnectionCap(NodeTestCase):
