@@ -115,6 +115,11 @@ class EveryResponse(MediaClient, NodeTestCase):
         status, headers, _ = self.media("GET", url)
         self.assertEqual((status, headers.get("content-type")), (200, "image/png"))
         self.assert_nosniff("a profile image", headers)
+        # Once: the server sets it, no route adds its own.
+        parts = urllib.parse.urlsplit(url)
+        head = self.node.raw(f"GET {parts.path}?{parts.query} HTTP/1.1\r\nHost: t\r\n"
+                             "Connection: close\r\n\r\n".encode()).partition("\r\n\r\n")[0]
+        self.assertEqual(head.lower().count("x-content-type-options:"), 1, head)
 
     def test_the_websocket_handshake_and_its_refusals(self):
         # Refused by the server from the token, and accepted (the session's own refusal:
