@@ -4,6 +4,7 @@
 #include "auth/accounts.hpp"
 #include "actors/connection_actor.hpp"
 #include "actors/conversation_registry.hpp"
+#include "actors/email_outbox.hpp"
 #include "auth/external_identities.hpp"
 #include "wire/page_privacy.hpp"
 #include "auth/password_hasher.hpp"
@@ -300,6 +301,19 @@ int serve(const config::app_config& cfg) {
   stats.add_collector([user_counters, chat_counters] {
     return registry_samples("user", *user_counters)
            + registry_samples("conversation", *chat_counters);
+  });
+  // E-mail invitations (smtp.*): off while smtp.url is empty; the sender stops with db.
+  auto outbox_counters = std::make_shared<email_outbox_counters>();
+  spawn_email_outbox(sys, db, cfg, outbox_counters);
+  stats.add_collector([outbox_counters] {
+    auto& c = *outbox_counters;
+    return metrics::sample("counter", "tandem_emails_sent_total",
+                           "Invitation e-mails the SMTP server accepted.", c.sent)
+           + metrics::sample("counter", "tandem_emails_retried_total",
+                             "Invitation e-mail sends refused for now, due again later.",
+                             c.retried)
+           + metrics::sample("counter", "tandem_emails_failed_total",
+                             "Invitation e-mails given up on.", c.failed);
   });
   uint16_t port = 0;
   try {

@@ -1,5 +1,5 @@
 // When a worker may try to reach its server again after a failed connection attempt.
-// Shared by the database and Redis workers.
+// Shared by the database and Redis workers, and by the e-mail outbox's retries.
 #pragma once
 
 #include <algorithm>
@@ -46,5 +46,15 @@ private:
   clock::duration delay_;
   clock::time_point next_attempt_{};
 };
+
+/// The wait before a retry after `failures` failed tries (at least one): `base`, doubled
+/// for each failure after the first, never more than `max` (and never overflowing).
+inline std::chrono::milliseconds doubling_delay(std::chrono::milliseconds base, int failures,
+                                                std::chrono::milliseconds max) {
+  auto delay = std::min(base, max);
+  for (int i = 1; i < failures && delay < max; ++i)
+    delay = std::min(delay * 2, max);
+  return delay;
+}
 
 } // namespace tandem::persistence

@@ -380,6 +380,39 @@ const std::vector<key_spec>& key_table() {
                          max_size, [](app_config& c) { return &c.redis.queue_limit; }),
     int_key<int>("redis.timeout_ms", "Redis connect and command timeout", 1, max_ms,
                  [](app_config& c) { return &c.redis.timeout_ms; }),
+    {"smtp.url",
+     "SMTP server of the e-mail outbox: smtp://host:587 or smtps://host:465 (empty: not sent)",
+     [](app_config& c, const std::string& v) {
+       auto t = trim(v);
+       if (!t.empty() && t.rfind("smtp://", 0) != 0 && t.rfind("smtps://", 0) != 0)
+         throw config_error("smtp.url: '" + t + "' is not an smtp:// or smtps:// URL");
+       c.smtp.url = t;
+     },
+     [](const app_config& c) { return c.smtp.url; }},
+    string_key("smtp.from", "sender address of invitation e-mails (required with smtp.url)",
+               [](app_config& c) { return &c.smtp.from; }, true),
+    string_key("smtp.username", "SMTP AUTH user name (empty: no AUTH)",
+               [](app_config& c) { return &c.smtp.username; }, true),
+    string_key("smtp.password", "SMTP AUTH password",
+               [](app_config& c) { return &c.smtp.password; }, true),
+    {"smtp.starttls", "STARTTLS on smtp:// URLs: required, try or off",
+     [](app_config& c, const std::string& v) {
+       c.smtp.starttls = parse_choice("smtp.starttls", v, {"required", "try", "off"});
+     },
+     [](const app_config& c) { return c.smtp.starttls; }},
+    string_key("smtp.ca_file", "CA bundle verifying the SMTP server (empty: the system's)",
+               [](app_config& c) { return &c.smtp.ca_file; }, true),
+    int_key<int>("smtp.timeout_ms", "longest SMTP transaction, connecting included", 100, max_ms,
+                 [](app_config& c) { return &c.smtp.timeout_ms; }),
+    int_key<int>("smtp.batch", "outbox rows claimed and sent at once", 1, 10000,
+                 [](app_config& c) { return &c.smtp.batch; }),
+    int_key<int>("smtp.poll_interval_ms", "wait between looks for due outbox rows when idle", 10,
+                 max_ms, [](app_config& c) { return &c.smtp.poll_interval_ms; }),
+    int_key<int>("smtp.max_attempts", "sends of one e-mail before it is marked failed", 1, 100,
+                 [](app_config& c) { return &c.smtp.max_attempts; }),
+    int_key<int>("smtp.backoff_base_ms",
+                 "first retry delay of an e-mail, doubled per attempt (at most a day)", 1, max_ms,
+                 [](app_config& c) { return &c.smtp.backoff_base_ms; }),
     {"log.level", "debug, info, warn or error",
      [](app_config& c, const std::string& v) {
        c.log.level = parse_choice("log.level", v, {"debug", "info", "warn", "error"});
@@ -515,6 +548,12 @@ command_line parse_command_line(const std::vector<std::string>& args,
       throw config_error(std::string{"command line: "} + e.what());
     }
   }
+  // smtp.from goes on the MAIL FROM line and the From: header as it is.
+  const auto& smtp = out.config.smtp;
+  if (!smtp.url.empty() && smtp.from.empty())
+    throw config_error("smtp.url needs smtp.from, the sender address of invitations");
+  if (!smtp.from.empty() && !text::deliverable_email(smtp.from))
+    throw config_error("smtp.from: '" + smtp.from + "' is not a bare address (name@domain)");
   return out;
 }
 
@@ -533,7 +572,11 @@ std::string describe_keys(const app_config& cfg) {
   for (auto& k : key_table()) {
     std::string name = k.name;
     auto value = k.show(cfg);
-    bool secret = name.size() > 4 && name.compare(name.size() - 4, 4, "_key") == 0;
+    auto ends_with = [&](const std::string& tail) {
+      return name.size() > tail.size()
+             && name.compare(name.size() - tail.size(), tail.size(), tail) == 0;
+    };
+    bool secret = ends_with("_key") || ends_with(".password");
     if (secret && !value.empty())
       value = "(set, not shown)";
     out << "  --" << name << " (" << env_name(name) << ") = " << value << "\n      " << k.help

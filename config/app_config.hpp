@@ -164,6 +164,20 @@ struct users_config {
   int invitations_window_s = 3600;
 };
 
+struct smtp_config {
+  std::string url;                         // smtp://host:587 or smtps://host:465; empty: outbox off
+  std::string from;                        // envelope and From: address (required with url)
+  std::string username;                    // SMTP AUTH user; empty: no AUTH
+  std::string password;                    // SMTP AUTH password (secret)
+  std::string starttls = "required";       // required, try or off (smtp:// only)
+  std::string ca_file;                     // CA bundle verifying the server; empty: the system's
+  int timeout_ms = 30000;                  // one whole SMTP transaction (connect included)
+  int batch = 50;                          // rows claimed at once
+  int poll_interval_ms = 5000;             // wait between looks for due rows when idle
+  int max_attempts = 8;                    // sends of one row before it is marked failed
+  int backoff_base_ms = 60000;             // first retry delay, doubled per attempt (at most a day)
+};
+
 struct app_config {
   node_config node;
   cluster_config cluster;
@@ -177,6 +191,7 @@ struct app_config {
   db_config db;
   redis_config redis;
   log_config log;
+  smtp_config smtp;
 };
 
 /// A configuration problem found at start-up; `what()` is one line for the operator.

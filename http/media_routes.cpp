@@ -251,7 +251,6 @@ void get_media(const services& svc, request& req, responder respond) {
       res.content_type = type;
       // Private: whoever holds the URL may cache the image, shared caches may not.
       res.headers.emplace_back("Cache-Control", "private, max-age=" + std::to_string(max_age));
-      res.headers.emplace_back("X-Content-Type-Options", "nosniff");
       return res;
     },
     map_error("media_get"), svc.media, atom::get_media_v, std::move(*key));

@@ -390,7 +390,7 @@ private:
     srv_.cors.decorate(origin_, res);
     auto msg = std::make_shared<bhttp::response<bhttp::string_body>>(
       static_cast<bhttp::status>(res.status), version_);
-    msg->set(bhttp::field::server, "tandem");
+    set_common_headers(*msg);
     if (!res.content_type.empty())
       msg->set(bhttp::field::content_type, res.content_type);
     msg->set("X-Request-Id", request_id_);

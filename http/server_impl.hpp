@@ -37,6 +37,16 @@ inline std::string peer_of(const tcp::socket& socket) {
   return ec ? std::string{} : peer.address().to_string() + ":" + std::to_string(peer.port());
 }
 
+/// The headers of every response the node writes, whoever made it (a route, the server
+/// before routing, the WebSocket handshake or its refusal): the server's name, and
+/// `nosniff`, so that a browser takes each body as its declared type only (a JSON error
+/// or an image is never run as a script or shown as HTML).
+template <class Message>
+void set_common_headers(Message& res) {
+  res.set(bhttp::field::server, "tandem");
+  res.set("X-Content-Type-Options", "nosniff");
+}
+
 /// A connection the server must close on shutdown: HTTP or WebSocket. It leaves the
 /// server's registry in this base's destructor, i.e. after the session's own members
 /// (socket, strand, timers) are gone: shutdown() ends the io_context once the registry

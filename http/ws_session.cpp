@@ -69,7 +69,7 @@ public:
     timeouts.keep_alive_pings = true;
     ws_.set_option(timeouts);
     ws_.set_option(websocket::stream_base::decorator(
-      [](websocket::response_type& res) { res.set(bhttp::field::server, "tandem"); }));
+      [](websocket::response_type& res) { set_common_headers(res); }));
     ws_.read_message_max(hard_frame_limit(sock.frame_limit));
     auto req = std::make_shared<bhttp::request<bhttp::string_body>>(std::move(req_));
     ws_.async_accept(*req, [self = shared_from_this(), req](beast::error_code ec) {
@@ -90,7 +90,7 @@ public:
     auto answer = error_to_response(err, "websocket_upgrade");
     auto res = std::make_shared<bhttp::response<bhttp::string_body>>(
       static_cast<bhttp::status>(answer.status), req_.version());
-    res->set(bhttp::field::server, "tandem");
+    set_common_headers(*res);
     res->set(bhttp::field::content_type, answer.content_type);
     for (auto& [name, value] : answer.headers)
       res->insert(name, value);

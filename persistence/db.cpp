@@ -65,6 +65,15 @@ db_core::behavior_type core_handlers(db_self self) {
       return self->state.transact("enqueue_email",
                                   [inv](pqxx::work& tx) { return email_repo::enqueue(tx, inv); });
     },
+    [self](atom::claim_emails, int32_t batch, int64_t lease_ms) {
+      return self->state.transact("claim_emails", [batch, lease_ms](pqxx::work& tx) {
+        return email_repo::claim(tx, batch, lease_ms);
+      });
+    },
+    [self](atom::settle_email, const email_settlement& s) {
+      return self->state.transact("settle_email",
+                                  [s](pqxx::work& tx) { return email_repo::settle(tx, s); });
+    },
   };
 }
 

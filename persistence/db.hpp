@@ -54,6 +54,11 @@ using db_core = caf::typed_actor<
   , caf::replies_to<atom::image_extensions, std::vector<std::string>>::with<std::vector<std::string>>
   /// Queues an invitation e-mail in email_outbox and replies its id.
   , caf::replies_to<atom::enqueue_email, invitation>::with<int64_t>
+  /// Claims up to `batch` due outbox rows for `lease_ms` (email_repo::claim).
+  , caf::replies_to<atom::claim_emails, int32_t, int64_t>::with<std::vector<outbox_email>>
+  /// Marks a claimed outbox row sent, due again or failed, releasing its claim; replies
+  /// whether the row was changed (email_repo::settle).
+  , caf::replies_to<atom::settle_email, email_settlement>::with<bool>
   // -- social graph and share notifications ----------------------------------------
   // social_db and social_queries (persistence/social_db.hpp), chat_db and chat_queries
   // (persistence/chat_db.hpp) and lease_db (persistence/lease_db.hpp), joined by

@@ -6,6 +6,7 @@
 #include "vocabulary/chat_types.hpp"
 #include "vocabulary/cluster_types.hpp"
 #include "vocabulary/membership_types.hpp"
+#include "vocabulary/email_types.hpp"
 #include "vocabulary/media_types.hpp"
 #include "vocabulary/realtime_types.hpp"
 #include "vocabulary/social_types.hpp"
@@ -208,6 +209,10 @@ CAF_BEGIN_TYPE_ID_BLOCK(tandem, caf::first_custom_type_id)
   // -- atoms of the cluster: connections on other nodes --------------------------
 
   // -- atoms of e-mail delivery ---------------------------------------------------
+  // the e-mail outbox (actors/email_outbox.hpp, persistence/smtp.hpp)
+  CAF_ADD_ATOM(tandem, tandem::atom, claim_emails, "em_claim")
+  CAF_ADD_ATOM(tandem, tandem::atom, settle_email, "em_settle")
+  CAF_ADD_ATOM(tandem, tandem::atom, send_email, "em_send")
 
   // -- message types ---------------------------------------------------------
   CAF_ADD_TYPE_ID(tandem, (tandem::redis_reply))
@@ -277,6 +282,10 @@ CAF_BEGIN_TYPE_ID_BLOCK(tandem, caf::first_custom_type_id)
   // -- message types of the cluster: connections on other nodes -------------------
 
   // -- message types of e-mail delivery ---------------------------------------------
+  CAF_ADD_TYPE_ID(tandem, (tandem::outbox_email))
+  CAF_ADD_TYPE_ID(tandem, (std::vector<tandem::outbox_email>))
+  CAF_ADD_TYPE_ID(tandem, (tandem::smtp_verdict))
+  CAF_ADD_TYPE_ID(tandem, (tandem::email_settlement))
 
 CAF_END_TYPE_ID_BLOCK(tandem)
 

@@ -33,3 +33,17 @@ TEST_CASE("a successful connection resets the reconnect backoff", "[backoff]") {
   CHECK(backoff.may_attempt(now));
   CHECK(backoff.failed(now) == 100ms);
 }
+
+TEST_CASE("retry delays double from the base up to the cap", "[backoff]") {
+  using tandem::persistence::doubling_delay;
+  using std::chrono::milliseconds;
+  CHECK(doubling_delay(100ms, 1, 1000ms) == 100ms);
+  CHECK(doubling_delay(100ms, 2, 1000ms) == 200ms);
+  CHECK(doubling_delay(100ms, 4, 1000ms) == 800ms);
+  CHECK(doubling_delay(100ms, 5, 1000ms) == 1000ms);
+  // Many failures neither overflow nor pass the cap; a base over the cap is the cap.
+  constexpr milliseconds day = std::chrono::hours(24);
+  CHECK(doubling_delay(day, 100, day) == day);
+  CHECK(doubling_delay(milliseconds(1), 1000, day) == day);
+  CHECK(doubling_delay(5000ms, 1, 1000ms) == 1000ms);
+}

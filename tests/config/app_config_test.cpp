@@ -140,3 +140,24 @@ TEST_CASE("the example config in deploy/ lists every key with its default", "[co
     CHECK_THAT(text, Catch::Contains("\n" + key + " ="));
   }
 }
+
+TEST_CASE("smtp keys: url scheme, a bare sender with the url, the password hidden", "[config]") {
+  CHECK(parse_command_line({}, {}).config.smtp.url.empty());
+  CHECK_THROWS_AS(parse_command_line({"--smtp.url=http://mail:25"}, {}), config_error);
+  CHECK_THROWS_AS(parse_command_line({"--smtp.url=smtp://mail:587"}, {}), config_error);
+  CHECK_THROWS_AS(parse_command_line({"--smtp.url=smtp://mail:587", "--smtp.from=Tandem <a@b.c>"},
+                                     {}),
+                  config_error);
+  CHECK_THROWS_AS(parse_command_line({"--smtp.from=a@b.c\r\nRCPT TO:<x@y.z>"}, {}), config_error);
+  auto ok = parse_command_line({"--smtp.url=smtps://mail:465", "--smtp.from=a@b.c"},
+                               {{"TANDEM_SMTP_PASSWORD", "hunter2"}});
+  CHECK(ok.config.smtp.password == "hunter2");
+  CHECK_THROWS_AS(parse_command_line({"--smtp.starttls=maybe"}, {}), config_error);
+  CHECK(parse_command_line({"--smtp.max_attempts=1"}, {}).config.smtp.max_attempts == 1);
+  CHECK_THROWS_AS(parse_command_line({"--smtp.max_attempts=0"}, {}), config_error);
+  CHECK(parse_command_line({"--smtp.batch=10000"}, {}).config.smtp.batch == 10000);
+  CHECK_THROWS_AS(parse_command_line({"--smtp.batch=10001"}, {}), config_error);
+  auto text = describe_keys(ok.config);
+  CHECK_THAT(text, !Catch::Contains("hunter2"));
+  CHECK_THAT(text, Catch::Contains("--smtp.password (TANDEM_SMTP_PASSWORD) = (set, not shown)"));
+}
