@@ -25,15 +25,6 @@ timeval to_timeval(int ms) {
   return tv;
 }
 
-/// hiredis writes with plain write(): a peer that went away would raise SIGPIPE and
-/// end the process. Blocked in this thread, the write fails with EPIPE instead.
-void block_sigpipe_in_this_thread() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGPIPE);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-}
-
 void append_items(const redisReply& r, std::vector<std::string>& out) {
   switch (r.type) {
     case REDIS_REPLY_ARRAY:
@@ -81,6 +72,13 @@ redis_reply flatten(const redisReply& r) {
 }
 
 } // namespace
+
+void block_sigpipe_in_this_thread() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
 
 void redis_session::context_deleter::operator()(redisContext* ctx) const {
   redisFree(ctx);

@@ -14,6 +14,10 @@ struct redisContext;
 
 namespace tandem::persistence {
 
+/// hiredis writes with plain write(): a peer that went away would raise SIGPIPE and
+/// end the process. Blocked in the calling thread, the write fails with EPIPE instead.
+void block_sigpipe_in_this_thread();
+
 /// What a Redis worker owns: at most one connection. Blocking: used only on a
 /// detached worker's thread.
 class redis_session {

@@ -205,6 +205,11 @@ CAF_BEGIN_TYPE_ID_BLOCK(tandem, caf::first_custom_type_id)
   // -- atoms of the cluster: ownership (claims, epochs, fencing) -----------------
 
   // -- atoms of the cluster: the bus between nodes -------------------------------
+  CAF_ADD_ATOM(tandem, tandem::atom, register_endpoint, "bus_reg")
+  CAF_ADD_ATOM(tandem, tandem::atom, bus_forward, "bus_fwd")
+  CAF_ADD_ATOM(tandem, tandem::atom, bus_inbound, "bus_in")
+  CAF_ADD_ATOM(tandem, tandem::atom, bus_expire, "bus_due")
+  CAF_ADD_ATOM(tandem, tandem::atom, bus_link, "bus_link")
 
   // -- atoms of the cluster: connections on other nodes --------------------------
 
