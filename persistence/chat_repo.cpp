@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <utility>
 
 namespace tandem::persistence::chat {
@@ -117,6 +118,37 @@ SELECT c::uuid, s, m::uuid, snd, txt, t::timestamptz, nullif(cm, '')
               $7::text[]) AS x(c, s, m, snd, txt, t, cm)
 ON CONFLICT ON CONSTRAINT messages_idempotent_send DO NOTHING
 RETURNING message_id::text)";
+
+// The fenced group commit, one statement. `owned` locks (in key order, as every
+// writer does) each batch conversation's key_owners row that still has the writer's
+// epoch: under READ COMMITTED a row a claim changed meanwhile is judged again in its
+// new version after the claim commits, so a takeover either waits for this batch or
+// fences its rows. Rows of conversations not owned are never inserted, and cursors move
+// only to messages inserted (never back).
+const std::string insert_fenced_messages = R"(
+WITH batch AS (
+  SELECT c COLLATE "C" AS c, s, m, snd, txt, t, cm, e
+    FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[],
+                $7::text[], $8::bigint[]) AS x(c, s, m, snd, txt, t, cm, e)
+), owned AS (
+  SELECT k.key FROM key_owners k
+   WHERE k.kind = 'c' AND k.node_id <> '' AND (k.key, k.epoch) IN (SELECT c, e FROM batch)
+   ORDER BY k.key
+     FOR UPDATE OF k
+), ins AS (
+  INSERT INTO messages (conversation_id, seq, message_id, sender_id, content, sent_at,
+                        client_message_id)
+  SELECT c::uuid, s, m::uuid, snd, txt, t::timestamptz, nullif(cm, '')
+    FROM batch WHERE c IN (SELECT key FROM owned)
+  ON CONFLICT ON CONSTRAINT messages_idempotent_send DO NOTHING
+  RETURNING conversation_id, sender_id, seq, message_id::text AS id
+), cursors AS (
+  UPDATE participants p SET last_read_seq = GREATEST(p.last_read_seq, x.s)
+    FROM (SELECT conversation_id, sender_id, max(seq) AS s FROM ins
+           GROUP BY conversation_id, sender_id) x
+   WHERE p.conversation_id = x.conversation_id AND p.user_id = x.sender_id
+)
+SELECT id, '' FROM ins UNION ALL SELECT '', key FROM owned)";
 
 const std::string move_cursors = R"(
 UPDATE participants p SET last_read_seq = GREATEST(p.last_read_seq, x.s)
@@ -287,6 +319,38 @@ std::vector<std::string> insert(pqxx::work& tx, const std::vector<chat_message>&
   tx.exec_params(move_cursors, text_array_literal(cur_conv), text_array_literal(cur_user),
                  bigint_array_literal(cur_seq));
   return inserted;
+}
+
+fenced_batch insert_fenced(pqxx::work& tx, const std::vector<chat_message>& batch,
+                           const std::vector<int64_t>& epochs) {
+  std::vector<std::string> conv, ids, senders, contents, times, temps;
+  std::vector<int64_t> seqs;
+  for (const auto& m : batch) {
+    conv.push_back(m.conversation_id);
+    seqs.push_back(m.seq);
+    ids.push_back(m.message_id);
+    senders.push_back(m.sender_id);
+    contents.push_back(m.content);
+    times.push_back(m.sent_at);
+    temps.push_back(m.client_message_id);
+  }
+  using users::text_array_literal;
+  fenced_batch out;
+  std::set<std::string> owned;
+  for (const auto& row : tx.exec_params(insert_fenced_messages, text_array_literal(conv),
+                                        bigint_array_literal(seqs), text_array_literal(ids),
+                                        text_array_literal(senders), text_array_literal(contents),
+                                        text_array_literal(times), text_array_literal(temps),
+                                        bigint_array_literal(epochs))) {
+    if (auto id = row[0].as<std::string>(); !id.empty())
+      out.inserted.push_back(std::move(id));
+    else
+      owned.insert(row[1].as<std::string>());
+  }
+  for (const auto& c : std::set<std::string>(conv.begin(), conv.end()))
+    if (owned.count(c) == 0)
+      out.fenced.push_back(c);
+  return out;
 }
 
 caf::expected<chat_message> find_sent(pqxx::work& tx, const std::string& id,

@@ -38,6 +38,18 @@ struct pg_subject : test::actor_system_fixture {
     return *id;
   }
 
+  /// The node's row of cluster_nodes, its lease an hour ahead or behind the database clock.
+  void set_lease(const node_identity& node, bool live) {
+    pqxx::connection conn{cfg.dsn};
+    pqxx::work tx{conn};
+    tx.exec_params("INSERT INTO cluster_nodes (node_id, incarnation, address, lease_expires_at)"
+                   " VALUES ($1, $2, 'http://test', now() + $3 * interval '1 hour')"
+                   " ON CONFLICT (node_id) DO UPDATE SET incarnation = EXCLUDED.incarnation,"
+                   " lease_expires_at = EXCLUDED.lease_expires_at",
+                   node.id, node.incarnation, live ? 1 : -1);
+    tx.commit();
+  }
+
   persistence::social_db social() {
     return db;
   }
@@ -62,4 +74,9 @@ TEST_CASE_METHOD(pg_subject, "the database actor keeps the contract of social_db
 TEST_CASE_METHOD(pg_subject, "the database actor keeps the contract of chat_db",
                  "[contract][pg]") {
   tandem_test::contract::chat_db_contract(*this);
+}
+
+TEST_CASE_METHOD(pg_subject, "the database actor keeps the contract of ownership",
+                 "[contract][pg]") {
+  tandem_test::contract::ownership_contract(*this);
 }
