@@ -246,18 +246,9 @@ conversation_impl(self_pointer self, std::string id, persistence::chat_db db,
   st.registry = std::move(registry);
   st.settings = settings;
   st.last_active = self->clock().now();
-  if (st.settings.cluster_node)
-    // Claimed before it is loaded, so that what is loaded is what the last owner committed.
-    self->request(st.db, st.settings.request_timeout, atom::claim_conversation_v, st.id,
-                  *st.settings.cluster_node)
-      .await(
-        [self](int64_t epoch) {
-          self->state.epoch = epoch;
-          load(self);
-        },
-        [self](caf::error& err) { fail_to_start(self, std::move(err)); });
-  else
-    load(self);
+  // Claimed before it is loaded, so that what is loaded is what the last owner committed.
+  claim_then_load(self, atom::claim_conversation_v, st.settings.cluster_node, load,
+                  fail_to_start);
   return {
     [self](atom::send_message, const std::string&, const std::string& sender,
            const std::string& temp_id, const std::string& content) -> caf::result<chat_message> {

@@ -788,18 +788,8 @@ user_actor::behavior_type user_actor_impl(user_actor::stateful_pointer<user_stat
     });
   }
   self->set_down_handler([self](caf::down_msg& msg) { on_connection_down(self, msg); });
-  if (settings.cluster_node)
-    // Claimed before it is loaded, so that what is loaded is what the last owner committed.
-    self->request(st.db, settings.request_timeout, atom::claim_user_v, st.id,
-                  *settings.cluster_node)
-      .await(
-        [self](int64_t epoch) {
-          self->state.epoch = epoch;
-          load(self);
-        },
-        [self](caf::error& err) { fail_to_start(self, std::move(err)); });
-  else
-    load(self);
+  // Claimed before it is loaded, so that what is loaded is what the last owner committed.
+  claim_then_load(self, atom::claim_user_v, st.settings.cluster_node, load, fail_to_start);
   return {
     // -- requests of the user themselves ------------------------------------------------------
     [self](atom::lookup_friendship, const std::string&,

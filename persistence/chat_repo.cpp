@@ -178,6 +178,29 @@ std::string bigint_array_literal(const std::vector<int64_t>& xs) {
   return out + "}";
 }
 
+/// A batch's columns as the array literals of the insert statements' $1 to $7.
+struct batch_arrays {
+  std::string conversations, seqs, ids, senders, contents, times, temps;
+};
+
+batch_arrays arrays_of(const std::vector<chat_message>& batch) {
+  std::vector<std::string> conv, ids, senders, contents, times, temps;
+  std::vector<int64_t> seqs;
+  for (const auto& m : batch) {
+    conv.push_back(m.conversation_id);
+    seqs.push_back(m.seq);
+    ids.push_back(m.message_id);
+    senders.push_back(m.sender_id);
+    contents.push_back(m.content);
+    times.push_back(m.sent_at);
+    temps.push_back(m.client_message_id);
+  }
+  using users::text_array_literal;
+  return {text_array_literal(conv),     bigint_array_literal(seqs), text_array_literal(ids),
+          text_array_literal(senders),  text_array_literal(contents), text_array_literal(times),
+          text_array_literal(temps)};
+}
+
 caf::error not_a_member() {
   return caf::make_error(errc::forbidden, "Not a participant of this conversation");
 }
@@ -287,27 +310,17 @@ caf::expected<conversation_snapshot> load(pqxx::work& tx, const std::string& id,
 }
 
 std::vector<std::string> insert(pqxx::work& tx, const std::vector<chat_message>& batch) {
-  std::vector<std::string> conv, ids, senders, contents, times, temps;
-  std::vector<int64_t> seqs;
   // Each sender's cursor moves to their newest message of the batch.
   std::map<std::pair<std::string, std::string>, int64_t> cursors;
   for (const auto& m : batch) {
-    conv.push_back(m.conversation_id);
-    seqs.push_back(m.seq);
-    ids.push_back(m.message_id);
-    senders.push_back(m.sender_id);
-    contents.push_back(m.content);
-    times.push_back(m.sent_at);
-    temps.push_back(m.client_message_id);
     auto& c = cursors[{m.conversation_id, m.sender_id}];
     c = std::max(c, m.seq);
   }
   using users::text_array_literal;
+  auto a = arrays_of(batch);
   std::vector<std::string> inserted;
-  for (const auto& row : tx.exec_params(insert_messages, text_array_literal(conv),
-                                        bigint_array_literal(seqs), text_array_literal(ids),
-                                        text_array_literal(senders), text_array_literal(contents),
-                                        text_array_literal(times), text_array_literal(temps)))
+  for (const auto& row : tx.exec_params(insert_messages, a.conversations, a.seqs, a.ids,
+                                        a.senders, a.contents, a.times, a.temps))
     inserted.push_back(row[0].as<std::string>());
   std::vector<std::string> cur_conv, cur_user;
   std::vector<int64_t> cur_seq;
@@ -323,31 +336,21 @@ std::vector<std::string> insert(pqxx::work& tx, const std::vector<chat_message>&
 
 fenced_batch insert_fenced(pqxx::work& tx, const std::vector<chat_message>& batch,
                            const std::vector<int64_t>& epochs) {
-  std::vector<std::string> conv, ids, senders, contents, times, temps;
-  std::vector<int64_t> seqs;
-  for (const auto& m : batch) {
-    conv.push_back(m.conversation_id);
-    seqs.push_back(m.seq);
-    ids.push_back(m.message_id);
-    senders.push_back(m.sender_id);
-    contents.push_back(m.content);
-    times.push_back(m.sent_at);
-    temps.push_back(m.client_message_id);
-  }
-  using users::text_array_literal;
+  auto a = arrays_of(batch);
   fenced_batch out;
   std::set<std::string> owned;
-  for (const auto& row : tx.exec_params(insert_fenced_messages, text_array_literal(conv),
-                                        bigint_array_literal(seqs), text_array_literal(ids),
-                                        text_array_literal(senders), text_array_literal(contents),
-                                        text_array_literal(times), text_array_literal(temps),
+  for (const auto& row : tx.exec_params(insert_fenced_messages, a.conversations, a.seqs, a.ids,
+                                        a.senders, a.contents, a.times, a.temps,
                                         bigint_array_literal(epochs))) {
     if (auto id = row[0].as<std::string>(); !id.empty())
       out.inserted.push_back(std::move(id));
     else
       owned.insert(row[1].as<std::string>());
   }
-  for (const auto& c : std::set<std::string>(conv.begin(), conv.end()))
+  std::set<std::string> conversations;
+  for (const auto& m : batch)
+    conversations.insert(m.conversation_id);
+  for (const auto& c : conversations)
     if (owned.count(c) == 0)
       out.fenced.push_back(c);
   return out;

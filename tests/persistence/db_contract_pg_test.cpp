@@ -38,16 +38,8 @@ struct pg_subject : test::actor_system_fixture {
     return *id;
   }
 
-  /// The node's row of cluster_nodes, its lease an hour ahead or behind the database clock.
   void set_lease(const node_identity& node, bool live) {
-    pqxx::connection conn{cfg.dsn};
-    pqxx::work tx{conn};
-    tx.exec_params("INSERT INTO cluster_nodes (node_id, incarnation, address, lease_expires_at)"
-                   " VALUES ($1, $2, 'http://test', now() + $3 * interval '1 hour')"
-                   " ON CONFLICT (node_id) DO UPDATE SET incarnation = EXCLUDED.incarnation,"
-                   " lease_expires_at = EXCLUDED.lease_expires_at",
-                   node.id, node.incarnation, live ? 1 : -1);
-    tx.commit();
+    test::set_lease(cfg.dsn, node, live);
   }
 
   persistence::social_db social() {

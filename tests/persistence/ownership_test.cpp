@@ -28,16 +28,8 @@ struct two_nodes {
   pqxx::connection b{dsn};
   const node_identity node_a{"node-a", 1}, node_b{"node-b", 2};
 
-  /// `node`'s cluster_nodes row, its lease an hour ahead or behind the database clock.
   void lease(const node_identity& node, bool live) {
-    pqxx::connection conn{dsn};
-    pqxx::work tx{conn};
-    tx.exec_params("INSERT INTO cluster_nodes (node_id, incarnation, address, lease_expires_at)"
-                   " VALUES ($1, $2, 'http://test', now() + $3 * interval '1 hour')"
-                   " ON CONFLICT (node_id) DO UPDATE SET incarnation = EXCLUDED.incarnation,"
-                   " lease_expires_at = EXCLUDED.lease_expires_at",
-                   node.id, node.incarnation, live ? 1 : -1);
-    tx.commit();
+    test::set_lease(dsn, node, live);
   }
 
   std::string conversation() {
