@@ -104,6 +104,20 @@ void push_to_members(self_pointer self, const ws_push& push, const std::string& 
 
 void start_next_send(self_pointer self);
 
+/// The conversation was claimed by another node (`err` is errc::moved): nothing more of
+/// it may be committed here, so every waiting sender is told to retry (where the
+/// conversation now lives) and the actor asks to be let go.
+void fence(self_pointer self, caf::error err) {
+  auto& st = self->state;
+  log::info("conversation fenced: another node claimed it", {{"conversation", st.id}});
+  for (auto& send : st.sends)
+    send.rp.deliver(err);
+  st.sends.clear();
+  st.sending = false;
+  st.failure = std::move(err);
+  report_idle(self);
+}
+
 void finish_send(self_pointer self) {
   auto& st = self->state;
   st.sends.pop_front();
@@ -122,46 +136,51 @@ void commit_send(self_pointer self) {
   }
   chat_message m{st.id, st.last_seq + 1, new_uuid(), front.sender, front.content, unix_now_iso8601(),
                  front.temp_id};
+  auto on_written = [self, m](bool stored) {
+    auto& st = self->state;
+    auto rp = st.sends.front().rp;
+    if (!stored) {
+      // Sent before the ring's window: answer with the original from the database.
+      self->request(st.db, st.settings.request_timeout, atom::find_message_v, st.id, m.sender_id,
+                    m.client_message_id)
+        .then(
+          [self, rp](chat_message& original) mutable {
+            push_to(self, original.sender_id, frames::new_message(original));
+            rp.deliver(original);
+            finish_send(self);
+          },
+          [self, rp](caf::error& err) mutable {
+            rp.deliver(std::move(err));
+            finish_send(self);
+          });
+      return;
+    }
+    st.last_seq = m.seq;
+    // The sender may have left the group while the message was committed.
+    if (auto sender = st.cursors.find(m.sender_id); sender != st.cursors.end())
+      sender->second = std::max(sender->second, m.seq);
+    st.remember(m);
+    push_to_members(self, frames::new_message(m));
+    rp.deliver(m);
+    finish_send(self);
+  };
+  auto on_error = [self](caf::error& err) {
+    auto& st = self->state;
+    auto code = code_of(err);
+    if (code == errc::moved)
+      return fence(self, std::move(err));
+    // A lost reply may hide a commit: reload the latest seq before the next send.
+    if (code != errc::overloaded)
+      st.reload_before_send = true;
+    st.sends.front().rp.deliver(std::move(err));
+    finish_send(self);
+  };
   // Unbounded here: the writer always answers, after its own bounded database request.
-  self->request(st.writer, caf::infinite, atom::write_message_v, m)
-    .then(
-      [self, m](bool stored) {
-        auto& st = self->state;
-        auto rp = st.sends.front().rp;
-        if (!stored) {
-          // Sent before the ring's window: answer with the original from the database.
-          self->request(st.db, st.settings.request_timeout, atom::find_message_v, st.id, m.sender_id,
-                        m.client_message_id)
-            .then(
-              [self, rp](chat_message& original) mutable {
-                push_to(self, original.sender_id, frames::new_message(original));
-                rp.deliver(original);
-                finish_send(self);
-              },
-              [self, rp](caf::error& err) mutable {
-                rp.deliver(std::move(err));
-                finish_send(self);
-              });
-          return;
-        }
-        st.last_seq = m.seq;
-        // The sender may have left the group while the message was committed.
-        if (auto sender = st.cursors.find(m.sender_id); sender != st.cursors.end())
-          sender->second = std::max(sender->second, m.seq);
-        st.remember(m);
-        push_to_members(self, frames::new_message(m));
-        rp.deliver(m);
-        finish_send(self);
-      },
-      [self](caf::error& err) {
-        auto& st = self->state;
-        // A lost reply may hide a commit: reload the latest seq before the next send.
-        auto code = code_of(err);
-        if (code != errc::overloaded)
-          st.reload_before_send = true;
-        st.sends.front().rp.deliver(std::move(err));
-        finish_send(self);
-      });
+  if (st.epoch == 0)
+    self->request(st.writer, caf::infinite, atom::write_message_v, m).then(on_written, on_error);
+  else
+    self->request(st.writer, caf::infinite, atom::write_message_v, m, st.epoch)
+      .then(on_written, on_error);
 }
 
 void start_next_send(self_pointer self) {
@@ -189,6 +208,30 @@ void schedule_tick(self_pointer self) {
   self->delayed_send(self, self->state.settings.idle_timeout, atom::tick_v, true);
 }
 
+/// The claim or the load failed: everything routed here is answered with `err`.
+void fail_to_start(self_pointer self, caf::error err) {
+  auto& st = self->state;
+  auto code = code_of(err);
+  if (code != errc::not_found && code != errc::moved)
+    log::warn("conversation actor could not load", {{"conversation", st.id},
+                                                    {"error", describe(err)}});
+  st.failure = std::move(err);
+  report_idle(self);
+}
+
+/// Loads the conversation before the actor serves anything.
+void load(self_pointer self) {
+  auto& st = self->state;
+  self->request(st.db, st.settings.request_timeout, atom::load_conversation_v, st.id,
+                static_cast<int32_t>(st.settings.ring_size))
+    .await(
+      [self](conversation_snapshot& snap) {
+        self->state.install(std::move(snap));
+        schedule_tick(self);
+      },
+      [self](caf::error& err) { fail_to_start(self, std::move(err)); });
+}
+
 } // namespace
 
 conversation_actor::behavior_type
@@ -203,21 +246,9 @@ conversation_impl(self_pointer self, std::string id, persistence::chat_db db,
   st.registry = std::move(registry);
   st.settings = settings;
   st.last_active = self->clock().now();
-  self->request(st.db, settings.request_timeout, atom::load_conversation_v, st.id,
-                static_cast<int32_t>(settings.ring_size))
-    .await(
-      [self](conversation_snapshot& snap) {
-        self->state.install(std::move(snap));
-        schedule_tick(self);
-      },
-      [self](caf::error& err) {
-        auto& st = self->state;
-        if (code_of(err) != errc::not_found)
-          log::warn("conversation actor could not load", {{"conversation", st.id},
-                                                          {"error", describe(err)}});
-        st.failure = std::move(err);
-        report_idle(self);
-      });
+  // Claimed before it is loaded, so that what is loaded is what the last owner committed.
+  claim_then_load(self, atom::claim_conversation_v, st.settings.cluster_node, load,
+                  fail_to_start);
   return {
     [self](atom::send_message, const std::string&, const std::string& sender,
            const std::string& temp_id, const std::string& content) -> caf::result<chat_message> {
@@ -328,7 +359,15 @@ conversation_impl(self_pointer self, std::string id, persistence::chat_db db,
         report_idle(self);
       schedule_tick(self);
     },
-    [self](atom::passivate) { self->quit(); },
+    [self](atom::passivate) {
+      auto& st = self->state;
+      // Released (when still owned) so that the next owner claims it without waiting
+      // for this node's lease; nothing is in flight when a registry passivates.
+      if (st.epoch != 0 && !st.failure)
+        caf::anon_send(st.db, atom::release_conversation_v, st.id, *st.settings.cluster_node,
+                       st.epoch);
+      self->quit();
+    },
   };
 }
 

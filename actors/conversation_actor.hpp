@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -74,6 +75,10 @@ struct chat_settings {
   std::size_t send_queue_limit = 256;
   caf::timespan idle_timeout = std::chrono::minutes(10);
   caf::timespan request_timeout = std::chrono::seconds(5);
+  /// In a cluster (cluster.enabled), the node that conversation actors claim their
+  /// conversation for before loading it, and whose claim fences their commits
+  /// (docs/cluster.md, Ownership); none on a single node: no claim, no fence.
+  std::optional<node_identity> cluster_node;
 };
 
 chat_settings chat_settings_from(const config::app_config& cfg);
@@ -101,6 +106,7 @@ struct conversation_state {
   int64_t last_seq = 0;
   std::deque<chat_message> ring;          ///< the newest messages, oldest first
   caf::error failure;                     ///< the load failed: answered to everyone
+  int64_t epoch = 0;                      ///< the claim's, in a cluster (else 0)
   // -- sends, one at a time
   std::deque<pending_send> sends;
   bool sending = false;

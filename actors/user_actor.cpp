@@ -57,12 +57,20 @@ void on_tick(self_pointer self, bool periodic) {
 }
 
 /// After a write failed with `err`: when it may have committed anyway, this actor and
-/// those of `peers` may differ from the database; all of them go and reload.
+/// those of `peers` may differ from the database; all of them go and reload. When the
+/// write was fenced (another node claimed the user), the actor answers everything with
+/// `errc::moved` from now on and goes.
 void resync_if_unknown(self_pointer self, const caf::error& err,
                        const std::vector<std::string>& peers) {
+  auto& st = self->state;
+  if (code_of(err) == errc::moved) {
+    log::info("user actor fenced: another node claimed the user", {{"user", st.id}});
+    st.failure = err;
+    report_idle(self);
+    return;
+  }
   if (!outcome_unknown(err))
     return;
-  auto& st = self->state;
   log::warn("user actor reloads after a write of unknown outcome",
             {{"user", st.id}, {"error", describe(err)}});
   st.stale = true;
@@ -404,7 +412,8 @@ void run_friendship_write(self_pointer self, const friendship_command& cmd,
                           caf::typed_response_promise<bool> rp) {
   auto& st = self->state;
   auto peer = cmd.caller == st.id ? cmd.other : cmd.caller;
-  self->request(st.db, st.settings.request_timeout, atom::commit_friendship_v, cmd, st.settings.limits)
+  self->request(st.db, st.settings.request_timeout, atom::commit_friendship_v, cmd,
+                st.settings.limits, st.fence())
     .then(
       [self, rp](friendship_change& change) mutable {
         auto& st = self->state;
@@ -468,7 +477,7 @@ auto fail_for_related(self_pointer self, caf::typed_response_promise<T> rp) {
 void run_share(self_pointer self, const share_request& req,
                caf::typed_response_promise<std::string> rp) {
   auto& st = self->state;
-  self->request(st.db, st.settings.request_timeout, atom::insert_share_v, st.id, req)
+  self->request(st.db, st.settings.request_timeout, atom::insert_share_v, st.id, req, st.fence())
     .then(
       [self, rp](share_receipt& receipt) mutable {
         auto event_id = receipt.note.event_id;
@@ -489,7 +498,7 @@ void run_share(self_pointer self, const share_request& req,
 /// `friendship_change`).
 void run_decline_all(self_pointer self, caf::typed_response_promise<int64_t> rp) {
   auto& st = self->state;
-  self->request(st.db, st.settings.request_timeout, atom::decline_requests_v, st.id)
+  self->request(st.db, st.settings.request_timeout, atom::decline_requests_v, st.id, st.fence())
     .then(
       [self, rp](std::vector<friendship_change>& changes) mutable {
         self->state.apply_all(changes);
@@ -512,7 +521,7 @@ void run_mark_read(self_pointer self, const std::vector<std::string>& event_ids,
                    caf::typed_response_promise<bool> rp) {
   auto& st = self->state;
   self->request(st.db, st.settings.request_timeout, atom::mark_shares_v, st.id, event_ids,
-                st.settings.unread_cache_limit)
+                st.settings.unread_cache_limit, st.fence())
     .then(
       [self, rp](read_receipt& receipt) mutable {
         self->state.apply_read(receipt);
@@ -564,7 +573,7 @@ caf::result<user_profile> write_profile(self_pointer self, Ts... xs) {
       rp.deliver(user_not_found());
       return finish_write(self);
     }
-    self->request(st.db, st.settings.request_timeout, xs...)
+    self->request(st.db, st.settings.request_timeout, xs..., st.fence())
       .then(
         [self, rp](user_profile& p) mutable {
           self->state.profile = std::move(p);
@@ -584,7 +593,7 @@ void run_clear_image(self_pointer self, caf::typed_response_promise<std::string>
     rp.deliver(user_not_found());
     return finish_write(self);
   }
-  self->request(st.db, st.settings.request_timeout, atom::clear_image_v, st.id)
+  self->request(st.db, st.settings.request_timeout, atom::clear_image_v, st.id, st.fence())
     .then(
       [self, rp](std::string& ext) mutable {
         auto& st = self->state;
@@ -610,7 +619,7 @@ void run_create(self_pointer self, const new_profile& p,
     rp.deliver(created);
     finish_write(self);
   };
-  self->request(st.db, st.settings.request_timeout, atom::create_user_v, p)
+  self->request(st.db, st.settings.request_timeout, atom::create_user_v, p, st.fence())
     .then(
       [self, done](user_profile& created) mutable {
         auto& st = self->state;
@@ -718,6 +727,38 @@ void gather_presence(self_pointer self, caf::typed_response_promise<presence_ove
         });
 }
 
+/// The claim or the load failed: every request is answered with `err`.
+void fail_to_start(self_pointer self, caf::error err) {
+  auto& st = self->state;
+  if (code_of(err) != errc::moved)
+    log::warn("user actor could not load", {{"user", st.id}, {"error", describe(err)}});
+  st.failure = std::move(err);
+  report_idle(self);
+}
+
+/// Loads the user's state. `await` keeps every other message in the mailbox until the
+/// snapshot is in, so nothing is ever served from a half-loaded state.
+void load(self_pointer self) {
+  auto& st = self->state;
+  self->request(st.db, st.settings.request_timeout, atom::load_social_v, st.id,
+                st.settings.unread_cache_limit)
+    .await(
+      [self](social_snapshot& snap) {
+        self->state.install(std::move(snap));
+        arm_expiry(self);
+        schedule_tick(self, self->state.settings.idle_timeout);
+      },
+      [self](caf::error& err) {
+        auto& st = self->state;
+        if (code_of(err) == errc::not_found) {
+          install_without_profile(self);
+          schedule_tick(self, st.settings.idle_timeout);
+          return;
+        }
+        fail_to_start(self, std::move(err));
+      });
+}
+
 } // namespace
 
 user_actor::behavior_type user_actor_impl(user_actor::stateful_pointer<user_state> self,
@@ -747,27 +788,8 @@ user_actor::behavior_type user_actor_impl(user_actor::stateful_pointer<user_stat
     });
   }
   self->set_down_handler([self](caf::down_msg& msg) { on_connection_down(self, msg); });
-  // `await` keeps every other message in the mailbox until the snapshot is in, so
-  // nothing is ever served from a half-loaded state.
-  self->request(st.db, settings.request_timeout, atom::load_social_v, st.id,
-                settings.unread_cache_limit)
-    .await(
-      [self](social_snapshot& snap) {
-        self->state.install(std::move(snap));
-        arm_expiry(self);
-        schedule_tick(self, self->state.settings.idle_timeout);
-      },
-      [self](caf::error& err) {
-        auto& st = self->state;
-        if (code_of(err) == errc::not_found) {
-          install_without_profile(self);
-          schedule_tick(self, st.settings.idle_timeout);
-          return;
-        }
-        log::warn("user actor could not load", {{"user", st.id}, {"error", describe(err)}});
-        st.failure = std::move(err);
-        report_idle(self);
-      });
+  // Claimed before it is loaded, so that what is loaded is what the last owner committed.
+  claim_then_load(self, atom::claim_user_v, st.settings.cluster_node, load, fail_to_start);
   return {
     // -- requests of the user themselves ------------------------------------------------------
     [self](atom::lookup_friendship, const std::string&,
@@ -1010,7 +1032,14 @@ user_actor::behavior_type user_actor_impl(user_actor::stateful_pointer<user_stat
     },
     // -- life cycle ------------------------------------------------------------------------
     [self](atom::tick, bool periodic) { on_tick(self, periodic); },
-    [self](atom::passivate) { self->quit(); },
+    [self](atom::passivate) {
+      auto& st = self->state;
+      // Released (when still owned) so that the next owner claims it without waiting
+      // for this node's lease; a registry passivates only a quiet actor.
+      if (st.epoch != 0 && !st.failure)
+        caf::anon_send(st.db, atom::release_user_v, st.id, *st.settings.cluster_node, st.epoch);
+      self->quit();
+    },
   };
 }
 

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -40,6 +41,9 @@ struct user_settings {
   /// Where the actors pin their users' polled reads for the io threads; null: nowhere
   /// (every read goes through the actor).
   std::shared_ptr<polled_views> views;
+  /// In a cluster (cluster.enabled), the node that user actors claim their user for
+  /// before loading it (docs/cluster.md, Ownership); none on a single node: no claim.
+  std::optional<node_identity> cluster_node;
 };
 
 /// A user's social state and the bookkeeping of their actor. The functions without
@@ -64,6 +68,12 @@ struct user_state {
   /// Set when the load failed: every request is answered with it until the registry
   /// stops the actor.
   caf::error failure;
+  /// The epoch of the user's claim, in a cluster (else 0).
+  int64_t epoch = 0;
+  /// What the user's writes carry: the claim the database checks (docs/cluster.md).
+  write_fence fence() const {
+    return {id, epoch};
+  }
   /// Set when the database may differ from this state (a write's outcome is unknown),
   /// or when the user has no profile (an actor for every id asked about must not
   /// stay): the actor keeps serving but asks to be stopped as soon as it is quiet.

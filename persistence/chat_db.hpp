@@ -22,6 +22,16 @@ using chat_db = caf::typed_actor<
   /// (sender, tempMessageId) was stored before is skipped. `errc::already_exists` when a
   /// (conversation, seq) is taken: another node acted for the conversation.
   caf::replies_to<atom::insert_messages, std::vector<chat_message>>::with<std::vector<std::string>>,
+  /// Cluster only (docs/cluster.md, Ownership): inserts a batch fenced by epochs, one
+  /// per message, the epoch its conversation was claimed with (see chat::insert_fenced).
+  caf::replies_to<atom::insert_fenced_messages, std::vector<chat_message>,
+                  std::vector<int64_t>>::with<fenced_batch>,
+  /// Cluster only: claims the conversation for a node and replies the epoch;
+  /// `errc::moved` while another live node owns it (see ownership::claim).
+  caf::replies_to<atom::claim_conversation, std::string, node_identity>::with<int64_t>,
+  /// Cluster only: frees the conversation claimed with this epoch (see
+  /// ownership::release); replies whether it was.
+  caf::replies_to<atom::release_conversation, std::string, node_identity, int64_t>::with<bool>,
   /// The message `sender` sent with this tempMessageId (conversation, sender,
   /// tempMessageId); `errc::not_found` when there is none.
   caf::replies_to<atom::find_message, std::string, std::string, std::string>::with<chat_message>,

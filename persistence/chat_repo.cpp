@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <utility>
 
 namespace tandem::persistence::chat {
@@ -118,6 +119,37 @@ SELECT c::uuid, s, m::uuid, snd, txt, t::timestamptz, nullif(cm, '')
 ON CONFLICT ON CONSTRAINT messages_idempotent_send DO NOTHING
 RETURNING message_id::text)";
 
+// The fenced group commit, one statement. `owned` locks (in key order, as every
+// writer does) each batch conversation's key_owners row that still has the writer's
+// epoch: under READ COMMITTED a row a claim changed meanwhile is judged again in its
+// new version after the claim commits, so a takeover either waits for this batch or
+// fences its rows. Rows of conversations not owned are never inserted, and cursors move
+// only to messages inserted (never back).
+const std::string insert_fenced_messages = R"(
+WITH batch AS (
+  SELECT c COLLATE "C" AS c, s, m, snd, txt, t, cm, e
+    FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[],
+                $7::text[], $8::bigint[]) AS x(c, s, m, snd, txt, t, cm, e)
+), owned AS (
+  SELECT k.key FROM key_owners k
+   WHERE k.kind = 'c' AND k.node_id <> '' AND (k.key, k.epoch) IN (SELECT c, e FROM batch)
+   ORDER BY k.key
+     FOR UPDATE OF k
+), ins AS (
+  INSERT INTO messages (conversation_id, seq, message_id, sender_id, content, sent_at,
+                        client_message_id)
+  SELECT c::uuid, s, m::uuid, snd, txt, t::timestamptz, nullif(cm, '')
+    FROM batch WHERE c IN (SELECT key FROM owned)
+  ON CONFLICT ON CONSTRAINT messages_idempotent_send DO NOTHING
+  RETURNING conversation_id, sender_id, seq, message_id::text AS id
+), cursors AS (
+  UPDATE participants p SET last_read_seq = GREATEST(p.last_read_seq, x.s)
+    FROM (SELECT conversation_id, sender_id, max(seq) AS s FROM ins
+           GROUP BY conversation_id, sender_id) x
+   WHERE p.conversation_id = x.conversation_id AND p.user_id = x.sender_id
+)
+SELECT id, '' FROM ins UNION ALL SELECT '', key FROM owned)";
+
 const std::string move_cursors = R"(
 UPDATE participants p SET last_read_seq = GREATEST(p.last_read_seq, x.s)
   FROM unnest($1::text[], $2::text[], $3::bigint[]) AS x(c, u, s)
@@ -144,6 +176,29 @@ std::string bigint_array_literal(const std::vector<int64_t>& xs) {
   for (auto x : xs)
     out += (out.size() > 1 ? "," : "") + std::to_string(x);
   return out + "}";
+}
+
+/// A batch's columns as the array literals of the insert statements' $1 to $7.
+struct batch_arrays {
+  std::string conversations, seqs, ids, senders, contents, times, temps;
+};
+
+batch_arrays arrays_of(const std::vector<chat_message>& batch) {
+  std::vector<std::string> conv, ids, senders, contents, times, temps;
+  std::vector<int64_t> seqs;
+  for (const auto& m : batch) {
+    conv.push_back(m.conversation_id);
+    seqs.push_back(m.seq);
+    ids.push_back(m.message_id);
+    senders.push_back(m.sender_id);
+    contents.push_back(m.content);
+    times.push_back(m.sent_at);
+    temps.push_back(m.client_message_id);
+  }
+  using users::text_array_literal;
+  return {text_array_literal(conv),     bigint_array_literal(seqs), text_array_literal(ids),
+          text_array_literal(senders),  text_array_literal(contents), text_array_literal(times),
+          text_array_literal(temps)};
 }
 
 caf::error not_a_member() {
@@ -255,27 +310,17 @@ caf::expected<conversation_snapshot> load(pqxx::work& tx, const std::string& id,
 }
 
 std::vector<std::string> insert(pqxx::work& tx, const std::vector<chat_message>& batch) {
-  std::vector<std::string> conv, ids, senders, contents, times, temps;
-  std::vector<int64_t> seqs;
   // Each sender's cursor moves to their newest message of the batch.
   std::map<std::pair<std::string, std::string>, int64_t> cursors;
   for (const auto& m : batch) {
-    conv.push_back(m.conversation_id);
-    seqs.push_back(m.seq);
-    ids.push_back(m.message_id);
-    senders.push_back(m.sender_id);
-    contents.push_back(m.content);
-    times.push_back(m.sent_at);
-    temps.push_back(m.client_message_id);
     auto& c = cursors[{m.conversation_id, m.sender_id}];
     c = std::max(c, m.seq);
   }
   using users::text_array_literal;
+  auto a = arrays_of(batch);
   std::vector<std::string> inserted;
-  for (const auto& row : tx.exec_params(insert_messages, text_array_literal(conv),
-                                        bigint_array_literal(seqs), text_array_literal(ids),
-                                        text_array_literal(senders), text_array_literal(contents),
-                                        text_array_literal(times), text_array_literal(temps)))
+  for (const auto& row : tx.exec_params(insert_messages, a.conversations, a.seqs, a.ids,
+                                        a.senders, a.contents, a.times, a.temps))
     inserted.push_back(row[0].as<std::string>());
   std::vector<std::string> cur_conv, cur_user;
   std::vector<int64_t> cur_seq;
@@ -287,6 +332,28 @@ std::vector<std::string> insert(pqxx::work& tx, const std::vector<chat_message>&
   tx.exec_params(move_cursors, text_array_literal(cur_conv), text_array_literal(cur_user),
                  bigint_array_literal(cur_seq));
   return inserted;
+}
+
+fenced_batch insert_fenced(pqxx::work& tx, const std::vector<chat_message>& batch,
+                           const std::vector<int64_t>& epochs) {
+  auto a = arrays_of(batch);
+  fenced_batch out;
+  std::set<std::string> owned;
+  for (const auto& row : tx.exec_params(insert_fenced_messages, a.conversations, a.seqs, a.ids,
+                                        a.senders, a.contents, a.times, a.temps,
+                                        bigint_array_literal(epochs))) {
+    if (auto id = row[0].as<std::string>(); !id.empty())
+      out.inserted.push_back(std::move(id));
+    else
+      owned.insert(row[1].as<std::string>());
+  }
+  std::set<std::string> conversations;
+  for (const auto& m : batch)
+    conversations.insert(m.conversation_id);
+  for (const auto& c : conversations)
+    if (owned.count(c) == 0)
+      out.fenced.push_back(c);
+  return out;
 }
 
 caf::expected<chat_message> find_sent(pqxx::work& tx, const std::string& id,

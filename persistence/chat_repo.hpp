@@ -44,6 +44,14 @@ caf::expected<conversation_snapshot> load(pqxx::work& tx, const std::string& id,
 /// stored before is skipped.
 std::vector<std::string> insert(pqxx::work& tx, const std::vector<chat_message>& batch);
 
+/// The fenced group commit of a cluster (docs/cluster.md, Ownership): `epochs[i]` is the
+/// epoch that `batch[i]`'s conversation was claimed with. One statement locks the
+/// key_owners row of each conversation still owned with its epoch, inserts the rows of
+/// those conversations only (a resent tempMessageId skipped, as by `insert`), and moves
+/// their senders' cursors; every other conversation is reported fenced.
+fenced_batch insert_fenced(pqxx::work& tx, const std::vector<chat_message>& batch,
+                           const std::vector<int64_t>& epochs);
+
 /// The message `sender` sent to `id` with `temp_id`; `errc::not_found`.
 caf::expected<chat_message> find_sent(pqxx::work& tx, const std::string& id,
                                       const std::string& sender, const std::string& temp_id);

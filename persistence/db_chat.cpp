@@ -2,6 +2,7 @@
 // name, then its work inside one transaction.
 #include "persistence/db_facade.hpp"
 #include "persistence/chat_repo.hpp"
+#include "persistence/ownership_repo.hpp"
 
 namespace tandem::persistence {
 
@@ -15,6 +16,23 @@ chat_area::behavior_type chat_handlers(db_self self) {
     [self](atom::insert_messages, const std::vector<chat_message>& batch) {
       return self->state.transact("insert_messages",
                                   [batch](pqxx::work& tx) { return chat::insert(tx, batch); });
+    },
+    [self](atom::insert_fenced_messages, const std::vector<chat_message>& batch,
+           const std::vector<int64_t>& epochs) {
+      return self->state.transact("insert_fenced_messages", [batch, epochs](pqxx::work& tx) {
+        return chat::insert_fenced(tx, batch, epochs);
+      });
+    },
+    [self](atom::claim_conversation, const std::string& id, const node_identity& node) {
+      return self->state.transact("claim_conversation", [id, node](pqxx::work& tx) {
+        return ownership::claim(tx, ownership::key_kind::conversation, id, node);
+      });
+    },
+    [self](atom::release_conversation, const std::string& id, const node_identity& node,
+           int64_t epoch) {
+      return self->state.transact("release_conversation", [id, node, epoch](pqxx::work& tx) {
+        return ownership::release(tx, ownership::key_kind::conversation, id, node, epoch);
+      });
     },
     [self](atom::find_message, const std::string& id, const std::string& sender,
            const std::string& temp_id) {

@@ -17,6 +17,7 @@ struct writer_state {
   struct pending_write {
     chat_message message;
     caf::typed_response_promise<bool> rp;
+    int64_t epoch = 0; ///< its conversation's claim in a cluster, else 0 (no fence)
   };
 
   chat_db db;
@@ -49,52 +50,85 @@ bool is_row_error(const caf::error& err) {
   }
 }
 
-/// Inserts `batch` in one transaction and answers its writers, then calls `done`. When
-/// a row error fails a batch of several rows, each half is tried in a transaction of its
-/// own, and so on down: only the offending rows fail, everyone else's are committed.
+/// Counts a committed transaction and answers its writers: a message inserted true, one
+/// skipped as a resend false, and every message of a fenced conversation
+/// `errc::moved`.
+void answer(self_pointer self, const batch_ptr& batch, const std::vector<std::string>& inserted,
+            const std::vector<std::string>& fenced) {
+  auto& c = *self->state.counters;
+  ++c.batches;
+  c.messages += batch->size();
+  auto largest = c.largest_batch.load();
+  while (batch->size() > largest
+         && !c.largest_batch.compare_exchange_weak(largest, batch->size())) {
+  }
+  std::unordered_set<std::string> stored(inserted.begin(), inserted.end());
+  std::unordered_set<std::string> moved(fenced.begin(), fenced.end());
+  for (auto& w : *batch) {
+    if (moved.count(w.message.conversation_id) != 0)
+      w.rp.deliver(caf::make_error(errc::moved, "The conversation moved to another node"));
+    else
+      w.rp.deliver(stored.count(w.message.message_id) != 0);
+  }
+}
+
+/// Inserts `batch` in one transaction (fenced when its writes carry epochs) and answers
+/// its writers, then calls `done`. When a row error fails a batch of several rows, each
+/// half is tried in a transaction of its own, and so on down: only the offending rows
+/// fail, everyone else's are committed.
 void insert(self_pointer self, batch_ptr batch, std::function<void()> done) {
+  auto on_error = [self, batch, done](caf::error& err) {
+    if (batch->size() > 1 && is_row_error(err)) {
+      auto middle = batch->begin() + static_cast<std::ptrdiff_t>(batch->size() / 2);
+      auto first = std::make_shared<std::vector<writer_state::pending_write>>(
+        std::make_move_iterator(batch->begin()), std::make_move_iterator(middle));
+      auto second = std::make_shared<std::vector<writer_state::pending_write>>(
+        std::make_move_iterator(middle), std::make_move_iterator(batch->end()));
+      insert(self, first, [self, second, done] { insert(self, second, done); });
+      return;
+    }
+    ++self->state.counters->failed_batches;
+    log::warn("message batch not committed",
+              {{"messages", batch->size()}, {"error", describe(err)}});
+    for (auto& w : *batch)
+      w.rp.deliver(err);
+    done();
+  };
   std::vector<chat_message> rows;
+  std::vector<int64_t> epochs;
   rows.reserve(batch->size());
-  for (const auto& w : *batch)
+  for (const auto& w : *batch) {
     rows.push_back(w.message);
-  self->request(self->state.db, self->state.settings.request_timeout, atom::insert_messages_v,
-                std::move(rows))
+    epochs.push_back(w.epoch);
+  }
+  auto timeout = self->state.settings.request_timeout;
+  if (batch->front().epoch == 0) {
+    self->request(self->state.db, timeout, atom::insert_messages_v, std::move(rows))
+      .then(
+        [self, batch, done](std::vector<std::string>& inserted) {
+          answer(self, batch, inserted, {});
+          done();
+        },
+        on_error);
+    return;
+  }
+  self->request(self->state.db, timeout, atom::insert_fenced_messages_v, std::move(rows),
+                std::move(epochs))
     .then(
-      [self, batch, done](std::vector<std::string>& inserted) {
-        auto& c = *self->state.counters;
-        ++c.batches;
-        c.messages += batch->size();
-        auto largest = c.largest_batch.load();
-        while (batch->size() > largest
-               && !c.largest_batch.compare_exchange_weak(largest, batch->size())) {
-        }
-        std::unordered_set<std::string> stored(inserted.begin(), inserted.end());
-        for (auto& w : *batch)
-          w.rp.deliver(stored.count(w.message.message_id) != 0);
+      [self, batch, done](fenced_batch& result) {
+        answer(self, batch, result.inserted, result.fenced);
         done();
       },
-      [self, batch, done](caf::error& err) {
-        if (batch->size() > 1 && is_row_error(err)) {
-          auto middle = batch->begin() + static_cast<std::ptrdiff_t>(batch->size() / 2);
-          auto first = std::make_shared<std::vector<writer_state::pending_write>>(
-            std::make_move_iterator(batch->begin()), std::make_move_iterator(middle));
-          auto second = std::make_shared<std::vector<writer_state::pending_write>>(
-            std::make_move_iterator(middle), std::make_move_iterator(batch->end()));
-          insert(self, first, [self, second, done] { insert(self, second, done); });
-          return;
-        }
-        ++self->state.counters->failed_batches;
-        log::warn("message batch not committed",
-                  {{"messages", batch->size()}, {"error", describe(err)}});
-        for (auto& w : *batch)
-          w.rp.deliver(err);
-        done();
-      });
+      on_error);
 }
 
 void commit(self_pointer self) {
   auto& st = self->state;
-  auto n = std::min(st.pending.size(), st.settings.commit_batch);
+  // A batch is fenced or not as a whole: the prefix of writes alike in that.
+  auto limit = std::min(st.pending.size(), st.settings.commit_batch);
+  std::size_t n = 1;
+  while (n < limit && (st.pending[n].epoch == 0) == (st.pending.front().epoch == 0))
+    ++n;
   auto batch = std::make_shared<std::vector<writer_state::pending_write>>(
     std::make_move_iterator(st.pending.begin()), std::make_move_iterator(st.pending.begin() + n));
   st.pending.erase(st.pending.begin(), st.pending.begin() + n);
@@ -119,6 +153,30 @@ caf::error check_row(const chat_message& m) {
   return caf::none;
 }
 
+/// Queues a write (see message_writer_actor) with its conversation's epoch (0: unfenced)
+/// and starts a batch when one is full.
+caf::result<bool> enqueue(self_pointer self, chat_message m, int64_t epoch) {
+  auto& st = self->state;
+  if (auto err = check_row(m))
+    return err;
+  if (st.pending.size() >= st.settings.queue_limit) {
+    ++st.counters->refused;
+    return caf::make_error(errc::overloaded, "Too many messages waiting to be stored");
+  }
+  auto rp = self->make_response_promise<bool>();
+  st.pending.push_back({std::move(m), rp, epoch});
+  st.counters->waiting = st.pending.size();
+  if (st.committing)
+    return rp;
+  if (st.pending.size() >= st.settings.commit_batch)
+    commit(self);
+  else if (!st.timer_armed) {
+    st.timer_armed = true;
+    self->delayed_send(self, st.settings.commit_delay, atom::flush_v);
+  }
+  return rp;
+}
+
 message_writer_actor::behavior_type writer_impl(self_pointer self, chat_db db,
                                                 message_writer_settings settings,
                                                 std::shared_ptr<message_writer_counters> counters) {
@@ -127,25 +185,10 @@ message_writer_actor::behavior_type writer_impl(self_pointer self, chat_db db,
   self->state.counters = std::move(counters);
   return {
     [self](atom::write_message, chat_message& m) -> caf::result<bool> {
-      auto& st = self->state;
-      if (auto err = check_row(m))
-        return err;
-      if (st.pending.size() >= st.settings.queue_limit) {
-        ++st.counters->refused;
-        return caf::make_error(errc::overloaded, "Too many messages waiting to be stored");
-      }
-      auto rp = self->make_response_promise<bool>();
-      st.pending.push_back({std::move(m), rp});
-      st.counters->waiting = st.pending.size();
-      if (st.committing)
-        return rp;
-      if (st.pending.size() >= st.settings.commit_batch)
-        commit(self);
-      else if (!st.timer_armed) {
-        st.timer_armed = true;
-        self->delayed_send(self, st.settings.commit_delay, atom::flush_v);
-      }
-      return rp;
+      return enqueue(self, std::move(m), 0);
+    },
+    [self](atom::write_message, chat_message& m, int64_t epoch) -> caf::result<bool> {
+      return enqueue(self, std::move(m), epoch);
     },
     [self](atom::flush) {
       auto& st = self->state;

@@ -26,6 +26,10 @@ namespace tandem::persistence {
 /// `errc::overloaded` when `queue_limit` messages wait.
 using message_writer_actor = caf::typed_actor<
   caf::replies_to<atom::write_message, chat_message>::with<bool>,
+  /// The same in a cluster, fenced by the epoch its conversation was claimed with
+  /// (docs/cluster.md, Ownership): `errc::moved` when the claim has moved on, and then
+  /// nothing of the message was stored. Batches are fenced or not as a whole.
+  caf::replies_to<atom::write_message, chat_message, int64_t>::with<bool>,
   /// The writer's own timer: commit what waits.
   caf::reacts_to<atom::flush>>;
 

@@ -8,6 +8,7 @@
 #include "vocabulary/membership_types.hpp"
 #include "vocabulary/email_types.hpp"
 #include "vocabulary/media_types.hpp"
+#include "vocabulary/ownership_types.hpp"
 #include "vocabulary/realtime_types.hpp"
 #include "vocabulary/social_types.hpp"
 #include "vocabulary/user_types.hpp"
@@ -203,6 +204,11 @@ CAF_BEGIN_TYPE_ID_BLOCK(tandem, caf::first_custom_type_id)
   CAF_ADD_ATOM(tandem, tandem::atom, leave_cluster, "cl_leave")
 
   // -- atoms of the cluster: ownership (claims, epochs, fencing) -----------------
+  CAF_ADD_ATOM(tandem, tandem::atom, claim_conversation, "claim_c")
+  CAF_ADD_ATOM(tandem, tandem::atom, release_conversation, "release_c")
+  CAF_ADD_ATOM(tandem, tandem::atom, claim_user, "claim_u")
+  CAF_ADD_ATOM(tandem, tandem::atom, release_user, "release_u")
+  CAF_ADD_ATOM(tandem, tandem::atom, insert_fenced_messages, "ch_fenced")
 
   // -- atoms of the cluster: the bus between nodes -------------------------------
   CAF_ADD_ATOM(tandem, tandem::atom, register_endpoint, "bus_reg")
@@ -281,6 +287,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(tandem, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(tandem, (tandem::lease_renewal))
 
   // -- message types of the cluster: ownership (claims, epochs, fencing) ----------
+  CAF_ADD_TYPE_ID(tandem, (tandem::fenced_batch))
+  CAF_ADD_TYPE_ID(tandem, (tandem::write_fence))
 
   // -- message types of the cluster: the bus between nodes ------------------------
 

@@ -41,7 +41,8 @@ struct chat_fixture : tandem_test::sim_fixture {
     = std::make_shared<persistence::message_writer_counters>();
   std::shared_ptr<registry_counters> actors = std::make_shared<registry_counters>();
 
-  chat_fixture() {
+  /// `node`: the node this one is in a cluster, whose conversation actors claim.
+  explicit chat_fixture(std::optional<node_identity> node = std::nullopt) {
     store.members[conv] = {"ann", "bob", "cid"};
     db = sys.spawn(fake_chat_db, &store);
     pushes = sys.spawn([this](caf::event_based_actor*) -> caf::behavior {
@@ -63,6 +64,7 @@ struct chat_fixture : tandem_test::sim_fixture {
     settings.ring_size = 3;
     settings.conversations_per_hour = 3600;  // one a second
     settings.conversations_burst = 2;
+    settings.cluster_node = std::move(node);
     registry = spawn_conversation_registry(sys, db, writer,
                                            caf::actor_cast<user_registry_actor>(pushes), settings,
                                            actors);
@@ -362,4 +364,127 @@ TEST_CASE_METHOD(chat_fixture,
   CHECK(actors->died == 0);
   settle();
   CHECK(next->value);
+}
+
+// -- in a cluster: claims, fencing, release (docs/cluster.md, Ownership) --------------------
+
+namespace {
+
+const node_identity node_a{"node-a", 1};
+const node_identity node_b{"node-b", 2};
+
+struct cluster_chat_fixture : chat_fixture {
+  cluster_chat_fixture() : chat_fixture(node_a) {}
+
+  /// Runs what is ready and the writer's commit, and no later timer (the actor's idle
+  /// tick): the actor stays.
+  void commit() {
+    sched.run();
+    sched.trigger_timeout();
+    sched.run();
+  }
+
+  /// Node b takes the conversation over, as its claim after node a's lease would.
+  void take_over() {
+    auto& o = store.owners.owners[conv];
+    o.node = node_b;
+    ++o.epoch;
+    store.owners.live[node_b.id] = node_b.incarnation;
+  }
+};
+
+} // namespace
+
+TEST_CASE_METHOD(cluster_chat_fixture,
+                 "in a cluster a conversation actor claims its conversation before loading it "
+                 "and releases it when it goes",
+                 "[chat][cluster]") {
+  auto sent = message("ann", "t1");
+  commit();
+  REQUIRE(sent->value);
+  CHECK(sent->value->seq == 1);
+  REQUIRE(store.owners.owners.count(conv) == 1);
+  CHECK(store.owners.owners[conv].node == node_a);
+  CHECK(store.owners.owners[conv].epoch == 1);
+  CHECK(store.messages.size() == 1);
+  CHECK(actors->live == 1);
+  settle();  // idle: passivated, and the claim released for the next owner
+  CHECK(actors->passivated == 1);
+  CHECK(store.owners.owners[conv].node.id.empty());
+  CHECK(store.owners.claims == 1);
+  auto again = message("bob", "t2");
+  settle();
+  REQUIRE(again->value);
+  CHECK(again->value->seq == 2);
+  CHECK(store.owners.claims == 2);
+}
+
+TEST_CASE_METHOD(cluster_chat_fixture,
+                 "in a cluster a conversation another live node owns is answered errc::moved "
+                 "and its actor goes",
+                 "[chat][cluster]") {
+  store.owners.owners[conv] = {node_b, 4};
+  store.owners.live[node_b.id] = node_b.incarnation;
+  auto sent = message("ann", "t1");
+  auto read = send<int64_t>(atom::mark_read_v, std::string{conv}, std::string{"bob"});
+  sched.run();
+  CHECK(sent->code() == errc::moved);
+  CHECK(read->code() == errc::moved);
+  CHECK(store.loads == 0);  // not loaded: it is not this node's
+  CHECK(store.messages.empty());
+  CHECK(actors->live == 0);
+  CHECK(store.owners.owners[conv].node == node_b);  // nothing released that was not its own
+  SECTION("once that node's lease ended, the next activation takes it over") {
+    store.owners.live.clear();
+    auto retried = message("ann", "t1");
+    settle();
+    REQUIRE(retried->value);
+    CHECK(retried->value->seq == 1);
+    CHECK(store.owners.claims == 2);
+  }
+}
+
+TEST_CASE_METHOD(cluster_chat_fixture,
+                 "a fenced conversation actor stops, its waiting senders get errc::moved, and "
+                 "nothing it sends after the takeover is stored",
+                 "[chat][cluster]") {
+  auto first = message("ann", "t1");
+  commit();
+  REQUIRE(first->value);
+  take_over();
+  auto stale = message("ann", "t2");
+  auto queued = message("bob", "t3");
+  commit();
+  CHECK(stale->code() == errc::moved);
+  CHECK(queued->code() == errc::moved);
+  CHECK(store.messages.size() == 1);
+  CHECK(seqs_pushed_to("bob") == std::vector<int64_t>{1});  // no frame of a fenced send
+  CHECK(actors->live == 0);
+  CHECK(store.owners.owners[conv].node == node_b);  // a fenced actor releases nothing
+  auto later = message("cid", "c1");
+  sched.run();
+  CHECK(later->code() == errc::moved);  // a new actor, refused by node b's live claim
+  CHECK(store.loads == 1);
+}
+
+TEST_CASE_METHOD(cluster_chat_fixture,
+                 "in a cluster a resend is found before a seq is taken: no gap",
+                 "[chat][cluster]") {
+  auto first = message("ann", "old", "first");
+  settle();
+  for (int i = 1; i <= 4; ++i)  // ring_size is 3: "old" leaves the ring
+    message("bob", "b" + std::to_string(i));
+  settle();
+  auto again = message("ann", "old", "first");
+  auto next = message("cid", "c1");
+  settle();
+  REQUIRE(first->value);
+  REQUIRE(again->value);
+  CHECK(again->value->message_id == first->value->message_id);
+  REQUIRE(next->value);
+  CHECK(next->value->seq == 6);
+  std::vector<int64_t> seqs;
+  for (const auto& m : store.messages)
+    seqs.push_back(m.seq);
+  CHECK(seqs == std::vector<int64_t>{1, 2, 3, 4, 5, 6});
 }

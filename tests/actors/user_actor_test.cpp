@@ -499,3 +499,71 @@ TEST_CASE_METHOD(users_fixture,
   CHECK(lookup("ann", "bob").row.requested_at == newer.requested_at);
   CHECK(requests_in("bob") == std::vector<std::string>{"ann"});
 }
+
+// -- in a cluster: claims, fenced writes, release (docs/cluster.md, Ownership) ---------------
+
+namespace {
+
+const node_identity node_a{"node-a", 1};
+const node_identity node_b{"node-b", 2};
+
+struct cluster_users_fixture : users_fixture {
+  cluster_users_fixture() : users_fixture(node_a) {}
+
+  /// Node b takes `user` over, as its claim after node a's lease would.
+  void take_over(const std::string& user) {
+    auto& o = store.owners.owners[user];
+    o.node = node_b;
+    ++o.epoch;
+    store.owners.live[node_b.id] = node_b.incarnation;
+  }
+};
+
+} // namespace
+
+TEST_CASE_METHOD(cluster_users_fixture,
+                 "in a cluster a user actor claims its user before loading it and releases it "
+                 "when it goes",
+                 "[users][cluster]") {
+  warm({"ann"});
+  REQUIRE(store.owners.owners.count("ann") == 1);
+  CHECK(store.owners.owners["ann"].node == node_a);
+  CHECK(store.owners.owners["ann"].epoch == 1);
+  CHECK(store.loads == 1);
+  sched.advance_time(idle_timeout);
+  sched.run();
+  CHECK(stats().passivated == 1);
+  CHECK(store.owners.owners["ann"].node.id.empty());  // free for the next owner at once
+  CHECK(write(friendship_op::request, "ann", "bob").code() == errc::none);
+  CHECK(store.owners.owners["ann"].epoch == 2);
+}
+
+TEST_CASE_METHOD(cluster_users_fixture,
+                 "in a cluster a user another live node owns is answered errc::moved, never "
+                 "loaded here",
+                 "[users][cluster]") {
+  store.owners.owners["ann"] = {node_b, 3};
+  store.owners.live[node_b.id] = node_b.incarnation;
+  auto r = ask<std::vector<relation>>(atom::incoming_requests_v, std::string{"ann"});
+  CHECK(r.code() == errc::moved);
+  CHECK(store.loads == 0);
+  CHECK(stats().live == 0);
+  CHECK(store.owners.owners["ann"].node == node_b);
+}
+
+TEST_CASE_METHOD(cluster_users_fixture,
+                 "a user write fenced by a takeover is answered errc::moved, changes nothing, "
+                 "and the actor goes",
+                 "[users][cluster]") {
+  warm({"ann", "bob"});
+  take_over("ann");
+  CHECK(write(friendship_op::request, "ann", "bob").code() == errc::moved);
+  CHECK(store.pairs.empty());
+  auto st = stats();
+  CHECK(st.live == 1);  // bob's
+  CHECK(st.passivated == 1);
+  CHECK(store.owners.owners["ann"].node == node_b);  // a fenced actor releases nothing
+  // The next request starts a new actor, whose claim node b's live lease refuses.
+  CHECK(ask<std::vector<relation>>(atom::incoming_requests_v, std::string{"ann"}).code()
+        == errc::moved);
+}

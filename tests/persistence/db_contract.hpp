@@ -10,6 +10,7 @@
 //   std::string conversation(const std::vector<std::string>& members, bool is_group);
 //   persistence::social_db social();  persistence::chat_db chat();
 //   template <class T, class Handle, class... Ts> caf::expected<T> ask(Handle, Ts...);
+//   void set_lease(const node_identity& node, bool live);  (node's cluster_nodes row)
 #pragma once
 
 #include "auth/tokens.hpp"
@@ -38,6 +39,9 @@ inline std::vector<std::string> sorted(std::vector<std::string> xs) {
   return xs;
 }
 
+/// What a single node's writes carry: no fence.
+const write_fence unfenced{};
+
 // -- social_db ------------------------------------------------------------------------
 
 template <class Subject>
@@ -48,7 +52,8 @@ void social_db_contract(Subject& s) {
   const friendship_limits limits{100, 100, 100, 3600};
   auto write = [&](friendship_op op, const std::string& caller, const std::string& other) {
     return s.template ask<friendship_change>(db, atom::commit_friendship_v,
-                                             friendship_command{op, caller, other}, limits);
+                                             friendship_command{op, caller, other}, limits,
+                                             unfenced);
   };
   auto befriend = [&](const std::string& a, const std::string& b) {
     REQUIRE(write(friendship_op::request, a, b));
@@ -70,7 +75,8 @@ void social_db_contract(Subject& s) {
   auto share = [&](const std::string& sender, caf::optional<std::string> to) {
     return s.template ask<share_receipt>(db, atom::insert_share_v, sender,
                                          share_request{std::move(to), "https://example.org/",
-                                                       "Example"});
+                                                       "Example"},
+                                         unfenced);
   };
   auto ids_of = [](const std::vector<share_notification>& xs) {
     std::vector<std::string> out;
@@ -93,30 +99,31 @@ void social_db_contract(Subject& s) {
 
   SECTION("profile writes answer the profile as committed; a second creation is refused") {
     new_profile fresh{"zed", "zed@example.com", "Zed", "Last"};
-    auto created = s.template ask<user_profile>(db, atom::create_user_v, fresh);
+    auto created = s.template ask<user_profile>(db, atom::create_user_v, fresh, unfenced);
     REQUIRE(created);
     CHECK(created->first_name == "Zed");
     CHECK(created->email == "zed@example.com");
-    CHECK(error_of(s.template ask<user_profile>(db, atom::create_user_v, fresh))
+    CHECK(error_of(s.template ask<user_profile>(db, atom::create_user_v, fresh, unfenced))
           == errc::already_exists);
     const std::vector<std::string> allowed{"example.com"};
     auto domains = s.template ask<user_profile>(db, atom::set_domains_v, std::string{"zed"},
-                                                domain_list::allow, allowed);
+                                                domain_list::allow, allowed, unfenced);
     REQUIRE(domains);
     CHECK(domains->domain_allow == allowed);
     auto image = s.template ask<user_profile>(db, atom::set_image_v, std::string{"zed"},
-                                              std::string{"png"});
+                                              std::string{"png"}, unfenced);
     REQUIRE(image);
     CHECK(image->profile_image_extension == std::string{"png"});
     CHECK(image->profile_image_uploaded_at);
-    auto cleared = s.template ask<std::string>(db, atom::clear_image_v, std::string{"zed"});
+    auto cleared = s.template ask<std::string>(db, atom::clear_image_v, std::string{"zed"},
+                                               unfenced);
     REQUIRE(cleared);
     CHECK(*cleared == "png");
     auto reloaded = load("zed", 10).profile;
     CHECK(reloaded.domain_allow == allowed);
     CHECK(!reloaded.profile_image_extension);
     CHECK(error_of(s.template ask<user_profile>(db, atom::set_image_v, std::string{"nobody"},
-                                                std::string{"png"}))
+                                                std::string{"png"}, unfenced))
           == errc::not_found);
   }
 
@@ -162,7 +169,7 @@ void social_db_contract(Subject& s) {
     REQUIRE(write(friendship_op::request, "amy", "dan"));
     REQUIRE(write(friendship_op::accept, "amy", "cat")); // accepted: not declined
     auto changes = s.template ask<std::vector<friendship_change>>(db, atom::decline_requests_v,
-                                                                  std::string{"amy"});
+                                                                  std::string{"amy"}, unfenced);
     REQUIRE(changes);
     std::vector<std::string> requesters;
     for (const auto& c : *changes) {
@@ -174,7 +181,7 @@ void social_db_contract(Subject& s) {
     CHECK(sorted(requesters) == std::vector<std::string>{"bob"});
     CHECK(relations("amy") == states{{"cat", true}, {"dan", false}});
     auto again = s.template ask<std::vector<friendship_change>>(db, atom::decline_requests_v,
-                                                                std::string{"amy"});
+                                                                std::string{"amy"}, unfenced);
     REQUIRE(again);
     CHECK(again->empty());
     // Nothing has expired: the purge deletes nothing.
@@ -204,14 +211,14 @@ void social_db_contract(Subject& s) {
     CHECK(ids_of(load("cat", 10).unread.items) == std::vector<std::string>{all->note.event_id});
     auto read = s.template ask<read_receipt>(db, atom::mark_shares_v, std::string{"bob"},
                                              std::vector<std::string>{all->note.event_id},
-                                             int32_t{10});
+                                             int32_t{10}, unfenced);
     REQUIRE(read);
     CHECK(read->marked == std::vector<std::string>{all->note.event_id});
     CHECK(ids_of(read->unread.items) == std::vector<std::string>{one->note.event_id});
     CHECK(read->unread.complete);
     auto again = s.template ask<read_receipt>(db, atom::mark_shares_v, std::string{"bob"},
                                               std::vector<std::string>{all->note.event_id},
-                                              int32_t{10});
+                                              int32_t{10}, unfenced);
     REQUIRE(again);
     CHECK(again->marked.empty());
     auto fetch = [&](caf::optional<bool> is_read, list_window page) {
@@ -386,6 +393,128 @@ void chat_db_contract(Subject& s) {
     CHECK(error_of(leave(group, "cat")) == errc::not_found);
     auto direct = s.conversation({"amy", "bob"}, false);
     CHECK(error_of(leave(direct, "amy")) == errc::invalid_request);
+  }
+}
+
+// -- ownership in a cluster: claims, releases, the fenced group commit -------------------
+
+template <class Subject>
+void ownership_contract(Subject& s) {
+  for (const char* id : {"amy", "bob"})
+    s.add_user(id, std::string{id} + "-first");
+  auto group = s.conversation({"amy", "bob"}, true);
+  auto other = s.conversation({"amy", "bob"}, true);
+  auto chat = s.chat();
+  auto social = s.social();
+  const node_identity a{"node-a", 11}, a_restarted{"node-a", 12}, b{"node-b", 21};
+  s.set_lease(a, true);
+  s.set_lease(b, true);
+  auto claim = [&](const std::string& id, const node_identity& node) {
+    return s.template ask<int64_t>(chat, atom::claim_conversation_v, id, node);
+  };
+  auto release = [&](const std::string& id, const node_identity& node, int64_t epoch) {
+    auto done = s.template ask<bool>(chat, atom::release_conversation_v, id, node, epoch);
+    REQUIRE(done);
+    return *done;
+  };
+  auto message = [&](const std::string& id, int64_t seq, const std::string& sender,
+                     const std::string& temp) {
+    return chat_message{id, seq, new_uuid(), sender, "message " + std::to_string(seq),
+                        "2024-01-01T00:00:00.000Z", temp};
+  };
+  auto insert = [&](std::vector<chat_message> batch, std::vector<int64_t> epochs) {
+    auto out = s.template ask<fenced_batch>(chat, atom::insert_fenced_messages_v, std::move(batch),
+                                            std::move(epochs));
+    REQUIRE(out);
+    return *out;
+  };
+  auto last_seq = [&](const std::string& id) {
+    auto snap = s.template ask<conversation_snapshot>(chat, atom::load_conversation_v, id,
+                                                      int32_t{10});
+    REQUIRE(snap);
+    return snap->last_seq;
+  };
+
+  SECTION("a claim takes a key, a claim by its owner bumps the epoch, no one else's while "
+          "the owner's lease lives") {
+    CHECK(claim(group, a) == 1);
+    CHECK(claim(group, a) == 2);
+    CHECK(error_of(claim(group, b)) == errc::moved);
+    CHECK(error_of(claim(group, a_restarted)) == errc::moved);
+    SECTION("after the owner's lease expired") {
+      s.set_lease(a, false);
+      CHECK(claim(group, b) == 3);
+      CHECK(error_of(claim(group, a)) == errc::moved);
+    }
+    SECTION("after a release, by anyone at once, even the owner's next incarnation") {
+      CHECK_FALSE(release(group, a, 1));  // an older epoch releases nothing
+      CHECK_FALSE(release(group, b, 2));  // nor does another node
+      CHECK(release(group, a, 2));
+      CHECK(claim(group, a_restarted) == 3);
+      s.set_lease(a_restarted, true);  // its row replaces the old incarnation's
+      CHECK(error_of(claim(group, a)) == errc::moved);
+    }
+    SECTION("users are claimed the same way, apart from conversations") {
+      auto user = [&](const node_identity& node) {
+        return s.template ask<int64_t>(social, atom::claim_user_v, std::string{"amy"}, node);
+      };
+      CHECK(user(b) == 1);
+      CHECK(error_of(user(a)) == errc::moved);
+      auto released = s.template ask<bool>(social, atom::release_user_v, std::string{"amy"}, b,
+                                           int64_t{1});
+      REQUIRE(released);
+      CHECK(*released);
+      CHECK(user(a) == 2);
+    }
+  }
+
+  SECTION("a fenced batch stores the rows of conversations still owned with their epoch only") {
+    REQUIRE(claim(group, a) == 1);
+    REQUIRE(claim(other, a) == 1);
+    s.set_lease(a, false);
+    REQUIRE(claim(other, b) == 2);  // taken over
+    auto mine = message(group, 1, "amy", "t1");
+    auto stale = message(other, 1, "amy", "t2");
+    auto result = insert({mine, stale}, {1, 1});
+    CHECK(result.inserted == std::vector<std::string>{mine.message_id});
+    CHECK(result.fenced == std::vector<std::string>{other});
+    CHECK(last_seq(group) == 1);
+    CHECK(last_seq(other) == 0);
+    auto fresh = message(other, 1, "bob", "t3");
+    auto taken = insert({fresh}, {2});
+    CHECK(taken.inserted == std::vector<std::string>{fresh.message_id});
+    CHECK(taken.fenced.empty());
+    SECTION("nothing is stored after a release, not even with the released epoch") {
+      REQUIRE(release(other, b, 2));
+      auto late = insert({message(other, 2, "bob", "t4")}, {2});
+      CHECK(late.inserted.empty());
+      CHECK(late.fenced == std::vector<std::string>{other});
+      CHECK(last_seq(other) == 1);
+    }
+  }
+
+  SECTION("a fenced batch skips a resent tempMessageId before it takes a seq, and moves "
+          "cursors forward only") {
+    REQUIRE(claim(group, a) == 1);
+    auto first = message(group, 1, "amy", "t1");
+    REQUIRE(insert({first}, {1}).inserted.size() == 1);
+    auto resent = insert({message(group, 2, "amy", "t1")}, {1});
+    CHECK(resent.inserted.empty());
+    CHECK(resent.fenced.empty());
+    CHECK(last_seq(group) == 1);  // seq 2 is still free: no gap
+    REQUIRE(s.template ask<bool>(chat, atom::store_read_cursor_v, group, std::string{"bob"},
+                                 int64_t{5}));
+    auto next = message(group, 2, "bob", "t2");
+    CHECK(insert({next}, {1}).inserted == std::vector<std::string>{next.message_id});
+    auto snap = s.template ask<conversation_snapshot>(chat, atom::load_conversation_v, group,
+                                                      int32_t{10});
+    REQUIRE(snap);
+    CHECK(snap->last_seq == 2);
+    std::map<std::string, int64_t> cursors;
+    for (std::size_t i = 0; i < snap->members.size(); ++i)
+      cursors[snap->members[i]] = snap->last_read.at(i);
+    // amy's cursor stays at her stored message: the resend's seq was never hers.
+    CHECK(cursors == std::map<std::string, int64_t>{{"amy", 1}, {"bob", 5}});
   }
 }
 

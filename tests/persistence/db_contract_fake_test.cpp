@@ -40,6 +40,15 @@ struct fake_subject : sim_fixture {
     return id;
   }
 
+  void set_lease(const node_identity& node, bool live) {
+    for (auto* owners : {&social_store.owners, &chat_store.owners}) {
+      if (live)
+        owners->live[node.id] = node.incarnation;
+      else
+        owners->live.erase(node.id);
+    }
+  }
+
   persistence::social_db social() {
     return social_db;
   }
@@ -85,4 +94,9 @@ TEST_CASE_METHOD(fake_subject, "the fake chat database keeps the contract of cha
 TEST_CASE_METHOD(fake_subject, "the fake lease store keeps the contract of lease_db",
                  "[contract]") {
   contract::lease_db_contract(*this);
+}
+
+TEST_CASE_METHOD(fake_subject, "the fake databases keep the contract of ownership",
+                 "[contract]") {
+  contract::ownership_contract(*this);
 }

@@ -40,6 +40,10 @@ struct pg_subject : test::actor_system_fixture {
     return *id;
   }
 
+  void set_lease(const node_identity& node, bool live) {
+    test::set_lease(cfg.dsn, node, live);
+  }
+
   persistence::social_db social() {
     return db;
   }
@@ -88,4 +92,9 @@ TEST_CASE_METHOD(pg_subject, "the database actor keeps the contract of chat_db",
 TEST_CASE_METHOD(pg_subject, "the database actor keeps the contract of lease_db",
                  "[contract][pg]") {
   tandem_test::contract::lease_db_contract(*this);
+}
+
+TEST_CASE_METHOD(pg_subject, "the database actor keeps the contract of ownership",
+                 "[contract][pg]") {
+  tandem_test::contract::ownership_contract(*this);
 }

@@ -140,3 +140,55 @@ TEST_CASE_METHOD(writer_fixture,
   CHECK(own->messages == 3);
   caf::anon_send_exit(limited, caf::exit_reason::user_shutdown);
 }
+
+TEST_CASE_METHOD(writer_fixture,
+                 "in a cluster a batch fails the writes of a conversation claimed away with "
+                 "errc::moved and commits the others",
+                 "[chat][pg][cluster]") {
+  auto taken = conversation();
+  auto kept = conversation();
+  auto claim = [&](const std::string& id, const node_identity& node) {
+    auto epoch = ask<int64_t>(db, 10s, atom::claim_conversation_v, id, node);
+    REQUIRE(epoch);
+    return *epoch;
+  };
+  const node_identity self_node{"node-a", 1}, other{"node-b", 2};
+  REQUIRE(claim(taken, self_node) == 1);
+  REQUIRE(claim(kept, self_node) == 1);
+  // node-a has no cluster_nodes row (its lease is gone): node-b takes one key over.
+  REQUIRE(claim(taken, other) == 2);
+  std::vector<chat_message> batch{message(taken, "stale", "t1"), message(kept, "fine", "t2")};
+  std::vector<caf::expected<bool>> replies(batch.size(), caf::make_error(caf::sec::unexpected_response));
+  std::vector<decltype(self->request(writer, 20s, atom::write_message_v, batch[0], int64_t{1}))>
+    pending;
+  for (const auto& m : batch)
+    pending.push_back(self->request(writer, 20s, atom::write_message_v, m, int64_t{1}));
+  // The batch goes with its 4th row: two writes of a single node's conversation fill it
+  // (and show that unfenced writes never join a fenced batch).
+  auto unfenced = conversation();
+  auto plain = self->request(writer, 20s, atom::write_message_v, message(unfenced, "plain", "t3"));
+  std::vector<std::string> more{conversation(), conversation()};
+  std::vector<decltype(self->request(writer, 20s, atom::write_message_v, batch[0], int64_t{1}))>
+    filler;
+  for (const auto& id : more) {
+    REQUIRE(claim(id, self_node) == 1);
+    filler.push_back(self->request(writer, 20s, atom::write_message_v, message(id, "more", "t4"),
+                                   int64_t{1}));
+  }
+  for (std::size_t i = 0; i < pending.size(); ++i)
+    pending[i].receive([&, i](bool stored) { replies[i] = stored; },
+                       [&, i](caf::error& err) { replies[i] = std::move(err); });
+  REQUIRE_FALSE(replies[0]);
+  CHECK(code_of(replies[0].error()) == errc::moved);
+  REQUIRE(replies[1]);
+  CHECK(*replies[1]);
+  bool plain_stored = false;
+  plain.receive([&](bool stored) { plain_stored = stored; }, [](caf::error&) {});
+  CHECK(plain_stored);
+  for (auto& f : filler)
+    f.receive([](bool stored) { CHECK(stored); }, [](caf::error& err) { FAIL(describe(err)); });
+  CHECK(scalar("SELECT string_agg(content, ',' ORDER BY content) FROM messages")
+        == "fine,more,more,plain");
+  CHECK(counters->batches == 3);  // [stale, fine], [plain], [more, more]
+  CHECK(counters->failed_batches == 0);
+}

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "persistence/chat_db.hpp"
+#include "tests/support/fake_key_owners.hpp"
 
 #include <caf/all.hpp>
 
@@ -29,6 +30,7 @@ struct fake_chat_store {
   int cursor_writes = 0;
   int loads = 0; ///< snapshots served: a reload shows an actor was replaced
   caf::error fail_next_insert;
+  fake_key_owners owners; ///< the conversations' ('c')
 
   const chat_message* find(const std::string& id, const std::string& sender,
                            const std::string& temp) const {
@@ -36,6 +38,33 @@ struct fake_chat_store {
       if (m.conversation_id == id && m.sender_id == sender && m.client_message_id == temp)
         return &m;
     return nullptr;
+  }
+
+  /// The group commit: ON CONFLICT DO NOTHING on (conversation, sender, tempMessageId);
+  /// a taken (conversation, seq) fails the whole transaction. Cursors move to the
+  /// messages inserted.
+  caf::expected<std::vector<std::string>> insert(const std::vector<chat_message>& batch) {
+    std::vector<chat_message> fresh;
+    for (const auto& m : batch)
+      if (!find(m.conversation_id, m.sender_id, m.client_message_id))
+        fresh.push_back(m);
+    for (auto i = fresh.begin(); i != fresh.end(); ++i) {
+      auto same_seq = [&](const chat_message& x) {
+        return x.conversation_id == i->conversation_id && x.seq == i->seq;
+      };
+      if (std::any_of(messages.begin(), messages.end(), same_seq)
+          || std::any_of(fresh.begin(), i, same_seq))
+        return caf::make_error(errc::already_exists, "insert_messages");
+    }
+    std::vector<std::string> ids;
+    for (const auto& m : fresh) {
+      messages.push_back(m);
+      ids.push_back(m.message_id);
+      auto& c = cursors[{m.conversation_id, m.sender_id}];
+      c = std::max(c, m.seq);
+    }
+    batches.push_back(batch.size());
+    return ids;
   }
 
   int64_t last_seq(const std::string& id) const {
@@ -71,30 +100,37 @@ inline persistence::chat_db::behavior_type fake_chat_db(persistence::chat_db::po
       -> caf::result<std::vector<std::string>> {
       if (auto err = std::exchange(store->fail_next_insert, caf::error{}))
         return err;
-      // ON CONFLICT DO NOTHING on (conversation, sender, tempMessageId); a taken
-      // (conversation, seq) fails the whole transaction.
-      std::vector<chat_message> fresh;
-      for (const auto& m : batch)
-        if (!store->find(m.conversation_id, m.sender_id, m.client_message_id))
-          fresh.push_back(m);
-      for (auto i = fresh.begin(); i != fresh.end(); ++i) {
-        auto same_seq = [&](const chat_message& x) {
-          return x.conversation_id == i->conversation_id && x.seq == i->seq;
-        };
-        if (std::any_of(store->messages.begin(), store->messages.end(), same_seq)
-            || std::any_of(fresh.begin(), i, same_seq))
-          return caf::make_error(errc::already_exists, "insert_messages");
-      }
-      std::vector<std::string> ids;
-      for (const auto& m : fresh) {
-        store->messages.push_back(m);
-        ids.push_back(m.message_id);
-        auto& c = store->cursors[{m.conversation_id, m.sender_id}];
-        c = std::max(c, m.seq);
-      }
-      store->batches.push_back(batch.size());
-      return ids;
+      auto inserted = store->insert(batch);
+      if (!inserted)
+        return inserted.error();
+      return std::move(*inserted);
     },
+    [=](atom::insert_fenced_messages, const std::vector<chat_message>& batch,
+        const std::vector<int64_t>& epochs) -> caf::result<fenced_batch> {
+      if (auto err = std::exchange(store->fail_next_insert, caf::error{}))
+        return err;
+      std::vector<chat_message> owned;
+      std::set<std::string> fenced;
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        if (store->owners.holds(batch[i].conversation_id, epochs[i]))
+          owned.push_back(batch[i]);
+        else
+          fenced.insert(batch[i].conversation_id);
+      }
+      auto inserted = store->insert(owned);
+      if (!inserted)
+        return inserted.error();
+      return fenced_batch{std::move(*inserted), {fenced.begin(), fenced.end()}};
+    },
+    [=](atom::claim_conversation, const std::string& id,
+        const node_identity& node) -> caf::result<int64_t> {
+      auto epoch = store->owners.claim(id, node);
+      if (!epoch)
+        return epoch.error();
+      return *epoch;
+    },
+    [=](atom::release_conversation, const std::string& id, const node_identity& node,
+        int64_t epoch) { return store->owners.release(id, node, epoch); },
     [=](atom::find_message, const std::string& id, const std::string& sender,
         const std::string& temp) -> caf::result<chat_message> {
       if (const auto* m = store->find(id, sender, temp))

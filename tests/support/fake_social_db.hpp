@@ -6,6 +6,7 @@
 
 #include "actors/user_actor.hpp" // slice
 #include "persistence/social_db.hpp"
+#include "tests/support/fake_key_owners.hpp"
 
 #include <caf/all.hpp>
 
@@ -40,6 +41,7 @@ struct fake_social_store {
   caf::error lose_next_reply;
   /// Answered instead of the next load of a user's state.
   caf::error fail_next_load;
+  fake_key_owners owners; ///< the users' ('u')
 
   /// Increasing timestamps in the wire format.
   std::string now() {
@@ -209,7 +211,19 @@ fake_social_db(persistence::social_db::pointer, fake_social_store* store) {
       snap.unread = store->unread_of(user, limit);
       return snap;
     },
-    [=](atom::create_user, const new_profile& p) -> caf::result<user_profile> {
+    [=](atom::claim_user, const std::string& user,
+        const node_identity& node) -> caf::result<int64_t> {
+      auto epoch = store->owners.claim(user, node);
+      if (!epoch)
+        return epoch.error();
+      return *epoch;
+    },
+    [=](atom::release_user, const std::string& user, const node_identity& node,
+        int64_t epoch) { return store->owners.release(user, node, epoch); },
+    [=](atom::create_user, const new_profile& p,
+        const write_fence& fence) -> caf::result<user_profile> {
+      if (auto err = store->owners.check(fence))
+        return err;
       if (auto err = store->take_failure())
         return err;
       if (store->users.count(p.user_id) != 0)
@@ -219,8 +233,10 @@ fake_social_db(persistence::social_db::pointer, fake_social_store* store) {
       store->profile_writes.push_back("create");
       return reply_of(store, caf::expected<user_profile>{store->users[p.user_id]});
     },
-    [=](atom::update_user, const identity& who,
-        const profile_update& u) -> caf::result<user_profile> {
+    [=](atom::update_user, const identity& who, const profile_update& u,
+        const write_fence& fence) -> caf::result<user_profile> {
+      if (auto err = store->owners.check(fence))
+        return err;
       return reply_of(store, store->write_profile("update", who.user_id, [&](user_profile& p) {
         p.email = who.email;
         p.first_name = u.first_name;
@@ -232,19 +248,27 @@ fake_social_db(persistence::social_db::pointer, fake_social_store* store) {
       }));
     },
     [=](atom::set_domains, const std::string& user, domain_list which,
-        const std::vector<std::string>& domains) -> caf::result<user_profile> {
+        const std::vector<std::string>& domains,
+        const write_fence& fence) -> caf::result<user_profile> {
+      if (auto err = store->owners.check(fence))
+        return err;
       return reply_of(store, store->write_profile("domains", user, [&](user_profile& p) {
         (which == domain_list::allow ? p.domain_allow : p.domain_deny) = domains;
       }));
     },
-    [=](atom::set_image, const std::string& user,
-        const std::string& ext) -> caf::result<user_profile> {
+    [=](atom::set_image, const std::string& user, const std::string& ext,
+        const write_fence& fence) -> caf::result<user_profile> {
+      if (auto err = store->owners.check(fence))
+        return err;
       return reply_of(store, store->write_profile("image", user, [&](user_profile& p) {
         p.profile_image_extension = ext;
         p.profile_image_uploaded_at = store->now();
       }));
     },
-    [=](atom::clear_image, const std::string& user) -> caf::result<std::string> {
+    [=](atom::clear_image, const std::string& user,
+        const write_fence& fence) -> caf::result<std::string> {
+      if (auto err = store->owners.check(fence))
+        return err;
       std::string old;
       auto res = store->write_profile("clear_image", user, [&](user_profile& p) {
         old = p.profile_image_extension.value_or("");
@@ -255,11 +279,16 @@ fake_social_db(persistence::social_db::pointer, fake_social_store* store) {
         return reply_of(store, caf::expected<std::string>{std::move(res.error())});
       return reply_of(store, caf::expected<std::string>{old});
     },
-    [=](atom::commit_friendship, const friendship_command& cmd,
-        const friendship_limits&) -> caf::result<friendship_change> {
+    [=](atom::commit_friendship, const friendship_command& cmd, const friendship_limits&,
+        const write_fence& fence) -> caf::result<friendship_change> {
+      if (auto err = store->owners.check(fence))
+        return err;
       return reply_of(store, store->commit(cmd));
     },
-    [=](atom::decline_requests, const std::string& user) {
+    [=](atom::decline_requests, const std::string& user,
+        const write_fence& fence) -> caf::result<std::vector<friendship_change>> {
+      if (auto err = store->owners.check(fence))
+        return err;
       std::vector<friendship_change> out;
       for (auto i = store->pairs.begin(); i != store->pairs.end();) {
         if (i->second.addressee != user || i->second.accepted()) {
@@ -276,12 +305,16 @@ fake_social_db(persistence::social_db::pointer, fake_social_store* store) {
       return out;
     },
     [=](atom::purge_expired_requests, int32_t) { return int64_t{0}; },
-    [=](atom::insert_share, const std::string& sender,
-        const share_request& req) -> caf::result<share_receipt> {
+    [=](atom::insert_share, const std::string& sender, const share_request& req,
+        const write_fence& fence) -> caf::result<share_receipt> {
+      if (auto err = store->owners.check(fence))
+        return err;
       return reply_of(store, store->share(sender, req));
     },
     [=](atom::mark_shares, const std::string& user, const std::vector<std::string>& ids,
-        int32_t limit) -> caf::result<read_receipt> {
+        int32_t limit, const write_fence& fence) -> caf::result<read_receipt> {
+      if (auto err = store->owners.check(fence))
+        return err;
       return reply_of(store, store->mark(user, ids, limit));
     },
     [=](atom::fetch_shares, const share_query& q) -> std::vector<share_notification> {

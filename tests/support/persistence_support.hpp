@@ -55,6 +55,19 @@ inline std::string migrated_database() {
   return dsn;
 }
 
+/// `node`'s row of cluster_nodes in the database of `dsn`, its lease an hour ahead of
+/// the database clock (`live`) or behind it.
+inline void set_lease(const std::string& dsn, const node_identity& node, bool live) {
+  pqxx::connection conn{dsn};
+  pqxx::work tx{conn};
+  tx.exec_params("INSERT INTO cluster_nodes (node_id, incarnation, address, lease_expires_at)"
+                 " VALUES ($1, $2, 'http://test', now() + $3 * interval '1 hour')"
+                 " ON CONFLICT (node_id) DO UPDATE SET incarnation = EXCLUDED.incarnation,"
+                 " lease_expires_at = EXCLUDED.lease_expires_at",
+                 node.id, node.incarnation, live ? 1 : -1);
+  tx.commit();
+}
+
 /// The configuration of a small database actor on a migrated database of its own.
 inline config::db_config migrated_db_config() {
   config::db_config cfg;

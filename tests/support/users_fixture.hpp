@@ -11,6 +11,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,7 +38,8 @@ struct users_fixture : sim_fixture {
   std::shared_ptr<polled_views> views = std::make_shared<polled_views>();
   std::shared_ptr<flood_counters> counters = std::make_shared<flood_counters>();
 
-  users_fixture() {
+  /// `node`: the node this one is in a cluster, whose user actors claim.
+  explicit users_fixture(std::optional<node_identity> node = std::nullopt) {
     store.add_user("ann", "Ann", "Archer");
     store.add_user("bob", "Bob", "Baker");
     store.add_user("cid", "Cid", "Cole");
@@ -51,6 +53,7 @@ struct users_fixture : sim_fixture {
     settings.gateway.max_connections = 2;
     settings.views = views;
     settings.gateway.counters = counters;
+    settings.cluster_node = std::move(node);
     registry = spawn_user_registry(sys, db, settings);
     sched.run();
   }

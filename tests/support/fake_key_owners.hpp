@@ -1,0 +1,62 @@
+// The fakes' table key_owners and the leases of cluster_nodes (docs/cluster.md,
+// Ownership), as persistence/ownership_repo.cpp keeps them in PostgreSQL; the contract
+// tests hold both to the same scenarios.
+#pragma once
+
+#include "vocabulary/messages.hpp"
+
+#include <caf/all.hpp>
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+namespace tandem_test {
+
+struct fake_key_owners {
+  struct owner {
+    tandem::node_identity node; ///< id "" once released
+    int64_t epoch = 0;
+  };
+  std::map<std::string, owner> owners;
+  /// The nodes whose lease lives: cluster_nodes rows with lease_expires_at > now().
+  std::map<std::string, int64_t> live;
+  int claims = 0;
+
+  caf::expected<int64_t> claim(const std::string& key, const tandem::node_identity& self) {
+    ++claims;
+    auto i = owners.find(key);
+    if (i == owners.end())
+      return (owners[key] = {self, 1}).epoch;
+    auto& o = i->second;
+    auto lease = live.find(o.node.id);
+    bool leased = lease != live.end() && lease->second == o.node.incarnation;
+    if (o.node != self && leased)
+      return caf::make_error(tandem::errc::moved, "Owned by another node");
+    o.node = self;
+    return ++o.epoch;
+  }
+
+  bool release(const std::string& key, const tandem::node_identity& self, int64_t epoch) {
+    auto i = owners.find(key);
+    if (i == owners.end() || i->second.node != self || i->second.epoch != epoch)
+      return false;
+    i->second.node = {};
+    return true;
+  }
+
+  /// What a write fenced by `f` gets: none when it may commit (epoch 0: no fence).
+  caf::error check(const tandem::write_fence& f) const {
+    if (f.epoch == 0 || holds(f.key, f.epoch))
+      return caf::none;
+    return caf::make_error(tandem::errc::moved, "The user moved to another node");
+  }
+
+  /// Whether a write of `key` with `epoch` may commit.
+  bool holds(const std::string& key, int64_t epoch) const {
+    auto i = owners.find(key);
+    return i != owners.end() && !i->second.node.id.empty() && i->second.epoch == epoch;
+  }
+};
+
+} // namespace tandem_test
