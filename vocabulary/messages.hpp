@@ -201,6 +201,11 @@ CAF_BEGIN_TYPE_ID_BLOCK(tandem, caf::first_custom_type_id)
   // -- atoms of the cluster: the bus between nodes -------------------------------
 
   // -- atoms of the cluster: connections on other nodes --------------------------
+  // (vocabulary/user_interface.hpp, actors/connection_directory.hpp)
+  CAF_ADD_ATOM(tandem, tandem::atom, register_connection, "conn_reg")
+  CAF_ADD_ATOM(tandem, tandem::atom, close_connection, "conn_close")
+  CAF_ADD_ATOM(tandem, tandem::atom, connection_lost, "conn_lost")
+  CAF_ADD_ATOM(tandem, tandem::atom, node_gone, "node_gone")
 
   // -- atoms of e-mail delivery ---------------------------------------------------
 
@@ -267,6 +272,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(tandem, caf::first_custom_type_id)
   // -- message types of the cluster: the bus between nodes ------------------------
 
   // -- message types of the cluster: connections on other nodes -------------------
+  CAF_ADD_TYPE_ID(tandem, (tandem::connection_ref))
 
   // -- message types of e-mail delivery ---------------------------------------------
 
