@@ -25,6 +25,23 @@ void close(self_pointer self, uint16_t code, std::string reason) {
   st.link->close(code, std::move(reason));
 }
 
+/// The user's actor is gone, or does not know this connection: pushes would go
+/// nowhere, so the client reconnects and registers afresh.
+void lose_session(self_pointer self) {
+  close(self, close_code::internal_error, "session lost; reconnect");
+}
+
+/// Sends the user's actor a message from this connection: directly on a single node,
+/// routed by user through the registry with this connection's ref in a cluster.
+template <class Atom, class... Ts>
+void tell_user(self_pointer self, Atom a, Ts&&... xs) {
+  auto& st = self->state;
+  if (st.params.cluster)
+    self->send(st.params.registry, a, st.params.user_id, st.ref, std::forward<Ts>(xs)...);
+  else
+    self->send(st.user, a, std::forward<Ts>(xs)...);
+}
+
 /// Hands everything queued to the link unless a batch is still being written: one
 /// write in flight, and what piled up meanwhile goes out together.
 void flush(self_pointer self) {
@@ -87,7 +104,7 @@ void on_update_presence(self_pointer self, const json& frame, const std::string&
   if (title == nullptr)
     return;
   st.strikes = 0;
-  self->send(st.user, atom::update_presence_v, page_info{*url, *title});
+  tell_user(self, atom::update_presence_v, page_info{*url, *title});
 }
 
 /// The conversationId of a chat frame in canonical (lower-case) form, or a strike.
@@ -160,9 +177,12 @@ void on_conversation_action(self_pointer self, const json& frame, const std::str
   st.strikes = 0;
   bool read = action == "read-messages";
   // The user's budget for the action, kept by the user's actor whatever the socket.
-  self->request(st.user, st.params.request_timeout, atom::budget_v,
-                read ? flood_budget::receipts : flood_budget::typing)
-    .then(
+  uint8_t kind = read ? flood_budget::receipts : flood_budget::typing;
+  auto budget = st.params.cluster
+                  ? self->request(st.params.registry, st.params.request_timeout, atom::budget_v,
+                                  st.params.user_id, st.ref, kind)
+                  : self->request(st.user, st.params.request_timeout, atom::budget_v, kind);
+  budget.then(
       [self, read, action, id = *id](bool granted) {
         auto& st = self->state;
         if (!granted) {
@@ -260,7 +280,7 @@ void on_authenticate(self_pointer self, const json& frame, const std::string& ac
 
 void on_heartbeat(self_pointer self, const json&, const std::string&) {
   self->state.strikes = 0;
-  self->send(self->state.user, atom::presence_heartbeat_v);
+  tell_user(self, atom::presence_heartbeat_v);
 }
 
 /// The actions a client may send and their handlers: the one table that routes frames
@@ -363,29 +383,48 @@ connection_actor::behavior_type connection_impl(self_pointer self, connection_pa
   st.queue = outbound_queue{st.params.settings.send_queue_limit};
   st.frames = token_bucket{static_cast<double>(st.params.settings.rate_per_s),
                            static_cast<double>(st.params.settings.rate_burst), self->clock().now()};
-  self->set_down_handler([self](caf::down_msg&) {
-    // The user's actor is gone (it failed or its node stops): pushes would go nowhere.
-    close(self, close_code::internal_error, "session lost; reconnect");
-  });
+  // The client gets a plain detail (the link maps the error); the cause is here.
+  auto refused = [self](caf::error& err) {
+    if (code_of(err) != errc::rate_limited)
+      log::warn("websocket registration failed",
+                {{"user", self->state.params.user_id}, {"error", describe(err)}});
+    self->state.link->refuse(std::move(err));
+    self->quit();
+  };
   // The user's actor may hold the answer until an evicted socket has closed.
-  self->request(st.params.registry, st.params.request_timeout + st.params.settings.close_timeout,
-                atom::open_connection_v, st.params.user_id, st.params.kinds,
-                caf::actor_cast<caf::actor>(self))
-    .then(
-      [self](caf::actor& user) {
-        auto& st = self->state;
-        st.user = caf::actor_cast<user_actor>(user);
-        self->monitor(user);
-        st.link->accept();
-      },
-      [self](caf::error& err) {
-        // The client gets a plain detail (the link maps the error); the cause is here.
-        if (code_of(err) != errc::rate_limited)
-          log::warn("websocket registration failed",
-                    {{"user", self->state.params.user_id}, {"error", describe(err)}});
-        self->state.link->refuse(std::move(err));
-        self->quit();
-      });
+  auto wait = st.params.request_timeout + st.params.settings.close_timeout;
+  if (st.params.cluster) {
+    st.ref = {st.params.cluster.node, self->id()};
+    self->send(st.params.cluster.directory, atom::register_connection_v,
+               connection_actor{self});
+    // The user's actor may be on another node and cannot monitor this one: however
+    // this actor ends, its user's actor hears it (a no-op if it never seated it).
+    self->attach_functor([registry = st.params.registry, user = st.params.user_id,
+                          ref = st.ref] {
+      caf::anon_send(registry, atom::close_connection_v, user, ref);
+    });
+    self->request(st.params.registry, wait, atom::open_connection_v, st.params.user_id,
+                  st.params.kinds, st.ref)
+      .then(
+        [self](node_identity& home) {
+          self->state.home = std::move(home);
+          self->state.link->accept();
+        },
+        refused);
+  } else {
+    // The user's actor is gone (it failed or its node stops): pushes would go nowhere.
+    self->set_down_handler([self](caf::down_msg&) { lose_session(self); });
+    self->request(st.params.registry, wait, atom::open_connection_v, st.params.user_id,
+                  st.params.kinds, caf::actor_cast<caf::actor>(self))
+      .then(
+        [self](caf::actor& user) {
+          auto& st = self->state;
+          st.user = caf::actor_cast<user_actor>(user);
+          self->monitor(user);
+          st.link->accept();
+        },
+        refused);
+  }
   return {
     [self](atom::push, ws_push& push) {
       if ((push.kind & self->state.params.kinds) != 0)
@@ -432,6 +471,11 @@ connection_actor::behavior_type connection_impl(self_pointer self, connection_pa
       if (who.user_id.empty())
         return enqueue(self, frames::error(failure, std::string{"authenticate"}), {});
       reauthenticate(self, who, {}, expires_at);
+    },
+    [self](atom::connection_lost) { lose_session(self); },
+    [self](atom::node_gone, const node_identity& node) {
+      if (self->state.params.cluster && node == self->state.home)
+        lose_session(self);
     },
   };
 }

@@ -63,7 +63,41 @@ using connection_actor = caf::typed_actor<
   caf::reacts_to<atom::token_expiring>,
   /// An external token of an authenticate frame, mapped: the identity (empty user id
   /// when it failed), its expiry, and the client-safe failure.
-  caf::reacts_to<atom::reauthenticated, identity, int64_t, std::string>>;
+  caf::reacts_to<atom::reauthenticated, identity, int64_t, std::string>,
+  /// Cluster: the user actor does not know this connection (it was replaced): the socket
+  /// closes and the client reconnects, registering afresh.
+  caf::reacts_to<atom::connection_lost>,
+  /// Cluster, from the directory: a node left the live set; the socket closes if its
+  /// user actor was there.
+  caf::reacts_to<atom::node_gone, node_identity>>;
+
+/// The connection directory of a node (actors/connection_directory.hpp): it knows the
+/// node's connection actors by number and delivers what user actors anywhere send to
+/// a `connection_ref`, forwarding what is for another node to that node's directory.
+using connection_directory_actor = caf::typed_actor<
+  /// From a connection actor of this node as it starts (never crosses nodes): its
+  /// number is its actor id; it is forgotten when it terminates (monitored).
+  caf::reacts_to<atom::register_connection, connection_actor>,
+  /// What a user actor sends a connection, addressed by ref.
+  caf::reacts_to<atom::push, connection_ref, ws_push>,
+  caf::reacts_to<atom::evict, connection_ref>,
+  caf::reacts_to<atom::session_end, connection_ref, std::string>,
+  caf::reacts_to<atom::connection_lost, connection_ref>,
+  /// A node left the live set: its forwarding proxy goes, and the connections of this
+  /// node hear of it (those whose user actor was there close).
+  caf::reacts_to<atom::node_gone, node_identity>>;
+
+/// Cluster mode for connections and user actors (cluster.enabled): this node's
+/// identity and connection directory. Empty on a single node, where connections and
+/// user actors talk through direct handles as they always did.
+struct cluster_link {
+  connection_directory_actor directory;
+  node_identity node;
+
+  explicit operator bool() const {
+    return static_cast<bool>(directory);
+  }
+};
 
 /// Which event kinds a WebSocket path subscribes to (`/ws`, `/ws/chat`,
 /// `/ws/presence`); 0 for any other path.
@@ -95,12 +129,17 @@ struct connection_params {
   /// Verify and map the tokens of authenticate frames.
   std::shared_ptr<const token_service> tokens;
   std::shared_ptr<external_identity_map> identities;
+  /// Cluster mode: the connection registers with the directory and speaks to its
+  /// user actor through `registry` only (see `user_routed`).
+  cluster_link cluster = {};
 };
 
 struct connection_state {
   connection_params params;
   std::shared_ptr<ws_link> link;
-  user_actor user;                ///< set once registered
+  user_actor user;                ///< set once registered (single node)
+  connection_ref ref;             ///< this connection (cluster)
+  node_identity home;             ///< the node of its user actor, once registered (cluster)
   outbound_queue queue{0};
   bool open = false;              ///< handshake done
   bool writing = false;           ///< a batch is with the link

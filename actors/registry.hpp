@@ -106,6 +106,14 @@ public:
       self->send(count(i->second), std::forward<Ts>(xs)...);
   }
 
+  /// Sends `xs...` to every live actor here, uncounted: news about the cluster (a node
+  /// left it) rather than a message for a key.
+  template <class Self, class... Ts>
+  void broadcast(Self self, const Ts&... xs) {
+    for (const auto& kvp : entries_)
+      self->send(kvp.second.actor, xs...);
+  }
+
   /// Whether the message being handled comes from the live actor of `key`: a late
   /// report of a stopped actor, or one from anyone else, is void.
   template <class Self>

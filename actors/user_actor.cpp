@@ -89,11 +89,21 @@ std::vector<std::string> related(self_pointer self) {
 
 // -- presence and pushes -------------------------------------------------------------------------
 
+/// Sends one of the user's connections `a, xs...`: its actor directly when on this
+/// node, else the directory with the connection's ref after the atom.
+template <class Atom, class... Ts>
+void tell(self_pointer self, const user_state::live_connection& c, Atom a, const Ts&... xs) {
+  if (c.handle)
+    self->send(c.handle, a, xs...);
+  else
+    self->send(self->state.settings.cluster.directory, a, c.ref, xs...);
+}
+
 /// Sends `push` to each of the user's connections that subscribes to its kind.
 void deliver(self_pointer self, const ws_push& push) {
   for (const auto& c : self->state.connections)
     if (!c.evicted && (c.kinds & push.kind) != 0)
-      self->send(c.handle, atom::push_v, push);
+      tell(self, c, atom::push_v, push);
 }
 
 /// Sends `push` to the connections of one other user, through the registry.
@@ -256,12 +266,12 @@ void recheck_presence(self_pointer self) {
 void seat_waiting(self_pointer self) {
   auto& st = self->state;
   auto cap = st.settings.gateway.max_connections;
-  std::vector<caf::typed_response_promise<caf::actor>> seated;
+  std::vector<std::pair<caf::response_promise, bool>> seated;
   while (!st.waiting.empty() && st.connections.size() < cap) {
     auto w = std::move(st.waiting.front());
     st.waiting.pop_front();
-    st.connections.push_back({caf::actor_cast<connection_actor>(w.handle), w.kinds});
-    seated.push_back(std::move(w.seated));
+    seated.emplace_back(std::move(w.seated), static_cast<bool>(w.connection.ref));
+    st.connections.push_back(std::move(w.connection));
   }
   auto leaving = static_cast<std::size_t>(std::count_if(
     st.connections.begin(), st.connections.end(), [](const auto& c) { return c.evicted; }));
@@ -271,39 +281,75 @@ void seat_waiting(self_pointer self) {
     if (!c.evicted) {
       c.evicted = true;
       ++leaving;
-      self->send(c.handle, atom::evict_v);
+      tell(self, c, atom::evict_v);
     }
   }
   // The registry knows before the new sockets do: whatever they cause comes after.
   report_live_kinds(self);
-  for (auto& rp : seated)
-    rp.deliver(caf::actor_cast<caf::actor>(self));
+  for (auto& [rp, by_ref] : seated)
+    if (by_ref)
+      rp.deliver(self->state.settings.cluster.node);
+    else
+      rp.deliver(caf::actor_cast<caf::actor>(self));
 }
 
 /// A new WebSocket of the user: seated at once when a seat is free, else once an
-/// evicted one has closed (within ws.close_timeout_ms).
-caf::result<caf::actor> open_connection(self_pointer self, const caf::actor& handle,
-                                        uint8_t kinds) {
+/// evicted one has closed (within ws.close_timeout_ms). `Reply` is what `seat_waiting`
+/// answers with: the user actor, or its node for a connection opened by ref.
+template <class Reply>
+caf::result<Reply> open_connection(self_pointer self, user_state::live_connection conn) {
   auto& st = self->state;
   if (st.waiting.size() >= st.settings.gateway.max_connections)
     return caf::make_error(errc::rate_limited,
                            "Too many connections opening at once; try again later");
-  self->monitor(handle);
-  auto rp = self->make_response_promise<caf::actor>();
-  st.waiting.push_back({handle, kinds, rp});
+  // A connection by ref tells when it ends (it may be on another node).
+  if (!conn.ref)
+    self->monitor(conn.handle);
+  auto rp = self->make_response_promise<Reply>();
+  st.waiting.push_back({std::move(conn), rp});
   seat_waiting(self);
   return rp;
 }
 
-/// A connection terminated: its seat goes to a waiting one; offline when it was the
-/// last that could send presence.
-void on_connection_down(self_pointer self, const caf::down_msg& msg) {
-  auto& st = self->state;
-  if (!st.drop_connection(msg.source))
+/// The actor of a connection opened by `ref` when it is on this node (and sent the
+/// request itself), for direct sends; null for one on another node.
+connection_actor local_handle(self_pointer self, const connection_ref& ref) {
+  const auto& sender = self->current_sender();
+  if (sender && ref.node == self->state.settings.cluster.node && sender->id() == ref.id
+      && sender->node() == self->node())
+    return caf::actor_cast<connection_actor>(sender);
+  return {};
+}
+
+/// A connection ended (`dropped`: whether it held a seat): its seat goes to a waiting
+/// one; offline when it was the last that could send presence.
+void on_connection_gone(self_pointer self, bool dropped) {
+  if (!dropped)
     return;
   seat_waiting(self);
-  if (!st.has_presence_connection())
+  if (!self->state.has_presence_connection())
     go_offline(self);
+}
+
+/// Whether the connection `ref` speaking is the user's: one it does not know (this
+/// actor replaced the one it registered with) hears `connection_lost` and reconnects.
+bool known(self_pointer self, const connection_ref& ref) {
+  auto& st = self->state;
+  if (st.knows(ref))
+    return true;
+  self->send(st.settings.cluster.directory, atom::connection_lost_v, ref);
+  return false;
+}
+
+/// The actor stops: in a cluster its connections do not monitor it, so they are told.
+void release_connections(self_pointer self) {
+  auto& st = self->state;
+  if (!st.settings.cluster)
+    return;
+  for (const auto& c : st.connections)
+    tell(self, c, atom::connection_lost_v);
+  for (const auto& w : st.waiting)
+    tell(self, w.connection, atom::connection_lost_v);
 }
 
 // -- pending requests expire -----------------------------------------------------------------
@@ -787,7 +833,9 @@ user_actor::behavior_type user_actor_impl(user_actor::stateful_pointer<user_stat
       views->withdraw(user, owner);
     });
   }
-  self->set_down_handler([self](caf::down_msg& msg) { on_connection_down(self, msg); });
+  self->set_down_handler([self](caf::down_msg& msg) {
+    on_connection_gone(self, self->state.drop_connection(msg.source));
+  });
   // Claimed before it is loaded, so that what is loaded is what the last owner committed.
   claim_then_load(self, atom::claim_user_v, st.settings.cluster_node, load, fail_to_start);
   return {
@@ -935,7 +983,35 @@ user_actor::behavior_type user_actor_impl(user_actor::stateful_pointer<user_stat
            const caf::actor& conn) -> caf::result<caf::actor> {
       if (auto err = admit(self))
         return err;
-      return open_connection(self, conn, kinds);
+      return open_connection<caf::actor>(self,
+                                         {caf::actor_cast<connection_actor>(conn), {}, kinds});
+    },
+    [self](atom::open_connection, const std::string&, uint8_t kinds,
+           const connection_ref& ref) -> caf::result<node_identity> {
+      if (auto err = admit(self))
+        return err;
+      return open_connection<node_identity>(self, {local_handle(self, ref), ref, kinds});
+    },
+    [self](atom::update_presence, const std::string&, const connection_ref& ref, page_info& page) {
+      if (!admit(self) && known(self, ref))
+        update_presence(self, std::move(page));
+    },
+    [self](atom::presence_heartbeat, const std::string&, const connection_ref& ref) {
+      if (!admit(self) && known(self, ref))
+        self->state.last_seen = self->clock().now();
+    },
+    [self](atom::budget, const std::string&, const connection_ref& ref,
+           uint8_t kind) -> caf::result<bool> {
+      if (auto err = admit(self))
+        return err;
+      return known(self, ref) && take_budget(self, kind);
+    },
+    [self](atom::close_connection, const std::string&, const connection_ref& ref) {
+      static_cast<void>(admit(self)); // a failed actor still holds its connections
+      on_connection_gone(self, self->state.drop_connection(ref));
+    },
+    [self](atom::node_gone, const node_identity& node) {
+      on_connection_gone(self, self->state.drop_node(node));
     },
     [self](atom::get_presence, const std::string&) -> caf::result<presence_overview> {
       if (auto err = admit(self))
@@ -973,9 +1049,9 @@ user_actor::behavior_type user_actor_impl(user_actor::stateful_pointer<user_stat
       static_cast<void>(admit(self));
       // Each connection knows the session it was opened in; those of another stay.
       for (const auto& c : self->state.connections)
-        self->send(c.handle, a, session);
+        tell(self, c, a, session);
       for (const auto& w : self->state.waiting)
-        self->send(caf::actor_cast<connection_actor>(w.handle), a, session);
+        tell(self, w.connection, a, session);
     },
     // Straight from the user's connections (not routed, so not counted by `admit`: a
     // user actor with connections never idles).
@@ -1038,6 +1114,7 @@ user_actor::behavior_type user_actor_impl(user_actor::stateful_pointer<user_stat
       // for this node's lease; a registry passivates only a quiet actor.
       if (st.epoch != 0 && !st.failure)
         caf::anon_send(st.db, atom::release_user_v, st.id, *st.settings.cluster_node, st.epoch);
+      release_connections(self);
       self->quit();
     },
   };

@@ -131,6 +131,24 @@ user_registry_impl(self_pointer self, persistence::social_db db, user_settings s
     [self](atom::open_connection a, const std::string& user, uint8_t kinds, const caf::actor& conn) {
       return route(self, user, a, user, kinds, conn);
     },
+    [self](atom::open_connection a, const std::string& user, uint8_t kinds,
+           const connection_ref& conn) { return route(self, user, a, user, kinds, conn); },
+    // A connection's messages spawn the actor if need be: one that does not know the
+    // connection tells it to reconnect.
+    [self](atom::update_presence a, const std::string& user, const connection_ref& conn,
+           const page_info& page) { return route(self, user, a, user, conn, page); },
+    [self](atom::presence_heartbeat a, const std::string& user, const connection_ref& conn) {
+      return route(self, user, a, user, conn);
+    },
+    [self](atom::budget a, const std::string& user, const connection_ref& conn, uint8_t kind) {
+      return route(self, user, a, user, conn, kind);
+    },
+    [self](atom::close_connection a, const std::string& user, const connection_ref& conn) {
+      send_if_live(self, user, a, user, conn);
+    },
+    [self](atom::node_gone a, const node_identity& node) {
+      self->state.actors.broadcast(self, a, node);
+    },
     [self](atom::get_presence a, const std::string& user) { return route(self, user, a, user); },
     [self](atom::peek_presence a, const std::string& user, const std::string& target) {
       return route(self, user, a, user, target);

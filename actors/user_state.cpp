@@ -260,19 +260,44 @@ bool user_state::has_presence_connection() const {
   });
 }
 
+namespace {
+
+/// Drops the connections that `match`, seated or waiting; returns whether any held a seat.
+template <class Match>
+bool drop_matching(std::vector<user_state::live_connection>& connections,
+                   std::deque<user_state::waiting_connection>& waiting, Match match) {
+  waiting.erase(std::remove_if(waiting.begin(), waiting.end(),
+                               [&](const auto& w) { return match(w.connection); }),
+                waiting.end());
+  auto seated = std::remove_if(connections.begin(), connections.end(), match);
+  bool dropped = seated != connections.end();
+  connections.erase(seated, connections.end());
+  return dropped;
+}
+
+} // namespace
+
 bool user_state::drop_connection(const caf::actor_addr& addr) {
-  auto w = std::find_if(waiting.begin(), waiting.end(),
-                        [&](const waiting_connection& c) { return c.handle.address() == addr; });
-  if (w != waiting.end()) {
-    waiting.erase(w);
-    return false;
-  }
-  auto i = std::find_if(connections.begin(), connections.end(),
-                        [&](const live_connection& c) { return c.handle.address() == addr; });
-  if (i == connections.end())
-    return false;
-  connections.erase(i);
-  return true;
+  return drop_matching(connections, waiting, [&](const live_connection& c) {
+    return c.handle.address() == addr;
+  });
+}
+
+bool user_state::drop_connection(const connection_ref& ref) {
+  return drop_matching(connections, waiting,
+                       [&](const live_connection& c) { return c.ref == ref; });
+}
+
+bool user_state::drop_node(const node_identity& node) {
+  return drop_matching(connections, waiting,
+                       [&](const live_connection& c) { return c.ref && c.ref.node == node; });
+}
+
+bool user_state::knows(const connection_ref& ref) const {
+  auto is = [&](const live_connection& c) { return c.ref == ref; };
+  return std::any_of(connections.begin(), connections.end(), is)
+         || std::any_of(waiting.begin(), waiting.end(),
+                        [&](const waiting_connection& w) { return is(w.connection); });
 }
 
 } // namespace tandem

@@ -44,6 +44,8 @@ struct user_settings {
   /// In a cluster (cluster.enabled), the node that user actors claim their user for
   /// before loading it (docs/cluster.md, Ownership); none on a single node: no claim.
   std::optional<node_identity> cluster_node;
+  /// Cluster mode (docs/cluster.md, Connections on other nodes); empty on a single node.
+  cluster_link cluster = {};
 };
 
 /// A user's social state and the bookkeeping of their actor. The functions without
@@ -93,8 +95,11 @@ struct user_state {
   std::shared_ptr<const polled_view> view;
 
   // -- presence and live connections (docs/architecture.md) ----------------------------
+  /// A connection: its actor when on this node (sent to directly, the fast path), its
+  /// ref in a cluster (null handle: on another node, reached through the directory).
   struct live_connection {
     connection_actor handle;
+    connection_ref ref;
     uint8_t kinds = 0;    ///< the event kinds its path subscribes to
     bool evicted = false; ///< told to close (over the cap); gets nothing more
   };
@@ -103,9 +108,9 @@ struct user_state {
   std::vector<live_connection> connections;
   /// A WebSocket waiting for a seat (its handshake waits with it).
   struct waiting_connection {
-    caf::actor handle;
-    uint8_t kinds = 0;
-    caf::typed_response_promise<caf::actor> seated;
+    live_connection connection;
+    /// Answered with the user actor (single node) or its node (cluster) once seated.
+    caf::response_promise seated;
   };
   /// Oldest first, at most ws.max_connections; each has an evicted socket on its way out.
   std::deque<waiting_connection> waiting;
@@ -220,6 +225,16 @@ struct user_state {
 
   /// Drops the connection `addr`, seated or waiting; returns whether it held a seat.
   bool drop_connection(const caf::actor_addr& addr);
+
+  /// The same for the connection `ref` (cluster).
+  bool drop_connection(const connection_ref& ref);
+
+  /// Drops every connection on `node` (it left the cluster); returns whether any held
+  /// a seat.
+  bool drop_node(const node_identity& node);
+
+  /// Whether `ref` is one of the user's connections, seated or waiting.
+  bool knows(const connection_ref& ref) const;
 
   /// Whether the unread list in memory can answer `page`.
   bool unread_serves(list_window page) const;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "vocabulary/user_interface.hpp"
+#include "actors/connection_actor.hpp"
 #include "actors/conversation_actor.hpp"
 #include "auth/external_identities.hpp"
 #include "vocabulary/realtime_types.hpp"
@@ -33,6 +34,8 @@ struct ws_gateway {
   config::ws_config socket;
   /// Bound of a connection's registration with its user's actor.
   caf::timespan request_timeout;
+  /// Cluster mode for the connections (cluster.enabled); empty on a single node.
+  cluster_link cluster = {};
 };
 
 } // namespace tandem::http

@@ -351,7 +351,7 @@ void start_websocket(server::impl& srv, beast::tcp_stream stream,
   const auto& gw = *srv.gateway;
   session->start({std::move(who.who->user_id), kinds, gw.users, gw.settings,
                   gw.request_timeout, gw.chats, gw.max_message_length, std::move(who.session),
-                  who.expires_at, gw.tokens, gw.identities});
+                  who.expires_at, gw.tokens, gw.identities, gw.cluster});
   // Upgraded while the server stops, after it told the sessions it knew of.
   if (srv.stopping)
     session->shutdown();

@@ -218,6 +218,11 @@ CAF_BEGIN_TYPE_ID_BLOCK(tandem, caf::first_custom_type_id)
   CAF_ADD_ATOM(tandem, tandem::atom, bus_link, "bus_link")
 
   // -- atoms of the cluster: connections on other nodes --------------------------
+  // (vocabulary/user_interface.hpp, actors/connection_directory.hpp)
+  CAF_ADD_ATOM(tandem, tandem::atom, register_connection, "conn_reg")
+  CAF_ADD_ATOM(tandem, tandem::atom, close_connection, "conn_close")
+  CAF_ADD_ATOM(tandem, tandem::atom, connection_lost, "conn_lost")
+  CAF_ADD_ATOM(tandem, tandem::atom, node_gone, "node_gone")
 
   // -- atoms of e-mail delivery ---------------------------------------------------
   // the e-mail outbox (actors/email_outbox.hpp, persistence/smtp.hpp)
@@ -293,6 +298,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(tandem, caf::first_custom_type_id)
   // -- message types of the cluster: the bus between nodes ------------------------
 
   // -- message types of the cluster: connections on other nodes -------------------
+  CAF_ADD_TYPE_ID(tandem, (tandem::connection_ref))
 
   // -- message types of e-mail delivery ---------------------------------------------
   CAF_ADD_TYPE_ID(tandem, (tandem::outbox_email))

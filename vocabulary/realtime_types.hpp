@@ -1,8 +1,10 @@
 // What crosses actors for the real-time side (docs/api.md, Presence and WebSockets): the event kinds a
 // WebSocket path subscribes to, the frames pushed to a user's connections, pages and
-// presence as GET /presence shows them, and the gateway's limits.
+// presence as GET /presence shows them, the gateway's limits, and how a connection is named
+// across the nodes of a cluster.
 #pragma once
 
+#include "vocabulary/cluster_types.hpp"
 #include "vocabulary/social_types.hpp"
 
 #include <caf/all.hpp>
@@ -124,6 +126,33 @@ struct gateway_settings {
   caf::timespan reauth_grace = std::chrono::seconds(60);
   caf::timespan expiry_notice = std::chrono::seconds(60);
 };
+
+/// A WebSocket connection anywhere in a cluster (docs/cluster.md, Connections on other
+/// nodes): the run of the node that holds its socket, and its number there (the id of
+/// its actor, unique within that run). Value-typed, so that it may cross nodes where an
+/// actor handle may not. Empty (no node) on a single node, where handles do.
+struct connection_ref {
+  node_identity node;
+  uint64_t id = 0;
+
+  /// Whether this names a connection (cluster mode).
+  explicit operator bool() const {
+    return !node.id.empty();
+  }
+};
+
+inline bool operator==(const connection_ref& x, const connection_ref& y) {
+  return x.id == y.id && x.node == y.node;
+}
+
+inline bool operator!=(const connection_ref& x, const connection_ref& y) {
+  return !(x == y);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, connection_ref& x) {
+  return f(caf::meta::type_name("connection_ref"), x.node, x.id);
+}
 
 /// WebSocket close codes the gateway uses.
 namespace close_code {

@@ -84,6 +84,24 @@ using user_routed = caf::typed_actor<
   /// already. Replies the user actor, which the connection talks to directly from then
   /// on (see `user_actor`).
   caf::replies_to<atom::open_connection, std::string, uint8_t, caf::actor>::with<caf::actor>,
+  /// The same in a cluster (docs/cluster.md, Connections on other nodes), where the
+  /// socket may be on another node and no handle crosses: the connection is named by
+  /// `connection_ref` and hears from the user actor through the connection directory
+  /// of its node (a local one directly). Replies the node of the user actor. From then
+  /// on the connection sends what follows, also routed by user, and the user actor
+  /// answers a ref it does not know (its actor was replaced) with `connection_lost`.
+  caf::replies_to<atom::open_connection, std::string, uint8_t, connection_ref>::with<
+    node_identity>,
+  /// update-presence from the connection `connection_ref` (cluster).
+  caf::reacts_to<atom::update_presence, std::string, connection_ref, page_info>,
+  /// A heartbeat from the connection (cluster).
+  caf::reacts_to<atom::presence_heartbeat, std::string, connection_ref>,
+  /// A token of the user's budget of `kind` for the connection (cluster; see `budget`
+  /// in `user_actor`).
+  caf::replies_to<atom::budget, std::string, connection_ref, uint8_t>::with<bool>,
+  /// The connection ended (cluster: a connection on another node cannot be monitored,
+  /// so each tells its user actor when it terminates). Dropped without a live actor.
+  caf::reacts_to<atom::close_connection, std::string, connection_ref>,
   /// GET /presence: the user's presence and every accepted friend's.
   caf::replies_to<atom::get_presence, std::string>::with<presence_overview>,
   /// GET /presence/{target}: the presence of the user or of an accepted friend;
@@ -138,6 +156,9 @@ using user_actor = user_routed::extend<
   /// The idle timer, sent by the actor to itself: periodic (true), or a check made
   /// at once because the actor wants to stop (false).
   caf::reacts_to<atom::tick, bool>,
+  /// From the registry: this node left the cluster's live set; the connections on it
+  /// are gone.
+  caf::reacts_to<atom::node_gone, node_identity>,
   /// From the registry after it dropped the actor's entry: stop now.
   caf::reacts_to<atom::passivate>>;
 
@@ -155,6 +176,9 @@ using user_registry_actor = user_routed::extend<
   /// Typing is shed (counted) while more than ws.fanout_backlog messages wait.
   caf::reacts_to<atom::fanout, std::vector<std::string>, ws_push>,
   /// Live actors and life-cycle counters.
-  caf::replies_to<atom::stats>::with<user_registry_stats>>;
+  caf::replies_to<atom::stats>::with<user_registry_stats>,
+  /// A node left the cluster's live set (from the membership view): every live user
+  /// actor here drops its connections on that node and recomputes its presence.
+  caf::reacts_to<atom::node_gone, node_identity>>;
 
 } // namespace tandem

@@ -3,6 +3,7 @@
 // strikes, the rate limit, one write in flight with coalescing, and the send bound.
 #include "actors/connection_actor.hpp"
 
+#include "tests/support/recording_link.hpp"
 #include "tests/support/users_fixture.hpp"
 
 #include <nlohmann/json.hpp>
@@ -11,42 +12,6 @@ using namespace tandem_test;
 using json = nlohmann::json;
 
 namespace {
-
-/// Records the link calls of one connection (the test scheduler runs one thread).
-struct recording_link : ws_link {
-  bool accepted = false;
-  std::optional<caf::error> refused;
-  std::vector<std::vector<std::string>> batches;
-  int reads = 0;
-  std::optional<uint16_t> closed;
-
-  void accept() override {
-    accepted = true;
-  }
-  void refuse(caf::error err) override {
-    refused.emplace(std::move(err));
-  }
-  void write(std::vector<std::string> frames) override {
-    batches.push_back(std::move(frames));
-  }
-  void read_more() override {
-    ++reads;
-  }
-  void close(uint16_t code, std::string) override {
-    closed = code;
-  }
-  void alarm(caf::timespan) override {
-  }
-
-  /// Every frame written so far, parsed.
-  std::vector<json> frames() const {
-    std::vector<json> out;
-    for (const auto& b : batches)
-      for (const auto& f : b)
-        out.push_back(json::parse(f));
-    return out;
-  }
-};
 
 struct connection_fixture : users_fixture {
   gateway_settings settings;

@@ -37,6 +37,8 @@ struct users_fixture : sim_fixture {
   user_registry_actor registry;
   std::shared_ptr<polled_views> views = std::make_shared<polled_views>();
   std::shared_ptr<flood_counters> counters = std::make_shared<flood_counters>();
+  /// The node whose user actors claim their users (a cluster); none on a single node.
+  std::optional<node_identity> node_;
 
   /// `node`: the node this one is in a cluster, whose user actors claim.
   explicit users_fixture(std::optional<node_identity> node = std::nullopt) {
@@ -44,18 +46,24 @@ struct users_fixture : sim_fixture {
     store.add_user("bob", "Bob", "Baker");
     store.add_user("cid", "Cid", "Cole");
     db = sys.spawn(fake_social_db, &store);
-    user_settings settings;
-    settings.idle_timeout = idle_timeout;
-    settings.unread_cache_limit = 2;
-    settings.shares_per_hour = 360; // one every 10 s
-    settings.shares_burst = 8;
-    settings.gateway.presence_timeout = presence_timeout;
-    settings.gateway.max_connections = 2;
-    settings.views = views;
-    settings.gateway.counters = counters;
-    settings.cluster_node = std::move(node);
-    registry = spawn_user_registry(sys, db, settings);
+    node_ = std::move(node);
+    registry = spawn_user_registry(sys, db, settings());
     sched.run();
+  }
+
+  /// The settings of the fixture's user actors.
+  user_settings settings() const {
+    user_settings s;
+    s.idle_timeout = idle_timeout;
+    s.unread_cache_limit = 2;
+    s.shares_per_hour = 360; // one every 10 s
+    s.shares_burst = 8;
+    s.gateway.presence_timeout = presence_timeout;
+    s.gateway.max_connections = 2;
+    s.views = views;
+    s.gateway.counters = counters;
+    s.cluster_node = node_;
+    return s;
   }
 
   ~users_fixture() {
