@@ -56,13 +56,16 @@ class ComposeStack(unittest.TestCase):
         cls.env = dict(os.environ, TANDEM_SECRETS_DIR=secrets, TANDEM_HTTP_PORT=str(cls.port),
                        TANDEM_DB_PASSWORD=os.urandom(16).hex(),
                        TANDEM_PUBLIC_URL=f"http://127.0.0.1:{cls.port}")
-        cls.compose = ["docker-compose", "--project-name", f"tandemtest{os.getpid()}",
+        cls.project = f"tandemtest{os.getpid()}"
+        cls.compose = ["docker-compose", "--project-name", cls.project,
                        "--file", os.path.join(DEPLOY, "compose.yaml")]
         cls.up = False
         try:
             run(os.path.join(DEPLOY, "base-image"))
             started = time.monotonic()
             run(*cls.compose, "build", env=cls.env)
+            run("docker", "build", "--quiet", "--file", os.path.join(DEPLOY, "backup", "Dockerfile"),
+                "--tag", "tandem-backup:local", ROOT)
             print(f"deploy: images built in {time.monotonic() - started:.0f} s", flush=True)
             cls.up = True
             run(*cls.compose, "up", "--detach", env=cls.env, timeout=600)
@@ -183,6 +186,24 @@ class ComposeStack(unittest.TestCase):
 
         stored = self.ok("GET", f"/conversations/{conv}/messages?limit=10&offset=0", token=bob_token)
         self.assertEqual([m["content"] for m in stored], ["hello through the balancer"], stored)
+
+    def test_the_backup_job_dumps_and_uploads_with_retention(self):
+        """The CronJob's image (deploy/backup) against the stack's database, with rclone's
+        local backend standing in for the S3-compatible store."""
+        self.wait_ready()
+        dsn = f"host=postgres dbname=tandem user=postgres password={self.env['TANDEM_DB_PASSWORD']}"
+        script = ("backup-to-store && ls /tmp/store"
+                  " && pg_restore --list /tmp/store/$(ls /tmp/store | head -1)")
+        out = subprocess.run(["docker", "run", "--rm", "--network", self.project + "_default",
+                              "--env", "TANDEM_DB_DSN=" + dsn, "--env", "TANDEM_BACKUP_REMOTE=/tmp/store",
+                              "--env", "TANDEM_BACKUP_RETENTION_DAYS=1", "--entrypoint", "bash",
+                              "tandem-backup:local", "-c", script],
+                             capture_output=True, text=True, timeout=300)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        dumps = [line for line in out.stdout.splitlines() if line.startswith("tandem-") and line.endswith(".dump")]
+        self.assertGreaterEqual(len(dumps), 1, out.stdout)
+        self.assertIn("TABLE DATA public schema_migrations", out.stdout)
+        self.assertIn("uploaded tandem-", out.stderr)
 
 
 if __name__ == "__main__":
