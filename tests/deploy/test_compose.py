@@ -2,7 +2,7 @@
 Debian base (no registry), starts deploy/compose.yaml (HAProxy, two nodes, PostgreSQL 15,
 Redis 7, the migrate step), and drives through the balancer what a new pair of users does
 first: two sign-ups, a friendship (request, accept) and a chat message delivered live over
-WebSockets. The stack is torn down (volumes included) and a dockerd the test started is
+WebSockets; HTTPS at the balancer (compose.tls.yaml) and the backup job's image. The stack is torn down (volumes included) and a dockerd the test started is
 stopped with iptables restored, whatever happens. No dockerd and none startable: the test
 fails, it never skips.
 
@@ -13,6 +13,7 @@ import http.client
 import json
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -45,7 +46,7 @@ class ComposeStack(unittest.TestCase):
         os.makedirs(STATE, exist_ok=True)
         cls.dockerd = [os.path.join(HERE, "dockerd")]
         run(*cls.dockerd, "start", STATE)
-        cls.port = free_port()
+        cls.port, cls.tls_port = free_port(), free_port()
         secrets = tempfile.mkdtemp(prefix="secrets.", dir=STATE)
         for name in ("jwt_key", "url_key"):
             path = os.path.join(secrets, name)
@@ -54,14 +55,17 @@ class ComposeStack(unittest.TestCase):
             # Bind-mounted as Docker secrets: the node's unprivileged user must read them.
             os.chmod(path, 0o644)
         cls.env = dict(os.environ, TANDEM_SECRETS_DIR=secrets, TANDEM_HTTP_PORT=str(cls.port),
+                       TANDEM_HTTPS_PORT=str(cls.tls_port), TANDEM_HTTPS_BIND="127.0.0.1",
                        TANDEM_DB_PASSWORD=os.urandom(16).hex(),
                        TANDEM_PUBLIC_URL=f"http://127.0.0.1:{cls.port}")
         cls.project = f"tandemtest{os.getpid()}"
         cls.compose = ["docker-compose", "--project-name", cls.project,
-                       "--file", os.path.join(DEPLOY, "compose.yaml")]
+                       "--file", os.path.join(DEPLOY, "compose.yaml"),
+                       "--file", os.path.join(DEPLOY, "compose.tls.yaml")]
         cls.up = False
         try:
             run(os.path.join(DEPLOY, "base-image"))
+            run(os.path.join(DEPLOY, "tls", "make-cert"), "127.0.0.1")
             started = time.monotonic()
             run(*cls.compose, "build", env=cls.env)
             run("docker", "build", "--quiet", "--file", os.path.join(DEPLOY, "backup", "Dockerfile"),
@@ -186,6 +190,22 @@ class ComposeStack(unittest.TestCase):
 
         stored = self.ok("GET", f"/conversations/{conv}/messages?limit=10&offset=0", token=bob_token)
         self.assertEqual([m["content"] for m in stored], ["hello through the balancer"], stored)
+
+    def test_tls_at_the_balancer(self):
+        """HTTPS with the certificate deploy/tls/make-cert wrote (compose.tls.yaml)."""
+        self.wait_ready()
+        context = ssl.create_default_context(cafile=os.path.join(DEPLOY, "tls", "local", "tandem.crt"))
+        conn = http.client.HTTPSConnection("127.0.0.1", self.tls_port, timeout=30, context=context)
+        try:
+            conn.request("GET", "/readyz")
+            version = conn.sock.version()
+            reply = conn.getresponse()
+            body = reply.read().decode()
+            self.assertEqual(reply.status, 200, body)
+            self.assertIn("max-age=", reply.getheader("Strict-Transport-Security") or "")
+            self.assertIn(version, ("TLSv1.2", "TLSv1.3"))
+        finally:
+            conn.close()
 
     def test_the_backup_job_dumps_and_uploads_with_retention(self):
         """The CronJob's image (deploy/backup) against the stack's database, with rclone's
