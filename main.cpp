@@ -3,6 +3,7 @@
 #include "vocabulary/messages.hpp"
 #include "auth/accounts.hpp"
 #include "actors/connection_actor.hpp"
+#include "actors/connection_directory.hpp"
 #include "actors/conversation_registry.hpp"
 #include "actors/email_outbox.hpp"
 #include "auth/external_identities.hpp"
@@ -11,6 +12,10 @@
 #include "actors/request_purge.hpp"
 #include "auth/tokens.hpp"
 #include "actors/user_registry.hpp"
+#include "cluster/bus.hpp"
+#include "cluster/membership.hpp"
+#include "cluster/node_identity.hpp"
+#include "cluster/placement.hpp"
 #include "config/app_config.hpp"
 #include "config/log.hpp"
 #include "config/secrets.hpp"
@@ -28,6 +33,7 @@
 #include <caf/all.hpp>
 #include <pqxx/pqxx>
 
+#include <algorithm>
 #include <csignal>
 #include <iostream>
 
@@ -117,7 +123,7 @@ int print_routes(const config::app_config& cfg) {
   caf::actor_system sys{sys_cfg};
   http::metrics stats;
   auto routes = http::make_routes({sys, cfg, {}, {}, stats, nullptr, nullptr, {}, {}, nullptr,
-                                   {}, nullptr, {}});
+                                   {}, nullptr, {}, nullptr});
   for (const auto& r : routes.routes())
     std::cout << r.method << ' ' << r.pattern << ' ' << r.guard << '\n';
   for (const auto& path : ws_paths())
@@ -131,9 +137,12 @@ int serve(const config::app_config& cfg) {
   // Keys first: a node that refuses its keys must stop before it touches anything.
   std::shared_ptr<const token_service> tokens;
   std::string media_url_key;
+  auto self_node = cluster::make_node_identity(cfg);
   try {
     tokens = token_service::from_config(cfg);
     media_url_key = config::resolve_media_url_key(cfg);
+    if (cfg.cluster.enabled)
+      cluster::make_membership_settings(cfg.cluster, self_node, {});
   } catch (const config::config_error& e) {
     std::cerr << "tandem: " << e.what() << "\n";
     return 2;
@@ -221,11 +230,45 @@ int serve(const config::app_config& cfg) {
     return out + metrics::sample("gauge", "tandem_actors_running", "Actors running.",
                                  sys.registry().running());
   });
+  // The cluster (docs/cluster.md): none of it runs unless cluster.enabled. Keys homed
+  // on another node go to its registries over the bus; every key served here is
+  // claimed first, and the node stops serving when it cannot renew its lease.
+  std::shared_ptr<cluster::membership_board> board;
+  std::unique_ptr<cluster::bus> bus;
+  std::optional<node_identity> claim_as;
+  if (cfg.cluster.enabled) {
+    board = std::make_shared<cluster::membership_board>(self_node);
+    bus = std::make_unique<cluster::bus>(sys, self_node, cfg.cluster, cfg.redis);
+    claim_as = self_node;
+  }
+  auto placement_to = [&](const char* endpoint) {
+    if (!bus)
+      return cluster::cluster_placement{};
+    return cluster::cluster_placement{
+      board,
+      [b = bus.get(), name = std::string{endpoint}](const node_identity& node) {
+        return b->proxy(node, name);
+      },
+      bus->handle().address()};
+  };
+  // Sockets of users homed elsewhere are reached through the directory of their node.
+  cluster_link connections_link;
+  auto directory_counters = std::make_shared<connection_directory_counters>();
+  if (bus)
+    connections_link = {spawn_connection_directory(
+                          sys, self_node,
+                          [b = bus.get()](const node_identity& node) {
+                            return b->proxy(node, "connections");
+                          },
+                          directory_counters),
+                        self_node};
   auto views = std::make_shared<polled_views>();
   auto user_cfg = user_settings_from(cfg);
   user_cfg.views = views;
+  user_cfg.cluster_node = claim_as;
+  user_cfg.cluster = connections_link;
   auto user_counters = std::make_shared<registry_counters>();
-  auto users = spawn_user_registry(sys, db, user_cfg, user_counters);
+  auto users = spawn_user_registry(sys, db, user_cfg, user_counters, placement_to("users"));
   auto purge_counters = std::make_shared<request_purge_counters>();
   auto purge = spawn_request_purge(sys, db, request_purge_settings_from(cfg), purge_counters);
   auto accounts = spawn_accounts(
@@ -235,29 +278,43 @@ int serve(const config::app_config& cfg) {
   auto writer = persistence::spawn_message_writer(sys, db, message_writer_settings_from(cfg),
                                                   writer_counters);
   auto chat_counters = std::make_shared<registry_counters>();
-  auto chats = spawn_conversation_registry(sys, db, writer, users, chat_settings_from(cfg),
-                                           chat_counters);
+  auto chat_cfg = chat_settings_from(cfg);
+  chat_cfg.cluster_node = claim_as;
+  auto chats = spawn_conversation_registry(sys, db, writer, users, chat_cfg, chat_counters,
+                                           placement_to("conversations"));
+  if (bus) {
+    bus->register_endpoint("users", caf::actor_cast<caf::actor>(users));
+    bus->register_endpoint("conversations", caf::actor_cast<caf::actor>(chats));
+    bus->register_endpoint("connections",
+                           caf::actor_cast<caf::actor>(connections_link.directory));
+  }
   // URLs name this node's bound port when media.public_url is empty: set after start.
   auto media_urls = std::make_shared<http::media_url_signer>(
     std::move(media_url_key), cfg.media.public_url, cfg.http.address,
     std::chrono::seconds(cfg.media.url_ttl_s));
   // The actor system's destructor waits for every actor: long-lived ones must be told to stop.
+  cluster::membership_actor membership;
   auto stop_actors = [&] {
+    if (bus)
+      bus->stop();
+    if (membership)
+      caf::anon_send_exit(membership, caf::exit_reason::user_shutdown);
     for (auto handle : {caf::actor_cast<caf::actor>(db), caf::actor_cast<caf::actor>(redis),
                         caf::actor_cast<caf::actor>(media), caf::actor_cast<caf::actor>(accounts),
                         caf::actor_cast<caf::actor>(hasher), caf::actor_cast<caf::actor>(users),
                         caf::actor_cast<caf::actor>(chats), caf::actor_cast<caf::actor>(writer),
-                        caf::actor_cast<caf::actor>(purge)})
+                        caf::actor_cast<caf::actor>(purge),
+                        caf::actor_cast<caf::actor>(connections_link.directory)})
       caf::anon_send_exit(handle, caf::exit_reason::user_shutdown);
   };
   auto gateway = std::make_shared<const http::ws_gateway>(
     http::ws_gateway{sys, tokens, identities, users, chats, cfg.chat.max_message_length,
                      user_cfg.gateway, cfg.ws,
-                     std::chrono::milliseconds(cfg.http.request_timeout_ms)});
+                     std::chrono::milliseconds(cfg.http.request_timeout_ms), connections_link});
   http::server server{cfg.http, cfg.log,
                       http::make_routes(
                         {sys, cfg, db, redis, stats, tokens, identities, accounts, media,
-                         media_urls, users, views, chats}),
+                         media_urls, users, views, chats, board}),
                       stats, gateway};
   stats.add_collector([writer_counters] {
     auto& c = *writer_counters;
@@ -294,6 +351,47 @@ int serve(const config::app_config& cfg) {
                              "recipients of pushes skipped: no live connection for the kind.",
                              flood->offline_skipped);
   });
+  if (bus)
+    stats.add_collector([b = bus.get()] {
+      const auto& c = b->counters();
+      return metrics::sample("counter", "tandem_bus_published_total",
+                             "Envelopes published to other nodes.", c.published)
+             + metrics::sample("counter", "tandem_bus_received_total",
+                               "Envelopes received from other nodes.", c.received)
+             + metrics::sample("counter", "tandem_bus_refused_size_total",
+                               "Envelopes over cluster.bus_message_limit.", c.refused_size)
+             + metrics::sample("counter", "tandem_bus_refused_queue_total",
+                               "Envelopes over cluster.bus_queue_limit.", c.refused_queue)
+             + metrics::sample("counter", "tandem_bus_refused_values_total",
+                               "Messages refused for actor handles or unregistered types.",
+                               c.refused_values)
+             + metrics::sample("counter", "tandem_bus_timeouts_total",
+                               "Requests unanswered within cluster.request_timeout_ms.",
+                               c.timeouts)
+             + metrics::sample("counter", "tandem_bus_unavailable_total",
+                               "Requests failed at once: bus down or nobody listening.",
+                               c.unavailable)
+             + metrics::sample("counter", "tandem_bus_decode_errors_total",
+                               "Garbled or foreign envelopes dropped.", c.decode_errors)
+             + metrics::sample("gauge", "tandem_bus_subscribed",
+                               "1 while this node listens on its channel.",
+                               c.subscribed ? 1 : 0);
+    });
+  if (bus)
+    stats.add_collector([directory_counters] {
+      const auto& c = *directory_counters;
+      return metrics::sample("gauge", "tandem_ws_directory_connections",
+                             "Connection actors registered with this node's directory.",
+                             c.registered)
+             + metrics::sample("counter", "tandem_ws_directory_delivered_total",
+                               "Messages for a connection_ref delivered here.", c.delivered)
+             + metrics::sample("counter", "tandem_ws_directory_forwarded_total",
+                               "Messages for a connection_ref sent on to another node.",
+                               c.forwarded)
+             + metrics::sample("counter", "tandem_ws_directory_dropped_total",
+                               "Messages for an ended connection or an old run of this node.",
+                               c.dropped);
+    });
   stats.add_collector([purge_counters] {
     return metrics::sample("counter", "tandem_friend_requests_expired_total",
                            "Expired friend requests deleted.", purge_counters->purged);
@@ -324,6 +422,40 @@ int serve(const config::app_config& cfg) {
     return 1;
   }
   media_urls->set_port(port);
+  if (board) {
+    cluster::membership_hooks hooks;
+    hooks.on_fence.emplace_back([users, chats, node = self_node.id] {
+      log::warn("lease not renewed in time: this node stops serving its keys",
+                {{"node", node}});
+      caf::anon_send(users, atom::stop_serving_v);
+      caf::anon_send(chats, atom::stop_serving_v);
+    });
+    hooks.on_unfence.emplace_back([] { log::info("lease renewed: serving keys"); });
+    // A node that left the live set (or restarted: another incarnation) holds none of
+    // this node's users' sockets any more, and none of its users' actors.
+    hooks.on_view.emplace_back(
+      [users, chats, directory = connections_link.directory,
+       before = std::make_shared<std::vector<cluster_node>>()](
+        const std::shared_ptr<const cluster::membership_view>& view) {
+        if (view->live != *before) {
+          // Keys whose home moved are handed over (a node joined or left).
+          caf::anon_send(users, atom::hand_over_v);
+          caf::anon_send(chats, atom::hand_over_v);
+        }
+        for (const auto& old : *before)
+          if (std::none_of(view->live.begin(), view->live.end(),
+                           [&](const cluster_node& n) { return n.identity == old.identity; })) {
+            caf::anon_send(users, atom::node_gone_v, old.identity);
+            caf::anon_send(directory, atom::node_gone_v, old.identity);
+          }
+        *before = view->live;
+      });
+    membership = cluster::spawn_membership(
+      sys, db,
+      cluster::make_membership_settings(cfg.cluster, self_node,
+                                        cluster::advertised_url(cfg, port)),
+      board, std::move(hooks));
+  }
   log::info("listening", {{"url", "http://" + cfg.http.address + ":" + std::to_string(port)},
                           {"port", port}});
 
@@ -331,6 +463,17 @@ int serve(const config::app_config& cfg) {
   sigwait(&stop_signals, &sig);
   log::info("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
   auto cut = server.shutdown();
+  if (membership) {
+    // Others may claim this node's keys at once instead of after its lease.
+    caf::scoped_actor drainer{sys};
+    drainer->request(membership, std::chrono::milliseconds(cfg.cluster.drain_timeout_ms),
+                     atom::leave_cluster_v)
+      .receive([](bool) { log::info("left the cluster"); },
+               [](caf::error& err) {
+                 log::warn("leaving the cluster failed: the lease ends by itself",
+                           {{"error", describe(err)}});
+               });
+  }
   stop_actors();
   // Every actor ends before the server and what it serves with (metrics, gateway) go:
   // a connection actor or a responder still holding a session would otherwise touch

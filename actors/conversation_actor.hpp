@@ -62,7 +62,12 @@ using conversation_registry_actor = conversation_routed::extend<
   /// From a conversation actor idle for chat.idle_timeout_s with nothing in flight: the
   /// conversation and how many routed messages it has handled. Void unless it comes
   /// from the conversation's live actor and the registry routed exactly that many.
-  caf::reacts_to<atom::idle, std::string, uint64_t>>;
+  caf::reacts_to<atom::idle, std::string, uint64_t>,
+  /// The node is fenced (docs/cluster.md): every conversation actor stops at once.
+  caf::reacts_to<atom::stop_serving>,
+  /// The live set changed: the actors of conversations now homed on another node
+  /// passivate, releasing them to the new home.
+  caf::reacts_to<atom::hand_over>>;
 
 /// The chat.* keys, and http.request_timeout_ms for the requests actors make.
 struct chat_settings {

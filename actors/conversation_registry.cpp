@@ -15,7 +15,7 @@ struct conversation_registry_state {
   persistence::message_writer_actor writer;
   user_registry_actor users;
   chat_settings settings;
-  keyed_actors<conversation_actor> actors{"conversation"};
+  keyed_actors<conversation_actor, cluster::cluster_placement> actors{"conversation"};
   keyed_token_buckets<std::string> messages;       ///< chat.rate_per_s, chat.rate_burst
   keyed_token_buckets<std::string> conversations;  ///< chat.conversations_per_hour, _burst
 
@@ -27,7 +27,8 @@ using self_pointer = conversation_registry_actor::stateful_pointer<conversation_
 conversation_registry_actor::behavior_type
 conversation_registry_impl(self_pointer self, persistence::chat_db db,
                            persistence::message_writer_actor writer, user_registry_actor users,
-                           chat_settings settings, std::shared_ptr<registry_counters> counters) {
+                           chat_settings settings, std::shared_ptr<registry_counters> counters,
+                           cluster::cluster_placement placement) {
   auto& st = self->state;
   st.db = std::move(db);
   st.writer = std::move(writer);
@@ -43,7 +44,7 @@ conversation_registry_impl(self_pointer self, persistence::chat_db db,
       return self->spawn(conversation_impl, id, st.db, st.writer, st.users, st.settings,
                          conversation_registry_actor{self});
     },
-    std::move(counters));
+    std::move(counters), std::move(placement));
   self->set_down_handler([self](caf::down_msg& msg) { self->state.actors.on_down(msg); });
   auto route = [self](const std::string& id, auto... xs) {
     return self->state.actors.route(self, id, xs...);
@@ -52,7 +53,9 @@ conversation_registry_impl(self_pointer self, persistence::chat_db db,
     [self, route](atom::send_message a, const std::string& id, const std::string& sender,
                   const std::string& temp_id,
                   const std::string& content) -> caf::result<chat_message> {
-      if (self->state.messages.take(sender, self->clock().now()) > 0)
+      // The sender's budget is taken where the send came in, not again at its home.
+      if (!self->state.actors.from_peer(self)
+          && self->state.messages.take(sender, self->clock().now()) > 0)
         return caf::make_error(errc::rate_limited,
                                "Rate limit exceeded: at most "
                                  + std::to_string(self->state.settings.rate_per_s)
@@ -81,6 +84,8 @@ conversation_registry_impl(self_pointer self, persistence::chat_db db,
     [self](atom::idle, const std::string& id, uint64_t handled) {
       self->state.actors.on_idle(self, id, handled);
     },
+    [self](atom::stop_serving) { self->state.actors.stop_all(self); },
+    [self](atom::hand_over) { self->state.actors.hand_over(self); },
   };
 }
 
@@ -88,9 +93,10 @@ conversation_registry_impl(self_pointer self, persistence::chat_db db,
 
 conversation_registry_actor spawn_conversation_registry(
   caf::actor_system& sys, persistence::chat_db db, persistence::message_writer_actor writer,
-  user_registry_actor users, chat_settings settings, std::shared_ptr<registry_counters> counters) {
+  user_registry_actor users, chat_settings settings, std::shared_ptr<registry_counters> counters,
+  cluster::cluster_placement placement) {
   return sys.spawn(conversation_registry_impl, std::move(db), std::move(writer), std::move(users),
-                   settings, std::move(counters));
+                   settings, std::move(counters), std::move(placement));
 }
 
 } // namespace tandem

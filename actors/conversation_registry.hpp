@@ -6,6 +6,7 @@
 
 #include "actors/conversation_actor.hpp"
 #include "actors/registry.hpp"
+#include "cluster/placement.hpp"
 
 #include <caf/all.hpp>
 
@@ -19,6 +20,7 @@ namespace tandem {
 conversation_registry_actor spawn_conversation_registry(
   caf::actor_system& sys, persistence::chat_db db, persistence::message_writer_actor writer,
   user_registry_actor users, chat_settings settings,
-  std::shared_ptr<registry_counters> counters = std::make_shared<registry_counters>());
+  std::shared_ptr<registry_counters> counters = std::make_shared<registry_counters>(),
+  cluster::cluster_placement placement = {});
 
 } // namespace tandem

@@ -18,6 +18,7 @@
 #include <string>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 namespace tandem {
 
@@ -39,6 +40,9 @@ struct registry_counters {
 struct local_placement {
   std::optional<caf::actor> elsewhere(const std::string&, const caf::strong_actor_ptr&) const {
     return std::nullopt;
+  }
+  bool from_peer(const caf::strong_actor_ptr&) const {
+    return false;
   }
 };
 
@@ -112,6 +116,53 @@ public:
   void broadcast(Self self, const Ts&... xs) {
     for (const auto& kvp : entries_)
       self->send(kvp.second.actor, xs...);
+  }
+
+  /// The registry of another node that `key` goes to, for a message being handled
+  /// that is better sent there in one batch (a fan-out) than routed key by key.
+  template <class Self>
+  std::optional<caf::actor> home_elsewhere(Self self, const std::string& key) {
+    return placement_.elsewhere(key, self->current_sender());
+  }
+
+  /// Whether the message being handled came from another node's registry.
+  template <class Self>
+  bool from_peer(Self self) const {
+    return placement_.from_peer(self->current_sender());
+  }
+
+  /// The node stops serving its keys (it is fenced): every actor stops now, without
+  /// passivating (a fenced node may write nothing more), and the next use of a key
+  /// spawns a fresh actor, which claims the key again.
+  template <class Self>
+  void stop_all(Self self) {
+    for (auto& kvp : entries_) {
+      self->demonitor(kvp.second.actor.address());
+      self->send_exit(kvp.second.actor, caf::exit_reason::user_shutdown);
+    }
+    entries_.clear();
+    keys_.clear();
+    counters_->live = 0;
+  }
+
+  /// The live set changed: every actor whose key is now homed on another node
+  /// passivates (after what is already in its mailbox), which releases its key, and
+  /// its key's next message goes to the new home. Returns the keys handed over.
+  template <class Self>
+  std::vector<std::string> hand_over(Self self) {
+    std::vector<std::string> moved;
+    for (const auto& kvp : entries_)
+      if (placement_.elsewhere(kvp.first, nullptr))
+        moved.push_back(kvp.first);
+    for (const auto& key : moved) {
+      auto i = entries_.find(key);
+      auto actor = i->second.actor;
+      forget(i);
+      self->demonitor(actor.address());
+      ++counters_->passivated;
+      self->send(actor, atom::passivate_v);
+    }
+    return moved;
   }
 
   /// Whether the message being handled comes from the live actor of `key`: a late

@@ -13,7 +13,7 @@ namespace {
 struct user_registry_state {
   persistence::social_db db;
   user_settings settings;
-  keyed_actors<user_actor> actors{"user"};
+  keyed_actors<user_actor, cluster::cluster_placement> actors{"user"};
   /// Users with live connections, and the event kinds those subscribe to (from their
   /// actors, `live_connections`): pushes toward anyone else are not sent.
   std::unordered_map<std::string, uint8_t> connected;
@@ -47,8 +47,13 @@ void send_if_live(self_pointer self, const std::string& user, Ts&&... xs) {
 }
 
 /// Routes `push` to the actor of `user` if the user has a live connection for its
-/// kind; returns whether it did.
+/// kind; returns whether it did. A user homed on another node gets it through that
+/// node's registry, which knows the user's connections.
 bool push_if_connected(self_pointer self, const std::string& user, const ws_push& push) {
+  if (auto home = self->state.actors.home_elsewhere(self, user)) {
+    self->send(caf::actor_cast<user_registry_actor>(*home), atom::push_v, user, push);
+    return true;
+  }
   auto i = self->state.connected.find(user);
   if (i == self->state.connected.end() || (i->second & push.kind) == 0)
     return false;
@@ -66,15 +71,27 @@ void fan_out(self_pointer self, const std::vector<std::string>& to, const ws_pus
     return;
   }
   uint64_t skipped = 0;
-  for (const auto& user : to)
-    if (!push_if_connected(self, user, push))
+  // The users homed on another node go there in one fan-out per node.
+  std::unordered_map<caf::actor_addr, std::pair<caf::actor, std::vector<std::string>>> remote;
+  for (const auto& user : to) {
+    if (auto home = self->state.actors.home_elsewhere(self, user)) {
+      auto& batch = remote[home->address()];
+      batch.first = *home;
+      batch.second.push_back(user);
+    } else if (!push_if_connected(self, user, push)) {
       ++skipped;
+    }
+  }
   gateway.counters->offline_skipped += skipped;
+  for (auto& [_, batch] : remote)
+    self->send(caf::actor_cast<user_registry_actor>(batch.first), atom::fanout_v,
+               std::move(batch.second), push);
 }
 
 user_registry_actor::behavior_type
 user_registry_impl(self_pointer self, persistence::social_db db, user_settings settings,
-                   std::shared_ptr<registry_counters> counters) {
+                   std::shared_ptr<registry_counters> counters,
+                   cluster::cluster_placement placement) {
   self->state.db = std::move(db);
   self->state.settings = settings;
   self->state.actors.setup(
@@ -82,7 +99,7 @@ user_registry_impl(self_pointer self, persistence::social_db db, user_settings s
       auto& st = self->state;
       return self->spawn(user_actor_impl, user, st.db, user_registry_actor{self}, st.settings);
     },
-    std::move(counters));
+    std::move(counters), std::move(placement));
   self->set_down_handler([self](caf::down_msg& msg) {
     // A user without an actor has no connection.
     if (auto user = self->state.actors.on_down(msg))
@@ -198,6 +215,14 @@ user_registry_impl(self_pointer self, persistence::social_db db, user_settings s
       if (self->state.actors.on_idle(self, user, handled))
         self->state.connected.erase(user);
     },
+    [self](atom::hand_over) {
+      for (const auto& user : self->state.actors.hand_over(self))
+        self->state.connected.erase(user);
+    },
+    [self](atom::stop_serving) {
+      self->state.actors.stop_all(self);
+      self->state.connected.clear();
+    },
     [self](atom::stats) {
       const auto& c = self->state.actors.counters();
       return user_registry_stats{c.live, c.spawned, c.passivated, c.died};
@@ -223,8 +248,10 @@ user_settings user_settings_from(const config::app_config& cfg) {
 
 user_registry_actor spawn_user_registry(caf::actor_system& sys, persistence::social_db db,
                                         user_settings settings,
-                                        std::shared_ptr<registry_counters> counters) {
-  return sys.spawn(user_registry_impl, std::move(db), settings, std::move(counters));
+                                        std::shared_ptr<registry_counters> counters,
+                                        cluster::cluster_placement placement) {
+  return sys.spawn(user_registry_impl, std::move(db), settings, std::move(counters),
+                   std::move(placement));
 }
 
 } // namespace tandem

@@ -6,6 +6,7 @@
 #include "vocabulary/user_interface.hpp"
 #include "actors/registry.hpp"
 #include "actors/user_actor.hpp"
+#include "cluster/placement.hpp"
 #include "config/app_config.hpp"
 #include "persistence/social_db.hpp"
 
@@ -22,6 +23,7 @@ user_settings user_settings_from(const config::app_config& cfg);
 /// stops every user actor it owns. `counters` are the registry's, for /metrics.
 user_registry_actor spawn_user_registry(
   caf::actor_system& sys, persistence::social_db db, user_settings settings,
-  std::shared_ptr<registry_counters> counters = std::make_shared<registry_counters>());
+  std::shared_ptr<registry_counters> counters = std::make_shared<registry_counters>(),
+  cluster::cluster_placement placement = {});
 
 } // namespace tandem

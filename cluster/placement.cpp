@@ -55,7 +55,7 @@ cluster_placement::cluster_placement(std::shared_ptr<const membership_board> boa
 
 std::optional<caf::actor> cluster_placement::elsewhere(const std::string& key,
                                                        const caf::strong_actor_ptr& sender) {
-  if (!board_ || (sender && sender->address() == bus_endpoint_))
+  if (!board_ || from_peer(sender))
     return std::nullopt;
   auto view = board_->view();
   const auto* home = rendezvous_home(key, view->live);

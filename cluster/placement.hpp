@@ -55,6 +55,12 @@ public:
   /// Where the message being handled (from `sender`) goes instead of here.
   std::optional<caf::actor> elsewhere(const std::string& key, const caf::strong_actor_ptr& sender);
 
+  /// Whether `sender` is the bus endpoint: the message came from another node, which
+  /// already did what the first node to see a request does (budgets, for one).
+  bool from_peer(const caf::strong_actor_ptr& sender) const {
+    return board_ && sender && sender->address() == bus_endpoint_;
+  }
+
 private:
   std::shared_ptr<const membership_board> board_;
   proxy_factory proxy_;

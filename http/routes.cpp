@@ -12,7 +12,8 @@ namespace tandem::http {
 
 namespace {
 
-/// Collects the three readiness checks; answers once all have reported.
+/// Collects the readiness checks (PostgreSQL, migrations, Redis, and on a cluster the
+/// lease); answers once all have reported.
 struct readiness {
   json checks = json::object();
   bool ready = true;
@@ -23,9 +24,12 @@ void readyz(const services& svc, responder respond) {
   auto timeout = std::chrono::milliseconds(svc.cfg.http.request_timeout_ms);
   auto db = svc.db;
   auto redis = svc.redis;
+  auto cluster = svc.cluster;
   // A one-shot actor makes the requests, so no io thread ever waits for them.
   svc.sys.spawn([=](caf::event_based_actor* self) {
     auto state = std::make_shared<readiness>();
+    if (cluster)
+      ++state->pending;
     auto report = [state, respond](const char* check, bool ok, std::string what) {
       state->checks[check] = std::move(what);
       state->ready = state->ready && ok;
@@ -55,6 +59,10 @@ void readyz(const services& svc, responder respond) {
         failed("migrations"));
     self->request(redis, timeout, atom::ping_v)
       .then([report](bool) { report("redis", true, "ok"); }, failed("redis"));
+    if (cluster) {
+      auto view = cluster->view();
+      report("cluster", !view->fenced, view->fenced ? "fenced: lease not renewed" : "ok");
+    }
   });
 }
 

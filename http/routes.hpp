@@ -10,6 +10,7 @@
 #include "config/app_config.hpp"
 #include "http/metrics.hpp"
 #include "http/media_urls.hpp"
+#include "cluster/membership.hpp"
 #include "http/router.hpp"
 #include "persistence/db.hpp"
 #include "persistence/media_store.hpp"
@@ -46,6 +47,10 @@ struct services {
   // -- chat (http/chat_routes.cpp) -----------------------------------------------------
   /// Routes every request about a conversation to that conversation's actor.
   conversation_registry_actor chats;
+  // -- the cluster (docs/cluster.md) ----------------------------------------------------
+  /// The node's membership view; null on a node that is not part of a cluster. A
+  /// fenced node is not ready.
+  std::shared_ptr<const cluster::membership_board> cluster;
 };
 
 /// The whole route table of a node.

@@ -202,6 +202,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(tandem, caf::first_custom_type_id)
   CAF_ADD_ATOM(tandem, tandem::atom, drop_lease, "ls_drop")
   CAF_ADD_ATOM(tandem, tandem::atom, fence_due, "cl_fence")
   CAF_ADD_ATOM(tandem, tandem::atom, leave_cluster, "cl_leave")
+  CAF_ADD_ATOM(tandem, tandem::atom, stop_serving, "cl_stop")
+  CAF_ADD_ATOM(tandem, tandem::atom, hand_over, "cl_handovr")
 
   // -- atoms of the cluster: ownership (claims, epochs, fencing) -----------------
   CAF_ADD_ATOM(tandem, tandem::atom, claim_conversation, "claim_c")

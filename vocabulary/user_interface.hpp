@@ -175,6 +175,11 @@ using user_registry_actor = user_routed::extend<
   /// actors of those with a live connection for its kind, nothing for the others.
   /// Typing is shed (counted) while more than ws.fanout_backlog messages wait.
   caf::reacts_to<atom::fanout, std::vector<std::string>, ws_push>,
+  /// The node is fenced (docs/cluster.md): every user actor stops at once.
+  caf::reacts_to<atom::stop_serving>,
+  /// The live set changed: the actors of users now homed on another node passivate,
+  /// releasing their users to the new home.
+  caf::reacts_to<atom::hand_over>,
   /// Live actors and life-cycle counters.
   caf::replies_to<atom::stats>::with<user_registry_stats>,
   /// A node left the cluster's live set (from the membership view): every live user
