@@ -262,14 +262,25 @@ class Cluster:
     def _start_balancer(self):
         config = os.path.join(self._dir.name, "haproxy.cfg")
         self.stats_socket = os.path.join(self._dir.name, "haproxy.sock")
-        with open(config, "w") as f:
-            subprocess.run([CLUSTER_SCRIPT, "haproxy-config", str(self.balancer_port),
-                            self.stats_socket, *(str(n.fixed_port) for n in self.nodes)],
-                           stdout=f, check=True)
         self.balancer_log = os.path.join(self._dir.name, "haproxy.log")
-        with open(self.balancer_log, "w") as log:
-            self._balancer = subprocess.Popen(["haproxy", "-db", "-f", config],
-                                              stdout=log, stderr=subprocess.STDOUT)
+        # The port was free when picked, but the nodes' own outgoing connections take
+        # ephemeral ports too: a lost race is retried on another port.
+        for attempt in range(5):
+            with open(config, "w") as f:
+                subprocess.run([CLUSTER_SCRIPT, "haproxy-config", str(self.balancer_port),
+                                self.stats_socket, *(str(n.fixed_port) for n in self.nodes)],
+                               stdout=f, check=True)
+            with open(self.balancer_log, "w") as log:
+                self._balancer = subprocess.Popen(["haproxy", "-db", "-f", config],
+                                                  stdout=log, stderr=subprocess.STDOUT)
+            try:
+                self._balancer.wait(timeout=0.5)
+            except subprocess.TimeoutExpired:
+                break
+            with open(self.balancer_log) as log:
+                if "Address already in use" not in log.read():
+                    break
+            self.balancer_port = free_ports(1)[0]
         try:
             self.wait(lambda: self.balancer_up() == {n.name for n in self.nodes}, 30,
                       "HAProxy with every node up")

@@ -4,6 +4,7 @@ PostgreSQL; a node cut off from the bus. Each run records every send and deliver
 checks the history against the store (history.py); leases are short (cluster.LEASE_MS).
 """
 import collections
+import sys
 import time
 import unittest
 
@@ -34,6 +35,10 @@ class FailoverTest(ClusterCase):
 
     def assert_recovered(self, hist, since, bound=RECOVERY_S):
         gaps = ack_gaps(hist, since)
+        # The measured failover, for the record (ctest --output-on-failure -V shows it).
+        print(f"failover: longest wait for an acknowledgement after the fault "
+              f"{max(gaps.values(), default=0.0):.2f} s over {len(gaps)} conversations",
+              file=sys.stderr)
         slow = {c: round(g, 2) for c, g in gaps.items() if g > bound}
         self.assertEqual(slow, {}, f"conversations without an acknowledgement for > {bound} s")
 
