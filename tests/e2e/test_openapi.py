@@ -223,8 +223,8 @@ class DocumentCase(RealtimeCase):
         self.spec = Spec(self.doc)
         self.node = CheckedNode(type(self).node, self.spec)
 
-    async def open_socket(self, target, headers=None, name=None):
-        plain = await super().open_socket(target, headers, name)
+    async def open_socket(self, target, headers=None, name=None, port=None):
+        plain = await super().open_socket(target, headers, name, port)
         path = target.split("?")[0]
         self.spec.seen.add(("GET", path, 101))
         s = CheckedSocket(self, plain.ws, plain.name, path)
