@@ -49,7 +49,8 @@ void user_state::install(social_snapshot snap) {
   }
   unread = std::move(snap.unread.items);
   unread_complete = snap.unread.complete;
-  publish_view();
+  unread_json.clear();
+  publish_view(all_parts);
 }
 
 namespace {
@@ -74,13 +75,13 @@ void apply_quietly(user_state& st, const friendship_change& change) {
 
 void user_state::apply(const friendship_change& change) {
   apply_quietly(*this, change);
-  publish_view();
+  publish_view(requests_part | friends_part);
 }
 
 void user_state::apply_all(const std::vector<friendship_change>& changes) {
   for (const auto& change : changes)
     apply_quietly(*this, change);
-  publish_view();
+  publish_view(requests_part | friends_part);
 }
 
 bool user_state::drop_expired(int64_t now_ms) {
@@ -89,7 +90,7 @@ bool user_state::drop_expired(int64_t now_ms) {
     i = i->second.row.expired(now_ms) ? relations.erase(i) : std::next(i);
   if (relations.size() == before)
     return false;
-  publish_view();
+  publish_view(requests_part | friends_part);
   return true;
 }
 
@@ -112,7 +113,7 @@ void user_state::add_unread(share_notification note) {
     unread.resize(limit);
     unread_complete = false;
   }
-  publish_view();
+  publish_view(unread_part);
 }
 
 void user_state::apply_read(const read_receipt& r) {
@@ -132,7 +133,9 @@ void user_state::apply_read(const read_receipt& r) {
   if (merged.size() > limit)
     merged.resize(limit);
   unread = std::move(merged);
-  publish_view();
+  // The database's entries carry their senders' current cards.
+  unread_json.clear();
+  publish_view(unread_part);
 }
 
 bool outcome_unknown(const caf::error& err) {
@@ -146,26 +149,59 @@ void user_state::update_card(const user_card& card) {
   if (auto i = relations.find(card.user_id); i != relations.end())
     i->second.user = card;
   for (auto& n : unread)
-    if (n.sender.user_id == card.user_id)
+    if (n.sender.user_id == card.user_id) {
       n.sender = card;
-  publish_view();
+      unread_json.erase(n.event_id);
+    }
+  publish_view(all_parts);
 }
 
-void user_state::publish_view() {
+void user_state::publish_view(uint8_t parts) {
   if (!settings.views || view_owner == 0)
     return;
+  if (!view)
+    parts = all_parts;
   auto v = std::make_shared<polled_view>();
   v->owner = view_owner;
-  auto requests = wire::json::array();
-  for (const auto& rel : requests_in())
-    requests.push_back(wire::friend_request_json(rel));
-  v->requests = wire::to_text(requests);
-  v->unread.reserve(unread.size());
-  for (const auto& n : unread)
-    v->unread.push_back(wire::to_text(wire::notification_json(n)));
+  rendered = 0;
+  if (parts & requests_part) {
+    auto requests = wire::json::array();
+    for (const auto& rel : requests_in())
+      requests.push_back(wire::friend_request_json(rel));
+    v->requests = wire::to_text(requests);
+    rendered += requests.size();
+  } else {
+    v->requests = view->requests;
+  }
+  if (parts & unread_part) {
+    v->unread.reserve(unread.size());
+    for (const auto& n : unread) {
+      auto [at, fresh] = unread_json.try_emplace(n.event_id);
+      if (fresh) {
+        at->second = wire::to_text(wire::notification_json(n));
+        ++rendered;
+      }
+      v->unread.push_back(at->second);
+    }
+    // Entries of notifications gone (read, or past the cache limit) go now and then.
+    if (unread_json.size() > 2 * unread.size() + 16) {
+      std::unordered_set<std::string> held;
+      for (const auto& n : unread)
+        held.insert(n.event_id);
+      for (auto i = unread_json.begin(); i != unread_json.end();)
+        i = held.count(i->first) != 0 ? std::next(i) : unread_json.erase(i);
+    }
+  } else {
+    v->unread = view->unread;
+  }
   v->unread_complete = unread_complete;
-  for (const auto& friend_summary : friend_summaries(friends_by_name()))
-    v->friends.push_back(wire::to_text(wire::friend_json(friend_summary)));
+  if (parts & friends_part) {
+    for (const auto& friend_summary : friend_summaries(friends_by_name()))
+      v->friends.push_back(wire::to_text(wire::friend_json(friend_summary)));
+    rendered += v->friends.size();
+  } else {
+    v->friends = view->friends;
+  }
   settings.views->publish(id, v);
   view = std::move(v);
 }

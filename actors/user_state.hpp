@@ -91,8 +91,15 @@ struct user_state {
 
   /// The id of the actor, which owns the polled view it publishes (0: none).
   uint64_t view_owner = 0;
-  /// The view last published, to count the reads it served.
+  /// The view last published, to count the reads it served; its unchanged parts go
+  /// into the next one as they are.
   std::shared_ptr<const polled_view> view;
+  /// Each unread notification's JSON by event id, rendered when it first goes into a
+  /// view: a share to a user with a long unread backlog renders one entry, not all.
+  std::unordered_map<std::string, std::string> unread_json;
+  /// JSON entries the last `publish_view` rendered (the rest came from the view before):
+  /// what the change cost.
+  std::size_t rendered = 0;
 
   // -- presence and live connections (docs/architecture.md) ----------------------------
   /// A connection: its actor when on this node (sent to directly, the fast path), its
@@ -173,9 +180,13 @@ struct user_state {
   /// Replaces the card of a related user wherever the state keeps it.
   void update_card(const user_card& card);
 
-  /// Renders the polled reads and publishes them to `settings.views` (if any); every
-  /// transition above ends with it, so a write is answered only once its view is out.
-  void publish_view();
+  /// The parts of the polled view a transition changes.
+  enum view_part : uint8_t { requests_part = 1, unread_part = 2, friends_part = 4, all_parts = 7 };
+
+  /// Renders the `parts` of the polled reads that changed and publishes them, with the
+  /// rest of the last view, to `settings.views` (if any); every transition above ends
+  /// with it, so a write is answered only once its view is out.
+  void publish_view(uint8_t parts);
 
   /// Whether the published view served reads since the last call.
   bool view_was_read();

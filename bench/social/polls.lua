@@ -1,7 +1,9 @@
 -- wrk script: the polls of BENCHMARKS.md "Targets", each request by the next user in turn
 -- (every user's token, from the file named by TANDEM_BENCH_TOKENS), cycling through the
 -- extension's two badge polls and a friend list, or through the paths named in
--- TANDEM_BENCH_ROUTES (space-separated; %s is the user's id) when it is set.
+-- TANDEM_BENCH_ROUTES (space-separated; %s is the user's id) when it is set, or sharing a
+-- new page with all of the user's friends (`POST /notifications/share`) when
+-- TANDEM_BENCH_SHARE is set.
 local users = dofile(os.getenv("TANDEM_BENCH_TOKENS"))
 local routes = {
   "/friendship/requests",
@@ -15,6 +17,7 @@ end
 if #chosen > 0 then
   routes = chosen
 end
+local share = (os.getenv("TANDEM_BENCH_SHARE") or "") ~= ""
 local counter = 0
 
 function init(args)
@@ -25,6 +28,12 @@ end
 function request()
   counter = counter + 1
   local user = users[counter % #users + 1]
+  if share then
+    local body = string.format('{"url": "https://bench.example/shared/%d", "title": "Shared %d"}',
+                               counter, counter)
+    return wrk.format("POST", "/notifications/share", {
+      ["Authorization"] = "Bearer " .. user.token, ["Content-Type"] = "application/json"}, body)
+  end
   local path = string.format(routes[counter % #routes + 1], user.id)
   return wrk.format("GET", path, {["Authorization"] = "Bearer " .. user.token})
 end

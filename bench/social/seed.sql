@@ -6,12 +6,16 @@
 --  * every user shared one page with all friends; about one recipient in seven has not
 --    seen it yet (about 3 unread notifications per user).
 -- Optional psql variables change those numbers for other benchmarks (bench/realtime):
--- :half_friends (10; everyone has twice as many friends), :pending (2), :shares (1 or 0)
--- and :share_mode (the column default, default_none, unless set).
+-- :half_friends (10; everyone has twice as many friends), :pending (2), :shares (1 or 0),
+-- :shares_each (1: pages every user shared with all friends), :unread_one_in (7: one
+-- recipient in that many has not seen a share; 1: none has) and :share_mode (the column
+-- default, default_none, unless set).
 \set ON_ERROR_STOP on
 \if :{?half_friends} \else \set half_friends 10 \endif
 \if :{?pending} \else \set pending 2 \endif
 \if :{?shares} \else \set shares 1 \endif
+\if :{?shares_each} \else \set shares_each 1 \endif
+\if :{?unread_one_in} \else \set unread_one_in 7 \endif
 \if :{?share_mode} \else \set share_mode default_none \endif
 
 CREATE FUNCTION pg_temp.uid(i bigint) RETURNS text
@@ -35,13 +39,14 @@ SELECT least(a, b), greatest(a, b), b, now() - make_interval(mins => k)
 
 \if :shares
 INSERT INTO share_events (sender, sent_at, url, title)
-SELECT pg_temp.uid(i), now() - make_interval(secs => i), 'https://bench.example/page/' || i,
-       'Page ' || i
-  FROM generate_series(1, :users) i;
+SELECT pg_temp.uid((i - 1) % :users + 1), now() - make_interval(secs => i),
+       'https://bench.example/page/' || i, 'Page ' || i
+  FROM generate_series(1, :users * :shares_each) i;
 
 INSERT INTO share_recipients (event_id, user_id, seen_at)
 SELECT e.event_id, f.other_id,
-       CASE WHEN abs(hashtext(e.event_id::text || f.other_id)) % 7 = 0 THEN NULL ELSE now() END
+       CASE WHEN abs(hashtext(e.event_id::text || f.other_id)) % :unread_one_in = 0 THEN NULL
+            ELSE now() END
   FROM share_events e
   JOIN friend_edges f ON f.user_id = e.sender AND f.accepted_at IS NOT NULL;
 \endif
