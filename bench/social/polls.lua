@@ -29,7 +29,7 @@ function request()
   counter = counter + 1
   local user = users[counter % #users + 1]
   if share then
-    local body = string.format('{"url": "https://bench.example/shared/%d", "title": "Shared %d"}',
+    local body = string.format('{"url": "https://bench.example/page/%d", "title": "Shared %d"}',
                                counter, counter)
     return wrk.format("POST", "/notifications/share", {
       ["Authorization"] = "Bearer " .. user.token, ["Content-Type"] = "application/json"}, body)
