@@ -154,14 +154,8 @@ public:
     for (const auto& kvp : entries_)
       if (placement_.elsewhere(kvp.first, nullptr))
         moved.push_back(kvp.first);
-    for (const auto& key : moved) {
-      auto i = entries_.find(key);
-      auto actor = i->second.actor;
-      forget(i);
-      self->demonitor(actor.address());
-      ++counters_->passivated;
-      self->send(actor, atom::passivate_v);
-    }
+    for (const auto& key : moved)
+      passivate(self, entries_.find(key));
     return moved;
   }
 
@@ -185,11 +179,7 @@ public:
     auto i = entries_.find(key);
     if (i == entries_.end() || i->second.routed != handled || !from_live(self, key))
       return false;
-    auto actor = i->second.actor;
-    forget(i);
-    self->demonitor(actor.address());
-    ++counters_->passivated;
-    self->send(actor, atom::passivate_v);
+    passivate(self, i);
     return true;
   }
 
@@ -237,6 +227,17 @@ private:
     ++e.routed;
     ++counters_->routed;
     return e.actor;
+  }
+
+  /// Removes the entry first (a later message spawns a fresh actor that loads what this
+  /// one stored), then tells its actor to stop.
+  template <class Self>
+  void passivate(Self self, typename entry_map::iterator i) {
+    auto actor = i->second.actor;
+    forget(i);
+    self->demonitor(actor.address());
+    ++counters_->passivated;
+    self->send(actor, atom::passivate_v);
   }
 
   void forget(typename entry_map::iterator i) {
