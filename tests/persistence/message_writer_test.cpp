@@ -157,6 +157,11 @@ TEST_CASE_METHOD(writer_fixture,
   REQUIRE(claim(kept, self_node) == 1);
   // node-a has no cluster_nodes row (its lease is gone): node-b takes one key over.
   REQUIRE(claim(taken, other) == 2);
+  // Claimed before any write is sent: a claim between two writes would let the first batch
+  // commit meanwhile, and the last write then waits for the 30 s timer alone.
+  std::vector<std::string> more{conversation(), conversation()};
+  for (const auto& id : more)
+    REQUIRE(claim(id, self_node) == 1);
   std::vector<chat_message> batch{message(taken, "stale", "t1"), message(kept, "fine", "t2")};
   std::vector<caf::expected<bool>> replies(batch.size(), caf::make_error(caf::sec::unexpected_response));
   std::vector<decltype(self->request(writer, 20s, atom::write_message_v, batch[0], int64_t{1}))>
@@ -167,14 +172,11 @@ TEST_CASE_METHOD(writer_fixture,
   // (and show that unfenced writes never join a fenced batch).
   auto unfenced = conversation();
   auto plain = self->request(writer, 20s, atom::write_message_v, message(unfenced, "plain", "t3"));
-  std::vector<std::string> more{conversation(), conversation()};
   std::vector<decltype(self->request(writer, 20s, atom::write_message_v, batch[0], int64_t{1}))>
     filler;
-  for (const auto& id : more) {
-    REQUIRE(claim(id, self_node) == 1);
+  for (const auto& id : more)
     filler.push_back(self->request(writer, 20s, atom::write_message_v, message(id, "more", "t4"),
                                    int64_t{1}));
-  }
   for (std::size_t i = 0; i < pending.size(); ++i)
     pending[i].receive([&, i](bool stored) { replies[i] = stored; },
                        [&, i](caf::error& err) { replies[i] = std::move(err); });
