@@ -39,9 +39,7 @@ class CrossNodeTest(ClusterCase):
             self.on(ann, k)
             self.assertEqual(ann.ok("GET", "/users/me")["first_name"], "Annette", f"n{k + 1}")
 
-    # Pending (issue 17 stays open): the presence-timeout of a user whose last socket closes on another node than the user's home does not reach the friends. Not in the test command until it passes;
-    # run it by name: python3 -m unittest test_cluster_consistency.CrossNodeTest.pending_presence_pushes_and_chat_across_three_nodes
-    def pending_presence_pushes_and_chat_across_three_nodes(self):
+    def test_presence_pushes_and_chat_across_three_nodes(self):
         ann, bob, cid = self.person("Ann"), self.person("Bob"), self.person("Cid")
         for k, p in enumerate((ann, bob, cid)):
             self.on(p, k)
@@ -49,6 +47,7 @@ class CrossNodeTest(ClusterCase):
         ann.befriend(cid)
         bob.befriend(cid)
         ann.share_all()
+        bob.share_all()
 
         async def body():
             a, b, c = [await p.connect("/ws") for p in (ann, bob, cid)]
@@ -72,6 +71,12 @@ class CrossNodeTest(ClusterCase):
                     self.assert_new_message(frame, speaker, group, f"hello {i}")
                     self.assertEqual(frame["seq"], i + 1)
 
+            # Online is an update-presence on a live socket (docs/api.md): only then does
+            # closing the last socket make the friends see the user go.
+            await b.update(URL, TITLE)
+            for s in (a, b, c):
+                frame = await s.expect("update-presence")
+                self.assertEqual(frame["userId"], bob.id, frame)
             await b.close()            # Bob's last socket: his friends see him go
             for s in (a, c):
                 frame = await s.expect("presence-timeout")
