@@ -83,9 +83,7 @@ class CrossNodeTest(ClusterCase):
                 self.assertEqual(frame["userId"], bob.id, frame)
         self.scenario(body)
 
-    # Pending (issue 17 stays open): a follower's replay can miss a committed seq (the checker's delivery-matches-store). Not in the test command until it passes;
-    # run it by name: python3 -m unittest test_cluster_consistency.CrossNodeTest.pending_streams_of_sends_across_three_nodes_keep_every_invariant
-    def pending_streams_of_sends_across_three_nodes_keep_every_invariant(self):
+    def test_streams_of_sends_across_three_nodes_keep_every_invariant(self):
         """Senders and followers spread over the nodes, replays through the balancer: one
         actor per conversation in the whole cluster, so every replay has every message."""
         pairs = self.pairs(6)
