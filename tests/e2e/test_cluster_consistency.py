@@ -2,6 +2,7 @@
 at once on another (friend request, accept, share, profile), and presence, live pushes
 and chat work across three nodes with each member on a different node.
 """
+import collections
 import unittest
 
 from cluster import ClusterCase
@@ -90,6 +91,23 @@ class CrossNodeTest(ClusterCase):
         hist, _ = self.run_traffic(pairs, lambda: None, before_s=1.0, after_s=2.0)
         self.assertGreater(self.assert_history(hist, pairs), 6 * 5)
         self.assertEqual(sum(self.retries.values()), 0, "a send needed a retry without a fault")
+        # One claim each, by a live node: no second actor ever took a conversation over.
+        owners = self.cluster.owners("c")
+        nodes = {n.name for n in self.cluster.nodes}
+        for _, _, cid in pairs:
+            node, epoch = owners[cid]
+            self.assertEqual(epoch, 1, f"{cid} was claimed again, now by {node!r}")
+            self.assertIn(node, nodes, cid)
+        # A replay that the owner's ring covers, on every node: each hands it to the owner.
+        stored = collections.defaultdict(list)
+        for row in self.cluster.stored_messages([cid for _, _, cid in pairs]):
+            stored[row.conversation].append(row.message_id)
+        for _, follower, cid in pairs:
+            last = len(stored[cid])
+            for k in range(len(self.cluster.nodes)):
+                self.on(follower, k)
+                got = follower.ok("GET", f"/conversations/{cid}/messages?after_seq={last - 2}")
+                self.assertEqual([m["messageId"] for m in got], stored[cid][-2:], f"n{k + 1}")
 
 
 if __name__ == "__main__":
