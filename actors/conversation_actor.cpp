@@ -341,7 +341,11 @@ conversation_impl(self_pointer self, std::string id, persistence::chat_db db,
       if (auto err = admit(self, caller))
         return err;
       auto& st = self->state;
-      bool covered = after >= st.last_seq || (!st.ring.empty() && st.ring.front().seq <= after + 1);
+      // After a commit whose outcome is unknown, last_seq and the ring may lack a stored
+      // message until the next send reloads them: only the database knows the end then.
+      bool covered = !st.reload_before_send
+                     && (after >= st.last_seq
+                         || (!st.ring.empty() && st.ring.front().seq <= after + 1));
       if (covered) {
         std::vector<chat_message> out;
         for (const auto& m : st.ring)

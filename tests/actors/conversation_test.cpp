@@ -88,6 +88,14 @@ struct chat_fixture : tandem_test::sim_fixture {
     return send<chat_message>(atom::send_message_v, std::string{conv}, sender, temp, content);
   }
 
+  /// Runs what is ready and the writer's commit, and no later timer (the actor's idle
+  /// tick): the actor stays.
+  void commit() {
+    sched.run();
+    sched.trigger_timeout();
+    sched.run();
+  }
+
   std::vector<int64_t> seqs_pushed_to(const std::string& user, const char* type = "new-message") {
     std::vector<int64_t> out;
     for (const auto& f : pushed[user])
@@ -280,6 +288,32 @@ TEST_CASE_METHOD(chat_fixture, "a failed commit leaves no visible message and no
   CHECK(seqs_pushed_to("bob") == std::vector<int64_t>{1});
 }
 
+TEST_CASE_METHOD(chat_fixture,
+                 "after a commit whose reply was lost, replay comes from the database until "
+                 "a send reloads the conversation",
+                 "[chat]") {
+  message("ann", "t1");
+  commit();
+  store.lose_next_reply = caf::make_error(errc::db_unavailable);
+  auto lost = message("ann", "t2");
+  commit();
+  CHECK(lost->code() == errc::db_unavailable);
+  REQUIRE(store.messages.size() == 2);  // committed all the same
+  CHECK(store.loads == 1);              // the same actor answers the replay
+  auto replay = send<std::vector<chat_message>>(atom::messages_after_v, std::string{conv},
+                                                std::string{"bob"}, int64_t{1}, int32_t{100});
+  sched.run();
+  REQUIRE(replay->value);
+  REQUIRE(replay->value->size() == 1);
+  CHECK(replay->value->front().seq == 2);
+  CHECK(store.page_queries == 1);
+  CHECK(store.loads == 1);
+  auto next = message("ann", "t3");
+  settle();
+  REQUIRE(next->value);
+  CHECK(next->value->seq == 3);
+}
+
 TEST_CASE_METHOD(chat_fixture, "the writer commits what several conversations send together",
                  "[chat]") {
   for (int c = 2; c <= 7; ++c) {
@@ -375,14 +409,6 @@ const node_identity node_b{"node-b", 2};
 
 struct cluster_chat_fixture : chat_fixture {
   cluster_chat_fixture() : chat_fixture(node_a) {}
-
-  /// Runs what is ready and the writer's commit, and no later timer (the actor's idle
-  /// tick): the actor stays.
-  void commit() {
-    sched.run();
-    sched.trigger_timeout();
-    sched.run();
-  }
 
   /// Node b takes the conversation over, as its claim after node a's lease would.
   void take_over() {

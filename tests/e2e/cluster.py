@@ -474,13 +474,16 @@ class ChatTraffic:
     a dropped socket the send counts as unacknowledged and is sent again, with the same
     tempMessageId, on a new socket through the balancer. Followers record each new-message
     once, replay by after_seq on every (re)connect and whenever a seq skips ahead, and
-    replay to the end when stopped. `first_port(i)` is where sender/follower i connects
-    first; reconnects go to `balancer_port`."""
+    replay to the end once stopped and every sender is done (`sent`: a send still in
+    flight when `stop` is set commits after a replay that started at once, which then
+    rightly lacks it). `first_port(i)` is where sender/follower i connects first;
+    reconnects go to `balancer_port`."""
 
     def __init__(self, history, balancer_port, first_port, ack_timeout=10.0):
         self.history, self.balancer_port = history, balancer_port
         self.first_port, self.ack_timeout = first_port, ack_timeout
         self.stop = asyncio.Event()
+        self.sent = asyncio.Event()
         self.retries = collections.Counter()     # tempMessageId -> attempts beyond the first
 
     async def sender(self, i, person, cid, pause=0.05):
@@ -548,6 +551,7 @@ class ChatTraffic:
                 await backoff(attempt)
                 attempt += 1
         await close_quietly(ws)
+        await self.sent.wait()
         for cid in cids:                          # to the end, through the balancer
             await self._replay(person, cid, last, Endpoint(self.balancer_port), tries=50)
             self.history.replay_done(person.id, cid)
@@ -629,16 +633,18 @@ class ClusterCase(ChatCase):
 
         async def main():
             traffic = ChatTraffic(hist, self.cluster.balancer_port, first_port)
-            tasks = [asyncio.create_task(traffic.sender(2 * i, s, cid))
-                     for i, (s, _, cid) in enumerate(pairs)]
-            tasks += [asyncio.create_task(traffic.follower(2 * i + 1, f, [cid]))
-                      for i, (_, f, cid) in enumerate(pairs)]
+            senders = [asyncio.create_task(traffic.sender(2 * i, s, cid))
+                       for i, (s, _, cid) in enumerate(pairs)]
+            followers = [asyncio.create_task(traffic.follower(2 * i + 1, f, [cid]))
+                         for i, (_, f, cid) in enumerate(pairs)]
             await asyncio.sleep(before_s)
             marks["fault"] = time.monotonic()
             await asyncio.to_thread(fault)
             await asyncio.sleep(after_s)
             traffic.stop.set()
-            await asyncio.wait_for(asyncio.gather(*tasks), 120)
+            await asyncio.wait_for(asyncio.gather(*senders), 120)
+            traffic.sent.set()
+            await asyncio.wait_for(asyncio.gather(*followers), 120)
             self.retries = traffic.retries
         asyncio.run(main())
         return hist, marks["fault"]

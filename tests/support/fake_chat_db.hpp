@@ -30,6 +30,8 @@ struct fake_chat_store {
   int cursor_writes = 0;
   int loads = 0; ///< snapshots served: a reload shows an actor was replaced
   caf::error fail_next_insert;
+  /// The next insert commits, but is answered with this (a reply lost after the commit).
+  caf::error lose_next_reply;
   fake_key_owners owners; ///< the conversations' ('c')
 
   const chat_message* find(const std::string& id, const std::string& sender,
@@ -103,6 +105,8 @@ inline persistence::chat_db::behavior_type fake_chat_db(persistence::chat_db::po
       auto inserted = store->insert(batch);
       if (!inserted)
         return inserted.error();
+      if (auto err = std::exchange(store->lose_next_reply, caf::error{}))
+        return err;
       return std::move(*inserted);
     },
     [=](atom::insert_fenced_messages, const std::vector<chat_message>& batch,
