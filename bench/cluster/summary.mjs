@@ -18,14 +18,14 @@ const table = [];
 // bench: one RESULT line with, per cluster size K, field_K = the median of `field` over the
 // rows labelled "nodes=K<suffix>"; `ratio` = the CPU per operation of the largest size over
 // the smallest's.
-function bench(name, scenario, cpuField, fields, suffix = "") {
+function bench(name, scenario, cpuField, fields, cpuDigits = 1) {
   const out = { bench: name };
-  const bySize = sizes.map((k) => rows(scenario).filter((r) => r.label === `nodes=${k}${suffix}`));
+  const bySize = sizes.map((k) => rows(scenario).filter((r) => r.label === `nodes=${k}`));
   sizes.forEach((k, i) => {
     out[`rounds_${k}`] = bySize[i].length;
-    for (const [f, d] of Object.entries({ [cpuField]: 1, ...fields })) out[`${f}_${k}`] = fmt(med(bySize[i], f), d);
+    for (const [f, d] of Object.entries({ [cpuField]: cpuDigits, ...fields })) out[`${f}_${k}`] = fmt(med(bySize[i], f), d);
     const infra = rows(`${scenario === "fanout" ? "presence" : scenario}-infra`)
-      .filter((r) => r.label === `nodes=${k}${suffix}`);
+      .filter((r) => r.label === `nodes=${k}`);
     if (infra.length) out[`redis_cpu_us_per_publish_${k}`] = fmt(med(infra, "redis_cpu_us_per_publish"));
   });
   const [lo, hi] = [bySize[0], bySize[bySize.length - 1]];
@@ -34,7 +34,7 @@ function bench(name, scenario, cpuField, fields, suffix = "") {
   table.push([name, ...sizes.map((k) => out[`${cpuField}_${k}`]), out[`ratio_${sizes[sizes.length - 1]}_vs_${sizes[0]}`] ?? ""]);
 }
 
-bench("idle", "idle", "node_cpu_cores", { bus_published_per_s: 0 });
+bench("idle", "idle", "node_cpu_cores", { bus_published_per_s: 0 }, 3);
 bench("polls", "polls", "node_cpu_us_per_req",
   { rps: 0, p50_ms: 2, p99_ms: 2, bus_published_per_req: 3, haproxy_cpu_us_per_req: 1, redis_cpu_us_per_req: 1 });
 bench("presence", "fanout", "node_cpu_us_per_delivery",
