@@ -356,6 +356,9 @@ int serve(const config::app_config& cfg) {
       const auto& c = b->counters();
       return metrics::sample("counter", "tandem_bus_published_total",
                              "Envelopes published to other nodes.", c.published)
+             + metrics::sample("counter", "tandem_bus_flushes_total",
+                               "Round trips to Redis that published them (pipelined).",
+                               c.flushes)
              + metrics::sample("counter", "tandem_bus_received_total",
                                "Envelopes received from other nodes.", c.received)
              + metrics::sample("counter", "tandem_bus_refused_size_total",

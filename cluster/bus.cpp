@@ -12,9 +12,11 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <system_error>
 #include <unordered_map>
 
@@ -223,6 +225,19 @@ struct pending_request {
   node_identity target;
 };
 
+/// Learns how many nodes received a publish, or why it failed.
+using publish_done = std::function<void(caf::expected<int64_t>)>;
+
+struct waiting_publish {
+  std::string channel;
+  std::string bytes;
+  publish_done done;
+};
+
+/// Most PUBLISHes written in one round trip: bounds a flush's buffers and the wait of
+/// its last requester.
+constexpr std::size_t max_flush = 256;
+
 struct bus_state {
   node_identity self_id;
   config::cluster_config cfg;
@@ -233,7 +248,10 @@ struct bus_state {
   std::unordered_map<std::string, caf::actor> endpoints;
   std::unordered_map<uint64_t, pending_request> pending;
   uint64_t last_request_id = 0;
-  std::size_t in_flight = 0; ///< publishes handed to the publisher, not yet answered
+  std::size_t in_flight = 0; ///< publishes accepted, not yet answered by Redis
+  /// Publishes that arrived while a flush was out: they go together in the next one.
+  std::vector<waiting_publish> waiting;
+  bool flushing = false; ///< a pipeline is at the publisher (one at a time keeps the order)
   static inline const char* name = "tandem.bus";
 };
 
@@ -248,11 +266,65 @@ bool worth_logging(uint64_t count) {
   return (count & (count - 1)) == 0;
 }
 
-/// Publishes `bytes` on `node_id`'s channel. `done` gets how many nodes received it, or
-/// at once `errc::payload_too_large` / `errc::overloaded` (refused here), or
-/// `errc::peer_unavailable` (Redis could not be reached).
-template <class F>
-void publish(bus_actor self, const std::string& node_id, std::string bytes, F done) {
+/// Writes the waiting publishes to Redis in one pipeline, unless one is out already:
+/// whatever arrives meanwhile goes out with the next, when that one is answered. At a
+/// low rate a flush holds one PUBLISH and costs what a lone command did; under load one
+/// round trip (and one wake-up of the publisher's thread) carries many.
+void flush(bus_actor self) {
+  auto& st = self->state;
+  if (st.flushing || st.waiting.empty())
+    return;
+  auto n = std::min(st.waiting.size(), max_flush);
+  std::vector<std::vector<std::string>> commands;
+  std::vector<publish_done> dones;
+  commands.reserve(n);
+  dones.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    auto& w = st.waiting[i];
+    commands.push_back({"PUBLISH", std::move(w.channel), std::move(w.bytes)});
+    dones.push_back(std::move(w.done));
+  }
+  st.waiting.erase(st.waiting.begin(), st.waiting.begin() + static_cast<std::ptrdiff_t>(n));
+  st.flushing = true;
+  ++st.counters->flushes;
+  // The publisher's own pool answers every job (its commands time out), so no timeout
+  // here: in_flight stays exact.
+  self->request(st.publisher, caf::infinite, atom::command_v, std::move(commands))
+    .then(
+      [self, dones](std::vector<redis_reply>& replies) {
+        auto& st = self->state;
+        st.flushing = false;
+        for (std::size_t i = 0; i < dones.size(); ++i) {
+          --st.in_flight;
+          if (i < replies.size() && replies[i].kind == redis_reply::integer) {
+            ++st.counters->published;
+            dones[i](caf::expected<int64_t>{replies[i].integer_value});
+          } else {
+            ++st.counters->unavailable;
+            dones[i](caf::make_error(errc::peer_unavailable,
+                                     "cannot publish: "
+                                       + (i < replies.size() ? replies[i].str : "no reply")));
+          }
+        }
+        flush(self);
+      },
+      [self, dones](caf::error& err) {
+        auto& st = self->state;
+        st.flushing = false;
+        for (const auto& done : dones) {
+          --st.in_flight;
+          ++st.counters->unavailable;
+          done(caf::make_error(errc::peer_unavailable, "cannot publish: " + describe(err)));
+        }
+        flush(self);
+      });
+}
+
+/// Publishes `bytes` on `node_id`'s channel, in order with every other publish of this
+/// node. `done` gets how many nodes received it, or at once `errc::payload_too_large` /
+/// `errc::overloaded` (refused here), or `errc::peer_unavailable` (Redis could not be
+/// reached).
+void publish(bus_actor self, const std::string& node_id, std::string bytes, publish_done done) {
   auto& st = self->state;
   if (bytes.size() > st.cfg.bus_message_limit) {
     ++st.counters->refused_size;
@@ -268,22 +340,8 @@ void publish(bus_actor self, const std::string& node_id, std::string bytes, F do
     return;
   }
   ++st.in_flight;
-  // The publisher's own pool answers every job (its commands time out), so no timeout
-  // here: in_flight stays exact.
-  self
-    ->request(st.publisher, caf::infinite, atom::command_v,
-              std::vector<std::string>{"PUBLISH", bus::channel_of(node_id), std::move(bytes)})
-    .then(
-      [self, done](redis_reply& reply) mutable {
-        --self->state.in_flight;
-        ++self->state.counters->published;
-        done(caf::expected<int64_t>{reply.integer_value});
-      },
-      [self, done](caf::error& err) mutable {
-        --self->state.in_flight;
-        ++self->state.counters->unavailable;
-        done(caf::make_error(errc::peer_unavailable, "cannot publish: " + describe(err)));
-      });
+  st.waiting.push_back({bus::channel_of(node_id), std::move(bytes), std::move(done)});
+  flush(self);
 }
 
 void fail_pending(bus_actor self, uint64_t request_id, caf::error err) {

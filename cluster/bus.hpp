@@ -22,6 +22,7 @@ namespace tandem::cluster {
 /// What the bus counts, readable from any thread (/metrics).
 struct bus_counters {
   std::atomic<uint64_t> published{0};       ///< envelopes handed to Redis
+  std::atomic<uint64_t> flushes{0};         ///< round trips that published them (pipelined)
   std::atomic<uint64_t> received{0};        ///< envelopes read from this node's channel
   std::atomic<uint64_t> refused_size{0};    ///< over cluster.bus_message_limit (either way)
   std::atomic<uint64_t> refused_queue{0};   ///< over cluster.bus_queue_limit (either way)

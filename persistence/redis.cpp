@@ -37,6 +37,15 @@ redis_actor::behavior_type redis_impl(redis_actor::stateful_pointer<redis_state>
         return s.command(args);
       });
     },
+    [self](atom::command, std::vector<std::vector<std::string>>& commands)
+      -> caf::result<std::vector<redis_reply>> {
+      if (commands.empty())
+        return caf::make_error(errc::invalid_request, "empty redis pipeline");
+      return self->state.pool->submit(
+        "pipeline", [commands = std::move(commands)](redis_session& s) {
+          return s.pipeline(commands);
+        });
+    },
     [self](atom::stats) { return self->state.pool->stats(); },
   };
 }

@@ -17,6 +17,10 @@ using redis_actor = caf::typed_actor<
   /// Runs one command given as its arguments (binary safe), e.g. {"SET", "k", "v"}.
   /// An empty command fails with `errc::invalid_request`.
   caf::replies_to<atom::command, std::vector<std::string>>::with<redis_reply>,
+  /// Runs several commands in one round trip (pipelined), one reply each in order; an
+  /// error reply is a reply of kind `error`, an I/O error fails them all.
+  caf::replies_to<atom::command, std::vector<std::vector<std::string>>>::with<
+    std::vector<redis_reply>>,
   /// Replies the pool's current load (never queued: answered by the facade).
   caf::replies_to<atom::stats>::with<pool_stats>>;
 

@@ -140,6 +140,45 @@ caf::expected<redis_reply> redis_session::command(const std::vector<std::string>
   return flatten(*reply);
 }
 
+caf::expected<std::vector<redis_reply>>
+redis_session::pipeline(const std::vector<std::vector<std::string>>& commands) {
+  if (!ctx_)
+    return caf::make_error(errc::redis_unavailable, "not connected");
+  std::vector<const char*> argv;
+  std::vector<size_t> lengths;
+  for (const auto& args : commands) {
+    if (args.empty())
+      return caf::make_error(errc::invalid_request, "empty redis command");
+    argv.clear();
+    lengths.clear();
+    for (const auto& arg : args) {
+      argv.push_back(arg.data());
+      lengths.push_back(arg.size());
+    }
+    // Appending only fills hiredis's output buffer; the first read below writes it.
+    if (redisAppendCommandArgv(ctx_.get(), static_cast<int>(args.size()), argv.data(),
+                               lengths.data())
+        != REDIS_OK) {
+      log::warn("redis pipeline failed", {{"command", args.front()}, {"error", ctx_->errstr}});
+      ctx_.reset();
+      return caf::make_error(errc::redis_unavailable, "connection lost");
+    }
+  }
+  std::vector<redis_reply> out;
+  out.reserve(commands.size());
+  for (const auto& args : commands) {
+    void* raw = nullptr;
+    if (redisGetReply(ctx_.get(), &raw) != REDIS_OK || raw == nullptr) {
+      log::warn("redis pipeline failed", {{"command", args.front()}, {"error", ctx_->errstr}});
+      ctx_.reset();
+      return caf::make_error(errc::redis_unavailable, "connection lost");
+    }
+    std::unique_ptr<redisReply, reply_deleter> reply{static_cast<redisReply*>(raw)};
+    out.push_back(flatten(*reply));
+  }
+  return out;
+}
+
 completion redis_session::execute(const pool_job<redis_session>& job) {
   if (auto err = ensure_connected())
     return job.fail(std::move(err));

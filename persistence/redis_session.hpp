@@ -31,6 +31,13 @@ public:
   /// `errc::invalid_request` for an empty command.
   caf::expected<redis_reply> command(const std::vector<std::string>& args);
 
+  /// Runs several commands in one round trip (pipelined: all written, then all replies
+  /// read), one reply each, in order; an error reply is a reply of kind `error`. Errors
+  /// as for `command`, for the whole pipeline (an I/O error leaves it unknown which
+  /// commands ran).
+  caf::expected<std::vector<redis_reply>>
+  pipeline(const std::vector<std::vector<std::string>>& commands);
+
   /// Runs `job`, connecting first if needed: a failed attempt fails the job with
   /// `errc::redis_unavailable`, and so does every job during the backoff window
   /// after it.

@@ -3,12 +3,16 @@
 //   node bench.mjs chat --url URL --tokens FILE --groups G --size S --server-pid PID
 //                       [--online K] [--procs P] [--phases saturate,rate:5000] [--warmup S]
 //                       [--duration S] [--inflight W] [--label TEXT] [--pg TEXT] [--json FILE]
+//                       [--node-urls URL,URL,...] [--group-urls FILE]
 //   node bench.mjs summary FILE.jsonl     # medians per phase and label, as a Markdown table
 //
 // G groups of S members (bench/chat/groups.sql), K of each online on /ws/chat (default S);
 // whole groups per worker process (worker.mjs), so that each message is followed to every
 // member in one process. Phases: "saturate" (closed loop, W messages in flight per process,
 // one per sender, done at the sender's own new-message) and "rate:R" (R messages/s, open loop).
+// A cluster: --server-pid PID,PID,... (CPU summed), --node-urls (the chat and bus counters of
+// every node's /metrics, summed); --group-urls names the groups to run, one "G URL" line each
+// (0-based group, the node its members connect to straight), instead of all through --url.
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -20,7 +24,7 @@ const log = (...a) => console.error("bench-chat:", ...a);
 
 const [cmd, ...rest] = process.argv.slice(2);
 const opt = { procs: 2, phases: "saturate,rate:5000", warmup: 5, duration: 15, inflight: 256,
-              label: "", online: 0, concurrency: 100, pg: "" };
+              label: "", online: 0, concurrency: 100, pg: "", nodeUrls: "", groupUrls: "" };
 for (let i = 0; i < rest.length; i++) {
   if (cmd === "summary") { opt.files = rest; break; }
   const k = rest[i].replace(/^--/, "").replace(/-([a-z])/g, (_, x) => x.toUpperCase());
@@ -32,11 +36,11 @@ for (let i = 0; i < rest.length; i++) {
 }
 
 const alive = () => lib.alive(opt.serverPid);
-// The node's tandem_chat_* series (GET /metrics).
+// The nodes' tandem_chat_* series (GET /metrics), summed; the largest batch is the largest.
 async function chatMetrics() {
-  const text = await (await fetch(`${opt.url}/metrics`)).text();
-  const r = {};
-  for (const m of text.matchAll(/^tandem_chat_(\w+)\s+(\S+)/gm)) r[m[1]] = Number(m[2]);
+  const ms = await lib.nodeMetrics(opt.nodeUrls || opt.url, "tandem_chat_");
+  const r = lib.merge(ms);
+  r.largest_batch = Math.max(...ms.map((m) => m.largest_batch ?? 0));
   return r;
 }
 // Busy cores of the whole machine (/proc/stat): everything, PostgreSQL and the clients too.
@@ -54,16 +58,20 @@ async function chat() {
   if (lines.length < opt.groups * size) throw new Error(`only ${lines.length} tokens for ${opt.groups} × ${size}`);
   workers = await lib.forkWorkers(join(HERE, "worker.mjs"), opt.procs, log);
   const share = workers.map(() => []);
-  for (let g = 0; g < opt.groups; g++) {
+  const groupUrl = new Map(opt.groupUrls
+    ? readFileSync(opt.groupUrls, "utf8").trim().split("\n").map((l) => l.split(/\s+/))
+      .map(([g, u]) => [Number(g), u.replace(/^http/, "ws") + "/ws/chat"])
+    : Array.from({ length: opt.groups }, (_, g) => [g, undefined]));
+  for (const [g, gurl] of groupUrl) {
     const conv = `00000000-0000-4000-8000-${(g + 1).toString(16).padStart(12, "0")}`;
     for (let m = 0; m < online; m++) {
       const idx = g * size + m;
       const [id, token] = lines[idx].split("\t");
-      share[g % workers.length].push({ id, token, idx, group: g, conv });
+      share[g % workers.length].push({ id, token, idx, group: g, conv, url: gurl });
     }
   }
   const url = opt.url.replace(/^http/, "ws") + "/ws/chat";
-  log(`connecting ${opt.groups} groups × ${online} online members (of ${size}) from ${opt.procs} processes`);
+  log(`connecting ${groupUrl.size} groups × ${online} online members (of ${size}) from ${opt.procs} processes`);
   const t0 = Date.now();
   const rs = await Promise.all(workers.map((w, j) =>
     ask(w, { cmd: "connect", url, users: share[j], concurrency: opt.concurrency, others: online - 1,
@@ -82,6 +90,7 @@ async function chat() {
     await sleep(start - now());
     const tk0 = lib.cpuTicks(opt.serverPid), th0 = lib.threadTicks(opt.serverPid), mt0 = machineTicks();
     const t0w = Date.now(), m0 = await chatMetrics(), tm0 = Date.now();
+    const bus0 = await lib.nodeMetrics(opt.nodeUrls, "tandem_bus_");
     await sleep(start + opt.duration * 1000 - now());
     const stops = await all({ cmd: "stop", end: now() + 100 }, "stopped");
     // CPU first: /metrics may answer late from an overloaded node.
@@ -90,6 +99,7 @@ async function chat() {
     const seconds = (Date.now() - t0w) / 1000;
     const tm1a = Date.now(), m1 = alive() ? await chatMetrics() : m0;
     const metricsS = ((Date.now() + tm1a) / 2 - tm0) / 1000;
+    const bus = lib.busDelta(bus0, await lib.nodeMetrics(opt.nodeUrls, "tandem_bus_"));
     await sleep(3000); // drain: acknowledgements and deliveries of messages sent in the window
     const st = await all({ cmd: "collect" }, "stats");
     const sum = (f) => st.reduce((a, s) => a + s.counters[f], 0);
@@ -105,7 +115,7 @@ async function chat() {
     const clientCpuS = stops.reduce((a, s) => a + (s.cpu ? (s.cpu.user + s.cpu.system) / 1e6 : 0), 0);
     lib.result({
       scenario: "chat", label: opt.label, phase: kind === "rate" ? `rate:${rate}` : kind,
-      groups: opt.groups, size, online, connected, connect_failed: failed, procs: opt.procs,
+      groups: groupUrl.size, size, online, connected, connect_failed: failed, procs: opt.procs,
       pg: opt.pg, window_s: win.toFixed(2),
       sent_per_s: Math.round(sent / win),
       acked_per_s: Math.round(sum("acked_in_window") / win),
@@ -127,6 +137,14 @@ async function chat() {
       inflight_cap: kind === "saturate" ? opt.inflight * workers.length : "n/a",
       node_cpu_cores: (nodeCpuS / seconds).toFixed(2),
       node_cpu_us_per_msg: committed ? ((nodeCpuS * 1e6) / committed).toFixed(1) : "n/a",
+      ...(opt.nodeUrls && {
+        nodes: String(opt.nodeUrls).split(",").length,
+        bus_published: bus.published, bus_received: bus.received, bus_timeouts: bus.timeouts,
+        bus_refused_queue: bus.refused_queue,
+        bus_published_per_msg: committed ? (bus.published / committed).toFixed(2) : "n/a",
+        bus_published_per_delivery: sum("delivered_in_window") + sum("acked_in_window")
+          ? (bus.published / (sum("delivered_in_window") + sum("acked_in_window"))).toFixed(3) : "n/a",
+      }),
       node_threads_cores: lib.threadCores(th0, th1, seconds),
       client_cpu_cores: (clientCpuS / seconds).toFixed(2),
       machine_busy_cores: ((mt1.busy - mt0.busy) / CLK_TCK / seconds).toFixed(2),

@@ -170,7 +170,7 @@ function connectAll({ url, users, concurrency }) {
           if (good) ok++; else { failed++; bump(statuses, why); }
           if (ok + failed === users.length) resolve({ ok, failed, statuses }); else pump();
         };
-        k.ws = openRaw(`${url}?Authorization=${encodeURIComponent(u.token)}`, {
+        k.ws = openRaw(`${u.url ?? url}?Authorization=${encodeURIComponent(u.token)}`, {
           open: () => { k.open = true; members.push(k); settle(true); },
           fail: (why) => { bump(errors, why); settle(false, why); },
           close: (code) => { if (k.open && !closingAll) bump(closes, code); k.open = false; k.onClose?.(); },

@@ -7,6 +7,12 @@
 //   node bench.mjs fanout --url URL --tokens FILE --users N --server-pid PID --friends F
 //                         [--procs P] [--phases saturate,rate:500] [--warmup S] [--duration S]
 //                         [--inflight W] [--label TEXT] [--json FILE]
+//                         [--node-urls URL,URL,...]   # a cluster: --server-pid PID,PID,...
+//
+// --server-pid may name several processes (a cluster's nodes): CPU and RSS are their sums.
+// With --node-urls, user i connects straight to node i mod N (instead of --url), latencies
+// are also given apart for a friend's socket on the sender's node and on another one, and the
+// nodes' bus counters (/metrics) are read over the window.
 //   node bench.mjs summary FILE.jsonl       # medians per phase and label, as a Markdown table
 //
 // Forks P worker processes (worker.mjs), each holding the WebSockets of every P-th user.
@@ -25,7 +31,7 @@ const log = (...a) => console.error("bench-realtime:", ...a);
 const [cmd, ...rest] = process.argv.slice(2);
 const opt = { procs: 2, settle: 10, hold: 70, path: "/ws/presence", phases: "saturate,rate:500",
               warmup: 5, duration: 15, label: "", friends: 0, concurrency: 100, preload: false, client: "raw",
-              inflight: 64, cycles: 2 };
+              inflight: 64, cycles: 2, nodeUrls: "" };
 for (let i = 0; i < rest.length; i++) {
   const k = rest[i].replace(/^--/, "").replace(/-([a-z])/g, (_, x) => x.toUpperCase());
   if (k === "preload") { opt.preload = true; continue; }
@@ -98,6 +104,12 @@ function readUsers() {
 const wsUrl = () => opt.url.replace(/^http/, "ws") + opt.path;
 
 async function connect(users) {
+  const nodes = String(opt.nodeUrls).split(",").filter(Boolean);
+  const path = new URL(wsUrl()).pathname;
+  if (nodes.length) {
+    users = users.map((u, i) =>
+      ({ ...u, node: i % nodes.length, url: nodes[i % nodes.length].replace(/^http/, "ws") + path }));
+  }
   const share = workers.map((_, j) => users.filter((_, i) => i % workers.length === j));
   const t0 = Date.now();
   const rs = await Promise.all(workers.map((w, j) =>
@@ -233,10 +245,12 @@ async function fanout() {
     const start = now() + 100;
     await all({ cmd: "measure", start }, "measuring");
     await sleep(start - now());
+    const bus0 = await lib.nodeMetrics(opt.nodeUrls, "tandem_bus_");
     const rss0 = rssKiB(), tk0 = cpuTicks(), th0 = threadTicks(), t0 = Date.now();
     await sleep(start + opt.duration * 1000 - now());
     const stops = await all({ cmd: "stop", end: now() + 100 }, "stopped");
     const tk1 = alive() ? cpuTicks() : tk0, seconds = (Date.now() - t0) / 1000;
+    const bus = lib.busDelta(bus0, await lib.nodeMetrics(opt.nodeUrls, "tandem_bus_"));
     const th1 = threadTicks();
     const threads = lib.threadCores(th0, th1, seconds);
     const nodeUserS = (tk1.user - tk0.user) / CLK_TCK, nodeSysS = (tk1.sys - tk0.sys) / CLK_TCK;
@@ -246,6 +260,8 @@ async function fanout() {
     const sum = (f) => st.reduce((a, s) => a + s.counters[f], 0);
     const win = st.reduce((a, s) => a + s.window_ms, 0) / st.length / 1000;
     const lat = percentiles(st.map((s) => s.lat), [50, 90, 99, 99.9]);
+    const latCross = percentiles(st.map((s) => s.lat_cross), [50, 99]);
+    const latSame = percentiles(st.map((s) => s.lat_same), [50, 99]);
     const lag = percentiles(st.map((s) => s.lag), [99]);
     const recv = sum("recv_in_window"), sent = sum("sent_in_window");
     const nodeCpuS = nodeUserS + nodeSysS;
@@ -261,6 +277,16 @@ async function fanout() {
       echo_ratio: sent ? (sum("echo_of_window") / sent).toFixed(4) : "n/a",
       lat_p50_ms: lat.p[50].toFixed(2), lat_p90_ms: lat.p[90].toFixed(2), lat_p99_ms: lat.p[99].toFixed(2),
       lat_p999_ms: lat.p[99.9].toFixed(2), lat_max_ms: lat.max_ms.toFixed(2), lat_samples: lat.n,
+      ...(opt.nodeUrls && {
+        nodes: String(opt.nodeUrls).split(",").length,
+        lat_same_node_p50_ms: latSame.p[50].toFixed(2), lat_same_node_p99_ms: latSame.p[99].toFixed(2),
+        lat_same_node_samples: latSame.n,
+        lat_cross_node_p50_ms: latCross.p[50].toFixed(2), lat_cross_node_p99_ms: latCross.p[99].toFixed(2),
+        lat_cross_node_samples: latCross.n,
+        bus_published: bus.published, bus_received: bus.received, bus_timeouts: bus.timeouts,
+        bus_refused_queue: bus.refused_queue,
+        bus_published_per_delivery: recv ? (bus.published / recv).toFixed(3) : "n/a",
+      }),
       send_lag_p99_ms: kind === "rate" ? lag.p[99].toFixed(2) : "n/a",
       throttled: sum("throttled"), echo_timeouts: sum("echo_timeouts"),
       inflight_cap: kind === "saturate" ? opt.inflight * workers.length : "n/a",

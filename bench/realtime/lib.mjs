@@ -47,28 +47,34 @@ export function percentiles(dumps, ps) {
   return { n, over, max_ms: max / 1000, p: out };
 }
 
-// ---- the node's process (/proc) ------------------------------------------------------
+// ---- the node's processes (/proc) ------------------------------------------------------
+// `pid` is one process id or several, comma-separated (the nodes of a cluster): the figures
+// are their sums.
 export const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim());
-export const procStatus = (pid, key) =>
-  Number((readFileSync(`/proc/${pid}/status`, "utf8").match(new RegExp(`^${key}:\\s+(\\d+)`, "m")) || [])[1] || 0);
+const pidsOf = (pid) => String(pid).split(",").filter(Boolean).map(Number);
+const sumOver = (pid, f) => pidsOf(pid).reduce((a, p) => a + f(p), 0);
+export const procStatus = (pid, key) => sumOver(pid, (p) =>
+  Number((readFileSync(`/proc/${p}/status`, "utf8").match(new RegExp(`^${key}:\\s+(\\d+)`, "m")) || [])[1] || 0));
 export const rssKiB = (pid) => procStatus(pid, "VmRSS");
-export const cpuTicks = (pid) => {
-  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-  return { user: Number(f[11]), sys: Number(f[12]) }; // utime, stime (fields 14 and 15)
-};
-// CPU ticks per thread of a process, summed by thread name (/proc/PID/task/TID/stat).
+export const cpuTicks = (pid) => pidsOf(pid).reduce((a, p) => {
+  const f = readFileSync(`/proc/${p}/stat`, "utf8").split(") ")[1].split(" ");
+  return { user: a.user + Number(f[11]), sys: a.sys + Number(f[12]) }; // utime, stime (fields 14 and 15)
+}, { user: 0, sys: 0 });
+// CPU ticks per thread of the processes, summed by thread name (/proc/PID/task/TID/stat).
 export function threadTicks(pid) {
   const r = {};
-  try {
-    for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      try {
-        const st = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
-        const name = st.slice(st.indexOf("(") + 1, st.lastIndexOf(")")).replace(/[\s,:]+/g, "_");
-        const f = st.slice(st.lastIndexOf(")") + 2).split(" ");
-        r[name] = (r[name] || 0) + Number(f[11]) + Number(f[12]);
-      } catch { /* the thread ended */ }
-    }
-  } catch { /* the process ended */ }
+  for (const p of pidsOf(pid)) {
+    try {
+      for (const tid of readdirSync(`/proc/${p}/task`)) {
+        try {
+          const st = readFileSync(`/proc/${p}/task/${tid}/stat`, "utf8");
+          const name = st.slice(st.indexOf("(") + 1, st.lastIndexOf(")")).replace(/[\s,:]+/g, "_");
+          const f = st.slice(st.lastIndexOf(")") + 2).split(" ");
+          r[name] = (r[name] || 0) + Number(f[11]) + Number(f[12]);
+        } catch { /* the thread ended */ }
+      }
+    } catch { /* the process ended */ }
+  }
   return r;
 }
 // Cores per thread name between two threadTicks() over `seconds`, busiest first.
@@ -77,7 +83,27 @@ export function threadCores(th0, th1, seconds) {
     .map(([k, v]) => [k, (v - (th0[k] || 0)) / CLK_TCK / seconds]).filter(([, v]) => v >= 0.01)
     .sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, v.toFixed(2)]));
 }
-export const alive = (pid) => { try { readFileSync(`/proc/${pid}/stat`); return true; } catch { return false; } };
+export const alive = (pid) => pidsOf(pid).every((p) => { try { readFileSync(`/proc/${p}/stat`); return true; } catch { return false; } });
+// The series named prefix* of each node's GET /metrics (urls comma-separated), one map per
+// node ({name without the prefix: value}); a node that does not answer gives {}.
+export async function nodeMetrics(urls, prefix) {
+  return Promise.all(String(urls).split(",").filter(Boolean).map(async (u) => {
+    const r = {};
+    try {
+      const text = await (await fetch(`${u}/metrics`)).text();
+      for (const m of text.matchAll(new RegExp(`^${prefix}(\\w+)\\s+(\\S+)`, "gm"))) r[m[1]] = Number(m[2]);
+    } catch { /* down: nothing */ }
+    return r;
+  }));
+}
+// The bus counters of the nodes (tandem_bus_*_total, summed) between two nodeMetrics().
+export function busDelta(before, after) {
+  const sum = (ms, k) => ms.reduce((a, m) => a + (m[k] || 0), 0);
+  return { published: sum(after, "published_total") - sum(before, "published_total"),
+           received: sum(after, "received_total") - sum(before, "received_total"),
+           timeouts: sum(after, "timeouts_total") - sum(before, "timeouts_total"),
+           refused_queue: sum(after, "refused_queue_total") - sum(before, "refused_queue_total") };
+}
 export const loadavg = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
 
 // ---- results --------------------------------------------------------------------------

@@ -2,7 +2,9 @@
 // holds the WebSockets of its share of the users, sends presence updates and measures
 // update -> delivery latency. Every update's title is "t=<epoch ms>" taken from
 // performance.timeOrigin + performance.now(), i.e. CLOCK_REALTIME with sub-millisecond
-// resolution, so a delivery can be timed in whichever client process receives it.
+// resolution, so a delivery can be timed in whichever client process receives it. On a
+// cluster (users connected straight to given nodes) the title also names the sender's node,
+// "t=<ms>@<node>", so that deliveries to a socket on another node are timed apart.
 import WebSocket from "ws";
 import { openRaw } from "./rawws.mjs";
 import { now, Histogram, closeAll } from "./lib.mjs";
@@ -21,6 +23,8 @@ const others = {}; // other frame types -> count
 const samples = []; // a few non-presence frames, verbatim
 let phase = null; // current sending phase
 const lat = new Histogram(); // friend deliveries of updates sent inside the window
+const latCross = new Histogram(); // those of them whose sender's socket is on another node
+const latSame = new Histogram(); // and on the same node
 const lag = new Histogram(); // rate mode: actual send time - scheduled send time
 let win = null; // {start, end} epoch ms of the measured window
 let c = {}; // counters of the current phase
@@ -34,6 +38,8 @@ function resetCounters() {
     friend_of_window: 0, echo_of_window: 0, recv_total: 0,
   };
   lat.reset();
+  latCross.reset();
+  latSame.reset();
   lag.reset();
 }
 resetCounters();
@@ -53,7 +59,7 @@ function takeToken(k, t) {
 function send(k, t) {
   const ts = t.toFixed(3), tr = Number(ts); // the receivers see tr
   if (win?.end && tr >= win.endR) return false;
-  k.ws.send(`{"action":"update-presence","url":"https://www.bench-${k.idx % 97}.com/p/${c.sent}","title":"t=${ts}"}`);
+  k.ws.send(`{"action":"update-presence","url":"https://www.bench-${k.idx % 97}.com/p/${c.sent}","title":"t=${ts}@${k.node}"}`);
   k.outstanding = true;
   k.sentAt = tr;
   c.sent++;
@@ -76,7 +82,9 @@ function onMessage(k, data) {
     return;
   }
   const a = i + TITLE.length;
-  const sentT = parseFloat(data.toString("latin1", a, data.indexOf(QUOTE, a)));
+  const title = data.toString("latin1", a, data.indexOf(QUOTE, a));
+  const sentT = parseFloat(title); // stops at "@<node>"
+  const cross = !title.endsWith(`@${k.node}`);
   const echo = data.indexOf(k.needle) >= 0;
   if (inWin) {
     c.recv_in_window++;
@@ -84,7 +92,8 @@ function onMessage(k, data) {
   }
   const ofWin = win && sentT >= win.startR && (win.end === 0 || sentT < win.endR);
   if (ofWin) {
-    if (echo) c.echo_of_window++; else { c.friend_of_window++; lat.add(t - sentT); }
+    if (echo) c.echo_of_window++;
+    else { c.friend_of_window++; lat.add(t - sentT); (cross ? latCross : latSame).add(t - sentT); }
   }
   if (echo && k.outstanding && sentT === k.sentAt) {
     k.outstanding = false;
@@ -123,6 +132,8 @@ function openWs(url, h) {
   return { send: (s) => ws.send(s), close: (code) => ws.close(code), terminate: () => ws.terminate() };
 }
 
+// users: {id, token, url?, node?}: a user with a url connects there (a node of a cluster,
+// numbered node) instead of to `url`.
 function connectAll({ url, users, concurrency, client }) {
   const open = client === "ws" ? openWs : openRaw;
   return new Promise((resolve) => {
@@ -133,7 +144,7 @@ function connectAll({ url, users, concurrency, client }) {
       while (inflight < concurrency && next < users.length) {
         const u = users[next++];
         inflight++;
-        const k = { id: u.id, idx: conns.length, ws: null, needle: Buffer.from(`"userId":"${u.id}"`),
+        const k = { id: u.id, idx: conns.length, node: u.node ?? 0, ws: null, needle: Buffer.from(`"userId":"${u.id}"`),
                     tokens: BURST, tokensAt: now(), outstanding: false, sentAt: 0, open: false, onClose: null };
         let settled = false;
         const settle = (good, why) => {
@@ -144,7 +155,7 @@ function connectAll({ url, users, concurrency, client }) {
           if (ok + failed === users.length) resolve({ ok, failed, statuses, ms: now() - t0 });
           else pump();
         };
-        k.ws = open(`${url}?Authorization=${encodeURIComponent(u.token)}`, {
+        k.ws = open(`${u.url ?? url}?Authorization=${encodeURIComponent(u.token)}`, {
           open: () => { k.open = true; conns.push(k); settle(true); },
           fail: (why) => { bump(errors, why); settle(false, why); },
           close: (code) => {
@@ -239,7 +250,7 @@ process.on("message", async (m) => {
       break;
     case "collect":
       process.send({ ev: "stats", counters: c, window_ms: win ? win.end - win.start : 0,
-                     lat: lat.dump(), lag: lag.dump(), open: conns.filter((k) => k.open).length,
+                     lat: lat.dump(), lat_cross: latCross.dump(), lat_same: latSame.dump(), lag: lag.dump(), open: conns.filter((k) => k.open).length,
                      closes, errors, others, samples, mem: mem() });
       break;
     case "status":

@@ -252,6 +252,39 @@ TEST_CASE_METHOD(two_nodes, "bus: beyond cluster.bus_queue_limit publishes are r
   caf::anon_send_exit(admin, caf::exit_reason::user_shutdown);
 }
 
+TEST_CASE("bus: publishes waiting for Redis go out together in one pipelined flush, in order",
+          "[bus]") {
+  auto cfg = bus_config();
+  cfg.bus_queue_limit = 100;
+  test_node a{"a", cfg};
+  test_node b{"b", cfg};
+  REQUIRE(test::eventually(10s, [&] { return a.subscribed() && b.subscribed(); }));
+  auto to_b = a.node_bus->proxy(b.id, "test");
+  auto flushes = a.node_bus->counters().flushes.load();
+  auto published = a.node_bus->counters().published.load();
+  // Redis holds node a's first flush; the messages sent meanwhile wait for the next one.
+  auto admin = persistence::spawn_redis(a.sys, test::redis_config());
+  REQUIRE(a.ask<redis_reply>(admin, 10s, atom::command_v,
+                             std::vector<std::string>{"CLIENT", "PAUSE", "500", "ALL"}));
+  constexpr int sent = 20;
+  for (int i = 0; i < sent; ++i)
+    a.self->send(to_b, atom::push_v, std::to_string(i));
+  std::vector<std::string> got;
+  for (int i = 0; i < sent; ++i)
+    b.self->receive([&](atom::push, std::string& text) { got.push_back(std::move(text)); },
+                    caf::after(10s) >> [] { FAIL("a message did not arrive"); });
+  std::vector<std::string> expected;
+  for (int i = 0; i < sent; ++i)
+    expected.push_back(std::to_string(i));
+  CHECK(got == expected);
+  CHECK(test::eventually(5s, [&] {
+    return a.node_bus->counters().published.load() == published + sent;
+  }));
+  // The first alone, the other 19 together.
+  CHECK(a.node_bus->counters().flushes.load() - flushes <= 2);
+  caf::anon_send_exit(admin, caf::exit_reason::user_shutdown);
+}
+
 TEST_CASE_METHOD(two_nodes, "bus: after a Redis restart the bus recovers by itself",
                  "[bus][restart]") {
   REQUIRE(ask_b<std::string>(atom::ping_v));

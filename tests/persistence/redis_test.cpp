@@ -113,6 +113,36 @@ TEST_CASE_METHOD(redis_fixture, "an error reply is redis_error with the server's
   CHECK(deleted->integer_value == 1);
 }
 
+TEST_CASE_METHOD(redis_fixture, "a pipeline answers each command in order, error replies in place",
+                 "[redis]") {
+  auto key = prefix + "pipelined";
+  using commands = std::vector<std::vector<std::string>>;
+  auto replies = ask<std::vector<redis_reply>>(
+    redis, 10s, atom::command_v,
+    commands{{"DEL", key}, {"SET", key, "abc"}, {"INCR", key}, {"GET", key}, {"DEL", key}});
+  REQUIRE(replies);
+  REQUIRE(replies->size() == 5);
+  CHECK((*replies)[1].kind == redis_reply::status);
+  CHECK((*replies)[2].kind == redis_reply::error);
+  CHECK_THAT((*replies)[2].str, Catch::Contains("not an integer"));
+  // The error reply did not stop the commands after it.
+  CHECK((*replies)[3].kind == redis_reply::string);
+  CHECK((*replies)[3].str == "abc");
+  CHECK((*replies)[4].integer_value == 1);
+
+  auto empty = ask<std::vector<redis_reply>>(redis, 10s, atom::command_v, commands{});
+  REQUIRE_FALSE(empty);
+  CHECK(code_of(empty.error()) == errc::invalid_request);
+  auto empty_command = ask<std::vector<redis_reply>>(redis, 10s, atom::command_v,
+                                                     commands{{"PING"}, {}});
+  REQUIRE_FALSE(empty_command);
+  CHECK(code_of(empty_command.error()) == errc::invalid_request);
+  // Nothing was written for a refused pipeline: the connection is still in step.
+  auto pong = cmd({"PING"});
+  REQUIRE(pong);
+  CHECK(pong->str == "PONG");
+}
+
 TEST_CASE_METHOD(redis_fixture, "the redis pool reconnects after a Redis restart",
                  "[redis][restart]") {
   REQUIRE(ping());
