@@ -199,7 +199,7 @@ void flush_presence(self_pointer self) {
   auto& st = self->state;
   if (!st.coalesced)
     return;
-  if (!st.has_presence_connection()) {
+  if (!st.has_connection_for(event_kind::presence)) {
     st.coalesced = caf::none;
     return;
   }
@@ -327,7 +327,7 @@ void on_connection_gone(self_pointer self, bool dropped) {
   if (!dropped)
     return;
   seat_waiting(self);
-  if (!self->state.has_presence_connection())
+  if (!self->state.has_connection_for(event_kind::presence))
     go_offline(self);
 }
 
@@ -1092,7 +1092,9 @@ user_actor::behavior_type user_actor_impl(user_actor::stateful_pointer<user_stat
     [self](atom::receive_share, const std::string&, share_notification& note) -> caf::result<bool> {
       if (auto err = admit(self))
         return err;
-      deliver(self, frames::share_notification(note));
+      // Most recipients have no socket open: their frame is not rendered at all.
+      if (self->state.has_connection_for(event_kind::social))
+        deliver(self, frames::share_notification(note));
       self->state.add_unread(std::move(note));
       return true;
     },

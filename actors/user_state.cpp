@@ -47,9 +47,12 @@ void user_state::install(social_snapshot snap) {
     auto other = rel.user.user_id;
     relations.emplace(std::move(other), std::move(rel));
   }
-  unread = std::move(snap.unread.items);
+  unread.assign(std::make_move_iterator(snap.unread.items.begin()),
+                std::make_move_iterator(snap.unread.items.end()));
+  // In `newer` order whatever the source's ties: add_unread finds a held copy by it.
+  std::sort(unread.begin(), unread.end(), newer);
   unread_complete = snap.unread.complete;
-  unread_json.clear();
+  render_unread([](const share_notification&) { return true; });
   publish_view(all_parts);
 }
 
@@ -105,15 +108,23 @@ int64_t user_state::next_expiry() const {
 
 void user_state::add_unread(share_notification note) {
   auto limit = static_cast<std::size_t>(settings.unread_cache_limit);
-  auto same = [&](const share_notification& x) { return x.event_id == note.event_id; };
-  if (std::any_of(unread.begin(), unread.end(), same))
+  // The list is ordered by (sent_at, event_id): a copy of `note` held already sits
+  // where it would go, and a new share goes at or near the front.
+  auto at = std::lower_bound(unread.begin(), unread.end(), note, newer);
+  if (at != unread.end() && at->event_id == note.event_id)
     return;
-  unread.insert(std::upper_bound(unread.begin(), unread.end(), note, newer), std::move(note));
+  auto index = static_cast<std::size_t>(at - unread.begin());
+  if (publishes_views()) {
+    unread_entries = unread_entries.inserted(index, wire::to_text(wire::notification_json(note)));
+    ++rendered;
+  }
+  unread.insert(at, std::move(note));
   if (unread.size() > limit) {
     unread.resize(limit);
+    unread_entries = unread_entries.first(limit);
     unread_complete = false;
   }
-  publish_view(unread_part);
+  publish_view(unread_only);
 }
 
 void user_state::apply_read(const read_receipt& r) {
@@ -132,10 +143,10 @@ void user_state::apply_read(const read_receipt& r) {
   unread_complete = r.unread.complete && merged.size() <= limit;
   if (merged.size() > limit)
     merged.resize(limit);
-  unread = std::move(merged);
+  unread.assign(std::make_move_iterator(merged.begin()), std::make_move_iterator(merged.end()));
   // The database's entries carry their senders' current cards.
-  unread_json.clear();
-  publish_view(unread_part);
+  render_unread([](const share_notification&) { return true; });
+  publish_view(unread_only);
 }
 
 bool outcome_unknown(const caf::error& err) {
@@ -148,57 +159,60 @@ bool outcome_unknown(const caf::error& err) {
 void user_state::update_card(const user_card& card) {
   if (auto i = relations.find(card.user_id); i != relations.end())
     i->second.user = card;
+  auto from_sender = [&](const share_notification& n) { return n.sender.user_id == card.user_id; };
   for (auto& n : unread)
-    if (n.sender.user_id == card.user_id) {
+    if (from_sender(n))
       n.sender = card;
-      unread_json.erase(n.event_id);
-    }
+  render_unread(from_sender);
   publish_view(all_parts);
 }
 
+void user_state::render_unread(const std::function<bool(const share_notification&)>& changed) {
+  if (!publishes_views())
+    return;
+  std::vector<std::string> texts;
+  texts.reserve(unread.size());
+  // Entries left unchanged are taken from the last rendering (in step with `unread`).
+  bool in_step = unread_entries.size() == unread.size();
+  auto before = unread_entries.begin();
+  for (const auto& n : unread) {
+    if (!in_step || changed(n)) {
+      texts.push_back(wire::to_text(wire::notification_json(n)));
+      ++rendered;
+    } else {
+      texts.push_back(*before);
+    }
+    if (in_step)
+      ++before;
+  }
+  unread_entries = json_entries::of(std::move(texts));
+}
+
 void user_state::publish_view(uint8_t parts) {
-  if (!settings.views || view_owner == 0)
+  if (!publishes_views())
     return;
   if (!view)
     parts = all_parts;
   auto v = std::make_shared<polled_view>();
   v->owner = view_owner;
-  rendered = 0;
   if (parts & requests_part) {
     auto requests = wire::json::array();
     for (const auto& rel : requests_in())
       requests.push_back(wire::friend_request_json(rel));
-    v->requests = wire::to_text(requests);
+    v->requests = std::make_shared<const std::string>(wire::to_text(requests));
     rendered += requests.size();
   } else {
     v->requests = view->requests;
   }
-  if (parts & unread_part) {
-    v->unread.reserve(unread.size());
-    for (const auto& n : unread) {
-      auto [at, fresh] = unread_json.try_emplace(n.event_id);
-      if (fresh) {
-        at->second = wire::to_text(wire::notification_json(n));
-        ++rendered;
-      }
-      v->unread.push_back(at->second);
-    }
-    // Entries of notifications gone (read, or past the cache limit) go now and then.
-    if (unread_json.size() > 2 * unread.size() + 16) {
-      std::unordered_set<std::string> held;
-      for (const auto& n : unread)
-        held.insert(n.event_id);
-      for (auto i = unread_json.begin(); i != unread_json.end();)
-        i = held.count(i->first) != 0 ? std::next(i) : unread_json.erase(i);
-    }
-  } else {
-    v->unread = view->unread;
-  }
+  // The unread entries are kept rendered by the transitions that change them.
+  v->unread = unread_entries;
   v->unread_complete = unread_complete;
   if (parts & friends_part) {
+    std::vector<std::string> friends;
     for (const auto& friend_summary : friend_summaries(friends_by_name()))
-      v->friends.push_back(wire::to_text(wire::friend_json(friend_summary)));
-    rendered += v->friends.size();
+      friends.push_back(wire::to_text(wire::friend_json(friend_summary)));
+    rendered += friends.size();
+    v->friends = json_entries::of(std::move(friends));
   } else {
     v->friends = view->friends;
   }
@@ -290,9 +304,9 @@ bool user_state::unread_serves(list_window page) const {
   return page_within(unread.size(), unread_complete, page);
 }
 
-bool user_state::has_presence_connection() const {
-  return std::any_of(connections.begin(), connections.end(), [](const live_connection& c) {
-    return !c.evicted && (c.kinds & event_kind::presence) != 0;
+bool user_state::has_connection_for(uint8_t kind) const {
+  return std::any_of(connections.begin(), connections.end(), [kind](const live_connection& c) {
+    return !c.evicted && (c.kinds & kind) != 0;
   });
 }
 

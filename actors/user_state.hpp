@@ -63,8 +63,9 @@ struct user_state {
   user_profile profile;
   /// Every friend and pending request, either way, by the other user's id.
   std::unordered_map<std::string, relation> relations;
-  /// The newest unread notifications, newest first, at most unread_cache_limit.
-  std::vector<share_notification> unread;
+  /// The newest unread notifications, newest first, at most unread_cache_limit (a new
+  /// share goes in at or near the front, the oldest drops off the back).
+  std::deque<share_notification> unread;
   /// Whether `unread` holds every unread notification of the user.
   bool unread_complete = true;
   /// Set when the load failed: every request is answered with it until the registry
@@ -92,13 +93,12 @@ struct user_state {
   /// The id of the actor, which owns the polled view it publishes (0: none).
   uint64_t view_owner = 0;
   /// The view last published, to count the reads it served; its unchanged parts go
-  /// into the next one as they are.
+  /// into the next one as they are (shared, not copied).
   std::shared_ptr<const polled_view> view;
-  /// Each unread notification's JSON by event id, rendered when it first goes into a
-  /// view: a share to a user with a long unread backlog renders one entry, not all.
-  std::unordered_map<std::string, std::string> unread_json;
-  /// JSON entries the last `publish_view` rendered (the rest came from the view before):
-  /// what the change cost.
+  /// `unread` rendered, entry for entry, while the actor publishes views: a share to a
+  /// user with a long unread backlog renders and links one entry, not the backlog.
+  json_entries unread_entries;
+  /// JSON entries rendered for views so far: what the changes cost.
   std::size_t rendered = 0;
 
   // -- presence and live connections (docs/architecture.md) ----------------------------
@@ -180,13 +180,23 @@ struct user_state {
   /// Replaces the card of a related user wherever the state keeps it.
   void update_card(const user_card& card);
 
-  /// The parts of the polled view a transition changes.
-  enum view_part : uint8_t { requests_part = 1, unread_part = 2, friends_part = 4, all_parts = 7 };
+  /// Renders the unread entries that `changed` picks again and takes the rest from
+  /// `unread_entries` (all of them when it is not in step with `unread`).
+  void render_unread(const std::function<bool(const share_notification&)>& changed);
+
+  /// The parts of the polled view a transition changes besides the unread entries,
+  /// which the transitions that change them keep rendered (`unread_entries`).
+  enum view_part : uint8_t { unread_only = 0, requests_part = 1, friends_part = 2, all_parts = 3 };
 
   /// Renders the `parts` of the polled reads that changed and publishes them, with the
   /// rest of the last view, to `settings.views` (if any); every transition above ends
   /// with it, so a write is answered only once its view is out.
   void publish_view(uint8_t parts);
+
+  /// Whether the actor keeps its polled reads rendered (it has a board to publish on).
+  bool publishes_views() const {
+    return settings.views && view_owner != 0;
+  }
 
   /// Whether the published view served reads since the last call.
   bool view_was_read();
@@ -231,8 +241,9 @@ struct user_state {
     return {id, page, latest};
   }
 
-  /// Whether a connection that can send update-presence is live (not evicted).
-  bool has_presence_connection() const;
+  /// Whether a live (not evicted) connection takes events of `kind` (for presence: can
+  /// send update-presence).
+  bool has_connection_for(uint8_t kind) const;
 
   /// Drops the connection `addr`, seated or waiting; returns whether it held a seat.
   bool drop_connection(const caf::actor_addr& addr);
@@ -274,12 +285,12 @@ user_summary summary(const user_card& card, friendship_state state);
 std::vector<user_summary> friend_summaries(const std::vector<const relation*>& rels);
 
 /// `xs[page.offset, page.offset + page.limit)`, clipped to `xs`.
-template <class T>
-std::vector<T> slice(const std::vector<T>& xs, list_window page) {
+template <class Sequence>
+std::vector<typename Sequence::value_type> slice(const Sequence& xs, list_window page) {
   auto first = std::min(xs.size(), static_cast<std::size_t>(page.offset));
   auto last = std::min(xs.size(), first + static_cast<std::size_t>(page.limit));
-  return std::vector<T>(xs.begin() + static_cast<std::ptrdiff_t>(first),
-                        xs.begin() + static_cast<std::ptrdiff_t>(last));
+  return {xs.begin() + static_cast<std::ptrdiff_t>(first),
+          xs.begin() + static_cast<std::ptrdiff_t>(last)};
 }
 
 } // namespace tandem

@@ -293,7 +293,7 @@ void add_social_routes(router& r, const services& svc) {
   add(r, svc, "GET", "/friendship/requests",
       [](const services& svc, request&, const identity& who, responder respond) {
         if (auto view = svc.views->find(who.user_id)) {
-          respond(rendered(view->requests));
+          respond(rendered(*view->requests));
           return;
         }
         ask<std::vector<relation>>(

@@ -136,14 +136,22 @@ const std::string insert_event = R"(
 INSERT INTO share_events (sender, url, title, sent_to) VALUES ($1, $2, $3, $4)
 RETURNING event_id::text, )" + utc("sent_at");
 
-const std::string insert_broadcast_event = R"(
-INSERT INTO share_events (sender, url, title) VALUES ($1, $2, $3)
-RETURNING event_id::text, )" + utc("sent_at");
-
-const std::string insert_friend_recipients = R"(
-INSERT INTO share_recipients (event_id, user_id)
-SELECT $1::uuid, other_id FROM friend_edges WHERE user_id = $2 AND accepted_at IS NOT NULL
-RETURNING user_id)";
+// A share with every friend in one statement, one round trip where three statements
+// took three (a share holds a database worker for all of its round trips): the
+// sender's card, the event and a recipient per row (one row with a null recipient
+// without friends; no row for a sender who does not exist).
+const std::string insert_broadcast_share = R"(
+WITH snd AS (SELECT )" + card_columns + R"( FROM users u WHERE u.user_id = $1),
+ev AS (
+  INSERT INTO share_events (sender, url, title) SELECT $1, $2, $3 FROM snd
+  RETURNING event_id, sent_at),
+rcp AS (
+  INSERT INTO share_recipients (event_id, user_id)
+  SELECT ev.event_id, f.other_id FROM ev, friend_edges f
+   WHERE f.user_id = $1 AND f.accepted_at IS NOT NULL
+  RETURNING user_id)
+SELECT snd.*, ev.event_id::text, )" + utc("ev.sent_at") + R"(, rcp.user_id
+  FROM snd CROSS JOIN ev LEFT JOIN rcp ON true)";
 
 const std::string insert_recipient = R"(
 INSERT INTO share_recipients (event_id, user_id) VALUES ($1::uuid, $2) RETURNING user_id)";
@@ -506,34 +514,38 @@ int64_t purge_expired(pqxx::work& tx, int32_t batch) {
 
 caf::expected<share_receipt> insert_share(pqxx::work& tx, const std::string& sender,
                                           const share_request& req) {
+  share_receipt receipt;
+  receipt.note.url = req.url;
+  receipt.note.title = req.title;
+  if (!req.sent_to) {
+    auto rows = tx.exec_params(insert_broadcast_share, sender, req.url, req.title);
+    if (rows.empty())
+      return user_not_found();
+    receipt.note.sender = card_from_row(rows[0], 0);
+    receipt.note.event_id = rows[0][card_width].as<std::string>();
+    receipt.note.sent_at = rows[0][card_width + 1].as<std::string>();
+    receipt.recipients.reserve(rows.size());
+    for (const auto& row : rows)
+      if (!row[card_width + 2].is_null())
+        receipt.recipients.push_back(row[card_width + 2].as<std::string>());
+    return receipt;
+  }
   auto card = tx.exec_params(select_sender_card, sender);
   if (card.empty())
     return user_not_found();
-  share_receipt receipt;
   receipt.note.sender = card_from_row(card[0], 0);
-  receipt.note.url = req.url;
-  receipt.note.title = req.title;
-  pqxx::result event;
-  pqxx::result recipients;
-  if (req.sent_to) {
-    const auto& [low, high] = std::minmax(sender, *req.sent_to);
-    auto pair = tx.exec_params(select_pair_accepted, low, high);
-    if (pair.empty() || !pair[0][0].as<bool>()) {
-      if (tx.exec_params(user_exists, *req.sent_to).empty())
-        return user_not_found();
-      return caf::make_error(errc::forbidden, "You can only share with your friends");
-    }
-    event = tx.exec_params(insert_event, sender, req.url, req.title, *req.sent_to);
-    recipients = tx.exec_params(insert_recipient, event[0][0].as<std::string>(), *req.sent_to);
-  } else {
-    event = tx.exec_params(insert_broadcast_event, sender, req.url, req.title);
-    recipients = tx.exec_params(insert_friend_recipients, event[0][0].as<std::string>(), sender);
+  const auto& [low, high] = std::minmax(sender, *req.sent_to);
+  auto pair = tx.exec_params(select_pair_accepted, low, high);
+  if (pair.empty() || !pair[0][0].as<bool>()) {
+    if (tx.exec_params(user_exists, *req.sent_to).empty())
+      return user_not_found();
+    return caf::make_error(errc::forbidden, "You can only share with your friends");
   }
+  auto event = tx.exec_params(insert_event, sender, req.url, req.title, *req.sent_to);
+  auto recipient = tx.exec_params(insert_recipient, event[0][0].as<std::string>(), *req.sent_to);
   receipt.note.event_id = event[0][0].as<std::string>();
   receipt.note.sent_at = event[0][1].as<std::string>();
-  receipt.recipients.reserve(recipients.size());
-  for (const auto& row : recipients)
-    receipt.recipients.push_back(row[0].as<std::string>());
+  receipt.recipients.push_back(recipient[0][0].as<std::string>());
   return receipt;
 }
 

@@ -18,6 +18,17 @@ PG_BIN=/usr/lib/postgresql/15/bin
 say() { echo "$PROG: $*" >&2; }
 die() { echo "$PROG: error: $*" >&2; exit 1; }
 
+# pg_durability DSN on|reset: a benchmark's PostgreSQL made durable (fsync,
+# synchronous_commit and full_page_writes on; scripts/services creates its clusters with
+# them off), or back to the cluster's own configuration.
+pg_durability() {
+  local dsn=$1 mode=$2 name sql=()
+  for name in fsync synchronous_commit full_page_writes; do
+    if [[ $mode == on ]]; then sql+=(-c "ALTER SYSTEM SET $name = on"); else sql+=(-c "ALTER SYSTEM RESET $name"); fi
+  done
+  psql "$dsn" -qAtX -v ON_ERROR_STOP=1 "${sql[@]}" -c "SELECT pg_reload_conf()" >/dev/null
+}
+
 # pid_is PID [NAME]: PID is a live (not zombie) process, named NAME if given (the name
 # guards against a reused PID).
 pid_is() {

@@ -410,26 +410,26 @@ TEST_CASE_METHOD(users_fixture,
   warm({"ann", "bob"});
   auto ann = views->find("ann");
   REQUIRE(ann);
-  CHECK(ann->requests == "[]");
+  CHECK(*ann->requests == "[]");
   CHECK(ann->friends.empty());
 
   REQUIRE(write(friendship_op::request, "bob", "ann").value == true);
-  CHECK(ids_in(views->find("ann")->requests) == std::vector<std::string>{"bob"});
+  CHECK(ids_in(*views->find("ann")->requests) == std::vector<std::string>{"bob"});
   // The view renders what the actor answers.
   auto in = ask<std::vector<relation>>(atom::incoming_requests_v, std::string{"ann"});
   REQUIRE(in.value);
   auto rendered = nlohmann::json::array();
   for (const auto& rel : *in.value)
     rendered.push_back(wire::friend_request_json(rel));
-  CHECK(nlohmann::json::parse(views->find("ann")->requests) == rendered);
+  CHECK(nlohmann::json::parse(*views->find("ann")->requests) == rendered);
 
   REQUIRE(write(friendship_op::accept, "ann", "bob").value == true);
-  CHECK(views->find("ann")->requests == "[]");
+  CHECK(*views->find("ann")->requests == "[]");
   CHECK(ids_in(json_page(views->find("ann")->friends, {10, 0}))
         == std::vector<std::string>{"bob"});
   CHECK(ids_in(json_page(views->find("bob")->friends, {10, 0}))
         == std::vector<std::string>{"ann"});
-  CHECK(nlohmann::json::parse(views->find("bob")->friends.at(0)).at("friendship_state") == 2);
+  CHECK(nlohmann::json::parse(views->find("bob")->friends.front()).at("friendship_state") == 2);
 
   auto shared = ask<std::string>(atom::send_share_v, std::string{"bob"},
                                  share_request{caf::none, "https://a.example/", "A"});

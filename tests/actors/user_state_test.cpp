@@ -1,6 +1,7 @@
 // What a user actor's polled view costs to keep current: a change renders the entries
-// it changed, not the user's whole state (issue 19: a share to users with long unread
-// backlogs re-rendered every backlog).
+// it changed, not the user's whole state, and the next view shares what did not change
+// with the one before (issue 19: a share to users with long unread backlogs re-rendered,
+// then copied, every backlog).
 #include "actors/user_state.hpp"
 
 #include "wire/social_json.hpp"
@@ -36,6 +37,18 @@ std::vector<std::string> rendered_in_full(const user_state& st) {
   return out;
 }
 
+std::vector<std::string> texts(const json_entries& entries) {
+  return {entries.begin(), entries.end()};
+}
+
+/// N3 `is_read=false` as the actor path renders it, from the state itself.
+std::string unread_body_in_full(const user_state& st, list_window page) {
+  auto body = wire::json::array();
+  for (const auto& n : slice(st.unread, page))
+    body.push_back(wire::notification_json(n));
+  return wire::to_text(body);
+}
+
 struct backlog_fixture {
   std::shared_ptr<polled_views> board = std::make_shared<polled_views>();
   user_state st;
@@ -64,14 +77,56 @@ TEST_CASE("a share to a user with a long unread backlog renders only the new ent
   backlog_fixture f{100};
   REQUIRE(f.st.rendered == 100);
   for (int i = 100; i < 105; ++i) {
+    auto before = f.st.rendered;
     f.st.add_unread(note(i, "bob"));
-    CHECK(f.st.rendered == 1);
+    CHECK(f.st.rendered == before + 1);
   }
   REQUIRE(f.view()->unread.size() == 105);
-  CHECK(f.view()->unread == rendered_in_full(f.st));
+  CHECK(texts(f.view()->unread) == rendered_in_full(f.st));
   // A share already held changes nothing.
+  auto before = f.st.rendered;
   f.st.add_unread(note(3, "cid"));
+  CHECK(f.st.rendered == before);
   CHECK(f.view()->unread.size() == 105);
+}
+
+TEST_CASE("the view after a share shares the backlog's entries with the view before",
+          "[views]") {
+  backlog_fixture f{100};
+  auto before = f.view();
+  auto newest = note(100, "bob");
+  newest.sent_at = "2026-12-07T07:00:00.000000Z";
+  f.st.add_unread(newest);
+  auto after = f.view();
+  REQUIRE(after->unread.size() == 101);
+  // The same strings, not copies: the new entry is linked in front of the old list.
+  CHECK(&*std::next(after->unread.begin()) == &*before->unread.begin());
+  // The part the share did not touch is the same object too.
+  CHECK(after->requests == before->requests);
+  // And the view before is as it was.
+  CHECK(before->unread.size() == 100);
+}
+
+TEST_CASE("shares past the cache limit, in and out of order, render what a full render does",
+          "[views]") {
+  backlog_fixture f{200};
+  // One in the middle of the backlog (the entries before it are copied, the rest
+  // shared), one older than all (dropped at once), then many, not in order, that push
+  // most of the backlog off the back.
+  auto middle = note(5000, "bob");
+  middle.sent_at = "2026-12-07T06:12:30.000000Z";
+  f.st.add_unread(middle);
+  f.st.add_unread(note(-600, "cid"));
+  for (int i = 400; i < 1000; ++i)
+    f.st.add_unread(note(i, i % 3 == 0 ? "cid" : "bob"));
+  REQUIRE(f.st.unread.size() == 200);
+  CHECK_FALSE(f.st.unread_complete);
+  CHECK(texts(f.view()->unread) == rendered_in_full(f.st));
+  // Byte for byte the body the actor path renders, for whole lists and pages.
+  for (auto page : {list_window{200, 0}, list_window{15, 0}, list_window{20, 190},
+                    list_window{10, 37}}) {
+    CHECK(json_page(f.view()->unread, page) == unread_body_in_full(f.st, page));
+  }
 }
 
 TEST_CASE("a friendship change leaves the rendered unread entries as they are", "[views]") {
@@ -83,17 +138,19 @@ TEST_CASE("a friendship change leaves the rendered unread entries as they are", 
   change.row.requested_at = "2026-12-07T06:00:00.000000Z";
   change.low = user_card{"ann", "Ann", "Archer", "", caf::none, caf::none};
   change.high = user_card{"dee", "Dee", "Dale", "", caf::none, caf::none};
+  auto before = f.st.rendered;
   f.st.apply(change);
-  CHECK(f.st.rendered == 1); // the request, nothing of the backlog
-  CHECK(f.view()->requests.find("\"dee\"") != std::string::npos);
-  CHECK(f.view()->unread == rendered_in_full(f.st));
+  CHECK(f.st.rendered == before + 1); // the request, nothing of the backlog
+  CHECK(f.view()->requests->find("\"dee\"") != std::string::npos);
+  CHECK(texts(f.view()->unread) == rendered_in_full(f.st));
 }
 
 TEST_CASE("a sender's new card re-renders that sender's entries only", "[views]") {
   backlog_fixture f{100};
+  auto before = f.st.rendered;
   f.st.update_card(user_card{"cid", "Cyd", "Cole", "", caf::none, caf::none});
-  CHECK(f.st.rendered == 50);
-  CHECK(f.view()->unread == rendered_in_full(f.st));
+  CHECK(f.st.rendered == before + 50);
+  CHECK(texts(f.view()->unread) == rendered_in_full(f.st));
   auto renamed = std::count_if(f.view()->unread.begin(), f.view()->unread.end(),
                                [](const std::string& e) { return e.find("Cyd") != e.npos; });
   CHECK(renamed == 50);

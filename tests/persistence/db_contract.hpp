@@ -205,6 +205,12 @@ void social_db_contract(Subject& s) {
     REQUIRE(one);
     CHECK(one->recipients == std::vector<std::string>{"bob"});
     CHECK(error_of(share("amy", std::string{"dan"})) == errc::forbidden); // pending only
+    // A user without accepted friends shares with no one, and the share is kept.
+    auto alone = share("dan", caf::none);
+    REQUIRE(alone);
+    CHECK(alone->recipients.empty());
+    CHECK(alone->note.sender.user_id == "dan");
+    CHECK_FALSE(alone->note.event_id.empty());
     // Newest first.
     auto both = std::vector<std::string>{one->note.event_id, all->note.event_id};
     CHECK(ids_of(load("bob", 10).unread.items) == both);

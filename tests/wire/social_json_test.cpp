@@ -6,6 +6,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <deque>
+
 using namespace tandem;
 using namespace tandem::wire;
 
@@ -27,7 +29,7 @@ share_notification note(const std::string& id, const std::string& at) {
   return n;
 }
 
-std::vector<std::string> event_ids(const std::vector<share_notification>& xs) {
+std::vector<std::string> event_ids(const std::deque<share_notification>& xs) {
   std::vector<std::string> out;
   for (const auto& x : xs)
     out.push_back(x.event_id);
