@@ -20,6 +20,7 @@
 #include "config/log.hpp"
 #include "config/secrets.hpp"
 #include "http/media_urls.hpp"
+#include "http/node_metrics.hpp"
 #include "http/routes.hpp"
 #include "http/server.hpp"
 #include "persistence/accounts_repo.hpp"
@@ -62,23 +63,6 @@ std::string one_line(std::string text) {
   while (!text.empty() && text.back() == ' ')
     text.pop_back();
   return text;
-}
-
-/// The samples of a registry of keyed actors (`kind` "user" or "conversation").
-std::string registry_samples(const std::string& kind, const registry_counters& c) {
-  using http::metrics;
-  auto sample = [&](const char* type, const std::string& name, const std::string& help,
-                    uint64_t value) {
-    return metrics::sample(type, ("tandem_" + kind + name).c_str(), help.c_str(), value);
-  };
-  return sample("gauge", "_actors", "Live " + kind + " actors.", c.live)
-         + sample("counter", "_actors_spawned_total", "Started " + kind + " actors.", c.spawned)
-         + sample("counter", "_actors_passivated_total",
-                  "Passivated " + kind + " actors: stopped after their idle time.", c.passivated)
-         + sample("counter", "_actors_died_total",
-                  "Crashed " + kind + " actors: terminated on their own.", c.died)
-         + sample("counter", "_registry_routed_total",
-                  "Messages the " + kind + " registry handed to its actors.", c.routed);
 }
 
 /// Connects once and applies pending migrations; the node refuses to start
@@ -173,13 +157,13 @@ int serve(const config::app_config& cfg) {
   sys_cfg.set("logger.console-verbosity", caf::atom("quiet"));
   caf::actor_system sys{sys_cfg};
 
-  // /metrics reads what the components publish, never asking an actor: the worker pools
-  // their load (tandem_pool_*{pool=...}), CAF's registry its count of running actors.
+  // /metrics reads what each component publishes (http/node_metrics.hpp), gathered here.
   http::metrics stats;
-  using http::metrics;
-  std::vector<std::pair<std::string, std::shared_ptr<persistence::pool_gauges>>> pools;
-  auto gauges = [&pools](const char* pool) {
-    return pools.emplace_back(pool, std::make_shared<persistence::pool_gauges>()).second;
+  http::node_figures figures;
+  auto gauges = [&figures](const char* pool) {
+    auto published = std::make_shared<persistence::pool_gauges>();
+    figures.pools.emplace_back(pool, published);
+    return published;
   };
   auto db = persistence::spawn_db(
     sys, cfg.db, std::chrono::milliseconds(cfg.http.request_timeout_ms), gauges("db"));
@@ -189,47 +173,6 @@ int serve(const config::app_config& cfg) {
   auto redis = persistence::spawn_redis(sys, cfg.redis, gauges("redis"));
   auto hasher = spawn_password_hasher(sys, cfg.auth, gauges("password_hasher"));
   auto media = persistence::spawn_media(sys, cfg.media, gauges("media"));
-  stats.add_collector([pools, &sys] {
-    using persistence::pool_stats;
-    struct column {
-      const char* type;
-      const char* name;
-      const char* help;
-      uint64_t (*value)(const pool_stats&);
-    };
-    static const column columns[] = {
-      {"gauge", "tandem_pool_workers", "Workers able to take a job.",
-       [](const pool_stats& s) -> uint64_t { return s.workers; }},
-      {"gauge", "tandem_pool_busy", "Jobs running on a worker.",
-       [](const pool_stats& s) -> uint64_t { return s.busy; }},
-      {"gauge", "tandem_pool_queued", "Jobs waiting for a worker.",
-       [](const pool_stats& s) { return s.queued; }},
-      {"gauge", "tandem_pool_queue_limit", "Most jobs that may wait.",
-       [](const pool_stats& s) { return s.queue_limit; }},
-      {"counter", "tandem_pool_jobs_total", "Jobs a worker answered.",
-       [](const pool_stats& s) { return s.completed; }},
-      {"counter", "tandem_pool_rejected_total", "Jobs refused: the queue was full (503).",
-       [](const pool_stats& s) { return s.rejected; }},
-      {"counter", "tandem_pool_expired_total", "Jobs dropped unrun past their deadline.",
-       [](const pool_stats& s) { return s.expired; }},
-      {"counter", "tandem_pool_limited_total", "Jobs refused past the bound of their owner.",
-       [](const pool_stats& s) { return s.limited; }},
-      {"counter", "tandem_pool_restarts_total", "Workers replaced after they died.",
-       [](const pool_stats& s) { return s.restarts; }},
-    };
-    std::vector<std::pair<std::string, pool_stats>> now;
-    for (const auto& [pool, published] : pools)
-      now.emplace_back("pool=\"" + pool + "\"", published->load());
-    std::string out;
-    for (const auto& c : columns) {
-      std::vector<metrics::series> samples;
-      for (const auto& [labels, st] : now)
-        samples.emplace_back(labels, c.value(st));
-      out += metrics::family(c.type, c.name, c.help, samples);
-    }
-    return out + metrics::sample("gauge", "tandem_actors_running", "Actors running.",
-                                 sys.registry().running());
-  });
   // The cluster (docs/cluster.md): none of it runs unless cluster.enabled. Keys homed
   // on another node go to its registries over the bus; every key served here is
   // claimed first, and the node stops serving when it cannot renew its lease.
@@ -316,106 +259,20 @@ int serve(const config::app_config& cfg) {
                         {sys, cfg, db, redis, stats, tokens, identities, accounts, media,
                          media_urls, users, views, chats, board}),
                       stats, gateway};
-  stats.add_collector([writer_counters] {
-    auto& c = *writer_counters;
-    return metrics::sample("counter", "tandem_chat_batches_total",
-                           "Group commits of chat messages.", c.batches)
-           + metrics::sample("counter", "tandem_chat_messages_committed_total",
-                             "Chat messages committed.", c.messages)
-           + metrics::sample("counter", "tandem_chat_failed_batches_total",
-                             "Group commits that failed.", c.failed_batches)
-           + metrics::sample("gauge", "tandem_chat_largest_batch",
-                             "Most messages committed in one transaction.", c.largest_batch)
-           + metrics::sample("gauge", "tandem_chat_messages_waiting",
-                             "Chat messages waiting for the next group commit.", c.waiting)
-           + metrics::sample("counter", "tandem_chat_messages_refused_total",
-                             "Chat messages refused: chat.writer_queue_limit were waiting.",
-                             c.refused);
-  });
-  stats.add_collector([flood = user_cfg.gateway.counters] {
-    return metrics::sample(
-             "counter", "tandem_ws_presence_coalesced_total",
-             "update-presence replaced by a later one within the user's presence budget.",
-             flood->presence_coalesced)
-           + metrics::sample("counter", "tandem_ws_typing_shed_total",
-                             "typing frames shed past the user's typing budget.",
-                             flood->typing_shed)
-           + metrics::sample("counter", "tandem_ws_receipts_shed_total",
-                             "read-messages shed past the user's receipts budget.",
-                             flood->receipts_shed)
-           + metrics::sample("counter", "tandem_ws_fanout_shed_total",
-                             "typing fan-outs shed while the user registry was past "
-                             "ws.fanout_backlog.",
-                             flood->fanout_shed)
-           + metrics::sample("counter", "tandem_ws_offline_skipped_total",
-                             "recipients of pushes skipped: no live connection for the kind.",
-                             flood->offline_skipped);
-  });
-  if (bus)
-    stats.add_collector([b = bus.get()] {
-      const auto& c = b->counters();
-      return metrics::sample("counter", "tandem_bus_published_total",
-                             "Envelopes published to other nodes.", c.published)
-             + metrics::sample("counter", "tandem_bus_flushes_total",
-                               "Round trips to Redis that published them (pipelined).",
-                               c.flushes)
-             + metrics::sample("counter", "tandem_bus_received_total",
-                               "Envelopes received from other nodes.", c.received)
-             + metrics::sample("counter", "tandem_bus_refused_size_total",
-                               "Envelopes over cluster.bus_message_limit.", c.refused_size)
-             + metrics::sample("counter", "tandem_bus_refused_queue_total",
-                               "Envelopes over cluster.bus_queue_limit.", c.refused_queue)
-             + metrics::sample("counter", "tandem_bus_refused_values_total",
-                               "Messages refused for actor handles or unregistered types.",
-                               c.refused_values)
-             + metrics::sample("counter", "tandem_bus_timeouts_total",
-                               "Requests unanswered within cluster.request_timeout_ms.",
-                               c.timeouts)
-             + metrics::sample("counter", "tandem_bus_unavailable_total",
-                               "Requests failed at once: bus down or nobody listening.",
-                               c.unavailable)
-             + metrics::sample("counter", "tandem_bus_decode_errors_total",
-                               "Garbled or foreign envelopes dropped.", c.decode_errors)
-             + metrics::sample("gauge", "tandem_bus_subscribed",
-                               "1 while this node listens on its channel.",
-                               c.subscribed ? 1 : 0);
-    });
-  if (bus)
-    stats.add_collector([directory_counters] {
-      const auto& c = *directory_counters;
-      return metrics::sample("gauge", "tandem_ws_directory_connections",
-                             "Connection actors registered with this node's directory.",
-                             c.registered)
-             + metrics::sample("counter", "tandem_ws_directory_delivered_total",
-                               "Messages for a connection_ref delivered here.", c.delivered)
-             + metrics::sample("counter", "tandem_ws_directory_forwarded_total",
-                               "Messages for a connection_ref sent on to another node.",
-                               c.forwarded)
-             + metrics::sample("counter", "tandem_ws_directory_dropped_total",
-                               "Messages for an ended connection or an old run of this node.",
-                               c.dropped);
-    });
-  stats.add_collector([purge_counters] {
-    return metrics::sample("counter", "tandem_friend_requests_expired_total",
-                           "Expired friend requests deleted.", purge_counters->purged);
-  });
-  stats.add_collector([user_counters, chat_counters] {
-    return registry_samples("user", *user_counters)
-           + registry_samples("conversation", *chat_counters);
-  });
   // E-mail invitations (smtp.*): off while smtp.url is empty; the sender stops with db.
   auto outbox_counters = std::make_shared<email_outbox_counters>();
   spawn_email_outbox(sys, db, cfg, outbox_counters);
-  stats.add_collector([outbox_counters] {
-    auto& c = *outbox_counters;
-    return metrics::sample("counter", "tandem_emails_sent_total",
-                           "Invitation e-mails the SMTP server accepted.", c.sent)
-           + metrics::sample("counter", "tandem_emails_retried_total",
-                             "Invitation e-mail sends refused for now, due again later.",
-                             c.retried)
-           + metrics::sample("counter", "tandem_emails_failed_total",
-                             "Invitation e-mails given up on.", c.failed);
-  });
+  figures.users = user_counters;
+  figures.conversations = chat_counters;
+  figures.writer = writer_counters;
+  figures.gateway = user_cfg.gateway.counters;
+  figures.purge = purge_counters;
+  figures.outbox = outbox_counters;
+  if (bus) {
+    figures.bus = &bus->counters();
+    figures.directory = directory_counters;
+  }
+  http::add_node_collectors(stats, sys, std::move(figures));
   uint16_t port = 0;
   try {
     port = server.start();

@@ -63,6 +63,17 @@ void enqueue(self_pointer self, std::string frame, const std::string& key) {
   flush(self);
 }
 
+/// Counts a push taken for the socket under its kind (gateway_counters).
+void count_push(self_pointer self, uint8_t kind) {
+  auto& c = *self->state.params.settings.counters;
+  if ((kind & event_kind::presence) != 0)
+    c.pushed_presence.fetch_add(1, std::memory_order_relaxed);
+  if ((kind & event_kind::social) != 0)
+    c.pushed_social.fetch_add(1, std::memory_order_relaxed);
+  if ((kind & event_kind::chat) != 0)
+    c.pushed_chat.fetch_add(1, std::memory_order_relaxed);
+}
+
 /// A frame that broke the rules: an error frame, and the connection closes after
 /// ws.max_strikes of them in a row.
 void strike(self_pointer self, const std::string& detail,
@@ -427,8 +438,10 @@ connection_actor::behavior_type connection_impl(self_pointer self, connection_pa
   }
   return {
     [self](atom::push, ws_push& push) {
-      if ((push.kind & self->state.params.kinds) != 0)
-        enqueue(self, std::move(push.frame), push.coalesce_key);
+      if ((push.kind & self->state.params.kinds) == 0)
+        return;
+      count_push(self, push.kind);
+      enqueue(self, std::move(push.frame), push.coalesce_key);
     },
     [self](atom::websocket_opened) {
       self->state.open = true;

@@ -5,6 +5,7 @@
 // one each, beside their own messages and what they know of their actors.
 #pragma once
 
+#include "common/published.hpp"
 #include "config/log.hpp"
 #include "vocabulary/messages.hpp"
 
@@ -30,6 +31,8 @@ struct registry_counters {
   std::atomic<uint64_t> passivated{0}; ///< Actors stopped after their idle time.
   std::atomic<uint64_t> died{0};       ///< Actors that terminated on their own.
   std::atomic<uint64_t> routed{0};     ///< Messages handed to an actor.
+  /// Messages waiting in the registry's mailbox, as it last saw routing a request.
+  std::atomic<uint64_t> mailbox{0};
 };
 
 /// Where the actor of a key lives, asked before every routed message with the key and
@@ -82,6 +85,7 @@ public:
   /// answers the original sender directly.
   template <class Self, class... Ts>
   auto route(Self self, const std::string& key, Ts&&... xs) {
+    sample_mailbox(self);
     if (auto home = placement_.elsewhere(key, self->current_sender()))
       return self->delegate(caf::actor_cast<Actor>(*home), std::forward<Ts>(xs)...);
     return self->delegate(count(entry_of(self, key)), std::forward<Ts>(xs)...);
@@ -92,6 +96,7 @@ public:
   template <class Reply, class Self, class... Ts>
   caf::result<Reply> route_if_live(Self self, const std::string& key, Reply fallback,
                                    Ts&&... xs) {
+    sample_mailbox(self);
     if (auto home = placement_.elsewhere(key, self->current_sender()))
       return self->delegate(caf::actor_cast<Actor>(*home), std::forward<Ts>(xs)...);
     auto i = entries_.find(key);
@@ -199,6 +204,14 @@ public:
 
   const registry_counters& counters() const {
     return *counters_;
+  }
+
+  /// Samples the registry's mailbox into its counters, for a handler that routes no
+  /// request (`route` and `route_if_live` sample on their own).
+  template <class Self>
+  uint64_t sample_mailbox(Self self) {
+    tandem::sample_mailbox(self, counters_->mailbox);
+    return counters_->mailbox.load(std::memory_order_relaxed);
   }
 
 private:

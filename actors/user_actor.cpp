@@ -155,6 +155,7 @@ void go_offline(self_pointer self) {
     return;
   st.page = caf::none;
   st.latest = caf::none;
+  ++st.settings.gateway.counters->presence_offline;
   push_to_friends(self, frames::presence_timeout(st.id));
 }
 
@@ -167,6 +168,7 @@ void publish_presence(self_pointer self, page_info raw) {
   st.page = std::move(visible);
   if (!st.presence_timer)
     arm_presence_timer(self, st.settings.gateway.presence_timeout);
+  ++st.settings.gateway.counters->presence_published;
   auto push = presence_frame(st);
   deliver(self, push);
   push_to_friends(self, push);
@@ -179,6 +181,7 @@ void publish_presence(self_pointer self, page_info raw) {
 void update_presence(self_pointer self, page_info raw) {
   auto& st = self->state;
   st.last_seen = self->clock().now();
+  ++st.settings.gateway.counters->presence_received;
   if (st.coalesced) {
     st.coalesced = std::move(raw);
     ++st.settings.gateway.counters->presence_coalesced;
@@ -255,6 +258,7 @@ void recheck_presence(self_pointer self) {
     return;
   st.page = std::move(page);
   st.latest = std::move(latest);
+  ++st.settings.gateway.counters->presence_published;
   auto push = presence_frame(st);
   deliver(self, push);
   push_to_friends(self, push);

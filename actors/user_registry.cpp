@@ -66,7 +66,7 @@ bool push_if_connected(self_pointer self, const std::string& user, const ws_push
 /// registry must first drain what does.
 void fan_out(self_pointer self, const std::vector<std::string>& to, const ws_push& push) {
   auto& gateway = self->state.settings.gateway;
-  if (push.sheddable && self->mailbox().size() > gateway.fanout_backlog) {
+  if (push.sheddable && self->state.actors.sample_mailbox(self) > gateway.fanout_backlog) {
     ++gateway.counters->fanout_shed;
     return;
   }
@@ -174,6 +174,7 @@ user_registry_impl(self_pointer self, persistence::social_db db, user_settings s
       return route_if_live(self, user, presence_state{user, caf::none, caf::none}, a, user);
     },
     [self](atom::push, const std::string& user, const ws_push& push) {
+      self->state.actors.sample_mailbox(self);
       if (!push_if_connected(self, user, push))
         ++self->state.settings.gateway.counters->offline_skipped;
     },

@@ -2,6 +2,8 @@
 // load on /metrics, whose rendering (on an io thread) must never wait for an actor.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <mutex>
 
 namespace tandem {
@@ -25,5 +27,14 @@ private:
   mutable std::mutex mutex_;
   T value_{};
 };
+
+/// Stores in `gauge` how many messages wait in the mailbox of the actor `self` besides the
+/// one it handles. Only the actor itself may call it (CAF's mailbox has one reader): it
+/// samples in the handlers that matter, and the last message of a burst leaves the gauge
+/// at what still waits, often 0.
+template <class Self>
+void sample_mailbox(Self* self, std::atomic<uint64_t>& gauge) {
+  gauge.store(self->mailbox().size(), std::memory_order_relaxed);
+}
 
 } // namespace tandem

@@ -21,6 +21,14 @@ std::string label_value(const std::string& s) {
   return out;
 }
 
+/// A bucket bound as Prometheus writes it: shortest round-trip form (0.0001, 2.5, 10).
+std::string format_bound(double bound) {
+  std::ostringstream out;
+  out.precision(15);
+  out << bound;
+  return out.str();
+}
+
 } // namespace
 
 const std::vector<double>& metrics::buckets() {
@@ -72,6 +80,29 @@ std::string metrics::family(const char* type, const char* name, const char* help
   return out;
 }
 
+std::string metrics::histogram_family(
+  const char* name, const char* help,
+  const std::vector<std::pair<std::string, tandem::histogram::snapshot>>& samples,
+  double scale) {
+  std::ostringstream out;
+  out.precision(15);
+  out << "# HELP " << name << " " << help << "\n# TYPE " << name << " histogram\n";
+  for (const auto& [labels, h] : samples) {
+    auto with = [&labels = labels](const std::string& more) {
+      if (labels.empty())
+        return more.empty() ? std::string{} : "{" + more + "}";
+      return "{" + labels + (more.empty() ? "" : "," + more) + "}";
+    };
+    for (std::size_t i = 0; i < h.bounds.size(); ++i)
+      out << name << "_bucket" << with("le=\"" + format_bound(h.bounds[i] / scale) + "\"")
+          << " " << h.cumulative[i] << "\n";
+    out << name << "_bucket" << with("le=\"+Inf\"") << " " << h.count << "\n";
+    out << name << "_sum" << with("") << " " << h.sum / scale << "\n";
+    out << name << "_count" << with("") << " " << h.count << "\n";
+  }
+  return out.str();
+}
+
 std::string metrics::render() const {
   std::ostringstream out;
   std::vector<std::function<std::string()>> collectors;
@@ -113,6 +144,19 @@ std::string metrics::render() const {
          "# TYPE tandem_websocket_connections gauge\n"
          "tandem_websocket_connections "
       << open_websockets.load() << "\n"
+      << sample("counter", "tandem_websocket_opened_total", "WebSocket handshakes completed.",
+                websockets_opened.load())
+      << sample("counter", "tandem_websocket_closed_total",
+                "WebSocket connections closed after their handshake, by either side.",
+                websockets_closed.load())
+      << sample("counter", "tandem_websocket_frames_sent_total",
+                "Text frames written to WebSocket clients.", websocket_frames_sent.load())
+      << sample("counter", "tandem_websocket_sent_bytes_total",
+                "Payload bytes of the text frames written to WebSocket clients.",
+                websocket_bytes_sent.load())
+      << sample("counter", "tandem_websocket_frames_received_total",
+                "Frames read from WebSocket clients (oversized and binary ones included).",
+                websocket_frames_received.load())
       << sample("counter", "tandem_socket_errors_total",
                 "HTTP and WebSocket connections that failed other than by an ordinary close.",
                 socket_errors.load());

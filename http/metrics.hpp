@@ -2,6 +2,8 @@
 // latency histograms by route, open connections, WebSockets and requests in flight.
 #pragma once
 
+#include "common/histogram.hpp"
+
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -29,6 +31,15 @@ public:
   std::atomic<long> open_connections{0};
   std::atomic<long> requests_in_flight{0};
   std::atomic<long> open_websockets{0};
+  /// WebSocket handshakes completed, and those connections since closed (either side,
+  /// cut or failed).
+  std::atomic<uint64_t> websockets_opened{0};
+  std::atomic<uint64_t> websockets_closed{0};
+  /// Text frames written to WebSockets (deliveries) and their payload bytes, and whole
+  /// frames read from clients.
+  std::atomic<uint64_t> websocket_frames_sent{0};
+  std::atomic<uint64_t> websocket_bytes_sent{0};
+  std::atomic<uint64_t> websocket_frames_received{0};
   /// Socket errors other than an ordinary close (socket_error_log).
   std::atomic<uint64_t> socket_errors{0};
 
@@ -45,6 +56,14 @@ public:
   /// A family of labelled samples with its HELP and TYPE lines, for collectors.
   static std::string family(const char* type, const char* name, const char* help,
                             const std::vector<series>& samples);
+
+  /// A histogram family with its HELP and TYPE lines, for collectors: one series per
+  /// `labels` (already escaped, or empty), each bound and the sum divided by `scale`
+  /// (1e6 for microseconds shown in seconds).
+  static std::string histogram_family(
+    const char* name, const char* help,
+    const std::vector<std::pair<std::string, tandem::histogram::snapshot>>& samples,
+    double scale = 1);
 
   /// The Prometheus text exposition of everything recorded.
   std::string render() const;

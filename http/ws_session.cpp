@@ -76,6 +76,7 @@ public:
       if (ec)
         return self->fail("websocket handshake", ec);
       self->accepted_ = true;
+      ++self->srv_.stats.websockets_opened;
       caf::anon_send(self->actor_, atom::websocket_opened_v);
       self->read();
     });
@@ -183,6 +184,7 @@ private:
     }
     if (!ws_.is_message_done())
       return read();
+    ++srv_.stats.websocket_frames_received;
     if (oversized_)
       caf::anon_send(actor_, atom::websocket_bad_frame_v,
                      "Frame larger than " + std::to_string(limit) + " bytes");
@@ -212,9 +214,11 @@ private:
     }
     ws_.text(true);
     ws_.async_write(net::buffer(out_[out_next_]),
-                    [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                    [self = shared_from_this()](beast::error_code ec, std::size_t bytes) {
                       if (ec)
                         return self->fail("websocket write", ec);
+                      ++self->srv_.stats.websocket_frames_sent;
+                      self->srv_.stats.websocket_bytes_sent += bytes;
                       ++self->out_next_;
                       self->write_next();
                     });
@@ -270,6 +274,8 @@ private:
     if (finished_)
       return;
     finished_ = true;
+    if (accepted_)
+      ++srv_.stats.websockets_closed;
     beast::error_code ignored;
     deadline_.cancel();
     alarm_.cancel();

@@ -1,5 +1,6 @@
 #include "persistence/message_writer.hpp"
 
+#include "common/published.hpp"
 #include "common/text.hpp"
 #include "config/log.hpp"
 
@@ -18,6 +19,7 @@ struct writer_state {
     chat_message message;
     caf::typed_response_promise<bool> rp;
     int64_t epoch = 0; ///< its conversation's claim in a cluster, else 0 (no fence)
+    caf::actor_clock::time_point arrived;
   };
 
   chat_db db;
@@ -50,6 +52,16 @@ bool is_row_error(const caf::error& err) {
   }
 }
 
+/// Records the writes of `batch`, answered now: how long each waited since it arrived, and
+/// what waits in the writer's mailbox.
+void observe_answered(self_pointer self, const std::vector<writer_state::pending_write>& batch) {
+  sample_mailbox(self, self->state.counters->mailbox);
+  auto now = self->clock().now();
+  for (const auto& w : batch)
+    self->state.counters->latency.observe(static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(now - w.arrived).count()));
+}
+
 /// Counts a committed transaction and answers its writers: a message inserted true, one
 /// skipped as a resend false, and every message of a fenced conversation
 /// `errc::moved`.
@@ -58,6 +70,7 @@ void answer(self_pointer self, const batch_ptr& batch, const std::vector<std::st
   auto& c = *self->state.counters;
   ++c.batches;
   c.messages += batch->size();
+  c.batch_sizes.observe(batch->size());
   auto largest = c.largest_batch.load();
   while (batch->size() > largest
          && !c.largest_batch.compare_exchange_weak(largest, batch->size())) {
@@ -70,6 +83,7 @@ void answer(self_pointer self, const batch_ptr& batch, const std::vector<std::st
     else
       w.rp.deliver(stored.count(w.message.message_id) != 0);
   }
+  observe_answered(self, *batch);
 }
 
 /// Inserts `batch` in one transaction (fenced when its writes carry epochs) and answers
@@ -92,6 +106,7 @@ void insert(self_pointer self, batch_ptr batch, std::function<void()> done) {
               {{"messages", batch->size()}, {"error", describe(err)}});
     for (auto& w : *batch)
       w.rp.deliver(err);
+    observe_answered(self, *batch);
     done();
   };
   std::vector<chat_message> rows;
@@ -157,6 +172,7 @@ caf::error check_row(const chat_message& m) {
 /// and starts a batch when one is full.
 caf::result<bool> enqueue(self_pointer self, chat_message m, int64_t epoch) {
   auto& st = self->state;
+  sample_mailbox(self, st.counters->mailbox);
   if (auto err = check_row(m))
     return err;
   if (st.pending.size() >= st.settings.queue_limit) {
@@ -164,7 +180,7 @@ caf::result<bool> enqueue(self_pointer self, chat_message m, int64_t epoch) {
     return caf::make_error(errc::overloaded, "Too many messages waiting to be stored");
   }
   auto rp = self->make_response_promise<bool>();
-  st.pending.push_back({std::move(m), rp, epoch});
+  st.pending.push_back({std::move(m), rp, epoch, self->clock().now()});
   st.counters->waiting = st.pending.size();
   if (st.committing)
     return rp;

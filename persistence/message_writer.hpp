@@ -7,6 +7,7 @@
 // would help.
 #pragma once
 
+#include "common/histogram.hpp"
 #include "vocabulary/messages.hpp"
 #include "persistence/chat_db.hpp"
 
@@ -50,6 +51,12 @@ struct message_writer_counters {
   std::atomic<uint64_t> largest_batch{0};   ///< most messages committed in one transaction
   std::atomic<uint64_t> waiting{0};         ///< messages waiting for the next transaction
   std::atomic<uint64_t> refused{0};         ///< messages refused: `queue_limit` were waiting
+  /// Messages in the writer's mailbox, as it last saw taking a write or answering a batch.
+  std::atomic<uint64_t> mailbox{0};
+  /// Microseconds from a write's arrival to its answer after the commit (or its failure).
+  histogram latency{histogram::latency_bounds_us()};
+  /// Messages per committed transaction.
+  histogram batch_sizes{{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096}};
 };
 
 message_writer_actor spawn_message_writer(caf::actor_system& sys, chat_db db,

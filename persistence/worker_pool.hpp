@@ -8,6 +8,7 @@
 // promises are only ever delivered from the facade's own context.
 #pragma once
 
+#include "common/histogram.hpp"
 #include "common/published.hpp"
 #include "config/log.hpp"
 #include "vocabulary/messages.hpp"
@@ -100,8 +101,12 @@ typename Inspector::result_type inspect(Inspector& f, pool_stats& x) {
            x.completed, x.rejected, x.restarts, x.expired, x.limited);
 }
 
-/// A pool's stats as its facade last published them (after every change), for /metrics.
-using pool_gauges = published<pool_stats>;
+/// What a pool shows on /metrics: its stats as its facade last published them (after every
+/// change), and how long each job that ran waited for a worker (0 when one was idle).
+struct pool_gauges {
+  published<pool_stats> stats;
+  histogram waits{histogram::latency_bounds_us()}; ///< microseconds
+};
 
 /// How a pool is sized (from db_config / redis_config).
 struct pool_settings {
@@ -289,7 +294,7 @@ private:
   void enqueue(job_type job) {
     for (std::size_t i = 0; i < slots_.size(); ++i) {
       if (slots_[i].worker && !slots_[i].job) {
-        dispatch(i, std::move(job));
+        dispatch(i, std::move(job), now());
         return;
       }
     }
@@ -329,10 +334,14 @@ private:
     return std::max<int64_t>(1, wait.count() + 1);
   }
 
-  void dispatch(std::size_t index, job_type job) {
+  /// Runs `job` on the idle worker in `index`; it arrived at `arrived`.
+  void dispatch(std::size_t index, job_type job, caf::actor_clock::time_point arrived) {
     auto& s = slots_[index];
     auto ticket = ++tickets_;
     s.job = in_flight{ticket, job.name, job.fail, now()};
+    if (settings_.gauges)
+      settings_.gauges->waits.observe(static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(now() - arrived).count()));
     // No timeout here: statement and command timeouts bound the work in the worker,
     // and each caller bounds its own wait with its request timeout.
     self_->request(s.worker, caf::infinite, atom::run_v, std::move(job))
@@ -404,7 +413,7 @@ private:
   /// changes the pool (construction, submit, a worker's reply or death).
   void publish() const {
     if (settings_.gauges)
-      settings_.gauges->store(stats());
+      settings_.gauges->stats.store(stats());
   }
 
   /// Gives the idle worker in `index` the oldest waiting job that its caller still
@@ -418,7 +427,7 @@ private:
         w.job.fail(caf::make_error(errc::db_timeout)).deliver();
         continue;
       }
-      return dispatch(index, std::move(w.job));
+      return dispatch(index, std::move(w.job), w.arrived);
     }
     saturated_ = false;
   }

@@ -87,8 +87,21 @@ constexpr uint8_t typing = 1;
 constexpr uint8_t receipts = 2;
 } // namespace flood_budget
 
-/// What the per-user budgets and the fan-out coalesced, shed or skipped (/metrics).
-struct flood_counters {
+/// What the WebSocket gateway's actors counted, for /metrics: presence updates, pushes
+/// handed to connections, and what the per-user budgets and the fan-out coalesced, shed
+/// or skipped. Shared by every actor of a node; relaxed increments only.
+struct gateway_counters {
+  /// update-presence frames that reached their user's actor (coalesced ones included).
+  std::atomic<uint64_t> presence_received{0};
+  /// Pages published to the user's friends and own connections: an update that went
+  /// out, or a page blanked by new privacy settings.
+  std::atomic<uint64_t> presence_published{0};
+  /// Users gone offline (presence-timeout to their friends).
+  std::atomic<uint64_t> presence_offline{0};
+  /// Pushes a connection took into its send queue, by event_kind.
+  std::atomic<uint64_t> pushed_presence{0};
+  std::atomic<uint64_t> pushed_social{0};
+  std::atomic<uint64_t> pushed_chat{0};
   /// update-presence replaced by a later one before its fan-out went out.
   std::atomic<uint64_t> presence_coalesced{0};
   std::atomic<uint64_t> typing_shed{0};
@@ -120,7 +133,7 @@ struct gateway_settings {
   int receipts_burst = 20;
   std::size_t fanout_backlog = 100000;
   /// Shared by every actor of a node; never null.
-  std::shared_ptr<flood_counters> counters = std::make_shared<flood_counters>();
+  std::shared_ptr<gateway_counters> counters = std::make_shared<gateway_counters>();
   /// How long past its token's expiry a socket may stay open without re-authenticating
   /// (ws.reauth_grace_s), and how long before it the client is warned (ws.expiry_notice_s).
   caf::timespan reauth_grace = std::chrono::seconds(60);

@@ -124,6 +124,21 @@ TEST_CASE_METHOD(two_nodes, "a placement policy in front sends each key to its h
   CHECK(b.routed == 2);
 }
 
+TEST_CASE_METHOD(two_nodes, "a registry shows what waits in its mailbox as it routes",
+                 "[registry]") {
+  const auto& a = *counters["a"];
+  for (int i = 0; i < 5; ++i)
+    caf::anon_send(on("a"), atom::ping_v, "a/" + std::to_string(i));
+  // The registry takes the first ping: four more wait behind it.
+  sched.run_once();
+  CHECK(a.mailbox == 4);
+  CHECK(a.routed == 1);
+  // The last ping of the burst saw an empty mailbox.
+  sched.run();
+  CHECK(a.mailbox == 0);
+  CHECK(a.routed == 5);
+}
+
 namespace {
 
 using tandem::cluster::cluster_placement;

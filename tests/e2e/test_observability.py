@@ -1,5 +1,7 @@
-"""What an operator sees of a running node: the worker pools, the chat writer and the actor
-count on /metrics after real traffic, and socket errors in the log: a warning with the peer
+"""What an operator sees of a running node: the worker pools (their waits included), the chat
+writer's group commits (batch sizes, commit latency), the mailboxes of the node-wide actors,
+the actor count, WebSocket connections and deliveries, and presence updates on /metrics after
+real traffic, each checked to move with it; and socket errors in the log: a warning with the peer
 for a connection that failed (a broken WebSocket frame), none for the ordinary ends of a
 connection, and no more than log.socket_errors_per_s of them however many fail.
 
@@ -16,7 +18,7 @@ import time
 import urllib.parse
 import uuid
 
-from tandem import NodeTestCase, mint_token
+from tandem import TITLE, URL, NodeTestCase, RealtimeCase, mint_token
 
 JWT_KEY = "e2e-observability-signing-key-" + "o" * 32
 POOLS = ("db", "redis", "password_hasher", "media")
@@ -26,6 +28,10 @@ POOL_FAMILIES = {"tandem_pool_workers": "gauge", "tandem_pool_busy": "gauge",
                  "tandem_pool_expired_total": "counter", "tandem_pool_limited_total": "counter",
                  "tandem_pool_restarts_total": "counter"}
 SAMPLE = re.compile(r'^([a-z_]+)(?:\{pool="([a-z_]+)"\})? (\d+)$')
+SERIES = re.compile(r'^([a-z_]+)(?:\{(.*)\})? (\S+)$')
+# The node-wide actors whose mailboxes are sampled, and the kinds of pushed events.
+MAILBOXES = {"user_registry", "conversation_registry", "message_writer"}
+PUSH_KINDS = {"presence", "social", "chat"}
 # A 1x1 PNG: signature, IHDR, IDAT, IEND.
 PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGA"
                        "hKmMIQAAAABJRU5ErkJggg==")
@@ -46,6 +52,37 @@ def scrape(test):
             if m:
                 values[(m.group(1), m.group(2))] = int(m.group(3))
     return values, types
+
+
+def series(test):
+    """/metrics as {(name, ((label, value), ...)): value}, labels sorted, every sample."""
+    status, _, text = test.node.request("GET", "/metrics")
+    test.assertEqual(status, 200, text)
+    found = {}
+    for line in text.splitlines():
+        m = SERIES.match(line)
+        if m and not line.startswith("#"):
+            labels = tuple(sorted(re.findall(r'([a-z_]+)="([^"]*)"', m.group(2) or "")))
+            found[(m.group(1), labels)] = float(m.group(3))
+    return found
+
+
+def value(found, name, **labels):
+    return found[(name, tuple(sorted(labels.items())))]
+
+
+def histogram(test, found, name, **labels):
+    """(count, sum) of one histogram series, checked to be well formed: cumulative buckets
+    that never fall, the +Inf one equal to the count."""
+    key = tuple(sorted(labels.items()))
+    buckets = sorted((float(dict(l)["le"]), v) for (n, l), v in found.items()
+                     if n == name + "_bucket" and tuple(x for x in l if x[0] != "le") == key)
+    test.assertGreater(len(buckets), 1, f"{name}{labels} has no buckets")
+    counts = [v for _, v in buckets]
+    test.assertEqual(counts, sorted(counts), f"{name}{labels}: buckets must be cumulative")
+    count = found[(name + "_count", key)]
+    test.assertEqual(buckets[-1], (float("inf"), count))
+    return count, found[(name + "_sum", key)]
 
 
 class User:
@@ -233,6 +270,93 @@ class MetricsAfterTraffic(NodeTestCase):
                                 - before[("tandem_pool_jobs_total", "db")], 6)
         self.assertGreaterEqual(after[("tandem_pool_jobs_total", "redis")]
                                 - before[("tandem_pool_jobs_total", "redis")], 3)
+
+
+    def test_group_commits_pool_waits_and_websocket_deliveries_grow_with_traffic(self):
+        before = series(self)
+        self.traffic()
+        # The WebSocket's close is counted once the node has handled it.
+        after = self.node.wait_for(
+            lambda: (lambda v: v if value(v, "tandem_websocket_closed_total")
+                     > value(before, "tandem_websocket_closed_total") else None)(series(self)))
+
+        def grew(name, **labels):
+            return value(after, name, **labels) - value(before, name, **labels)
+
+        # One chat message: one more commit latency observed, in one more batch of one.
+        commits, latency = histogram(self, after, "tandem_chat_commit_seconds")
+        self.assertEqual(commits - histogram(self, before, "tandem_chat_commit_seconds")[0], 1)
+        self.assertGreater(latency, 0)
+        self.assertLess(latency, 60)
+        batches, messages = histogram(self, after, "tandem_chat_batch_size")
+        old_batches, old_messages = histogram(self, before, "tandem_chat_batch_size")
+        self.assertEqual((batches - old_batches, messages - old_messages), (1, 1))
+        self.assertEqual(batches, value(after, "tandem_chat_batches_total"))
+
+        # Every job a worker answered waited for it first; a job still running has waited.
+        for pool in POOLS:
+            with self.subTest(pool=pool):
+                waits, waited = histogram(self, after, "tandem_pool_wait_seconds", pool=pool)
+                jobs = value(after, "tandem_pool_jobs_total", pool=pool)
+                self.assertGreaterEqual(waits, jobs)
+                self.assertLessEqual(waits, jobs + value(after, "tandem_pool_busy", pool=pool))
+                self.assertGreater(
+                    waits - histogram(self, before, "tandem_pool_wait_seconds", pool=pool)[0], 0)
+                self.assertGreaterEqual(waited, 0)
+
+        # The node-wide mailboxes: exactly these, and drained once the traffic is answered.
+        mailboxes = {dict(l)["actor"]: v for (n, l), v in after.items()
+                     if n == "tandem_mailbox_depth"}
+        self.assertEqual(set(mailboxes), MAILBOXES)
+        for actor, depth in mailboxes.items():
+            self.assertLess(depth, 100, actor)
+
+        # One socket opened and closed; its send-message read; the echo written and counted
+        # as a chat push.
+        self.assertEqual(grew("tandem_websocket_opened_total"), 1)
+        self.assertEqual(grew("tandem_websocket_closed_total"), 1)
+        self.assertEqual(grew("tandem_websocket_frames_received_total"), 1)
+        self.assertGreaterEqual(grew("tandem_websocket_frames_sent_total"), 1)
+        self.assertGreaterEqual(grew("tandem_websocket_sent_bytes_total"),
+                                len('{"type":"new-message"}'))
+        kinds = {dict(l)["kind"] for (n, l), _ in after.items() if n == "tandem_ws_pushes_total"}
+        self.assertEqual(kinds, PUSH_KINDS)
+        self.assertGreaterEqual(grew("tandem_ws_pushes_total", kind="chat"), 1)
+
+
+class PresenceMetrics(RealtimeCase):
+
+    def test_a_presence_update_delivered_to_a_friend_moves_the_presence_counters(self):
+        ann, bob = self.person("Ann", "A"), self.person("Bob", "B")
+        ann.befriend(bob)
+        ann.share_all()
+        before = series(self)
+
+        async def body():
+            a = await ann.connect("/ws/presence")
+            b = await bob.connect("/ws/presence")
+            await a.update(URL, TITLE)
+            self.assertEqual((await b.expect("update-presence"))["userId"], ann.id)
+            self.assertEqual((await a.expect("update-presence"))["userId"], ann.id)
+        self.scenario(body)
+
+        # Ann's last socket closed: she is offline, and her friend is told so.
+        after = self.node.wait_for(
+            lambda: (lambda v: v if value(v, "tandem_presence_offline_total")
+                     > value(before, "tandem_presence_offline_total") else None)(series(self)))
+
+        def grew(name, **labels):
+            return value(after, name, **labels) - value(before, name, **labels)
+
+        self.assertEqual(grew("tandem_presence_updates_received_total"), 1)
+        self.assertEqual(grew("tandem_presence_published_total"), 1)
+        self.assertEqual(grew("tandem_presence_offline_total"), 1)
+        # Bob's socket and Ann's own got the update.
+        self.assertGreaterEqual(grew("tandem_ws_pushes_total", kind="presence"), 2)
+        self.assertEqual(grew("tandem_ws_pushes_total", kind="chat"), 0)
+        self.assertEqual(grew("tandem_websocket_opened_total"), 2)
+        self.assertEqual(grew("tandem_websocket_frames_received_total"), 1)
+        self.assertGreaterEqual(grew("tandem_websocket_frames_sent_total"), 2)
 
 
 def socket_warnings(node):

@@ -106,6 +106,13 @@ TEST_CASE_METHOD(writer_fixture, "a row the database refuses fails alone in its 
   CHECK(counters->messages == 2);
   CHECK(counters->failed_batches == 2);
   CHECK(counters->largest_batch == 1);
+  // Each batched write's wait is observed once, when it is answered (the split halves are
+  // not); the NUL one never joined a batch.
+  CHECK(counters->latency.load().count == 4);
+  auto sizes = counters->batch_sizes.load();
+  CHECK(sizes.count == 2);
+  CHECK(sizes.sum == 2);
+  CHECK(sizes.cumulative.front() == 2);  // both at most 1 message
 }
 
 TEST_CASE_METHOD(writer_fixture,
@@ -138,6 +145,10 @@ TEST_CASE_METHOD(writer_fixture,
   }
   CHECK(own->waiting == 0);
   CHECK(own->messages == 3);
+  // The three waited for the 2 s timer: their commit latency says so.
+  auto latency = own->latency.load();
+  CHECK(latency.count == 3);
+  CHECK(latency.sum >= 3 * 1900000);
   caf::anon_send_exit(limited, caf::exit_reason::user_shutdown);
 }
 

@@ -137,6 +137,9 @@ struct pool_fixture : tandem_test::sim_fixture {
     sched.run();
   }
 
+  /// Where the pool publishes its stats and waits.
+  std::shared_ptr<pool_gauges> gauges = std::make_shared<pool_gauges>();
+
   void start_pool(std::size_t size, std::size_t queue_limit, caf::timespan deadline = {},
                   std::size_t per_owner_limit = 0, errc per_owner_refusal = errc::rate_limited) {
     worker_factory<fake_session> factory = [this](caf::actor_system& s) {
@@ -146,6 +149,7 @@ struct pool_fixture : tandem_test::sim_fixture {
     };
     pool_settings settings{"test", size, queue_limit, deadline, per_owner_limit};
     settings.per_owner_refusal = per_owner_refusal;
+    settings.gauges = gauges;
     facade = sys.spawn(facade_impl, std::move(settings), factory);
     sched.run();
   }
@@ -222,6 +226,30 @@ TEST_CASE_METHOD(pool_fixture, "a pool with one busy worker runs the waiting job
   CHECK(d.value == "d@1");
   CHECK(stats().queued == 0);
   CHECK(stats().busy == 0);
+}
+
+TEST_CASE_METHOD(pool_fixture,
+                 "each job's wait for a worker is observed when it starts, and the stats are "
+                 "published",
+                 "[pool]") {
+  start_pool(1, 10);
+  call("hold-first");
+  call("b");
+  call("c");
+  CHECK(gauges->stats.load().queued == 2);
+  CHECK(gauges->waits.load().count == 1);  // the first job found the worker idle
+  sched.clock().advance_time(3ms);
+  release(0);
+  // b and c waited 3 ms each for the worker (0.0025 < 3 ms <= 0.005 s); the first none.
+  auto waits = gauges->waits.load();
+  CHECK(waits.count == 3);
+  CHECK(waits.sum == 6000);
+  CHECK(waits.cumulative.front() == 1);  // at most 100 µs: the first job only
+  CHECK(waits.cumulative.at(5) == 3);    // bound 5000 µs
+  CHECK(waits.cumulative.at(4) == 1);    // bound 2500 µs
+  auto published = gauges->stats.load();
+  CHECK(published.queued == 0);
+  CHECK(published.completed == 3);
 }
 
 TEST_CASE_METHOD(pool_fixture,

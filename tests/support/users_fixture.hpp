@@ -36,7 +36,7 @@ struct users_fixture : sim_fixture {
   persistence::social_db db;
   user_registry_actor registry;
   std::shared_ptr<polled_views> views = std::make_shared<polled_views>();
-  std::shared_ptr<flood_counters> counters = std::make_shared<flood_counters>();
+  std::shared_ptr<gateway_counters> counters = std::make_shared<gateway_counters>();
   /// The node whose user actors claim their users (a cluster); none on a single node.
   std::optional<node_identity> node_;
 
