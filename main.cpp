@@ -23,6 +23,7 @@
 #include "http/routes.hpp"
 #include "http/server.hpp"
 #include "persistence/accounts_repo.hpp"
+#include "persistence/cluster_repo.hpp"
 #include "persistence/db.hpp"
 #include "persistence/db_session.hpp"
 #include "persistence/media_store.hpp"
@@ -34,8 +35,10 @@
 #include <pqxx/pqxx>
 
 #include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <iostream>
+#include <thread>
 
 namespace {
 
@@ -101,6 +104,44 @@ int migrate(const config::app_config& cfg) {
   return 1;
 }
 
+/// Exit code 2 while another process runs with this node's id (docs/cluster.md,
+/// Membership): the live lease of its row is renewed while this one watches, for two
+/// renew intervals at most. A lease that stays as it was is a previous run's (killed),
+/// which this run replaces; without a live lease (a drained run deleted it) no wait.
+int refuse_a_running_twin(const config::app_config& cfg, const node_identity& self) {
+  try {
+    pqxx::connection conn{
+      persistence::dsn_with_connect_timeout(cfg.db.dsn, cfg.db.connect_timeout_ms)};
+    auto read = [&] {
+      pqxx::work tx{conn};
+      return persistence::cluster_repo::live_lease(tx, self.id);
+    };
+    auto first = read();
+    if (!first)
+      return 0;
+    auto until = std::chrono::steady_clock::now()
+                 + 2 * std::chrono::milliseconds(cfg.cluster.renew_interval_ms);
+    while (std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      auto now = read();
+      if (!now)
+        return 0;
+      if (!(*now == *first)) {
+        std::cerr << "tandem: another process runs as cluster node \"" << self.id
+                  << "\" (incarnation " << now->incarnation
+                  << " renewed its lease meanwhile): give every node its own cluster.node_id\n";
+        return 2;
+      }
+    }
+    log::info("the lease of this node's previous run is still live: this run replaces it",
+              {{"node", self.id}, {"previous", first->incarnation}});
+    return 0;
+  } catch (const std::exception& e) {
+    std::cerr << "tandem: cannot read this node's lease (db.dsn): " << one_line(e.what()) << "\n";
+    return 1;
+  }
+}
+
 /// Blocks SIGINT and SIGTERM in every thread started after this call, so that
 /// main alone receives them through sigwait.
 sigset_t block_stop_signals() {
@@ -149,6 +190,9 @@ int serve(const config::app_config& cfg) {
   }
   if (auto rc = migrate(cfg); rc != 0)
     return rc;
+  if (cfg.cluster.enabled)
+    if (auto rc = refuse_a_running_twin(cfg, self_node); rc != 0)
+      return rc;
   // After the database check, so that a node refused for its database creates no directory.
   try {
     persistence::prepare_media_dir(cfg.media.dir);
