@@ -227,6 +227,18 @@ int serve(const config::app_config& cfg) {
   };
   auto db = persistence::spawn_db(
     sys, cfg.db, std::chrono::milliseconds(cfg.http.request_timeout_ms), gauges("db"));
+  // In a cluster, lease renewals run on a connection of their own: queued behind
+  // ordinary queries in the shared pool, a node that is only busy would miss its fence
+  // deadline and stop serving.
+  persistence::db_actor leases;
+  if (cfg.cluster.enabled) {
+    auto lease_cfg = cfg.db;
+    lease_cfg.pool_size = 1;
+    lease_cfg.queue_limit = 4;
+    leases = persistence::spawn_db(sys, lease_cfg,
+                                   std::chrono::milliseconds(cfg.cluster.fence_after_ms),
+                                   gauges("leases"));
+  }
   auto identities = std::make_shared<external_identity_map>(
     sys, db, cfg.auth.external_identity_cache,
     std::chrono::milliseconds(cfg.http.request_timeout_ms));
@@ -280,10 +292,12 @@ int serve(const config::app_config& cfg) {
   std::shared_ptr<cluster::membership_board> board;
   std::unique_ptr<cluster::bus> bus;
   std::optional<node_identity> claim_as;
+  caf::actor refuser;
   if (cfg.cluster.enabled) {
     board = std::make_shared<cluster::membership_board>(self_node);
     bus = std::make_unique<cluster::bus>(sys, self_node, cfg.cluster, cfg.redis);
     claim_as = self_node;
+    refuser = cluster::spawn_refuser(sys);
   }
   auto placement_to = [&](const char* endpoint) {
     if (!bus)
@@ -293,7 +307,7 @@ int serve(const config::app_config& cfg) {
       [b = bus.get(), name = std::string{endpoint}](const node_identity& node) {
         return b->proxy(node, name);
       },
-      bus->handle().address()};
+      bus->handle().address(), refuser};
   };
   // Sockets of users homed elsewhere are reached through the directory of their node.
   cluster_link connections_link;
@@ -348,7 +362,8 @@ int serve(const config::app_config& cfg) {
                         caf::actor_cast<caf::actor>(hasher), caf::actor_cast<caf::actor>(users),
                         caf::actor_cast<caf::actor>(chats), caf::actor_cast<caf::actor>(writer),
                         caf::actor_cast<caf::actor>(purge),
-                        caf::actor_cast<caf::actor>(connections_link.directory)})
+                        caf::actor_cast<caf::actor>(connections_link.directory), refuser,
+                        caf::actor_cast<caf::actor>(leases)})
       caf::anon_send_exit(handle, caf::exit_reason::user_shutdown);
   };
   auto gateway = std::make_shared<const http::ws_gateway>(
@@ -468,12 +483,16 @@ int serve(const config::app_config& cfg) {
   media_urls->set_port(port);
   if (board) {
     cluster::membership_hooks hooks;
-    hooks.on_fence.emplace_back([users, chats, node = self_node.id] {
-      log::warn("lease not renewed in time: this node stops serving its keys",
-                {{"node", node}});
-      caf::anon_send(users, atom::stop_serving_v);
-      caf::anon_send(chats, atom::stop_serving_v);
-    });
+    hooks.on_fence.emplace_back(
+      [users, chats, directory = connections_link.directory, node = self_node.id] {
+        log::warn("lease not renewed in time: this node stops serving its keys",
+                  {{"node", node}});
+        caf::anon_send(users, atom::stop_serving_v);
+        caf::anon_send(chats, atom::stop_serving_v);
+        // Sockets whose user actor is on another node would stay open on a node that
+        // serves nothing; its clients reconnect through the balancer instead.
+        caf::anon_send(directory, atom::stop_serving_v);
+      });
     hooks.on_unfence.emplace_back([] { log::info("lease renewed: serving keys"); });
     // A node that left the live set (or restarted: another incarnation) holds none of
     // this node's users' sockets any more, and none of its users' actors.
@@ -490,12 +509,13 @@ int serve(const config::app_config& cfg) {
           if (std::none_of(view->live.begin(), view->live.end(),
                            [&](const cluster_node& n) { return n.identity == old.identity; })) {
             caf::anon_send(users, atom::node_gone_v, old.identity);
+            caf::anon_send(chats, atom::node_gone_v, old.identity);
             caf::anon_send(directory, atom::node_gone_v, old.identity);
           }
         *before = view->live;
       });
     membership = cluster::spawn_membership(
-      sys, db,
+      sys, leases,
       cluster::make_membership_settings(cfg.cluster, self_node,
                                         cluster::advertised_url(cfg, port)),
       board, std::move(hooks));
