@@ -59,11 +59,22 @@ cluster_placement::cluster_placement(std::shared_ptr<const membership_board> boa
 
 std::optional<caf::actor> cluster_placement::elsewhere(const std::string& key,
                                                        const caf::strong_actor_ptr& sender) {
-  if (!board_ || from_peer(sender))
+  if (!board_)
     return std::nullopt;
   auto view = board_->view();
   const auto* home = rendezvous_home(key, view->live);
-  if (!home || home->identity.id == view->self.id)
+  bool here = !home || home->identity.id == view->self.id;
+  if (from_peer(sender)) {
+    // The sender's view named this node the home, this node's does not. Passed on, the
+    // message could ping-pong while the views differ; served by an actor spawned here,
+    // the key would be claimed by a node whose hand-over has already run, and the home
+    // could never claim it until that actor idles. Refused (the client retries) until
+    // the views agree, one renewal at most.
+    if (here)
+      return std::nullopt;
+    return refuser_;
+  }
+  if (here)
     return std::nullopt;
   if (view->version != proxies_version_) {
     // A node that left takes its proxy along; one that restarted gets a new one below.

@@ -35,10 +35,10 @@ const cluster_node* rendezvous_home(std::string_view key, const std::vector<clus
 
 /// The Placement of `keyed_actors` (actors/registry.hpp) on a cluster: a key whose home
 /// is another live node goes to that node's registry through a proxy, unchanged; the
-/// proxy's reply reaches the original sender. A key homed here, an empty live set (not
-/// yet joined) and every message that came in over the bus stay here: the sender's node
-/// judged this node the home, and passing the message on again could ping-pong while
-/// two nodes' views differ.
+/// proxy's reply reaches the original sender. A key homed here and an empty live set
+/// (not yet joined) stay here. A message that came in over the bus is never passed on
+/// again (that could ping-pong while two nodes' views differ): handled here when this
+/// node's view agrees that the key is homed here, refused (`errc::moved`) otherwise.
 class cluster_placement {
 public:
   /// The actor on this node that forwards to a registry of another node (the bus's

@@ -235,11 +235,15 @@ TEST_CASE_METHOD(clustered_nodes,
 }
 
 TEST_CASE_METHOD(clustered_nodes,
-                 "cluster placement routes a message from the bus endpoint here, whatever the "
-                 "key's home",
+                 "cluster placement serves a message from the bus endpoint here when the key "
+                 "is homed here, and refuses it (errc::moved) without an actor otherwise",
                  "[registry]") {
+  auto here = key_at("a");
+  CHECK(ping(bus, here) == "a runs " + here);
   auto key = key_at("b");
-  CHECK(ping(bus, key) == "a runs " + key);
+  auto r = request_from<std::string>(sys, bus, atom::ping_v, key);
+  sched.run();
+  CHECK(r->code() == errc::moved);
   CHECK(proxied->empty());
   CHECK(a_counters->spawned == 1);
 }

@@ -197,12 +197,14 @@ TEST_CASE_METHOD(placement_fixture,
 }
 
 TEST_CASE_METHOD(placement_fixture,
-                 "cluster placement handles every message from the bus endpoint here",
+                 "cluster placement never passes a message from the bus endpoint on: it is "
+                 "handled here when the key is homed here, refused otherwise",
                  "[placement]") {
   publish(nodes({"n1", "n2", "n3"}), 1);
   auto from_bus = caf::actor_cast<caf::strong_actor_ptr>(bus);
-  CHECK_FALSE(placement.elsewhere(key_at("n2"), from_bus).has_value());
-  CHECK_FALSE(placement.elsewhere(key_at("n3"), from_bus).has_value());
+  CHECK_FALSE(placement.elsewhere(key_at("n1"), from_bus).has_value());
+  CHECK(placement.elsewhere(key_at("n2"), from_bus) == refuser);
+  CHECK(placement.elsewhere(key_at("n3"), from_bus) == refuser);
   CHECK(proxied.empty());
   // A message without a sender (anon_send) is not from the bus.
   CHECK(placement.elsewhere(key_at("n2"), caf::strong_actor_ptr{}).has_value());
