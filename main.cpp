@@ -104,6 +104,18 @@ int migrate(const config::app_config& cfg) {
   return 1;
 }
 
+/// `dsn` with a PostgreSQL setting for every session it opens (libpq's `options`), as a
+/// key=value string or a URI. A DSN that sets `options` itself is left as it is.
+std::string dsn_with_session_setting(const std::string& dsn, const std::string& name,
+                                     const std::string& value) {
+  if (dsn.find("options") != std::string::npos)
+    return dsn;
+  if (dsn.rfind("postgresql://", 0) == 0 || dsn.rfind("postgres://", 0) == 0)
+    return dsn + (dsn.find('?') == std::string::npos ? "?" : "&") + "options=-c%20" + name
+           + "%3D" + value;
+  return dsn + " options='-c " + name + "=" + value + "'";
+}
+
 /// Exit code 2 while another process runs with this node's id (docs/cluster.md,
 /// Membership): the live lease of its row is renewed while this one watches, for two
 /// renew intervals at most. A lease that stays as it was is a previous run's (killed),
@@ -225,14 +237,22 @@ int serve(const config::app_config& cfg) {
   auto gauges = [&pools](const char* pool) {
     return pools.emplace_back(pool, std::make_shared<persistence::pool_gauges>()).second;
   };
+  auto db_cfg = cfg.db;
+  if (cfg.cluster.enabled)
+    // A node paused inside a transaction (between its statements and COMMIT) holds the
+    // row locks of key_owners that its fenced writes took, and every claim of those keys
+    // would wait for it: PostgreSQL ends such a session after fence_after_ms, by which
+    // time a live node would have fenced itself anyway, and before its lease ends.
+    db_cfg.dsn = dsn_with_session_setting(db_cfg.dsn, "idle_in_transaction_session_timeout",
+                                          std::to_string(cfg.cluster.fence_after_ms));
   auto db = persistence::spawn_db(
-    sys, cfg.db, std::chrono::milliseconds(cfg.http.request_timeout_ms), gauges("db"));
+    sys, db_cfg, std::chrono::milliseconds(cfg.http.request_timeout_ms), gauges("db"));
   // In a cluster, lease renewals run on a connection of their own: queued behind
   // ordinary queries in the shared pool, a node that is only busy would miss its fence
   // deadline and stop serving.
   persistence::db_actor leases;
   if (cfg.cluster.enabled) {
-    auto lease_cfg = cfg.db;
+    auto lease_cfg = db_cfg;
     lease_cfg.pool_size = 1;
     lease_cfg.queue_limit = 4;
     leases = persistence::spawn_db(sys, lease_cfg,
