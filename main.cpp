@@ -24,6 +24,7 @@
 #include "http/routes.hpp"
 #include "http/server.hpp"
 #include "persistence/accounts_repo.hpp"
+#include "persistence/cluster_repo.hpp"
 #include "persistence/db.hpp"
 #include "persistence/db_session.hpp"
 #include "persistence/media_store.hpp"
@@ -35,8 +36,10 @@
 #include <pqxx/pqxx>
 
 #include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <iostream>
+#include <thread>
 
 namespace {
 
@@ -83,6 +86,56 @@ int migrate(const config::app_config& cfg) {
     std::cerr << "tandem: migrations failed: " << one_line(e.what()) << "\n";
   }
   return 1;
+}
+
+/// `dsn` with a PostgreSQL setting for every session it opens (libpq's `options`), as a
+/// key=value string or a URI. A DSN that sets `options` itself is left as it is.
+std::string dsn_with_session_setting(const std::string& dsn, const std::string& name,
+                                     const std::string& value) {
+  if (dsn.find("options") != std::string::npos)
+    return dsn;
+  if (dsn.rfind("postgresql://", 0) == 0 || dsn.rfind("postgres://", 0) == 0)
+    return dsn + (dsn.find('?') == std::string::npos ? "?" : "&") + "options=-c%20" + name
+           + "%3D" + value;
+  return dsn + " options='-c " + name + "=" + value + "'";
+}
+
+/// Exit code 2 while another process runs with this node's id (docs/cluster.md,
+/// Membership): the live lease of its row is renewed while this one watches, for two
+/// renew intervals at most. A lease that stays as it was is a previous run's (killed),
+/// which this run replaces; without a live lease (a drained run deleted it) no wait.
+int refuse_a_running_twin(const config::app_config& cfg, const node_identity& self) {
+  try {
+    pqxx::connection conn{
+      persistence::dsn_with_connect_timeout(cfg.db.dsn, cfg.db.connect_timeout_ms)};
+    auto read = [&] {
+      pqxx::work tx{conn};
+      return persistence::cluster_repo::live_lease(tx, self.id);
+    };
+    auto first = read();
+    if (!first)
+      return 0;
+    auto until = std::chrono::steady_clock::now()
+                 + 2 * std::chrono::milliseconds(cfg.cluster.renew_interval_ms);
+    while (std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      auto now = read();
+      if (!now)
+        return 0;
+      if (!(*now == *first)) {
+        std::cerr << "tandem: another process runs as cluster node \"" << self.id
+                  << "\" (incarnation " << now->incarnation
+                  << " renewed its lease meanwhile): give every node its own cluster.node_id\n";
+        return 2;
+      }
+    }
+    log::info("the lease of this node's previous run is still live: this run replaces it",
+              {{"node", self.id}, {"previous", first->incarnation}});
+    return 0;
+  } catch (const std::exception& e) {
+    std::cerr << "tandem: cannot read this node's lease (db.dsn): " << one_line(e.what()) << "\n";
+    return 1;
+  }
 }
 
 /// Blocks SIGINT and SIGTERM in every thread started after this call, so that
@@ -133,6 +186,9 @@ int serve(const config::app_config& cfg) {
   }
   if (auto rc = migrate(cfg); rc != 0)
     return rc;
+  if (cfg.cluster.enabled)
+    if (auto rc = refuse_a_running_twin(cfg, self_node); rc != 0)
+      return rc;
   // After the database check, so that a node refused for its database creates no directory.
   try {
     persistence::prepare_media_dir(cfg.media.dir);
@@ -165,8 +221,28 @@ int serve(const config::app_config& cfg) {
     figures.pools.emplace_back(pool, published);
     return published;
   };
+  auto db_cfg = cfg.db;
+  if (cfg.cluster.enabled)
+    // A node paused inside a transaction (between its statements and COMMIT) holds the
+    // row locks of key_owners that its fenced writes took, and every claim of those keys
+    // would wait for it: PostgreSQL ends such a session after fence_after_ms, by which
+    // time a live node would have fenced itself anyway, and before its lease ends.
+    db_cfg.dsn = dsn_with_session_setting(db_cfg.dsn, "idle_in_transaction_session_timeout",
+                                          std::to_string(cfg.cluster.fence_after_ms));
   auto db = persistence::spawn_db(
-    sys, cfg.db, std::chrono::milliseconds(cfg.http.request_timeout_ms), gauges("db"));
+    sys, db_cfg, std::chrono::milliseconds(cfg.http.request_timeout_ms), gauges("db"));
+  // In a cluster, lease renewals run on a connection of their own: queued behind
+  // ordinary queries in the shared pool, a node that is only busy would miss its fence
+  // deadline and stop serving.
+  persistence::db_actor leases;
+  if (cfg.cluster.enabled) {
+    auto lease_cfg = db_cfg;
+    lease_cfg.pool_size = 1;
+    lease_cfg.queue_limit = 4;
+    leases = persistence::spawn_db(sys, lease_cfg,
+                                   std::chrono::milliseconds(cfg.cluster.fence_after_ms),
+                                   gauges("leases"));
+  }
   auto identities = std::make_shared<external_identity_map>(
     sys, db, cfg.auth.external_identity_cache,
     std::chrono::milliseconds(cfg.http.request_timeout_ms));
@@ -179,10 +255,12 @@ int serve(const config::app_config& cfg) {
   std::shared_ptr<cluster::membership_board> board;
   std::unique_ptr<cluster::bus> bus;
   std::optional<node_identity> claim_as;
+  caf::actor refuser;
   if (cfg.cluster.enabled) {
     board = std::make_shared<cluster::membership_board>(self_node);
     bus = std::make_unique<cluster::bus>(sys, self_node, cfg.cluster, cfg.redis);
     claim_as = self_node;
+    refuser = cluster::spawn_refuser(sys);
   }
   auto placement_to = [&](const char* endpoint) {
     if (!bus)
@@ -192,7 +270,7 @@ int serve(const config::app_config& cfg) {
       [b = bus.get(), name = std::string{endpoint}](const node_identity& node) {
         return b->proxy(node, name);
       },
-      bus->handle().address()};
+      bus->handle().address(), refuser};
   };
   // Sockets of users homed elsewhere are reached through the directory of their node.
   cluster_link connections_link;
@@ -247,7 +325,8 @@ int serve(const config::app_config& cfg) {
                         caf::actor_cast<caf::actor>(hasher), caf::actor_cast<caf::actor>(users),
                         caf::actor_cast<caf::actor>(chats), caf::actor_cast<caf::actor>(writer),
                         caf::actor_cast<caf::actor>(purge),
-                        caf::actor_cast<caf::actor>(connections_link.directory)})
+                        caf::actor_cast<caf::actor>(connections_link.directory), refuser,
+                        caf::actor_cast<caf::actor>(leases)})
       caf::anon_send_exit(handle, caf::exit_reason::user_shutdown);
   };
   auto gateway = std::make_shared<const http::ws_gateway>(
@@ -284,12 +363,16 @@ int serve(const config::app_config& cfg) {
   media_urls->set_port(port);
   if (board) {
     cluster::membership_hooks hooks;
-    hooks.on_fence.emplace_back([users, chats, node = self_node.id] {
-      log::warn("lease not renewed in time: this node stops serving its keys",
-                {{"node", node}});
-      caf::anon_send(users, atom::stop_serving_v);
-      caf::anon_send(chats, atom::stop_serving_v);
-    });
+    hooks.on_fence.emplace_back(
+      [users, chats, directory = connections_link.directory, node = self_node.id] {
+        log::warn("lease not renewed in time: this node stops serving its keys",
+                  {{"node", node}});
+        caf::anon_send(users, atom::stop_serving_v);
+        caf::anon_send(chats, atom::stop_serving_v);
+        // Sockets whose user actor is on another node would stay open on a node that
+        // serves nothing; its clients reconnect through the balancer instead.
+        caf::anon_send(directory, atom::stop_serving_v);
+      });
     hooks.on_unfence.emplace_back([] { log::info("lease renewed: serving keys"); });
     // A node that left the live set (or restarted: another incarnation) holds none of
     // this node's users' sockets any more, and none of its users' actors.
@@ -306,12 +389,13 @@ int serve(const config::app_config& cfg) {
           if (std::none_of(view->live.begin(), view->live.end(),
                            [&](const cluster_node& n) { return n.identity == old.identity; })) {
             caf::anon_send(users, atom::node_gone_v, old.identity);
+            caf::anon_send(chats, atom::node_gone_v, old.identity);
             caf::anon_send(directory, atom::node_gone_v, old.identity);
           }
         *before = view->live;
       });
     membership = cluster::spawn_membership(
-      sys, db,
+      sys, leases,
       cluster::make_membership_settings(cfg.cluster, self_node,
                                         cluster::advertised_url(cfg, port)),
       board, std::move(hooks));

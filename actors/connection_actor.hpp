@@ -85,7 +85,10 @@ using connection_directory_actor = caf::typed_actor<
   caf::reacts_to<atom::connection_lost, connection_ref>,
   /// A node left the live set: its forwarding proxy goes, and the connections of this
   /// node hear of it (those whose user actor was there close).
-  caf::reacts_to<atom::node_gone, node_identity>>;
+  caf::reacts_to<atom::node_gone, node_identity>,
+  /// This node is fenced (docs/cluster.md): every connection of this node closes (1011),
+  /// wherever its user actor is, so that its client reconnects to a node that serves.
+  caf::reacts_to<atom::stop_serving>>;
 
 /// Cluster mode for connections and user actors (cluster.enabled): this node's
 /// identity and connection directory. Empty on a single node, where connections and

@@ -97,6 +97,10 @@ connection_directory_impl(self_pointer self, node_identity node, node_proxy prox
       for (const auto& kvp : st.connections)
         self->send(kvp.second, a, gone);
     },
+    [self](atom::stop_serving) {
+      for (const auto& kvp : self->state.connections)
+        self->send(kvp.second, atom::connection_lost_v);
+    },
   };
 }
 

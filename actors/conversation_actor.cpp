@@ -52,6 +52,7 @@ chat_settings chat_settings_from(const config::app_config& cfg) {
   s.send_queue_limit = cfg.chat.send_queue_limit;
   s.idle_timeout = std::chrono::seconds(cfg.chat.idle_timeout_s);
   s.request_timeout = std::chrono::milliseconds(cfg.http.request_timeout_ms);
+  s.takeover_limit = cfg.cluster.takeover_limit;
   return s;
 }
 

@@ -67,7 +67,10 @@ using conversation_registry_actor = conversation_routed::extend<
   caf::reacts_to<atom::stop_serving>,
   /// The live set changed: the actors of conversations now homed on another node
   /// passivate, releasing them to the new home.
-  caf::reacts_to<atom::hand_over>>;
+  caf::reacts_to<atom::hand_over>,
+  /// A node left the live set: the conversations it still owned and that are homed
+  /// here now are activated at once (each claims its key as it starts).
+  caf::reacts_to<atom::node_gone, node_identity>>;
 
 /// The chat.* keys, and http.request_timeout_ms for the requests actors make.
 struct chat_settings {
@@ -84,6 +87,9 @@ struct chat_settings {
   /// conversation for before loading it, and whose claim fences their commits
   /// (docs/cluster.md, Ownership); none on a single node: no claim, no fence.
   std::optional<node_identity> cluster_node;
+  /// Most conversations of a node that left which this node activates at once
+  /// (cluster.takeover_limit); the rest are claimed as they are used.
+  int32_t takeover_limit = 10000;
 };
 
 chat_settings chat_settings_from(const config::app_config& cfg);

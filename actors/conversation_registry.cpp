@@ -86,6 +86,26 @@ conversation_registry_impl(self_pointer self, persistence::chat_db db,
     },
     [self](atom::stop_serving) { self->state.actors.stop_all(self); },
     [self](atom::hand_over) { self->state.actors.hand_over(self); },
+    [self](atom::node_gone, const node_identity& gone) {
+      // Its conversations are claimed now, not when a client's retry reaches them: a
+      // client stuck on a socket of a paused node retries only when it gives up on it.
+      auto& st = self->state;
+      self
+        ->request(st.db, st.settings.request_timeout, atom::owned_conversations_v, gone,
+                  st.settings.takeover_limit)
+        .then(
+          [self](const std::vector<std::string>& keys) {
+            auto started = self->state.actors.adopt(self, keys);
+            if (started > 0)
+              log::info("took over conversations of a node that left",
+                        {{"conversations", started}});
+          },
+          [gone](caf::error& err) {
+            log::warn("could not list the conversations of a node that left; they are "
+                      "claimed as they are used",
+                      {{"node", gone.id}, {"error", describe(err)}});
+          });
+    },
   };
 }
 

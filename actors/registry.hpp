@@ -39,8 +39,13 @@ struct registry_counters {
 /// the message's sender. On one node each key's home is this node. A cluster puts a
 /// policy here (cluster::cluster_placement) whose `elsewhere` names the registry of the
 /// key's home node: the message goes there unchanged, and that registry, which answers
-/// every routed message as this one does, routes it on its node.
+/// every routed message as this one does, routes it on its node. Its `refusal` names
+/// the actor that answers instead of an actor here while the node may not serve its
+/// keys (its lease lapsed).
 struct local_placement {
+  std::optional<caf::actor> refusal(caf::actor_clock::time_point) const {
+    return std::nullopt;
+  }
   std::optional<caf::actor> elsewhere(const std::string&, const caf::strong_actor_ptr&) const {
     return std::nullopt;
   }
@@ -88,6 +93,8 @@ public:
     sample_mailbox(self);
     if (auto home = placement_.elsewhere(key, self->current_sender()))
       return self->delegate(caf::actor_cast<Actor>(*home), std::forward<Ts>(xs)...);
+    if (auto refuser = placement_.refusal(self->clock().now()))
+      return self->delegate(caf::actor_cast<Actor>(*refuser), std::forward<Ts>(xs)...);
     return self->delegate(count(entry_of(self, key)), std::forward<Ts>(xs)...);
   }
 
@@ -99,6 +106,8 @@ public:
     sample_mailbox(self);
     if (auto home = placement_.elsewhere(key, self->current_sender()))
       return self->delegate(caf::actor_cast<Actor>(*home), std::forward<Ts>(xs)...);
+    if (auto refuser = placement_.refusal(self->clock().now()))
+      return self->delegate(caf::actor_cast<Actor>(*refuser), std::forward<Ts>(xs)...);
     auto i = entries_.find(key);
     if (i == entries_.end())
       return fallback;
@@ -110,6 +119,8 @@ public:
   void send_if_live(Self self, const std::string& key, Ts&&... xs) {
     if (auto home = placement_.elsewhere(key, self->current_sender()))
       return self->send(caf::actor_cast<Actor>(*home), std::forward<Ts>(xs)...);
+    if (placement_.refusal(self->clock().now()))
+      return;
     auto i = entries_.find(key);
     if (i != entries_.end())
       self->send(count(i->second), std::forward<Ts>(xs)...);
@@ -162,6 +173,23 @@ public:
     for (const auto& key : moved)
       passivate(self, entries_.find(key));
     return moved;
+  }
+
+  /// Starts the actors of those `keys` that are homed here and not live yet, so that
+  /// each claims its key now rather than at its next message: the keys that a node
+  /// which left the live set still owned (docs/cluster.md, Unplanned moves). Nothing
+  /// while this node may not serve. Returns how many were started.
+  template <class Self>
+  std::size_t adopt(Self self, const std::vector<std::string>& keys) {
+    if (placement_.refusal(self->clock().now()))
+      return 0;
+    std::size_t started = 0;
+    for (const auto& key : keys)
+      if (entries_.count(key) == 0 && !placement_.elsewhere(key, nullptr)) {
+        entry_of(self, key);
+        ++started;
+      }
+    return started;
   }
 
   /// Whether the message being handled comes from the live actor of `key`: a late

@@ -79,6 +79,7 @@ void on_renewed(membership_self self, time_point sent, lease_renewal& renewal) {
   // The request's timeout is fence_after: a renewal answers before its fence deadline.
   auto now = self->clock().now();
   ++st.renewals;
+  st.board->serve_until(sent + st.settings.fence_after);
   self->delayed_send(self, sent + st.settings.fence_after - now, atom::fence_due_v, st.renewals);
   if (renewal.displaced != 0)
     log::write(st.renewals == 1 ? log::level::info : log::level::error,

@@ -10,8 +10,10 @@
 
 #include <caf/all.hpp>
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -46,8 +48,26 @@ public:
     std::atomic_store(&view_, std::move(next));
   }
 
+  /// Whether this node may serve its keys at `now` (the actor clock's): its view is not
+  /// fenced and `now` is before the fence deadline of its latest renewal. The fence
+  /// timer publishes a fenced view at that deadline, but a node paused past it (SIGSTOP,
+  /// a stalled VM) runs what it had pending before that timer on resuming, while others
+  /// may already own its keys: the serving path asks this, not only the view.
+  bool serving(caf::actor_clock::time_point now) const {
+    return !view()->fenced
+           && now.time_since_epoch().count() < serve_until_.load(std::memory_order_acquire);
+  }
+
+  /// The fence deadline of the latest successful renewal (the membership actor's). A
+  /// board that was never given one is bounded by its view alone.
+  void serve_until(caf::actor_clock::time_point deadline) {
+    serve_until_.store(deadline.time_since_epoch().count(), std::memory_order_release);
+  }
+
 private:
   std::shared_ptr<const membership_view> view_;
+  std::atomic<caf::actor_clock::time_point::rep> serve_until_{
+    std::numeric_limits<caf::actor_clock::time_point::rep>::max()};
 };
 
 /// The timing of the lease, from cluster.*.

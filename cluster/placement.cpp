@@ -49,17 +49,32 @@ const cluster_node* rendezvous_home(std::string_view key, const std::vector<clus
 }
 
 cluster_placement::cluster_placement(std::shared_ptr<const membership_board> board,
-                                     proxy_factory proxy, caf::actor_addr bus_endpoint)
-    : board_(std::move(board)), proxy_(std::move(proxy)), bus_endpoint_(std::move(bus_endpoint)) {
+                                     proxy_factory proxy, caf::actor_addr bus_endpoint,
+                                     caf::actor refuser)
+    : board_(std::move(board)),
+      proxy_(std::move(proxy)),
+      bus_endpoint_(std::move(bus_endpoint)),
+      refuser_(std::move(refuser)) {
 }
 
 std::optional<caf::actor> cluster_placement::elsewhere(const std::string& key,
                                                        const caf::strong_actor_ptr& sender) {
-  if (!board_ || from_peer(sender))
+  if (!board_)
     return std::nullopt;
   auto view = board_->view();
   const auto* home = rendezvous_home(key, view->live);
-  if (!home || home->identity.id == view->self.id)
+  bool here = !home || home->identity.id == view->self.id;
+  if (from_peer(sender)) {
+    // The sender's view named this node the home, this node's does not. Passed on, the
+    // message could ping-pong while the views differ; served by an actor spawned here,
+    // the key would be claimed by a node whose hand-over has already run, and the home
+    // could never claim it until that actor idles. Refused (the client retries) until
+    // the views agree, one renewal at most.
+    if (here)
+      return std::nullopt;
+    return refuser_;
+  }
+  if (here)
     return std::nullopt;
   if (view->version != proxies_version_) {
     // A node that left takes its proxy along; one that restarted gets a new one below.
@@ -75,6 +90,21 @@ std::optional<caf::actor> cluster_placement::elsewhere(const std::string& key,
     slot.second = proxy_(home->identity);
   }
   return slot.second;
+}
+
+caf::actor spawn_refuser(caf::actor_system& sys) {
+  return sys.spawn([](caf::event_based_actor* self) -> caf::behavior {
+    self->set_default_handler(
+      [](caf::scheduled_actor* me, caf::message_view&) -> caf::result<caf::message> {
+        // An error answering a one-way message would reach its sender as a message.
+        if (me->current_message_id().is_async())
+          return caf::message{};
+        return caf::make_error(errc::moved, "This node is not serving: its cluster lease "
+                                            "was not renewed in time");
+      });
+    // Everything goes to the default handler; a behavior keeps the actor alive.
+    return {[](atom::stop_serving) {}};
+  });
 }
 
 } // namespace tandem::cluster

@@ -35,10 +35,10 @@ const cluster_node* rendezvous_home(std::string_view key, const std::vector<clus
 
 /// The Placement of `keyed_actors` (actors/registry.hpp) on a cluster: a key whose home
 /// is another live node goes to that node's registry through a proxy, unchanged; the
-/// proxy's reply reaches the original sender. A key homed here, an empty live set (not
-/// yet joined) and every message that came in over the bus stay here: the sender's node
-/// judged this node the home, and passing the message on again could ping-pong while
-/// two nodes' views differ.
+/// proxy's reply reaches the original sender. A key homed here and an empty live set
+/// (not yet joined) stay here. A message that came in over the bus is never passed on
+/// again (that could ping-pong while two nodes' views differ): handled here when this
+/// node's view agrees that the key is homed here, refused (`errc::moved`) otherwise.
 class cluster_placement {
 public:
   /// The actor on this node that forwards to a registry of another node (the bus's
@@ -48,9 +48,19 @@ public:
   /// Routes every key here (a registry before setup).
   cluster_placement() = default;
 
-  /// `bus_endpoint`: the actor that delivers the messages arriving over the bus.
+  /// `bus_endpoint`: the actor that delivers the messages arriving over the bus;
+  /// `refuser`: the one that answers while this node may not serve (spawn_refuser).
   cluster_placement(std::shared_ptr<const membership_board> board, proxy_factory proxy,
-                    caf::actor_addr bus_endpoint);
+                    caf::actor_addr bus_endpoint, caf::actor refuser);
+
+  /// While this node may not serve keys at `now` (membership_board::serving: fenced, or
+  /// past the fence deadline of its latest renewal), the actor that refuses every
+  /// message instead of any actor here or elsewhere; none while it may.
+  std::optional<caf::actor> refusal(caf::actor_clock::time_point now) const {
+    if (board_ && !board_->serving(now))
+      return refuser_;
+    return std::nullopt;
+  }
 
   /// Where the message being handled (from `sender`) goes instead of here.
   std::optional<caf::actor> elsewhere(const std::string& key, const caf::strong_actor_ptr& sender);
@@ -65,10 +75,16 @@ private:
   std::shared_ptr<const membership_board> board_;
   proxy_factory proxy_;
   caf::actor_addr bus_endpoint_;
+  caf::actor refuser_;
   /// The proxy of each node (by id) made so far, with the incarnation it was made for;
   /// pruned to the live nodes of view `proxies_version_`.
   std::map<std::string, std::pair<int64_t, caf::actor>> proxies_;
   uint64_t proxies_version_ = 0;
 };
+
+/// The actor that answers for a node that may not serve keys: every request gets
+/// `errc::moved` (503: the client retries, and reaches a node that serves), every
+/// one-way message is dropped.
+caf::actor spawn_refuser(caf::actor_system& sys);
 
 } // namespace tandem::cluster

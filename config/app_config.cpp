@@ -133,6 +133,10 @@ const std::vector<key_spec>& key_table() {
                          10000000, [](app_config& c) { return &c.cluster.bus_queue_limit; }),
     int_key<int>("cluster.drain_timeout_ms", "SIGTERM: how long handing the node's keys over may take",
                  0, 600000, [](app_config& c) { return &c.cluster.drain_timeout_ms; }),
+    int_key<int>("cluster.takeover_limit",
+                 "most conversations of a node that left which a node claims at once; the rest "
+                 "are claimed as they are used",
+                 0, 10000000, [](app_config& c) { return &c.cluster.takeover_limit; }),
     string_key("auth.jwt_key", "HS256 signing key of access tokens (or auth.jwt_key_file)",
                [](app_config& c) { return &c.auth.jwt_key; }, true),
     string_key("auth.jwt_key_file", "file holding the HS256 signing key",

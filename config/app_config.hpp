@@ -110,6 +110,7 @@ struct cluster_config {
   std::size_t bus_message_limit = 1024 * 1024;  // bytes of one message between nodes
   std::size_t bus_queue_limit = 10000;     // messages waiting to be published; more: refused
   int drain_timeout_ms = 5000;             // SIGTERM: handing the node's keys over takes at most this
+  int takeover_limit = 10000;              // conversations of a node that left activated at once, per node
 };
 
 struct auth_config {

@@ -60,8 +60,10 @@ void readyz(const services& svc, responder respond) {
     self->request(redis, timeout, atom::ping_v)
       .then([report](bool) { report("redis", true, "ok"); }, failed("redis"));
     if (cluster) {
-      auto view = cluster->view();
-      report("cluster", !view->fenced, view->fenced ? "fenced: lease not renewed" : "ok");
+      // By the lease's deadline, not only the last view: a node that resumes after a
+      // pause past it is out before its fence timer has run.
+      auto serving = cluster->serving(self->clock().now());
+      report("cluster", serving, serving ? "ok" : "fenced: lease not renewed");
     }
   });
 }

@@ -32,6 +32,10 @@ using chat_db = caf::typed_actor<
   /// Cluster only: frees the conversation claimed with this epoch (see
   /// ownership::release); replies whether it was.
   caf::replies_to<atom::release_conversation, std::string, node_identity, int64_t>::with<bool>,
+  /// Cluster only: the conversations a node (that incarnation) still owns, at most
+  /// `limit` (see ownership::owned_by).
+  caf::replies_to<atom::owned_conversations, node_identity, int32_t>::with<
+    std::vector<std::string>>,
   /// The message `sender` sent with this tempMessageId (conversation, sender,
   /// tempMessageId); `errc::not_found` when there is none.
   caf::replies_to<atom::find_message, std::string, std::string, std::string>::with<chat_message>,

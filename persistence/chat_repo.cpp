@@ -123,8 +123,8 @@ RETURNING message_id::text)";
 // writer does) each batch conversation's key_owners row that still has the writer's
 // epoch: under READ COMMITTED a row a claim changed meanwhile is judged again in its
 // new version after the claim commits, so a takeover either waits for this batch or
-// fences its rows. Rows of conversations not owned are never inserted, and cursors move
-// only to messages inserted (never back).
+// fences its rows. Rows of conversations not owned are never inserted, each inserted row
+// keeps its epoch, and cursors move only to messages inserted (never back).
 const std::string insert_fenced_messages = R"(
 WITH batch AS (
   SELECT c COLLATE "C" AS c, s, m, snd, txt, t, cm, e
@@ -137,8 +137,8 @@ WITH batch AS (
      FOR UPDATE OF k
 ), ins AS (
   INSERT INTO messages (conversation_id, seq, message_id, sender_id, content, sent_at,
-                        client_message_id)
-  SELECT c::uuid, s, m::uuid, snd, txt, t::timestamptz, nullif(cm, '')
+                        client_message_id, epoch)
+  SELECT c::uuid, s, m::uuid, snd, txt, t::timestamptz, nullif(cm, ''), e
     FROM batch WHERE c IN (SELECT key FROM owned)
   ON CONFLICT ON CONSTRAINT messages_idempotent_send DO NOTHING
   RETURNING conversation_id, sender_id, seq, message_id::text AS id

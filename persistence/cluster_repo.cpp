@@ -24,6 +24,10 @@ constexpr const char* live_sql =
   "SELECT node_id, incarnation, address FROM cluster_nodes "
   "WHERE lease_expires_at > now() ORDER BY node_id";
 
+constexpr const char* live_lease_sql =
+  "SELECT incarnation, lease_expires_at::text FROM cluster_nodes "
+  "WHERE node_id = $1 AND lease_expires_at > now()";
+
 constexpr const char* drop_sql =
   "DELETE FROM cluster_nodes WHERE node_id = $1 AND incarnation = $2";
 
@@ -44,6 +48,13 @@ std::vector<cluster_node> live(pqxx::work& tx) {
     out.push_back(cluster_node{node_identity{row[0].as<std::string>(), row[1].as<int64_t>()},
                                row[2].as<std::string>()});
   return out;
+}
+
+std::optional<lease_reading> live_lease(pqxx::work& tx, const std::string& node_id) {
+  auto rows = tx.exec_params(live_lease_sql, node_id);
+  if (rows.empty())
+    return std::nullopt;
+  return lease_reading{rows[0][0].as<int64_t>(), rows[0][1].as<std::string>()};
 }
 
 bool drop(pqxx::work& tx, const node_identity& self) {

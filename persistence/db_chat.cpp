@@ -28,6 +28,11 @@ chat_area::behavior_type chat_handlers(db_self self) {
         return ownership::claim(tx, ownership::key_kind::conversation, id, node);
       });
     },
+    [self](atom::owned_conversations, const node_identity& node, int32_t limit) {
+      return self->state.transact("owned_conversations", [node, limit](pqxx::work& tx) {
+        return ownership::owned_by(tx, ownership::key_kind::conversation, node, limit);
+      });
+    },
     [self](atom::release_conversation, const std::string& id, const node_identity& node,
            int64_t epoch) {
       return self->state.transact("release_conversation", [id, node, epoch](pqxx::work& tx) {

@@ -27,6 +27,12 @@ SELECT 1 FROM key_owners
  WHERE kind = $1::"char" AND key = $2 AND epoch = $3 AND node_id <> ''
    FOR UPDATE)";
 
+// key_owners_node_idx (node_id, incarnation) finds them.
+const std::string owned_by_sql = R"(
+SELECT key FROM key_owners
+ WHERE node_id = $1 AND incarnation = $2 AND kind = $3::"char"
+ ORDER BY key LIMIT $4)";
+
 std::string kind_text(key_kind kind) {
   return std::string(1, static_cast<char>(kind));
 }
@@ -46,6 +52,15 @@ bool release(pqxx::work& tx, key_kind kind, const std::string& key, const node_i
   return tx.exec_params(release_sql, kind_text(kind), key, self.id, self.incarnation, epoch)
            .affected_rows()
          == 1;
+}
+
+std::vector<std::string> owned_by(pqxx::work& tx, key_kind kind, const node_identity& node,
+                                  int32_t limit) {
+  std::vector<std::string> out;
+  for (const auto& row :
+       tx.exec_params(owned_by_sql, node.id, node.incarnation, kind_text(kind), limit))
+    out.push_back(row[0].as<std::string>());
+  return out;
 }
 
 bool hold(pqxx::work& tx, key_kind kind, const std::string& key, int64_t epoch) {

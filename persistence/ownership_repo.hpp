@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace tandem::persistence::ownership {
 
@@ -28,6 +29,11 @@ caf::expected<int64_t> claim(pqxx::work& tx, key_kind kind, const std::string& k
 /// commit after the release. Returns whether it was released.
 bool release(pqxx::work& tx, key_kind kind, const std::string& key, const node_identity& self,
              int64_t epoch);
+
+/// The keys of `kind` that `node` (that incarnation) still owns, at most `limit`, by
+/// key: what a node that left the live set held, for the nodes that take it over.
+std::vector<std::string> owned_by(pqxx::work& tx, key_kind kind, const node_identity& node,
+                                  int32_t limit);
 
 /// Locks the row of `key` (a claim waits for the lock) and tells whether it is still
 /// owned with `epoch`: the first statement of a fenced write transaction.

@@ -208,6 +208,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(tandem, caf::first_custom_type_id)
   // -- atoms of the cluster: ownership (claims, epochs, fencing) -----------------
   CAF_ADD_ATOM(tandem, tandem::atom, claim_conversation, "claim_c")
   CAF_ADD_ATOM(tandem, tandem::atom, release_conversation, "release_c")
+  CAF_ADD_ATOM(tandem, tandem::atom, owned_conversations, "owned_c")
   CAF_ADD_ATOM(tandem, tandem::atom, claim_user, "claim_u")
   CAF_ADD_ATOM(tandem, tandem::atom, release_user, "release_u")
   CAF_ADD_ATOM(tandem, tandem::atom, insert_fenced_messages, "ch_fenced")

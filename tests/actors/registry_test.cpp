@@ -33,6 +33,10 @@ struct prefix_placement {
   std::string here;
   std::shared_ptr<const node_map> nodes;
 
+  std::optional<caf::actor> refusal(caf::actor_clock::time_point) const {
+    return std::nullopt;
+  }
+
   std::optional<caf::actor> elsewhere(const std::string& key, const caf::strong_actor_ptr&) const {
     auto home = key.substr(0, key.find('/'));
     if (home == here)
@@ -184,6 +188,7 @@ struct clustered_nodes : tandem_test::sim_fixture {
                               local_placement{});
   echo_registry proxy = sys.spawn(recording_proxy, b, proxied);
   echo_registry bus = sys.spawn(bus_endpoint, a_slot);
+  caf::actor refuser = tandem::cluster::spawn_refuser(sys);
   echo_registry a;
 
   clustered_nodes() {
@@ -199,7 +204,7 @@ struct clustered_nodes : tandem_test::sim_fixture {
       return caf::actor_cast<caf::actor>(proxy);
     };
     a = sys.spawn(echo_registry_impl<cluster_placement>, std::string{"a"}, a_counters,
-                  cluster_placement{board, to_b, bus.address()});
+                  cluster_placement{board, to_b, bus.address(), refuser});
     *a_slot = a;
     sched.run();
   }
@@ -207,6 +212,7 @@ struct clustered_nodes : tandem_test::sim_fixture {
   ~clustered_nodes() {
     for (auto& x : {a, b, proxy, bus})
       caf::anon_send_exit(x, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(refuser, caf::exit_reason::user_shutdown);
     sched.run();
   }
 
@@ -244,11 +250,43 @@ TEST_CASE_METHOD(clustered_nodes,
 }
 
 TEST_CASE_METHOD(clustered_nodes,
-                 "cluster placement routes a message from the bus endpoint here, whatever the "
-                 "key's home",
+                 "cluster placement serves a message from the bus endpoint here when the key "
+                 "is homed here, and refuses it (errc::moved) without an actor otherwise",
                  "[registry]") {
+  auto here = key_at("a");
+  CHECK(ping(bus, here) == "a runs " + here);
   auto key = key_at("b");
-  CHECK(ping(bus, key) == "a runs " + key);
+  auto r = request_from<std::string>(sys, bus, atom::ping_v, key);
+  sched.run();
+  CHECK(r->code() == errc::moved);
   CHECK(proxied->empty());
   CHECK(a_counters->spawned == 1);
+}
+
+TEST_CASE_METHOD(clustered_nodes,
+                 "past the fence deadline of its latest renewal a node refuses the keys homed "
+                 "here with errc::moved, before any actor, and still passes on the others",
+                 "[registry]") {
+  auto here = key_at("a");
+  CHECK(ping(a, here) == "a runs " + here);
+  // The view still says live (its fence timer has not run: the node was paused).
+  board->serve_until(sched.clock().now());
+  for (const auto& via : {a, bus}) {
+    auto r = request_from<std::string>(sys, via, atom::ping_v, here);
+    sched.run();
+    CHECK(r->code() == errc::moved);
+  }
+  auto fresh = key_at("a") + "/fresh";
+  while (tandem::cluster::rendezvous_home(fresh, board->view()->live)->identity.id != "a")
+    fresh += "x";
+  auto r = request_from<std::string>(sys, a, atom::ping_v, fresh);
+  sched.run();
+  CHECK(r->code() == errc::moved);
+  CHECK(a_counters->spawned == 1);
+  CHECK(a_counters->routed == 1);
+  auto there = key_at("b");
+  CHECK(ping(a, there) == "b runs " + there);
+  // Renewed again: served.
+  board->serve_until(sched.clock().now() + std::chrono::seconds(1));
+  CHECK(ping(a, here) == "a runs " + here);
 }

@@ -120,6 +120,7 @@ struct placement_fixture : sim_fixture {
   std::vector<node_identity> proxied; ///< every node a proxy was made for
   std::vector<caf::actor> proxies;
   caf::actor bus = sys.spawn([]() -> caf::behavior { return {[](int) {}}; });
+  caf::actor refuser = tandem::cluster::spawn_refuser(sys);
   cluster_placement placement{board,
                               [this](const node_identity& n) {
                                 proxied.push_back(n);
@@ -127,12 +128,13 @@ struct placement_fixture : sim_fixture {
                                   sys.spawn([]() -> caf::behavior { return {[](int) {}}; }));
                                 return proxies.back();
                               },
-                              bus.address()};
+                              bus.address(), refuser};
   caf::strong_actor_ptr from_local = caf::actor_cast<caf::strong_actor_ptr>(
     sys.spawn([]() -> caf::behavior { return {[](int) {}}; }));
 
   ~placement_fixture() {
     caf::anon_send_exit(bus, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(refuser, caf::exit_reason::user_shutdown);
     for (auto& p : proxies)
       caf::anon_send_exit(p, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(caf::actor_cast<caf::actor>(from_local), caf::exit_reason::user_shutdown);
@@ -195,13 +197,43 @@ TEST_CASE_METHOD(placement_fixture,
 }
 
 TEST_CASE_METHOD(placement_fixture,
-                 "cluster placement handles every message from the bus endpoint here",
+                 "cluster placement never passes a message from the bus endpoint on: it is "
+                 "handled here when the key is homed here, refused otherwise",
                  "[placement]") {
   publish(nodes({"n1", "n2", "n3"}), 1);
   auto from_bus = caf::actor_cast<caf::strong_actor_ptr>(bus);
-  CHECK_FALSE(placement.elsewhere(key_at("n2"), from_bus).has_value());
-  CHECK_FALSE(placement.elsewhere(key_at("n3"), from_bus).has_value());
+  CHECK_FALSE(placement.elsewhere(key_at("n1"), from_bus).has_value());
+  CHECK(placement.elsewhere(key_at("n2"), from_bus) == refuser);
+  CHECK(placement.elsewhere(key_at("n3"), from_bus) == refuser);
   CHECK(proxied.empty());
   // A message without a sender (anon_send) is not from the bus.
   CHECK(placement.elsewhere(key_at("n2"), caf::strong_actor_ptr{}).has_value());
+}
+
+TEST_CASE_METHOD(placement_fixture,
+                 "cluster placement refuses while the node is fenced or past the fence "
+                 "deadline of its latest renewal, and the refuser answers errc::moved",
+                 "[placement]") {
+  auto now = sched.clock().now();
+  CHECK(placement.refusal(now) == refuser); // the first view: fenced
+  publish(nodes({"n1", "n2", "n3"}), 1);
+  CHECK_FALSE(placement.refusal(now).has_value());
+  board->serve_until(now + 2s);
+  CHECK_FALSE(placement.refusal(now + 1999ms).has_value());
+  CHECK(placement.refusal(now + 2s) == refuser);
+  CHECK_FALSE(cluster_placement{}.refusal(now + 2s).has_value());
+  auto asked = request_from<std::string>(sys, refuser, atom::ping_v);
+  sched.run();
+  CHECK(asked->code() == errc::moved);
+  // A one-way message is dropped: an error sent back would stop its sender.
+  auto errors = std::make_shared<int>(0);
+  auto sender = sys.spawn([=](caf::event_based_actor* self) -> caf::behavior {
+    self->set_error_handler([errors](caf::scheduled_actor*, caf::error&) { ++*errors; });
+    self->send(refuser, atom::ping_v);
+    return {[](int) {}};
+  });
+  sched.run();
+  CHECK(*errors == 0);
+  caf::anon_send_exit(sender, caf::exit_reason::user_shutdown);
+  sched.run();
 }

@@ -175,6 +175,26 @@ class BalancerTest(ChatCase):
         self.cluster.wait(lambda: readyz(n3.fixed_port) == 200, 30, "n3 ready again")
         self.cluster.wait(lambda: "n3" in self.cluster.balancer_up(), 30, "n3 back")
 
+    def test_a_second_process_with_a_running_node_id_refuses_to_start(self):
+        """Two processes with one node id would take the lease row from each other every
+        renewal: the second sees the first renew its live lease and exits at once, with an
+        error that names the id; the first keeps its row and stays ready."""
+        n2 = self.cluster.nodes[1]
+        before = self.cluster.query("SELECT incarnation FROM cluster_nodes WHERE node_id = 'n2'")
+        env = {**n2._command[1], "TANDEM_HTTP_PORT": "0"}
+        t0 = time.monotonic()
+        done = subprocess.run([required_env("TANDEM_TEST_BIN"), "serve"], env=env,
+                              capture_output=True, text=True, timeout=60)
+        self.assertEqual(done.returncode, 2, done.stdout[-2000:] + done.stderr)
+        self.assertIn('another process runs as cluster node "n2"', done.stderr)
+        self.assertIn("cluster.node_id", done.stderr)
+        self.assertNotIn('"msg":"listening"', done.stdout)
+        # it watched for two renew intervals at most (500 ms each here), plus its start
+        self.assertLess(time.monotonic() - t0, 10)
+        self.assertEqual(self.cluster.query(
+            "SELECT incarnation FROM cluster_nodes WHERE node_id = 'n2'"), before)
+        self.assertEqual(readyz(n2.fixed_port), 200)
+
     def test_a_killed_node_leaves_the_rotation_and_a_restarted_one_rejoins(self):
         n1 = self.cluster.nodes[0]
         self.cluster.kill(n1)

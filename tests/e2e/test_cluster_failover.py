@@ -69,9 +69,7 @@ class FailoverTest(ClusterCase):
             self.assertEqual(frame["userId"], moved.id, frame)
         self.scenario(body)
 
-    # Pending (issue 17 stays open): the paused owner's keys are not all taken over within the lease + 3 s. Not in the test command until it passes;
-    # run it by name: python3 -m unittest test_cluster_failover.FailoverTest.pending_sigstop_longer_than_the_lease_then_sigcont
-    def pending_sigstop_longer_than_the_lease_then_sigcont(self):
+    def test_sigstop_longer_than_the_lease_then_sigcont(self):
         """The zombie owner: its keys are taken over within the lease, nothing it sends after
         the takeover is committed (epochs in the store), and it stops serving on resuming."""
         pairs = self.pairs(9)
@@ -91,6 +89,8 @@ class FailoverTest(ClusterCase):
             # On resuming it knows its lease ended: it stops serving (not ready, sockets closed).
             self.cluster.wait(lambda: not victim.ready(), 5, f"{victim.name} fenced")
         hist, at = self.run_traffic(pairs, fault, after_s=6.0)
+        print(f"takeover: every key of the paused node claimed elsewhere {seen['takeover_s']:.2f} s "
+              f"after SIGSTOP", file=sys.stderr)
         self.assertLessEqual(seen["takeover_s"], LEASE_S + 1.0)
         self.assert_recovered(hist, at, RECOVERY_S)
         self.assert_history(hist, pairs, epochs=True)
@@ -112,9 +112,7 @@ class FailoverTest(ClusterCase):
         self.assertTrue(seen["victim"].ready())
         self.assert_history(hist, pairs)
 
-    # Pending (issue 17 stays open): the cut-off node's keys are not all taken over in time. Not in the test command until it passes;
-    # run it by name: python3 -m unittest test_cluster_failover.FailoverTest.pending_a_node_cut_off_from_postgres_stops_serving_its_keys
-    def pending_a_node_cut_off_from_postgres_stops_serving_its_keys(self):
+    def test_a_node_cut_off_from_postgres_stops_serving_its_keys(self):
         pairs = self.pairs(9)
         seen = {}
 

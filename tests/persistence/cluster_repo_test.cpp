@@ -52,3 +52,20 @@ TEST_CASE_METHOD(test::migrated_db, "renewals keep started_at; a new incarnation
   cluster_repo::renew(tx, node_identity{"a", 2}, "http://a", 60000);
   CHECK(started_at(tx, "a") != first);
 }
+
+TEST_CASE_METHOD(test::migrated_db, "a live lease reads as its incarnation and end, which a "
+                                    "renewal moves; an ended one reads as none",
+                 "[cluster][pg]") {
+  CHECK_FALSE(cluster_repo::live_lease(tx, "a"));
+  cluster_repo::renew(tx, node_identity{"a", 7}, "http://a", 60000);
+  auto first = cluster_repo::live_lease(tx, "a");
+  REQUIRE(first);
+  CHECK(first->incarnation == 7);
+  CHECK(cluster_repo::live_lease(tx, "a") == first);
+  cluster_repo::renew(tx, node_identity{"a", 7}, "http://a", 120000);
+  auto renewed = cluster_repo::live_lease(tx, "a");
+  REQUIRE(renewed);
+  CHECK_FALSE(*renewed == *first);
+  cluster_repo::renew(tx, node_identity{"a", 7}, "http://a", 0);
+  CHECK_FALSE(cluster_repo::live_lease(tx, "a"));
+}

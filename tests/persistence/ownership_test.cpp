@@ -61,6 +61,18 @@ struct two_nodes {
       .as<int64_t>();
   }
 
+  /// The epoch of each stored message of `conversation`, by seq.
+  std::vector<int64_t> epochs(const std::string& conversation) {
+    pqxx::connection conn{dsn};
+    pqxx::read_transaction tx{conn};
+    std::vector<int64_t> out;
+    for (const auto& row : tx.exec_params(
+           "SELECT epoch FROM messages WHERE conversation_id = $1::uuid ORDER BY seq",
+           conversation))
+      out.push_back(row[0].as<int64_t>());
+    return out;
+  }
+
   /// Waits until the backend of `conn` waits for a lock (another transaction's row).
   void wait_until_blocked(const pqxx::connection& conn) {
     pqxx::connection watcher{dsn};
@@ -126,6 +138,9 @@ TEST_CASE_METHOD(two_nodes, "a takeover committed while a stale batch waits fenc
         == std::vector<std::string>{taken});
   late.commit();
   CHECK(count(taken) == 1);
+  // Each row keeps the epoch it was committed under.
+  CHECK(epochs(taken) == std::vector<int64_t>{2});
+  CHECK(epochs(kept) == std::vector<int64_t>{1});
 }
 
 TEST_CASE_METHOD(two_nodes, "a batch that locked its rows first commits before the takeover, "

@@ -135,6 +135,9 @@ inline persistence::chat_db::behavior_type fake_chat_db(persistence::chat_db::po
     },
     [=](atom::release_conversation, const std::string& id, const node_identity& node,
         int64_t epoch) { return store->owners.release(id, node, epoch); },
+    [=](atom::owned_conversations, const node_identity& node, int32_t limit) {
+      return store->owners.owned_by(node, limit);
+    },
     [=](atom::find_message, const std::string& id, const std::string& sender,
         const std::string& temp) -> caf::result<chat_message> {
       if (const auto* m = store->find(id, sender, temp))

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 namespace tandem_test {
 
@@ -43,6 +44,15 @@ struct fake_key_owners {
       return false;
     i->second.node = {};
     return true;
+  }
+
+  /// The keys `node` still owns, at most `limit`, by key.
+  std::vector<std::string> owned_by(const tandem::node_identity& node, int32_t limit) const {
+    std::vector<std::string> out;
+    for (const auto& [key, o] : owners)
+      if (o.node == node && out.size() < static_cast<std::size_t>(limit))
+        out.push_back(key);
+    return out;
   }
 
   /// What a write fenced by `f` gets: none when it may commit (epoch 0: no fence).
