@@ -52,6 +52,7 @@ chat_settings chat_settings_from(const config::app_config& cfg) {
   s.send_queue_limit = cfg.chat.send_queue_limit;
   s.idle_timeout = std::chrono::seconds(cfg.chat.idle_timeout_s);
   s.request_timeout = std::chrono::milliseconds(cfg.http.request_timeout_ms);
+  s.claim_wait = std::chrono::milliseconds(cfg.cluster.renew_interval_ms);
   return s;
 }
 
@@ -104,6 +105,19 @@ void push_to_members(self_pointer self, const ws_push& push, const std::string& 
 
 void start_next_send(self_pointer self);
 
+/// A passivated actor goes once nothing it accepted is in flight: a hand-over lets its
+/// queued sends commit and be answered here, then releases the key (so that the next
+/// owner claims it at once and loads every commit), rather than dropping them unanswered.
+void leave_when_done(self_pointer self) {
+  auto& st = self->state;
+  if (!st.passivating || !st.sends.empty() || st.sending || st.reads_in_flight != 0)
+    return;
+  if (st.epoch != 0 && !st.failure)
+    caf::anon_send(st.db, atom::release_conversation_v, st.id, *st.settings.cluster_node,
+                   st.epoch);
+  self->quit();
+}
+
 /// The conversation was claimed by another node (`err` is errc::moved): nothing more of
 /// it may be committed here, so every waiting sender is told to retry (where the
 /// conversation now lives) and the actor asks to be let go.
@@ -116,6 +130,7 @@ void fence(self_pointer self, caf::error err) {
   st.sending = false;
   st.failure = std::move(err);
   report_idle(self);
+  leave_when_done(self);
 }
 
 void finish_send(self_pointer self) {
@@ -123,6 +138,7 @@ void finish_send(self_pointer self) {
   st.sends.pop_front();
   st.sending = false;
   start_next_send(self);
+  leave_when_done(self);
 }
 
 /// Commits the send in front: seq = last_seq + 1, durable before anyone sees it.
@@ -288,11 +304,13 @@ conversation_impl(self_pointer self, std::string id, persistence::chat_db db,
               push_to_members(self, frames::read_receipt(st.id, reader, seq), reader);
             }
             rp.deliver(seq);
+            leave_when_done(self);
           },
           [self, rp, reader, seq](caf::error& err) mutable {
             --self->state.reads_in_flight;
             self->state.done_reading(reader, seq);
             rp.deliver(std::move(err));
+            leave_when_done(self);
           });
       return rp;
     },
@@ -318,6 +336,7 @@ conversation_impl(self_pointer self, std::string id, persistence::chat_db db,
               st.failure = caf::make_error(errc::not_found, "Conversation not found");
               report_idle(self);
             }
+            leave_when_done(self);
           },
           [self, rp](caf::error& err) mutable {
             auto& st = self->state;
@@ -327,6 +346,7 @@ conversation_impl(self_pointer self, std::string id, persistence::chat_db db,
             if (code_of(err) != errc::invalid_request)
               st.reload_before_send = true;
             rp.deliver(std::move(err));
+            leave_when_done(self);
           });
       return rp;
     },
@@ -360,13 +380,9 @@ conversation_impl(self_pointer self, std::string id, persistence::chat_db db,
       schedule_tick(self);
     },
     [self](atom::passivate) {
-      auto& st = self->state;
-      // Released (when still owned) so that the next owner claims it without waiting
-      // for this node's lease; nothing is in flight when a registry passivates.
-      if (st.epoch != 0 && !st.failure)
-        caf::anon_send(st.db, atom::release_conversation_v, st.id, *st.settings.cluster_node,
-                       st.epoch);
-      self->quit();
+      // The registry routes nothing more here; what it routed before is answered first.
+      self->state.passivating = true;
+      leave_when_done(self);
     },
   };
 }

@@ -66,8 +66,9 @@ using conversation_registry_actor = conversation_routed::extend<
   /// The node is fenced (docs/cluster.md): every conversation actor stops at once.
   caf::reacts_to<atom::stop_serving>,
   /// The live set changed: the actors of conversations now homed on another node
-  /// passivate, releasing them to the new home.
-  caf::reacts_to<atom::hand_over>>;
+  /// passivate, releasing them to the new home; true once every passivated actor has
+  /// ended.
+  caf::replies_to<atom::hand_over>::with<bool>>;
 
 /// The chat.* keys, and http.request_timeout_ms for the requests actors make.
 struct chat_settings {
@@ -84,6 +85,8 @@ struct chat_settings {
   /// conversation for before loading it, and whose claim fences their commits
   /// (docs/cluster.md, Ownership); none on a single node: no claim, no fence.
   std::optional<node_identity> cluster_node;
+  /// How long a refused claim is tried again (user_settings::claim_wait).
+  caf::timespan claim_wait{};
 };
 
 chat_settings chat_settings_from(const config::app_config& cfg);
@@ -120,6 +123,7 @@ struct conversation_state {
   uint64_t received = 0;
   caf::actor_clock::time_point last_active;
   std::size_t reads_in_flight = 0;
+  bool passivating = false;               ///< told to go: finishes what is in flight first
 
   static inline const char* name = "tandem.conversation";
 

@@ -85,7 +85,10 @@ conversation_registry_impl(self_pointer self, persistence::chat_db db,
       self->state.actors.on_idle(self, id, handled);
     },
     [self](atom::stop_serving) { self->state.actors.stop_all(self); },
-    [self](atom::hand_over) { self->state.actors.hand_over(self); },
+    [self](atom::hand_over) {
+      self->state.actors.hand_over(self);
+      return self->state.actors.when_settled(self);
+    },
   };
 }
 

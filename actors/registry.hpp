@@ -11,12 +11,15 @@
 #include <caf/all.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -82,7 +85,7 @@ public:
   /// answers the original sender directly.
   template <class Self, class... Ts>
   auto route(Self self, const std::string& key, Ts&&... xs) {
-    if (auto home = placement_.elsewhere(key, self->current_sender()))
+    if (auto home = away(self, key))
       return self->delegate(caf::actor_cast<Actor>(*home), std::forward<Ts>(xs)...);
     return self->delegate(count(entry_of(self, key)), std::forward<Ts>(xs)...);
   }
@@ -92,7 +95,7 @@ public:
   template <class Reply, class Self, class... Ts>
   caf::result<Reply> route_if_live(Self self, const std::string& key, Reply fallback,
                                    Ts&&... xs) {
-    if (auto home = placement_.elsewhere(key, self->current_sender()))
+    if (auto home = away(self, key))
       return self->delegate(caf::actor_cast<Actor>(*home), std::forward<Ts>(xs)...);
     auto i = entries_.find(key);
     if (i == entries_.end())
@@ -103,7 +106,7 @@ public:
   /// Like `route_if_live` for messages without a reply: dropped without an actor.
   template <class Self, class... Ts>
   void send_if_live(Self self, const std::string& key, Ts&&... xs) {
-    if (auto home = placement_.elsewhere(key, self->current_sender()))
+    if (auto home = away(self, key))
       return self->send(caf::actor_cast<Actor>(*home), std::forward<Ts>(xs)...);
     auto i = entries_.find(key);
     if (i != entries_.end())
@@ -142,20 +145,27 @@ public:
     }
     entries_.clear();
     keys_.clear();
+    handed_over_.clear();
     counters_->live = 0;
   }
 
   /// The live set changed: every actor whose key is now homed on another node
-  /// passivates (after what is already in its mailbox), which releases its key, and
-  /// its key's next message goes to the new home. Returns the keys handed over.
+  /// passivates (after what it was routed before), which releases its key, and its
+  /// key's next message goes to the new home, also one from a peer whose view is
+  /// behind (see `away`). Returns the keys handed over.
   template <class Self>
   std::vector<std::string> hand_over(Self self) {
+    auto now = self->clock().now();
+    for (auto i = handed_over_.begin(); i != handed_over_.end();)
+      i = now - i->second > handed_over_memory ? handed_over_.erase(i) : std::next(i);
     std::vector<std::string> moved;
     for (const auto& kvp : entries_)
       if (placement_.elsewhere(kvp.first, nullptr))
         moved.push_back(kvp.first);
-    for (const auto& key : moved)
+    for (const auto& key : moved) {
       passivate(self, entries_.find(key));
+      handed_over_[key] = now;
+    }
     return moved;
   }
 
@@ -167,6 +177,17 @@ public:
     return i != entries_.end()
            && i->second.actor.address()
                 == caf::actor_cast<caf::actor_addr>(self->current_sender());
+  }
+
+  /// Answers true once every actor told to passivate here has ended (at once when none
+  /// is left): a draining node leaves the cluster only after its actors have flushed
+  /// their commits and released their keys.
+  template <class Self>
+  caf::result<bool> when_settled(Self self) {
+    if (leaving_.empty())
+      return true;
+    settle_waiters_.push_back(self->template make_response_promise<bool>());
+    return settle_waiters_.back();
   }
 
   /// The idle report of the actor of `key` after it handled `handled` messages: removes
@@ -186,6 +207,12 @@ public:
   /// A monitored actor terminated on its own: its key, no longer registered, or none
   /// when it was not one of these actors.
   std::optional<std::string> on_down(const caf::down_msg& msg) {
+    if (leaving_.erase(msg.source) == 1) {
+      if (leaving_.empty())
+        for (auto& waiter : std::exchange(settle_waiters_, {}))
+          waiter.deliver(true);
+      return std::nullopt;
+    }
     auto k = keys_.find(msg.source);
     if (k == keys_.end())
       return std::nullopt;
@@ -210,10 +237,36 @@ private:
 
   using entry_map = std::unordered_map<std::string, entry>;
 
+  /// How long a handed-over key's messages from peers are passed on to its new home:
+  /// far longer than the nodes' views take to agree again (about one renewal).
+  static constexpr std::chrono::seconds handed_over_memory{10};
+
+  /// Where the message being handled goes instead of here. A message from a peer stays
+  /// here (its node judged this one the home), except for a key this node handed over
+  /// lately: the peer's view is behind, and serving it here would claim the key back
+  /// from its new home. The new home keeps it: it took the key because its view names
+  /// itself.
+  template <class Self>
+  std::optional<caf::actor> away(Self self, const std::string& key) {
+    const auto& sender = self->current_sender();
+    if (placement_.from_peer(sender)) {
+      auto i = handed_over_.find(key);
+      if (i == handed_over_.end())
+        return placement_.elsewhere(key, sender);
+      if (auto home = placement_.elsewhere(key, nullptr);
+          home && self->clock().now() - i->second <= handed_over_memory)
+        return home;
+      handed_over_.erase(i);
+      return std::nullopt;
+    }
+    return placement_.elsewhere(key, sender);
+  }
+
   template <class Self>
   entry& entry_of(Self self, const std::string& key) {
     if (auto i = entries_.find(key); i != entries_.end())
       return i->second;
+    handed_over_.erase(key);
     auto actor = spawn_(key);
     self->monitor(actor);
     keys_.emplace(actor.address(), key);
@@ -230,12 +283,12 @@ private:
   }
 
   /// Removes the entry first (a later message spawns a fresh actor that loads what this
-  /// one stored), then tells its actor to stop.
+  /// one stored), then tells its actor to stop; still monitored until it has.
   template <class Self>
   void passivate(Self self, typename entry_map::iterator i) {
     auto actor = i->second.actor;
     forget(i);
-    self->demonitor(actor.address());
+    leaving_.insert(actor.address());
     ++counters_->passivated;
     self->send(actor, atom::passivate_v);
   }
@@ -253,6 +306,11 @@ private:
   entry_map entries_;
   /// The key of each live actor, to match a down message to its entry.
   std::unordered_map<caf::actor_addr, std::string> keys_;
+  /// Actors told to passivate that have not ended yet, and who waits for none to be left.
+  std::unordered_set<caf::actor_addr> leaving_;
+  std::vector<caf::typed_response_promise<bool>> settle_waiters_;
+  /// Keys handed over to another node, and when (see `away`).
+  std::unordered_map<std::string, caf::actor_clock::time_point> handed_over_;
 };
 
 } // namespace tandem

@@ -55,9 +55,14 @@ cluster_placement::cluster_placement(std::shared_ptr<const membership_board> boa
 
 std::optional<caf::actor> cluster_placement::elsewhere(const std::string& key,
                                                        const caf::strong_actor_ptr& sender) {
-  if (!board_ || from_peer(sender))
+  if (!board_)
     return std::nullopt;
   auto view = board_->view();
+  // A node leaving the cluster (not in its own live set) passes on what its peers
+  // still send it: it serves nothing more itself.
+  auto member = [&](const cluster_node& n) { return n.identity.id == view->self.id; };
+  if (from_peer(sender) && std::any_of(view->live.begin(), view->live.end(), member))
+    return std::nullopt;
   const auto* home = rendezvous_home(key, view->live);
   if (!home || home->identity.id == view->self.id)
     return std::nullopt;

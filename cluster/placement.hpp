@@ -38,7 +38,8 @@ const cluster_node* rendezvous_home(std::string_view key, const std::vector<clus
 /// proxy's reply reaches the original sender. A key homed here, an empty live set (not
 /// yet joined) and every message that came in over the bus stay here: the sender's node
 /// judged this node the home, and passing the message on again could ping-pong while
-/// two nodes' views differ.
+/// two nodes' views differ. A node that is leaving (its own view no longer lists it)
+/// passes everything on, messages from the bus too: it serves nothing more.
 class cluster_placement {
 public:
   /// The actor on this node that forwards to a registry of another node (the bus's
