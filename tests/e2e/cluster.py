@@ -481,6 +481,9 @@ class ChatTraffic:
         self.history, self.balancer_port = history, balancer_port
         self.first_port, self.ack_timeout = first_port, ack_timeout
         self.stop = asyncio.Event()
+        # Set once every sender has ended: a send in flight at `stop` may still commit,
+        # and the followers' last replay must see it.
+        self.senders_done = asyncio.Event()
         self.retries = collections.Counter()     # tempMessageId -> attempts beyond the first
 
     async def sender(self, i, person, cid, pause=0.05):
@@ -548,6 +551,7 @@ class ChatTraffic:
                 await backoff(attempt)
                 attempt += 1
         await close_quietly(ws)
+        await self.senders_done.wait()
         for cid in cids:                          # to the end, through the balancer
             await self._replay(person, cid, last, Endpoint(self.balancer_port), tries=50)
             self.history.replay_done(person.id, cid)
@@ -629,16 +633,21 @@ class ClusterCase(ChatCase):
 
         async def main():
             traffic = ChatTraffic(hist, self.cluster.balancer_port, first_port)
-            tasks = [asyncio.create_task(traffic.sender(2 * i, s, cid))
-                     for i, (s, _, cid) in enumerate(pairs)]
-            tasks += [asyncio.create_task(traffic.follower(2 * i + 1, f, [cid]))
-                      for i, (_, f, cid) in enumerate(pairs)]
+            senders = [asyncio.create_task(traffic.sender(2 * i, s, cid))
+                       for i, (s, _, cid) in enumerate(pairs)]
+            followers = [asyncio.create_task(traffic.follower(2 * i + 1, f, [cid]))
+                         for i, (_, f, cid) in enumerate(pairs)]
             await asyncio.sleep(before_s)
             marks["fault"] = time.monotonic()
             await asyncio.to_thread(fault)
             await asyncio.sleep(after_s)
             traffic.stop.set()
-            await asyncio.wait_for(asyncio.gather(*tasks), 120)
+
+            async def finish():
+                await asyncio.gather(*senders)
+                traffic.senders_done.set()
+                await asyncio.gather(*followers)
+            await asyncio.wait_for(finish(), 120)
             self.retries = traffic.retries
         asyncio.run(main())
         return hist, marks["fault"]
