@@ -39,6 +39,7 @@
 #include <chrono>
 #include <csignal>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 namespace {
@@ -361,6 +362,13 @@ int serve(const config::app_config& cfg) {
     return 1;
   }
   media_urls->set_port(port);
+  // A node that joins or leaves tells the others to renew at once (docs/cluster.md,
+  // Planned moves); a lost message only leaves them a renewal behind.
+  auto tell_peers = [b = bus.get()](const cluster::membership_view& view) {
+    for (const auto& n : view.live)
+      if (n.identity.id != view.self.id)
+        caf::anon_send(b->proxy(n.identity, "membership"), atom::membership_changed_v);
+  };
   if (board) {
     cluster::membership_hooks hooks;
     hooks.on_fence.emplace_back(
@@ -377,7 +385,7 @@ int serve(const config::app_config& cfg) {
     // A node that left the live set (or restarted: another incarnation) holds none of
     // this node's users' sockets any more, and none of its users' actors.
     hooks.on_view.emplace_back(
-      [users, chats, directory = connections_link.directory,
+      [users, chats, directory = connections_link.directory, tell_peers,
        before = std::make_shared<std::vector<cluster_node>>()](
         const std::shared_ptr<const cluster::membership_view>& view) {
         if (view->live != *before) {
@@ -385,13 +393,21 @@ int serve(const config::app_config& cfg) {
           caf::anon_send(users, atom::hand_over_v);
           caf::anon_send(chats, atom::hand_over_v);
         }
+        auto listed = [](const std::vector<cluster_node>& live, const node_identity& node) {
+          return std::any_of(live.begin(), live.end(),
+                             [&](const cluster_node& n) { return n.identity == node; });
+        };
+        // Leaving, this node drops out of its own view: it is not gone to itself.
         for (const auto& old : *before)
-          if (std::none_of(view->live.begin(), view->live.end(),
-                           [&](const cluster_node& n) { return n.identity == old.identity; })) {
+          if (!listed(view->live, old.identity) && old.identity != view->self) {
             caf::anon_send(users, atom::node_gone_v, old.identity);
             caf::anon_send(chats, atom::node_gone_v, old.identity);
             caf::anon_send(directory, atom::node_gone_v, old.identity);
           }
+        // Joined (or back from fenced): the others hand this node its keys now rather
+        // than at their next renewal.
+        if (listed(view->live, view->self) && !listed(*before, view->self))
+          tell_peers(*view);
         *before = view->live;
       });
     membership = cluster::spawn_membership(
@@ -399,6 +415,7 @@ int serve(const config::app_config& cfg) {
       cluster::make_membership_settings(cfg.cluster, self_node,
                                         cluster::advertised_url(cfg, port)),
       board, std::move(hooks));
+    bus->register_endpoint("membership", caf::actor_cast<caf::actor>(membership));
   }
   log::info("listening", {{"url", "http://" + cfg.http.address + ":" + std::to_string(port)},
                           {"port", port}});
@@ -406,18 +423,39 @@ int serve(const config::app_config& cfg) {
   int sig = 0;
   sigwait(&stop_signals, &sig);
   log::info("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
-  auto cut = server.shutdown();
-  if (membership) {
-    // Others may claim this node's keys at once instead of after its lease.
-    caf::scoped_actor drainer{sys};
-    drainer->request(membership, std::chrono::milliseconds(cfg.cluster.drain_timeout_ms),
-                     atom::leave_cluster_v)
-      .receive([](bool) { log::info("left the cluster"); },
-               [](caf::error& err) {
-                 log::warn("leaving the cluster failed: the lease ends by itself",
+  // The drain (docs/cluster.md, Planned moves): this node leaves its own view, so its
+  // actors finish what they were sent, release their keys and stop, while whatever still
+  // reaches it is passed on to the keys' new homes; then its sockets close, its lease row
+  // goes and the others are told to renew; it keeps passing messages on for one renewal
+  // interval, until every other view has let it go.
+  std::optional<caf::scoped_actor> drainer;
+  auto drain_timeout = std::chrono::milliseconds(cfg.cluster.drain_timeout_ms);
+  auto drain_step = [&](const char* what, auto dest, auto atom_value) {
+    bool ok = false;
+    (*drainer)
+      ->request(dest, drain_timeout, atom_value)
+      .receive([&ok](bool) { ok = true; },
+               [what](caf::error& err) {
+                 log::warn(std::string{"drain: "} + what + " failed",
                            {{"error", describe(err)}});
                });
+    return ok;
+  };
+  if (membership) {
+    drainer.emplace(sys);
+    drain_step("leaving the live set", membership, atom::leave_cluster_v);
+    drain_step("handing the users over", users, atom::hand_over_v);
+    drain_step("handing the conversations over", chats, atom::hand_over_v);
   }
+  auto cut = server.shutdown();
+  if (membership) {
+    auto peers = board->view();
+    if (drain_step("deleting the lease", membership, atom::drop_lease_v))
+      log::info("left the cluster");
+    tell_peers(*peers);
+    std::this_thread::sleep_for(std::chrono::milliseconds(cfg.cluster.renew_interval_ms));
+  }
+  drainer.reset(); // an actor too: awaited below
   stop_actors();
   // Every actor ends before the server and what it serves with (metrics, gateway) go:
   // a connection actor or a responder still holding a session would otherwise touch

@@ -53,6 +53,7 @@ chat_settings chat_settings_from(const config::app_config& cfg) {
   s.idle_timeout = std::chrono::seconds(cfg.chat.idle_timeout_s);
   s.request_timeout = std::chrono::milliseconds(cfg.http.request_timeout_ms);
   s.takeover_limit = cfg.cluster.takeover_limit;
+  s.claim_wait = std::chrono::milliseconds(cfg.cluster.renew_interval_ms);
   return s;
 }
 
@@ -105,6 +106,19 @@ void push_to_members(self_pointer self, const ws_push& push, const std::string& 
 
 void start_next_send(self_pointer self);
 
+/// A passivated actor goes once nothing it accepted is in flight: a hand-over lets its
+/// queued sends commit and be answered here, then releases the key (so that the next
+/// owner claims it at once and loads every commit), rather than dropping them unanswered.
+void leave_when_done(self_pointer self) {
+  auto& st = self->state;
+  if (!st.passivating || !st.sends.empty() || st.sending || st.reads_in_flight != 0)
+    return;
+  if (st.epoch != 0 && !st.failure)
+    caf::anon_send(st.db, atom::release_conversation_v, st.id, *st.settings.cluster_node,
+                   st.epoch);
+  self->quit();
+}
+
 /// The conversation was claimed by another node (`err` is errc::moved): nothing more of
 /// it may be committed here, so every waiting sender is told to retry (where the
 /// conversation now lives) and the actor asks to be let go.
@@ -117,6 +131,7 @@ void fence(self_pointer self, caf::error err) {
   st.sending = false;
   st.failure = std::move(err);
   report_idle(self);
+  leave_when_done(self);
 }
 
 void finish_send(self_pointer self) {
@@ -124,6 +139,7 @@ void finish_send(self_pointer self) {
   st.sends.pop_front();
   st.sending = false;
   start_next_send(self);
+  leave_when_done(self);
 }
 
 /// Commits the send in front: seq = last_seq + 1, durable before anyone sees it.
@@ -289,11 +305,13 @@ conversation_impl(self_pointer self, std::string id, persistence::chat_db db,
               push_to_members(self, frames::read_receipt(st.id, reader, seq), reader);
             }
             rp.deliver(seq);
+            leave_when_done(self);
           },
           [self, rp, reader, seq](caf::error& err) mutable {
             --self->state.reads_in_flight;
             self->state.done_reading(reader, seq);
             rp.deliver(std::move(err));
+            leave_when_done(self);
           });
       return rp;
     },
@@ -319,6 +337,7 @@ conversation_impl(self_pointer self, std::string id, persistence::chat_db db,
               st.failure = caf::make_error(errc::not_found, "Conversation not found");
               report_idle(self);
             }
+            leave_when_done(self);
           },
           [self, rp](caf::error& err) mutable {
             auto& st = self->state;
@@ -328,6 +347,7 @@ conversation_impl(self_pointer self, std::string id, persistence::chat_db db,
             if (code_of(err) != errc::invalid_request)
               st.reload_before_send = true;
             rp.deliver(std::move(err));
+            leave_when_done(self);
           });
       return rp;
     },
@@ -365,13 +385,9 @@ conversation_impl(self_pointer self, std::string id, persistence::chat_db db,
       schedule_tick(self);
     },
     [self](atom::passivate) {
-      auto& st = self->state;
-      // Released (when still owned) so that the next owner claims it without waiting
-      // for this node's lease; nothing is in flight when a registry passivates.
-      if (st.epoch != 0 && !st.failure)
-        caf::anon_send(st.db, atom::release_conversation_v, st.id, *st.settings.cluster_node,
-                       st.epoch);
-      self->quit();
+      // The registry routes nothing more here; what it routed before is answered first.
+      self->state.passivating = true;
+      leave_when_done(self);
     },
   };
 }

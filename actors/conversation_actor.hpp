@@ -66,8 +66,9 @@ using conversation_registry_actor = conversation_routed::extend<
   /// The node is fenced (docs/cluster.md): every conversation actor stops at once.
   caf::reacts_to<atom::stop_serving>,
   /// The live set changed: the actors of conversations now homed on another node
-  /// passivate, releasing them to the new home.
-  caf::reacts_to<atom::hand_over>,
+  /// passivate, releasing them to the new home; true once every passivated actor has
+  /// ended.
+  caf::replies_to<atom::hand_over>::with<bool>,
   /// A node left the live set: the conversations it still owned and that are homed
   /// here now are activated at once (each claims its key as it starts).
   caf::reacts_to<atom::node_gone, node_identity>>;
@@ -90,6 +91,8 @@ struct chat_settings {
   /// Most conversations of a node that left which this node activates at once
   /// (cluster.takeover_limit); the rest are claimed as they are used.
   int32_t takeover_limit = 10000;
+  /// How long a refused claim is tried again (user_settings::claim_wait).
+  caf::timespan claim_wait{};
 };
 
 chat_settings chat_settings_from(const config::app_config& cfg);
@@ -126,6 +129,7 @@ struct conversation_state {
   uint64_t received = 0;
   caf::actor_clock::time_point last_active;
   std::size_t reads_in_flight = 0;
+  bool passivating = false;               ///< told to go: finishes what is in flight first
 
   static inline const char* name = "tandem.conversation";
 

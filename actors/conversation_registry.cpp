@@ -85,7 +85,10 @@ conversation_registry_impl(self_pointer self, persistence::chat_db db,
       self->state.actors.on_idle(self, id, handled);
     },
     [self](atom::stop_serving) { self->state.actors.stop_all(self); },
-    [self](atom::hand_over) { self->state.actors.hand_over(self); },
+    [self](atom::hand_over) {
+      self->state.actors.hand_over(self);
+      return self->state.actors.when_settled(self);
+    },
     [self](atom::node_gone, const node_identity& gone) {
       // Its conversations are claimed now, not when a client's retry reaches them: a
       // client stuck on a socket of a paused node retries only when it gives up on it.

@@ -9,6 +9,8 @@
 
 #include <caf/all.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <optional>
 
 namespace tandem {
@@ -37,23 +39,63 @@ caf::error count_routed(Self self) {
   return caf::none;
 }
 
-/// Starts an actor on its key: in a cluster (`node` set) it first claims the key with
-/// `claim` (docs/cluster.md, Ownership), keeping the epoch in `state.epoch`, and only
-/// then runs `load(self)`; a refused claim goes to `fail(self, error)`. On a single node
-/// it just loads. `await` keeps everything else in the mailbox meanwhile.
+/// Answers its one request after `delay`: lets an actor wait inside `await`, its mailbox
+/// held, as a claim waiting for the previous owner's release does.
+inline caf::behavior answer_after(caf::event_based_actor* self, caf::timespan delay) {
+  return {
+    [self, delay](atom::tick) -> caf::result<bool> {
+      auto rp = self->make_response_promise<bool>();
+      self->delayed_send(self, delay, atom::tick_v, true);
+      self->become([self, rp](atom::tick, bool) mutable {
+        rp.deliver(true);
+        self->quit();
+      });
+      return rp;
+    },
+  };
+}
+
+/// Claims the key for `claim_then_load`. A claim refused because another live node owns
+/// the key is tried again, 10 ms doubling to 100 ms apart, while `wait` lasts: in a
+/// planned move the previous owner releases the key as soon as it has flushed, and the
+/// views of the nodes differ for moments, so a request reaching the new home first waits
+/// for the release here instead of failing to its client.
 template <class Self, class Atom, class Load, class Fail>
-void claim_then_load(Self self, Atom claim, const std::optional<node_identity>& node, Load load,
-                     Fail fail) {
-  if (!node)
-    return load(self);
+void claim_key(Self self, Atom claim, node_identity node, Load load, Fail fail,
+               caf::timespan wait, caf::timespan pause) {
   auto& st = self->state;
-  self->request(st.db, st.settings.request_timeout, claim, st.id, *node)
+  self->request(st.db, st.settings.request_timeout, claim, st.id, node)
     .await(
       [self, load](int64_t epoch) {
         self->state.epoch = epoch;
         load(self);
       },
-      [self, fail](caf::error& err) { fail(self, std::move(err)); });
+      [self, claim, node, load, fail, wait, pause](caf::error& err) {
+        if (code_of(err) != errc::moved || wait <= caf::timespan{})
+          return fail(self, std::move(err));
+        auto timer = self->spawn(answer_after, pause);
+        self->request(timer, caf::infinite, atom::tick_v)
+          .await(
+            [self, claim, node, load, fail, wait, pause](bool) {
+              claim_key(self, claim, node, load, fail, wait - pause,
+                        std::min<caf::timespan>(pause * 2, std::chrono::milliseconds(100)));
+            },
+            [self, fail](caf::error& e) { fail(self, std::move(e)); });
+      });
+}
+
+/// Starts an actor on its key: in a cluster (`node` set) it first claims the key with
+/// `claim` (docs/cluster.md, Ownership), keeping the epoch in `state.epoch`, and only
+/// then runs `load(self)`; a claim still refused after `settings.claim_wait` goes to
+/// `fail(self, error)`. On a single node it just loads. `await` keeps everything else in
+/// the mailbox meanwhile.
+template <class Self, class Atom, class Load, class Fail>
+void claim_then_load(Self self, Atom claim, const std::optional<node_identity>& node, Load load,
+                     Fail fail) {
+  if (!node)
+    return load(self);
+  claim_key(self, claim, *node, load, fail, self->state.settings.claim_wait,
+            std::chrono::milliseconds(10));
 }
 
 } // namespace tandem

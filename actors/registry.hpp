@@ -12,12 +12,15 @@
 #include <caf/all.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -91,7 +94,7 @@ public:
   template <class Self, class... Ts>
   auto route(Self self, const std::string& key, Ts&&... xs) {
     sample_mailbox(self);
-    if (auto home = placement_.elsewhere(key, self->current_sender()))
+    if (auto home = away(self, key))
       return self->delegate(caf::actor_cast<Actor>(*home), std::forward<Ts>(xs)...);
     if (auto refuser = placement_.refusal(self->clock().now()))
       return self->delegate(caf::actor_cast<Actor>(*refuser), std::forward<Ts>(xs)...);
@@ -104,7 +107,7 @@ public:
   caf::result<Reply> route_if_live(Self self, const std::string& key, Reply fallback,
                                    Ts&&... xs) {
     sample_mailbox(self);
-    if (auto home = placement_.elsewhere(key, self->current_sender()))
+    if (auto home = away(self, key))
       return self->delegate(caf::actor_cast<Actor>(*home), std::forward<Ts>(xs)...);
     if (auto refuser = placement_.refusal(self->clock().now()))
       return self->delegate(caf::actor_cast<Actor>(*refuser), std::forward<Ts>(xs)...);
@@ -117,7 +120,7 @@ public:
   /// Like `route_if_live` for messages without a reply: dropped without an actor.
   template <class Self, class... Ts>
   void send_if_live(Self self, const std::string& key, Ts&&... xs) {
-    if (auto home = placement_.elsewhere(key, self->current_sender()))
+    if (auto home = away(self, key))
       return self->send(caf::actor_cast<Actor>(*home), std::forward<Ts>(xs)...);
     if (placement_.refusal(self->clock().now()))
       return;
@@ -158,20 +161,27 @@ public:
     }
     entries_.clear();
     keys_.clear();
+    handed_over_.clear();
     counters_->live = 0;
   }
 
   /// The live set changed: every actor whose key is now homed on another node
-  /// passivates (after what is already in its mailbox), which releases its key, and
-  /// its key's next message goes to the new home. Returns the keys handed over.
+  /// passivates (after what it was routed before), which releases its key, and its
+  /// key's next message goes to the new home, also one from a peer whose view is
+  /// behind (see `away`). Returns the keys handed over.
   template <class Self>
   std::vector<std::string> hand_over(Self self) {
+    auto now = self->clock().now();
+    for (auto i = handed_over_.begin(); i != handed_over_.end();)
+      i = now - i->second > handed_over_memory ? handed_over_.erase(i) : std::next(i);
     std::vector<std::string> moved;
     for (const auto& kvp : entries_)
       if (placement_.elsewhere(kvp.first, nullptr))
         moved.push_back(kvp.first);
-    for (const auto& key : moved)
+    for (const auto& key : moved) {
       passivate(self, entries_.find(key));
+      handed_over_[key] = now;
+    }
     return moved;
   }
 
@@ -202,6 +212,17 @@ public:
                 == caf::actor_cast<caf::actor_addr>(self->current_sender());
   }
 
+  /// Answers true once every actor told to passivate here has ended (at once when none
+  /// is left): a draining node leaves the cluster only after its actors have flushed
+  /// their commits and released their keys.
+  template <class Self>
+  caf::result<bool> when_settled(Self self) {
+    if (leaving_.empty())
+      return true;
+    settle_waiters_.push_back(self->template make_response_promise<bool>());
+    return settle_waiters_.back();
+  }
+
   /// The idle report of the actor of `key` after it handled `handled` messages: removes
   /// its entry, then tells it to stop, unless a message was routed to it after it
   /// counted (then it is not idle, and it will report again) or the report is not
@@ -219,6 +240,12 @@ public:
   /// A monitored actor terminated on its own: its key, no longer registered, or none
   /// when it was not one of these actors.
   std::optional<std::string> on_down(const caf::down_msg& msg) {
+    if (leaving_.erase(msg.source) == 1) {
+      if (leaving_.empty())
+        for (auto& waiter : std::exchange(settle_waiters_, {}))
+          waiter.deliver(true);
+      return std::nullopt;
+    }
     auto k = keys_.find(msg.source);
     if (k == keys_.end())
       return std::nullopt;
@@ -251,10 +278,34 @@ private:
 
   using entry_map = std::unordered_map<std::string, entry>;
 
+  /// How long a handed-over key's messages from peers are passed on to its new home:
+  /// far longer than the nodes' views take to agree again (about one renewal).
+  static constexpr std::chrono::seconds handed_over_memory{10};
+
+  /// Where the message being handled goes instead of here (see the Placement's
+  /// `elsewhere`, which refuses a peer's message for a key this node's view homes
+  /// elsewhere), except for a key this node handed over lately: the peer's view is
+  /// behind, and the message goes on to the new home, which keeps it (it took the key
+  /// because its view names itself).
+  template <class Self>
+  std::optional<caf::actor> away(Self self, const std::string& key) {
+    const auto& sender = self->current_sender();
+    if (placement_.from_peer(sender)) {
+      if (auto i = handed_over_.find(key); i != handed_over_.end()) {
+        if (self->clock().now() - i->second <= handed_over_memory)
+          if (auto home = placement_.elsewhere(key, nullptr))
+            return home;
+        handed_over_.erase(i);
+      }
+    }
+    return placement_.elsewhere(key, sender);
+  }
+
   template <class Self>
   entry& entry_of(Self self, const std::string& key) {
     if (auto i = entries_.find(key); i != entries_.end())
       return i->second;
+    handed_over_.erase(key);
     auto actor = spawn_(key);
     self->monitor(actor);
     keys_.emplace(actor.address(), key);
@@ -271,12 +322,12 @@ private:
   }
 
   /// Removes the entry first (a later message spawns a fresh actor that loads what this
-  /// one stored), then tells its actor to stop.
+  /// one stored), then tells its actor to stop; still monitored until it has.
   template <class Self>
   void passivate(Self self, typename entry_map::iterator i) {
     auto actor = i->second.actor;
     forget(i);
-    self->demonitor(actor.address());
+    leaving_.insert(actor.address());
     ++counters_->passivated;
     self->send(actor, atom::passivate_v);
   }
@@ -294,6 +345,11 @@ private:
   entry_map entries_;
   /// The key of each live actor, to match a down message to its entry.
   std::unordered_map<caf::actor_addr, std::string> keys_;
+  /// Actors told to passivate that have not ended yet, and who waits for none to be left.
+  std::unordered_set<caf::actor_addr> leaving_;
+  std::vector<caf::typed_response_promise<bool>> settle_waiters_;
+  /// Keys handed over to another node, and when (see `away`).
+  std::unordered_map<std::string, caf::actor_clock::time_point> handed_over_;
 };
 
 } // namespace tandem

@@ -219,6 +219,7 @@ user_registry_impl(self_pointer self, persistence::social_db db, user_settings s
     [self](atom::hand_over) {
       for (const auto& user : self->state.actors.hand_over(self))
         self->state.connected.erase(user);
+      return self->state.actors.when_settled(self);
     },
     [self](atom::stop_serving) {
       self->state.actors.stop_all(self);
@@ -243,6 +244,7 @@ user_settings user_settings_from(const config::app_config& cfg) {
   s.shares_per_hour = cfg.users.shares_per_hour;
   s.shares_burst = cfg.users.shares_burst;
   s.request_timeout = std::chrono::milliseconds(cfg.http.request_timeout_ms);
+  s.claim_wait = std::chrono::milliseconds(cfg.cluster.renew_interval_ms);
   s.gateway = gateway_settings_from(cfg);
   return s;
 }

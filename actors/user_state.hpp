@@ -44,6 +44,10 @@ struct user_settings {
   /// In a cluster (cluster.enabled), the node that user actors claim their user for
   /// before loading it (docs/cluster.md, Ownership); none on a single node: no claim.
   std::optional<node_identity> cluster_node;
+  /// How long a claim refused because another node owns the key is tried again: a
+  /// planned move's previous owner releases the key within about one renewal of the
+  /// views (cluster.renew_interval_ms).
+  caf::timespan claim_wait{};
   /// Cluster mode (docs/cluster.md, Connections on other nodes); empty on a single node.
   cluster_link cluster = {};
 };

@@ -2,6 +2,7 @@
 
 #include "config/log.hpp"
 
+#include <algorithm>
 #include <optional>
 #include <utility>
 
@@ -57,15 +58,24 @@ struct membership_state {
 
 using membership_self = membership_actor::stateful_pointer<membership_state>;
 
-/// Publishes a new view when the live set or the fenced flag changed.
+/// Publishes a new view when the live set or the fenced flag changed. A leaving node's
+/// view no longer lists it: every key's home is another node (the registries hand their
+/// keys over and pass on what still comes in).
 void publish(membership_self self) {
   auto& st = self->state;
+  auto live = st.nodes;
+  if (st.leaving)
+    live.erase(std::remove_if(live.begin(), live.end(),
+                              [&](const cluster_node& n) {
+                                return n.identity.id == st.settings.self.id;
+                              }),
+               live.end());
   auto current = st.board->view();
-  if (current->fenced == !st.live && current->live == st.nodes)
+  if (current->fenced == !st.live && current->live == live)
     return;
   auto next = std::make_shared<membership_view>();
   next->self = st.settings.self;
-  next->live = st.nodes;
+  next->live = std::move(live);
   next->fenced = !st.live;
   next->version = current->version + 1;
   std::shared_ptr<const membership_view> view = std::move(next);
@@ -122,7 +132,7 @@ void renewal_done(membership_self self) {
   auto& st = self->state;
   st.renewing = false;
   if (st.leaving_reply)
-    drop(self, *std::exchange(st.leaving_reply, std::nullopt));
+    std::exchange(st.leaving_reply, std::nullopt)->deliver(true);
 }
 
 void renew(membership_self self) {
@@ -189,12 +199,22 @@ membership_actor::behavior_type membership_impl(membership_self self, persistenc
       st.leaving = true;
       st.live = false;
       publish(self);
+      if (!st.renewing)
+        return true;
+      st.leaving_reply = self->make_response_promise<bool>();
+      return *st.leaving_reply;
+    },
+    [self](atom::drop_lease) -> caf::result<bool> {
       auto rp = self->make_response_promise<bool>();
-      if (st.renewing)
-        st.leaving_reply = rp;
-      else
-        drop(self, rp);
+      drop(self, rp);
       return rp;
+    },
+    [self](atom::membership_changed) {
+      // A peer joined or left: renew now rather than at the next tick, so that the
+      // views of the nodes agree again within a database round trip.
+      auto& st = self->state;
+      if (!st.leaving && !st.renewing)
+        renew(self);
     },
   };
 }

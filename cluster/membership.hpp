@@ -97,12 +97,17 @@ struct membership_hooks {
 };
 
 /// The membership actor: renews at once and then every renew_interval; `tick` and
-/// `fence_due` are its own timers. `leave_cluster` (drain) stops renewing, publishes a
-/// fenced view without running the fence callbacks, deletes the node's row so that
-/// others may take its keys at once, replies whether there was a row, and quits.
+/// `fence_due` are its own timers; `membership_changed` (a peer joined or is leaving,
+/// over the bus) renews at once. The drain: `leave_cluster` stops renewing and publishes
+/// a fenced view without this node (without running the fence callbacks), so that the
+/// registries hand every key over, and replies once no renewal is in flight;
+/// `drop_lease` then deletes the node's row so that others may take what was not
+/// released at once, replies whether there was a row, and quits.
 using membership_actor = caf::typed_actor<caf::reacts_to<atom::tick>,
                                           caf::reacts_to<atom::fence_due, uint64_t>,
-                                          caf::replies_to<atom::leave_cluster>::with<bool>>;
+                                          caf::reacts_to<atom::membership_changed>,
+                                          caf::replies_to<atom::leave_cluster>::with<bool>,
+                                          caf::replies_to<atom::drop_lease>::with<bool>>;
 
 membership_actor spawn_membership(caf::actor_system& sys, persistence::lease_db store,
                                   membership_settings settings,

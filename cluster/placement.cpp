@@ -64,12 +64,14 @@ std::optional<caf::actor> cluster_placement::elsewhere(const std::string& key,
   auto view = board_->view();
   const auto* home = rendezvous_home(key, view->live);
   bool here = !home || home->identity.id == view->self.id;
-  if (from_peer(sender)) {
+  auto member = [&](const cluster_node& n) { return n.identity.id == view->self.id; };
+  if (from_peer(sender) && std::any_of(view->live.begin(), view->live.end(), member)) {
     // The sender's view named this node the home, this node's does not. Passed on, the
     // message could ping-pong while the views differ; served by an actor spawned here,
     // the key would be claimed by a node whose hand-over has already run, and the home
     // could never claim it until that actor idles. Refused (the client retries) until
-    // the views agree, one renewal at most.
+    // the views agree, one renewal at most. A node leaving the cluster (not in its own
+    // live set) passes on what its peers still send it instead: it serves nothing more.
     if (here)
       return std::nullopt;
     return refuser_;

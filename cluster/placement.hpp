@@ -37,8 +37,10 @@ const cluster_node* rendezvous_home(std::string_view key, const std::vector<clus
 /// is another live node goes to that node's registry through a proxy, unchanged; the
 /// proxy's reply reaches the original sender. A key homed here and an empty live set
 /// (not yet joined) stay here. A message that came in over the bus is never passed on
-/// again (that could ping-pong while two nodes' views differ): handled here when this
-/// node's view agrees that the key is homed here, refused (`errc::moved`) otherwise.
+/// again by a member (that could ping-pong while two nodes' views differ): handled here
+/// when this node's view agrees that the key is homed here, refused (`errc::moved`)
+/// otherwise. A node that is leaving (its own view no longer lists it) passes everything
+/// on, messages from the bus too: it serves nothing more.
 class cluster_placement {
 public:
   /// The actor on this node that forwards to a registry of another node (the bus's

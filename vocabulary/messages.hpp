@@ -204,6 +204,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(tandem, caf::first_custom_type_id)
   CAF_ADD_ATOM(tandem, tandem::atom, leave_cluster, "cl_leave")
   CAF_ADD_ATOM(tandem, tandem::atom, stop_serving, "cl_stop")
   CAF_ADD_ATOM(tandem, tandem::atom, hand_over, "cl_handovr")
+  CAF_ADD_ATOM(tandem, tandem::atom, membership_changed, "cl_changed")
 
   // -- atoms of the cluster: ownership (claims, epochs, fencing) -----------------
   CAF_ADD_ATOM(tandem, tandem::atom, claim_conversation, "claim_c")

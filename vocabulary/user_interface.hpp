@@ -178,8 +178,8 @@ using user_registry_actor = user_routed::extend<
   /// The node is fenced (docs/cluster.md): every user actor stops at once.
   caf::reacts_to<atom::stop_serving>,
   /// The live set changed: the actors of users now homed on another node passivate,
-  /// releasing their users to the new home.
-  caf::reacts_to<atom::hand_over>,
+  /// releasing their users to the new home; true once every passivated actor has ended.
+  caf::replies_to<atom::hand_over>::with<bool>,
   /// Live actors and life-cycle counters.
   caf::replies_to<atom::stats>::with<user_registry_stats>,
   /// A node left the cluster's live set (from the membership view): every live user

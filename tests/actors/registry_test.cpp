@@ -25,6 +25,8 @@ using echo_actor = caf::typed_actor<caf::replies_to<atom::ping, std::string>::wi
                                     caf::reacts_to<atom::passivate>>;
 
 using echo_registry = caf::typed_actor<caf::replies_to<atom::ping, std::string>::with<std::string>>;
+/// What the registries below answer besides: a hand-over, true once the actors have ended.
+using handing_registry = echo_registry::extend<caf::replies_to<atom::hand_over>::with<bool>>;
 
 using node_map = std::map<std::string, caf::actor>;
 
@@ -43,6 +45,9 @@ struct prefix_placement {
       return std::nullopt;
     return nodes->at(home);
   }
+  bool from_peer(const caf::strong_actor_ptr&) const {
+    return false;
+  }
 };
 
 echo_actor::behavior_type echo_impl(echo_actor::pointer self, std::string node) {
@@ -59,16 +64,21 @@ struct echo_registry_state {
 };
 
 template <class Placement>
-echo_registry::behavior_type
-echo_registry_impl(echo_registry::stateful_pointer<echo_registry_state<Placement>> self,
+handing_registry::behavior_type
+echo_registry_impl(handing_registry::stateful_pointer<echo_registry_state<Placement>> self,
                    std::string node, std::shared_ptr<registry_counters> counters,
                    Placement placement) {
   self->state.actors.setup(
     [self, node](const std::string&) { return self->spawn(echo_impl, node); },
     std::move(counters), std::move(placement));
+  self->set_down_handler([self](caf::down_msg& msg) { self->state.actors.on_down(msg); });
   return {
     [self](atom::ping a, const std::string& key) {
       return self->state.actors.route(self, key, a, key);
+    },
+    [self](atom::hand_over) {
+      self->state.actors.hand_over(self);
+      return self->state.actors.when_settled(self);
     },
   };
 }
@@ -289,4 +299,48 @@ TEST_CASE_METHOD(clustered_nodes,
   // Renewed again: served.
   board->serve_until(sched.clock().now() + std::chrono::seconds(1));
   CHECK(ping(a, here) == "a runs " + here);
+}
+
+TEST_CASE_METHOD(clustered_nodes,
+                 "a key handed over goes on to its new home, also from the bus, and the "
+                 "hand-over answers once its actor has ended",
+                 "[registry]") {
+  auto alone = std::make_shared<membership_view>(*board->view());
+  alone->live = {alone->live.front()};
+  alone->version = 2;
+  board->publish(alone);
+  auto both = std::make_shared<membership_view>(*board->view());
+  both->live.push_back(cluster_node{node_identity{"b", 1}, "http://b"});
+  both->version = 3;
+  // A key homed on b once b joins, served on a until then.
+  std::string moving;
+  for (int i = 0; moving.empty(); ++i) {
+    auto k = "k" + std::to_string(i);
+    if (tandem::cluster::rendezvous_home(k, both->live)->identity.id == "b")
+      moving = k;
+  }
+  CHECK(ping(a, moving) == "a runs " + moving);
+  board->publish(both);
+  auto handed = request_from<bool>(sys, caf::actor_cast<handing_registry>(a), atom::hand_over_v);
+  sched.run();
+  REQUIRE(handed->value);
+  CHECK(*handed->value);
+  CHECK(a_counters->live == 0);
+  CHECK(a_counters->died == 0);
+  // A peer whose view is behind still sends it to a: a passes it on to b.
+  CHECK(ping(bus, moving) == "b runs " + moving);
+  CHECK(*proxied == std::vector<std::string>{moving});
+  CHECK(a_counters->spawned == 1);
+}
+
+TEST_CASE_METHOD(clustered_nodes,
+                 "a leaving node (not in its own view) passes on messages from the bus",
+                 "[registry]") {
+  auto leaving = std::make_shared<membership_view>(*board->view());
+  leaving->live = {leaving->live.back()};
+  leaving->fenced = true;
+  leaving->version = 2;
+  board->publish(leaving);
+  CHECK(ping(bus, "k1") == "b runs k1");
+  CHECK(a_counters->spawned == 0);
 }

@@ -210,19 +210,31 @@ TEST_CASE_METHOD(membership_fixture,
 }
 
 TEST_CASE_METHOD(membership_fixture,
-                 "leaving deletes the row, publishes a fenced view without the fence "
-                 "callbacks, and stops renewing",
+                 "leaving publishes a fenced view without this node and without the fence "
+                 "callbacks, stops renewing, and keeps the row until it is dropped",
                  "[membership]") {
+  run_until(100);
+  auto listed = [&] {
+    const auto& live = view()->live;
+    return std::any_of(live.begin(), live.end(),
+                       [&](const cluster_node& n) { return n.identity == self; });
+  };
+  REQUIRE(listed());
   auto left = request_from<bool>(sys, member, atom::leave_cluster_v);
   sched.run();
   REQUIRE(left->value);
   CHECK(*left->value);
-  CHECK(store.rows.empty());
   CHECK(view()->fenced);
+  CHECK_FALSE(listed());
   CHECK(fences == 0);
+  CHECK(store.rows.size() == 1);
   auto renewals = store.renewals;
   run_until(5000);
   CHECK(store.renewals == renewals);
+  auto dropped = request_from<bool>(sys, member, atom::drop_lease_v);
+  sched.run();
+  REQUIRE(dropped->value);
+  CHECK(*dropped->value);
   CHECK(store.rows.empty());
 }
 
@@ -234,11 +246,22 @@ TEST_CASE_METHOD(membership_fixture,
   REQUIRE(store.held.size() == 1);
   auto left = request_from<bool>(sys, member, atom::leave_cluster_v);
   sched.run();
-  CHECK(store.drops == 0);
   CHECK_FALSE(left->value);
   store.stall = false;
   release();
   REQUIRE(left->value);
   CHECK(*left->value);
+  auto dropped = request_from<bool>(sys, member, atom::drop_lease_v);
+  sched.run();
+  REQUIRE(dropped->value);
   CHECK(store.rows.empty());
+}
+
+TEST_CASE_METHOD(membership_fixture, "a peer's news of a change renews at once",
+                 "[membership]") {
+  run_until(100);
+  auto renewals = store.renewals;
+  caf::anon_send(member, atom::membership_changed_v);
+  sched.run();
+  CHECK(store.renewals == renewals + 1);
 }

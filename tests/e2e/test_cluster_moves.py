@@ -11,12 +11,18 @@ from cluster import ClusterCase, ack_gaps
 
 class MovesTest(ClusterCase):
 
-    # Pending (issue 17 stays open): some sends need two or three retries during the hand-over. Not in the test command until it passes;
-    # run it by name: python3 -m unittest test_cluster_moves.MovesTest.pending_rolling_restart_with_sigterm_under_load
+    # Pending (issue 17 stays open): about one run in three, one send needs two retries. Keys
+    # stay available (longest gap 0.2-0.6 s) and nothing is lost, but a send in flight fails
+    # whenever its socket closes, and two planned moves ~0.3 s apart can each close the socket
+    # one send is on: the draining node closes its own sockets (1001) without letting their
+    # requests in flight finish, and a user actor handed over to a rejoined node closes its
+    # user's sockets elsewhere (1011) instead of handing them to the new actor. Run it by
+    # name: python3 -m unittest test_cluster_moves.MovesTest.pending_rolling_restart_with_sigterm_under_load
     def pending_rolling_restart_with_sigterm_under_load(self):
         """Each node in turn drains on SIGTERM and starts again: each key is unavailable at
         most 2 s, and no send fails after one retry."""
         pairs = self.pairs(9)
+        marks = {}
 
         def fault():
             for node in self.cluster.nodes:
@@ -24,17 +30,26 @@ class MovesTest(ClusterCase):
                 self.cluster.restart(node)
                 self.cluster.wait(lambda: node.name in self.cluster.balancer_up(), 20,
                                   f"{node.name} back in the rotation")
+            marks["restarted"] = time.monotonic()
         hist, at = self.run_traffic(pairs, fault, after_s=2.0)
         self.assert_history(hist, pairs)
+        gaps = ack_gaps(hist, at)
+        print(f"\nrolling restart: longest time between two acknowledgements of a conversation "
+              f"{max(gaps.values()):.2f} s (median {sorted(gaps.values())[len(gaps) // 2]:.2f} s), "
+              f"sends retried once {sum(1 for n in self.retries.values() if n == 1)}")
         # 2 s of unavailability plus the pacing of the stream and the client's first backoff
-        gaps = {c: round(g, 2) for c, g in ack_gaps(hist, at).items() if g > 2.2}
-        self.assertEqual(gaps, {}, "keys unavailable for more than 2 s")
+        self.assertEqual({c: round(g, 2) for c, g in gaps.items() if g > 2.2}, {},
+                         "keys unavailable for more than 2 s")
+        # ack_gaps sees only gaps between acknowledgements: a conversation that stopped
+        # acknowledging for good would hide there.
+        recent = {s.conversation for s in hist.sends
+                  if s.seq is not None and s.start >= marks["restarted"]}
+        self.assertEqual(recent, {cid for _, _, cid in pairs},
+                         "conversations that acknowledged nothing after the restarts")
         self.assertEqual({t: n for t, n in self.retries.items() if n > 1}, {},
                          "sends that needed more than one retry")
 
-    # Pending (issue 17 stays open): errors while keys are handed over to the joining node. Not in the test command until it passes;
-    # run it by name: python3 -m unittest test_cluster_moves.MovesTest.pending_a_node_joining_moves_about_one_in_n_of_the_keys
-    def pending_a_node_joining_moves_about_one_in_n_of_the_keys(self):
+    def test_a_node_joining_moves_about_one_in_n_of_the_keys(self):
         pairs = self.pairs(40)
         before = {}
 
@@ -48,6 +63,7 @@ class MovesTest(ClusterCase):
         self.assertEqual(set(before) & cids, cids, "not every conversation was claimed")
         after = self.cluster.owners("c")
         moved = {c for c in cids if after[c][0] != before[c][0]}
+        print(f"\njoin: {len(moved)} of {len(cids)} conversations moved to the 4th node")
         self.assertEqual({after[c][0] for c in moved}, {"n4"}, "keys moved elsewhere than n4")
         # 1/4 of 40 expected; rendezvous hashing varies around it
         self.assertTrue(4 <= len(moved) <= 18, f"{len(moved)} of 40 keys moved to n4")
