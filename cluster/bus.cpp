@@ -16,6 +16,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <deque>
 #include <functional>
 #include <system_error>
 #include <unordered_map>
@@ -249,8 +250,9 @@ struct bus_state {
   std::unordered_map<uint64_t, pending_request> pending;
   uint64_t last_request_id = 0;
   std::size_t in_flight = 0; ///< publishes accepted, not yet answered by Redis
-  /// Publishes that arrived while a flush was out: they go together in the next one.
-  std::vector<waiting_publish> waiting;
+  /// Publishes that arrived while a flush was out: they go together in the next one
+  /// (a deque: a flush takes from the front without moving a backlog behind it).
+  std::deque<waiting_publish> waiting;
   bool flushing = false; ///< a pipeline is at the publisher (one at a time keeps the order)
   static inline const char* name = "tandem.bus";
 };
@@ -280,11 +282,11 @@ void flush(bus_actor self) {
   commands.reserve(n);
   dones.reserve(n);
   for (std::size_t i = 0; i < n; ++i) {
-    auto& w = st.waiting[i];
+    auto& w = st.waiting.front();
     commands.push_back({"PUBLISH", std::move(w.channel), std::move(w.bytes)});
     dones.push_back(std::move(w.done));
+    st.waiting.pop_front();
   }
-  st.waiting.erase(st.waiting.begin(), st.waiting.begin() + static_cast<std::ptrdiff_t>(n));
   st.flushing = true;
   ++st.counters->flushes;
   // The publisher's own pool answers every job (its commands time out), so no timeout

@@ -363,16 +363,16 @@ private:
     // A moving average of run times (weight 1/8), the basis of the expected wait.
     recent_run_ += (caf::timespan{now() - job->started} - recent_run_) / 8;
     ++completed_;
-    if (done.deliver) {
-      done.deliver();
-    } else {
+    if (!done.deliver) {
       log::error("pool worker replied no completion",
                  {{"pool", settings_.name}, {"job", job->name}});
-      job->fail(caf::make_error(errc::internal)).deliver();
+      done = job->fail(caf::make_error(errc::internal));
     }
     slots_[index].job.reset();
     next(index);
+    // Stats first: a caller that reads the gauges once answered must count its own job.
     publish();
+    done.deliver();
   }
 
   /// A worker that answers with an error instead of a completion failed (it threw or
