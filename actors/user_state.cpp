@@ -220,6 +220,24 @@ void user_state::publish_view(uint8_t parts) {
   view = std::move(v);
 }
 
+void user_state::show_view(uint64_t owner, caf::actor_clock::time_point now) {
+  if (!settings.views || publishes_views())
+    return;
+  view_owner = owner;
+  view_read_at = now;
+  render_unread([](const share_notification&) { return true; });
+  publish_view(all_parts);
+}
+
+void user_state::hide_view() {
+  if (!publishes_views())
+    return;
+  settings.views->withdraw(id, view_owner);
+  view_owner = 0;
+  view.reset();
+  unread_entries = {};
+}
+
 bool user_state::view_was_read() {
   return view && view->reads.exchange(0, std::memory_order_relaxed) > 0;
 }
@@ -315,7 +333,7 @@ namespace {
 /// Drops the connections that `match`, seated or waiting; returns whether any held a seat.
 template <class Match>
 bool drop_matching(std::vector<user_state::live_connection>& connections,
-                   std::deque<user_state::waiting_connection>& waiting, Match match) {
+                   std::list<user_state::waiting_connection>& waiting, Match match) {
   waiting.erase(std::remove_if(waiting.begin(), waiting.end(),
                                [&](const auto& w) { return match(w.connection); }),
                 waiting.end());

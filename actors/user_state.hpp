@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <list>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -94,8 +95,12 @@ struct user_state {
   /// The expiry the request timer is set for (Unix milliseconds; 0: none set).
   int64_t expiry_timer = 0;
 
-  /// The id of the actor, which owns the polled view it publishes (0: none).
+  /// The id of the actor, which owns the polled view it publishes (0: it publishes
+  /// none, until the user polls: see `show_view`).
   uint64_t view_owner = 0;
+  /// When the published view was last seen read (or shown): unread for an idle timeout,
+  /// it is withdrawn and its rendered JSON freed (`hide_view`).
+  caf::actor_clock::time_point view_read_at;
   /// The view last published, to count the reads it served; its unchanged parts go
   /// into the next one as they are (shared, not copied).
   std::shared_ptr<const polled_view> view;
@@ -124,7 +129,8 @@ struct user_state {
     caf::response_promise seated;
   };
   /// Oldest first, at most ws.max_connections; each has an evicted socket on its way out.
-  std::deque<waiting_connection> waiting;
+  /// A list, not a deque: nearly always empty, and an empty deque holds ≈ 600 B.
+  std::list<waiting_connection> waiting;
   /// The page friends see while the user is online (blank: online but hiding).
   caf::optional<page_info> page;
   /// The latest non-blank page while online.
@@ -152,8 +158,9 @@ struct user_state {
   token_bucket shares;
   /// Requests of reads in flight (to another user's actor or the database).
   std::size_t reads_in_flight = 0;
-  /// Writes run one at a time, in arrival order: the running one is in front.
-  std::deque<std::function<void()>> writes;
+  /// Writes run one at a time, in arrival order: the running one is in front (a list
+  /// for the reason `waiting` is one).
+  std::list<std::function<void()>> writes;
 
   static inline const char* name = "tandem.user";
 
@@ -196,6 +203,16 @@ struct user_state {
   /// rest of the last view, to `settings.views` (if any); every transition above ends
   /// with it, so a write is answered only once its view is out.
   void publish_view(uint8_t parts);
+
+  /// Starts keeping the polled reads rendered and published as `owner` (the actor's
+  /// id), at `now`: on the user's first poll that reaches the actor, so that the actors
+  /// of users who do not poll (loaded for their friends, their sockets or their
+  /// profile) hold no rendered JSON. A no-op without a board or when shown already.
+  void show_view(uint64_t owner, caf::actor_clock::time_point now);
+
+  /// Withdraws the published view and frees everything rendered for it; the next poll
+  /// goes through the actor again and shows it anew.
+  void hide_view();
 
   /// Whether the actor keeps its polled reads rendered (it has a board to publish on).
   bool publishes_views() const {
