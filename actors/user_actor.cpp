@@ -90,8 +90,8 @@ void resync_if_unknown(self_pointer self, const caf::error& err,
 /// Every user related to this one (friends and pending requests).
 std::vector<std::string> related(self_pointer self) {
   std::vector<std::string> out;
-  for (const auto& kvp : self->state.relations)
-    out.push_back(kvp.first);
+  for (const auto& rel : self->state.relations)
+    out.push_back(rel.user.user_id);
   return out;
 }
 
@@ -616,8 +616,8 @@ void profile_committed(self_pointer self) {
   auto& st = self->state;
   recheck_presence(self);
   auto card = card_of(st.profile);
-  for (const auto& [other, rel] : st.relations)
-    self->send(st.registry, atom::card_changed_v, other, card);
+  for (const auto& rel : st.relations)
+    self->send(st.registry, atom::card_changed_v, rel.user.user_id, card);
 }
 
 /// Runs a profile write `xs...` that the database answers with the new profile, once

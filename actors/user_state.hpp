@@ -53,6 +53,44 @@ struct user_settings {
   cluster_link cluster = {};
 };
 
+/// A user's relations (friends and pending requests, either way) by the other user's
+/// id, in one vector sorted by it: no key copy, hash node or bucket per relation, which
+/// in a hash map took ≈ 70 of each relation's ≈ 420 bytes (BENCHMARKS.md, issue 19).
+class relation_index {
+public:
+  using const_iterator = std::vector<relation>::const_iterator;
+
+  /// Replaces the whole index with `rels` (any order, one per other user).
+  void assign(std::vector<relation> rels);
+
+  /// The relation with `other`, or null.
+  const relation* find(const std::string& other) const;
+
+  /// Inserts `rel`, or replaces the relation with the same user.
+  void put(relation rel);
+
+  /// Removes the relation with `other`, if any.
+  void erase(const std::string& other);
+
+  /// Removes every relation that `drop` picks; returns how many.
+  std::size_t erase_if(const std::function<bool(const relation&)>& drop);
+
+  std::size_t size() const {
+    return rels_.size();
+  }
+  const_iterator begin() const {
+    return rels_.begin();
+  }
+  const_iterator end() const {
+    return rels_.end();
+  }
+
+private:
+  std::vector<relation>::iterator lower_bound(const std::string& other);
+
+  std::vector<relation> rels_; ///< by user.user_id, bytewise
+};
+
 /// A user's social state and the bookkeeping of their actor. The functions without
 /// an actor are plain state transitions and queries (unit-testable).
 struct user_state {
@@ -67,7 +105,7 @@ struct user_state {
   /// `user_routed`'s profile writes), so reads are answered from here.
   user_profile profile;
   /// Every friend and pending request, either way, by the other user's id.
-  std::unordered_map<std::string, relation> relations;
+  relation_index relations;
   /// The newest unread notifications, newest first, at most unread_cache_limit (a new
   /// share goes in at or near the front, the oldest drops off the back).
   std::deque<share_notification> unread;
