@@ -36,15 +36,23 @@ void schedule_tick(self_pointer self, caf::timespan after) {
   self->delayed_send(self, after, atom::tick_v, true);
 }
 
+/// The user polls: from now on their polled reads are answered from the published view.
+void show_view(self_pointer self) {
+  self->state.show_view(self->id(), self->clock().now());
+}
+
 /// Reports the actor idle once it has been unused (no routed message, no read of its
 /// polled view) for the idle timeout, or at once when stale, with nothing in flight
 /// and no live connection; the registry decides (see `atom::idle`).
 void on_tick(self_pointer self, bool periodic) {
   auto& st = self->state;
-  if (st.view_was_read())
-    st.last_active = self->clock().now();
+  auto now = self->clock().now();
   auto timeout = st.settings.idle_timeout;
-  auto idle_for = self->clock().now() - st.last_active;
+  if (st.view_was_read())
+    st.last_active = st.view_read_at = now;
+  else if (now - st.view_read_at >= timeout)
+    st.hide_view(); // the user stopped polling; the actor stays for others
+  auto idle_for = now - st.last_active;
   // An actor with a share budget in use stays until it refills: stopping would hand
   // the user a fresh one.
   auto budget_unused = st.shares.full_at(self->clock().now());
@@ -82,8 +90,8 @@ void resync_if_unknown(self_pointer self, const caf::error& err,
 /// Every user related to this one (friends and pending requests).
 std::vector<std::string> related(self_pointer self) {
   std::vector<std::string> out;
-  for (const auto& kvp : self->state.relations)
-    out.push_back(kvp.first);
+  for (const auto& rel : self->state.relations)
+    out.push_back(rel.user.user_id);
   return out;
 }
 
@@ -608,8 +616,8 @@ void profile_committed(self_pointer self) {
   auto& st = self->state;
   recheck_presence(self);
   auto card = card_of(st.profile);
-  for (const auto& [other, rel] : st.relations)
-    self->send(st.registry, atom::card_changed_v, other, card);
+  for (const auto& rel : st.relations)
+    self->send(st.registry, atom::card_changed_v, rel.user.user_id, card);
 }
 
 /// Runs a profile write `xs...` that the database answers with the new profile, once
@@ -831,9 +839,8 @@ user_actor::behavior_type user_actor_impl(user_actor::stateful_pointer<user_stat
   st.shares = token_bucket{settings.shares_per_hour / 3600.0,
                            static_cast<double>(settings.shares_burst), st.last_active};
   if (settings.views) {
-    st.view_owner = self->id();
     // However the actor ends, its view goes with it (unless a successor replaced it).
-    self->attach_functor([views = settings.views, user = st.id, owner = st.view_owner] {
+    self->attach_functor([views = settings.views, user = st.id, owner = self->id()] {
       views->withdraw(user, owner);
     });
   }
@@ -853,12 +860,17 @@ user_actor::behavior_type user_actor_impl(user_actor::stateful_pointer<user_stat
     [self](atom::incoming_requests, const std::string&) -> caf::result<std::vector<relation>> {
       if (auto err = admit(self))
         return err;
+      show_view(self);
       return self->state.requests_in();
     },
     [self](atom::list_friends, const std::string&, const std::string& target,
            list_window page) -> caf::result<std::vector<user_summary>> {
       return about_friends_of<std::vector<user_summary>, std::vector<user_card>>(
-        self, target, [self, page] { return self->state.own_friend_summaries(page); },
+        self, target,
+        [self, page] {
+          show_view(self);
+          return self->state.own_friend_summaries(page);
+        },
         [self](const std::vector<user_card>& cards) {
           std::vector<user_summary> out;
           out.reserve(cards.size());
@@ -914,6 +926,7 @@ user_actor::behavior_type user_actor_impl(user_actor::stateful_pointer<user_stat
            list_window page) -> caf::result<std::vector<share_notification>> {
       if (auto err = admit(self))
         return err;
+      show_view(self);
       auto& st = self->state;
       if (st.unread_serves(page))
         return slice(st.unread, page);

@@ -10,6 +10,52 @@
 
 namespace tandem {
 
+// -- relation_index ---------------------------------------------------------------------------
+
+namespace {
+
+bool id_before(const relation& rel, const std::string& other) {
+  return rel.user.user_id < other;
+}
+
+} // namespace
+
+void relation_index::assign(std::vector<relation> rels) {
+  std::sort(rels.begin(), rels.end(), [](const relation& a, const relation& b) {
+    return a.user.user_id < b.user.user_id;
+  });
+  rels_ = std::move(rels);
+  rels_.shrink_to_fit(); // a loaded snapshot's vector grew by doubling
+}
+
+std::vector<relation>::iterator relation_index::lower_bound(const std::string& other) {
+  return std::lower_bound(rels_.begin(), rels_.end(), other, id_before);
+}
+
+const relation* relation_index::find(const std::string& other) const {
+  auto i = std::lower_bound(rels_.begin(), rels_.end(), other, id_before);
+  return i != rels_.end() && i->user.user_id == other ? &*i : nullptr;
+}
+
+void relation_index::put(relation rel) {
+  auto i = lower_bound(rel.user.user_id);
+  if (i != rels_.end() && i->user.user_id == rel.user.user_id)
+    *i = std::move(rel);
+  else
+    rels_.insert(i, std::move(rel));
+}
+
+void relation_index::erase(const std::string& other) {
+  if (auto i = lower_bound(other); i != rels_.end() && i->user.user_id == other)
+    rels_.erase(i);
+}
+
+std::size_t relation_index::erase_if(const std::function<bool(const relation&)>& drop) {
+  auto before = rels_.size();
+  rels_.erase(std::remove_if(rels_.begin(), rels_.end(), drop), rels_.end());
+  return before - rels_.size();
+}
+
 // -- state transitions ----------------------------------------------------------------------
 
 namespace {
@@ -42,11 +88,7 @@ std::vector<user_summary> friend_summaries(const std::vector<const relation*>& r
 
 void user_state::install(social_snapshot snap) {
   profile = std::move(snap.profile);
-  relations.clear();
-  for (auto& rel : snap.relations) {
-    auto other = rel.user.user_id;
-    relations.emplace(std::move(other), std::move(rel));
-  }
+  relations.assign(std::move(snap.relations));
   unread.assign(std::make_move_iterator(snap.unread.items.begin()),
                 std::make_move_iterator(snap.unread.items.end()));
   // In `newer` order whatever the source's ties: add_unread finds a held copy by it.
@@ -62,16 +104,16 @@ namespace {
 void apply_quietly(user_state& st, const friendship_change& change) {
   const auto& other = change.other_than(st.id);
   if (change.exists) {
-    st.relations[other.user_id] = relation{other, change.row};
+    st.relations.put(relation{other, change.row});
     return;
   }
-  auto i = st.relations.find(other.user_id);
-  if (i == st.relations.end())
+  const auto* rel = st.relations.find(other.user_id);
+  if (rel == nullptr)
     return;
-  const auto& held = i->second.row;
+  const auto& held = rel->row;
   if (change.row.requested_at.empty()
       || (held.requester == change.row.requester && held.requested_at == change.row.requested_at))
-    st.relations.erase(i);
+    st.relations.erase(other.user_id);
 }
 
 } // namespace
@@ -88,10 +130,7 @@ void user_state::apply_all(const std::vector<friendship_change>& changes) {
 }
 
 bool user_state::drop_expired(int64_t now_ms) {
-  auto before = relations.size();
-  for (auto i = relations.begin(); i != relations.end();)
-    i = i->second.row.expired(now_ms) ? relations.erase(i) : std::next(i);
-  if (relations.size() == before)
+  if (relations.erase_if([now_ms](const relation& rel) { return rel.row.expired(now_ms); }) == 0)
     return false;
   publish_view(requests_part | friends_part);
   return true;
@@ -99,7 +138,7 @@ bool user_state::drop_expired(int64_t now_ms) {
 
 int64_t user_state::next_expiry() const {
   int64_t next = 0;
-  for (const auto& [other, rel] : relations)
+  for (const auto& rel : relations)
     if (!rel.row.accepted() && rel.row.expires_at != 0
         && (next == 0 || rel.row.expires_at < next))
       next = rel.row.expires_at;
@@ -157,8 +196,8 @@ bool outcome_unknown(const caf::error& err) {
 }
 
 void user_state::update_card(const user_card& card) {
-  if (auto i = relations.find(card.user_id); i != relations.end())
-    i->second.user = card;
+  if (const auto* rel = relations.find(card.user_id))
+    relations.put(relation{card, rel->row});
   auto from_sender = [&](const share_notification& n) { return n.sender.user_id == card.user_id; };
   for (auto& n : unread)
     if (from_sender(n))
@@ -220,6 +259,24 @@ void user_state::publish_view(uint8_t parts) {
   view = std::move(v);
 }
 
+void user_state::show_view(uint64_t owner, caf::actor_clock::time_point now) {
+  if (!settings.views || publishes_views())
+    return;
+  view_owner = owner;
+  view_read_at = now;
+  render_unread([](const share_notification&) { return true; });
+  publish_view(all_parts);
+}
+
+void user_state::hide_view() {
+  if (!publishes_views())
+    return;
+  settings.views->withdraw(id, view_owner);
+  view_owner = 0;
+  view.reset();
+  unread_entries = {};
+}
+
 bool user_state::view_was_read() {
   return view && view->reads.exchange(0, std::memory_order_relaxed) > 0;
 }
@@ -227,22 +284,22 @@ bool user_state::view_was_read() {
 // -- queries ---------------------------------------------------------------------------------
 
 friendship_state user_state::state_of(const std::string& other) const {
-  auto i = relations.find(other);
-  if (i == relations.end())
+  const auto* rel = relations.find(other);
+  if (rel == nullptr)
     return friendship_state::none;
-  return i->second.row.accepted() ? friendship_state::friends : friendship_state::pending;
+  return rel->row.accepted() ? friendship_state::friends : friendship_state::pending;
 }
 
 friendship_lookup user_state::lookup(const std::string& other) const {
-  auto i = relations.find(other);
-  if (i == relations.end())
+  const auto* rel = relations.find(other);
+  if (rel == nullptr)
     return {};
-  return {true, i->second.row};
+  return {true, rel->row};
 }
 
 std::vector<relation> user_state::requests_in() const {
   std::vector<relation> out;
-  for (const auto& [other, rel] : relations)
+  for (const auto& rel : relations)
     if (!rel.row.accepted() && rel.row.requester != id)
       out.push_back(rel);
   std::sort(out.begin(), out.end(), [](const relation& a, const relation& b) {
@@ -254,7 +311,7 @@ std::vector<relation> user_state::requests_in() const {
 
 std::vector<const relation*> user_state::friends_by_name() const {
   std::vector<const relation*> out;
-  for (const auto& [other, rel] : relations)
+  for (const auto& rel : relations)
     if (rel.row.accepted())
       out.push_back(&rel);
   std::sort(out.begin(), out.end(), by_name);
@@ -264,7 +321,7 @@ std::vector<const relation*> user_state::friends_by_name() const {
 std::vector<relation> user_state::all_by_name(list_window page) const {
   std::vector<const relation*> all;
   all.reserve(relations.size());
-  for (const auto& [other, rel] : relations)
+  for (const auto& rel : relations)
     all.push_back(&rel);
   std::sort(all.begin(), all.end(), by_name);
   std::vector<relation> out;
@@ -275,10 +332,9 @@ std::vector<relation> user_state::all_by_name(list_window page) const {
 
 std::vector<std::string> user_state::friend_ids() const {
   std::vector<std::string> out;
-  for (const auto& [other, rel] : relations)
+  for (const auto& rel : relations) // sorted by id already
     if (rel.row.accepted())
-      out.push_back(other);
-  std::sort(out.begin(), out.end());
+      out.push_back(rel.user.user_id);
   return out;
 }
 
@@ -288,14 +344,14 @@ std::vector<user_summary> user_state::own_friend_summaries(list_window page) con
 
 int64_t user_state::friend_count() const {
   return std::count_if(relations.begin(), relations.end(),
-                       [](const auto& kvp) { return kvp.second.row.accepted(); });
+                       [](const relation& rel) { return rel.row.accepted(); });
 }
 
 std::vector<const relation*> user_state::mutual_with(const std::vector<std::string>& ids) const {
   std::vector<const relation*> out;
   for (const auto& other : ids)
-    if (auto i = relations.find(other); i != relations.end() && i->second.row.accepted())
-      out.push_back(&i->second);
+    if (const auto* rel = relations.find(other); rel != nullptr && rel->row.accepted())
+      out.push_back(rel);
   std::sort(out.begin(), out.end(), by_name);
   return out;
 }
@@ -315,7 +371,7 @@ namespace {
 /// Drops the connections that `match`, seated or waiting; returns whether any held a seat.
 template <class Match>
 bool drop_matching(std::vector<user_state::live_connection>& connections,
-                   std::deque<user_state::waiting_connection>& waiting, Match match) {
+                   std::list<user_state::waiting_connection>& waiting, Match match) {
   waiting.erase(std::remove_if(waiting.begin(), waiting.end(),
                                [&](const auto& w) { return match(w.connection); }),
                 waiting.end());

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <list>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -52,6 +53,44 @@ struct user_settings {
   cluster_link cluster = {};
 };
 
+/// A user's relations (friends and pending requests, either way) by the other user's
+/// id, in one vector sorted by it: no key copy, hash node or bucket per relation, which
+/// in a hash map took ≈ 70 of each relation's ≈ 420 bytes (BENCHMARKS.md, issue 19).
+class relation_index {
+public:
+  using const_iterator = std::vector<relation>::const_iterator;
+
+  /// Replaces the whole index with `rels` (any order, one per other user).
+  void assign(std::vector<relation> rels);
+
+  /// The relation with `other`, or null.
+  const relation* find(const std::string& other) const;
+
+  /// Inserts `rel`, or replaces the relation with the same user.
+  void put(relation rel);
+
+  /// Removes the relation with `other`, if any.
+  void erase(const std::string& other);
+
+  /// Removes every relation that `drop` picks; returns how many.
+  std::size_t erase_if(const std::function<bool(const relation&)>& drop);
+
+  std::size_t size() const {
+    return rels_.size();
+  }
+  const_iterator begin() const {
+    return rels_.begin();
+  }
+  const_iterator end() const {
+    return rels_.end();
+  }
+
+private:
+  std::vector<relation>::iterator lower_bound(const std::string& other);
+
+  std::vector<relation> rels_; ///< by user.user_id, bytewise
+};
+
 /// A user's social state and the bookkeeping of their actor. The functions without
 /// an actor are plain state transitions and queries (unit-testable).
 struct user_state {
@@ -66,7 +105,7 @@ struct user_state {
   /// `user_routed`'s profile writes), so reads are answered from here.
   user_profile profile;
   /// Every friend and pending request, either way, by the other user's id.
-  std::unordered_map<std::string, relation> relations;
+  relation_index relations;
   /// The newest unread notifications, newest first, at most unread_cache_limit (a new
   /// share goes in at or near the front, the oldest drops off the back).
   std::deque<share_notification> unread;
@@ -94,8 +133,12 @@ struct user_state {
   /// The expiry the request timer is set for (Unix milliseconds; 0: none set).
   int64_t expiry_timer = 0;
 
-  /// The id of the actor, which owns the polled view it publishes (0: none).
+  /// The id of the actor, which owns the polled view it publishes (0: it publishes
+  /// none, until the user polls: see `show_view`).
   uint64_t view_owner = 0;
+  /// When the published view was last seen read (or shown): unread for an idle timeout,
+  /// it is withdrawn and its rendered JSON freed (`hide_view`).
+  caf::actor_clock::time_point view_read_at;
   /// The view last published, to count the reads it served; its unchanged parts go
   /// into the next one as they are (shared, not copied).
   std::shared_ptr<const polled_view> view;
@@ -124,7 +167,8 @@ struct user_state {
     caf::response_promise seated;
   };
   /// Oldest first, at most ws.max_connections; each has an evicted socket on its way out.
-  std::deque<waiting_connection> waiting;
+  /// A list, not a deque: nearly always empty, and an empty deque holds ≈ 600 B.
+  std::list<waiting_connection> waiting;
   /// The page friends see while the user is online (blank: online but hiding).
   caf::optional<page_info> page;
   /// The latest non-blank page while online.
@@ -152,8 +196,9 @@ struct user_state {
   token_bucket shares;
   /// Requests of reads in flight (to another user's actor or the database).
   std::size_t reads_in_flight = 0;
-  /// Writes run one at a time, in arrival order: the running one is in front.
-  std::deque<std::function<void()>> writes;
+  /// Writes run one at a time, in arrival order: the running one is in front (a list
+  /// for the reason `waiting` is one).
+  std::list<std::function<void()>> writes;
 
   static inline const char* name = "tandem.user";
 
@@ -196,6 +241,16 @@ struct user_state {
   /// rest of the last view, to `settings.views` (if any); every transition above ends
   /// with it, so a write is answered only once its view is out.
   void publish_view(uint8_t parts);
+
+  /// Starts keeping the polled reads rendered and published as `owner` (the actor's
+  /// id), at `now`: on the user's first poll that reaches the actor, so that the actors
+  /// of users who do not poll (loaded for their friends, their sockets or their
+  /// profile) hold no rendered JSON. A no-op without a board or when shown already.
+  void show_view(uint64_t owner, caf::actor_clock::time_point now);
+
+  /// Withdraws the published view and frees everything rendered for it; the next poll
+  /// goes through the actor again and shows it anew.
+  void hide_view();
 
   /// Whether the actor keeps its polled reads rendered (it has a board to publish on).
   bool publishes_views() const {

@@ -3,7 +3,9 @@
 -- extension's two badge polls and a friend list, or through the paths named in
 -- TANDEM_BENCH_ROUTES (space-separated; %s is the user's id) when it is set, or sharing a
 -- new page with all of the user's friends (`POST /notifications/share`) when
--- TANDEM_BENCH_SHARE is set.
+-- TANDEM_BENCH_SHARE is set. With TANDEM_BENCH_ONCE set to a file name (one wrk thread),
+-- every user is asked once, in order, and that file is created when all have answered
+-- (wrk's own timer ends only at its duration: the caller interrupts it then).
 local users = dofile(os.getenv("TANDEM_BENCH_TOKENS"))
 local routes = {
   "/friendship/requests",
@@ -18,11 +20,22 @@ if #chosen > 0 then
   routes = chosen
 end
 local share = (os.getenv("TANDEM_BENCH_SHARE") or "") ~= ""
+local once = os.getenv("TANDEM_BENCH_ONCE") or ""
 local counter = 0
+local answered = 0
 
 function init(args)
   -- Threads start at different users so that they do not poll in lockstep.
-  counter = math.random(#users)
+  counter = once ~= "" and -1 or math.random(#users)
+end
+
+if once ~= "" then
+  function response(status, headers, body)
+    answered = answered + 1
+    if answered == #users then
+      io.open(once, "w"):close()
+    end
+  end
 end
 
 function request()

@@ -407,7 +407,8 @@ std::vector<std::string> ids_in(const std::string& text) {
 TEST_CASE_METHOD(users_fixture,
                  "the polled view shows every write before the write is answered",
                  "[users][views]") {
-  warm({"ann", "bob"});
+  requests_in("ann"); // the first polls show the views
+  requests_in("bob");
   auto ann = views->find("ann");
   REQUIRE(ann);
   CHECK(*ann->requests == "[]");
@@ -449,7 +450,7 @@ TEST_CASE_METHOD(users_fixture,
 TEST_CASE_METHOD(users_fixture,
                  "reads of the view keep the actor live, and the view goes with the actor",
                  "[users][views]") {
-  warm({"ann"});
+  requests_in("ann");
   sched.advance_time(idle_timeout / 2);
   sched.run();
   REQUIRE(views->find("ann")); // a poll served on an io thread
@@ -465,6 +466,66 @@ TEST_CASE_METHOD(users_fixture,
   CHECK(stats().live == 0);
   CHECK(views->size() == 0);
   CHECK_FALSE(views->find("ann"));
+}
+
+TEST_CASE_METHOD(users_fixture,
+                 "a view is rendered on the user's first poll and freed once unread for an idle "
+                 "timeout",
+                 "[users][views]") {
+  // Loaded for others (friendships, a share), not polled: nothing rendered.
+  REQUIRE(write(friendship_op::request, "bob", "ann").value == true);
+  REQUIRE(write(friendship_op::accept, "ann", "bob").value == true);
+  REQUIRE(write(friendship_op::request, "cid", "ann").value == true);
+  REQUIRE(ask<std::string>(atom::send_share_v, std::string{"bob"},
+                           share_request{caf::none, "https://a.example/", "A"})
+            .value);
+  CHECK_FALSE(views->find("ann"));
+  // A poll of someone else's friends shows nothing.
+  REQUIRE(ask<std::vector<user_summary>>(atom::list_friends_v, std::string{"bob"},
+                                         std::string{"ann"}, list_window{10, 0})
+            .value);
+  CHECK_FALSE(views->find("bob"));
+
+  // Each of the three polls shows the view, with everything the actor knows.
+  SECTION("F4") {
+    requests_in("ann");
+  }
+  SECTION("N3") {
+    unread("ann");
+  }
+  SECTION("U10 about oneself") {
+    REQUIRE(ask<std::vector<user_summary>>(atom::list_friends_v, std::string{"ann"},
+                                           std::string{"ann"}, list_window{10, 0})
+              .value);
+  }
+  auto shown = views->find("ann");
+  REQUIRE(shown);
+  CHECK(ids_in(*shown->requests) == std::vector<std::string>{"cid"});
+  CHECK(shown->unread.size() == 1);
+  CHECK(ids_in(json_page(shown->friends, {10, 0})) == std::vector<std::string>{"bob"});
+
+  // Kept live by routed messages, but its view unread for a whole idle period (the
+  // reads above fall in the first): the view goes, the actor stays.
+  auto spawned = stats().spawned;
+  for (int period = 0; period < 2; ++period) {
+    sched.advance_time(idle_timeout / 2);
+    sched.run();
+    lookup("ann", "bob");
+    sched.advance_time(idle_timeout / 2);
+    sched.run();
+  }
+  CHECK_FALSE(views->find("ann"));
+  lookup("ann", "bob");
+  CHECK(stats().spawned == spawned);
+
+  // The next poll shows it again, with what changed meanwhile.
+  REQUIRE(write(friendship_op::accept, "ann", "cid").value == true);
+  CHECK_FALSE(views->find("ann"));
+  requests_in("ann");
+  REQUIRE(views->find("ann"));
+  CHECK(*views->find("ann")->requests == "[]");
+  CHECK(ids_in(json_page(views->find("ann")->friends, {10, 0}))
+        == (std::vector<std::string>{"bob", "cid"}));
 }
 
 TEST_CASE_METHOD(users_fixture,

@@ -155,3 +155,64 @@ TEST_CASE("a sender's new card re-renders that sender's entries only", "[views]"
                                [](const std::string& e) { return e.find("Cyd") != e.npos; });
   CHECK(renamed == 50);
 }
+
+namespace {
+
+relation rel(const std::string& other, bool accepted) {
+  relation r;
+  r.user = user_card{other, "First " + other, "Last", "", caf::none, caf::none};
+  r.row.requester = other;
+  r.row.addressee = "ann";
+  r.row.requested_at = "2026-12-07T06:00:00.000000";
+  if (accepted)
+    r.row.accepted_at = "2026-12-07T07:00:00.000000";
+  return r;
+}
+
+std::vector<std::string> ids_of(const relation_index& index) {
+  std::vector<std::string> out;
+  for (const auto& r : index)
+    out.push_back(r.user.user_id);
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("relations are kept by the other user's id, one each", "[views]") {
+  relation_index index;
+  index.assign({rel("cid", true), rel("amy", false), rel("bob", true)});
+  CHECK(ids_of(index) == std::vector<std::string>{"amy", "bob", "cid"});
+  REQUIRE(index.find("bob"));
+  CHECK(index.find("bob")->row.accepted());
+  CHECK(index.find("bo") == nullptr);
+  CHECK(index.find("dan") == nullptr);
+
+  // A new relation goes in its place; one with the same user replaces it.
+  index.put(rel("bea", false));
+  index.put(rel("amy", true));
+  CHECK(ids_of(index) == std::vector<std::string>{"amy", "bea", "bob", "cid"});
+  CHECK(index.find("amy")->row.accepted());
+
+  index.erase("bea");
+  index.erase("zed"); // none: nothing changes
+  CHECK(ids_of(index) == std::vector<std::string>{"amy", "bob", "cid"});
+  CHECK(index.erase_if([](const relation& r) { return r.user.user_id != "bob"; }) == 2);
+  CHECK(ids_of(index) == std::vector<std::string>{"bob"});
+}
+
+TEST_CASE("a user's friend ids and mutual friends come out in their orders", "[views]") {
+  user_state st;
+  st.id = "ann";
+  social_snapshot snap;
+  snap.profile.user_id = "ann";
+  snap.relations = {rel("cid", true), rel("amy", false), rel("bob", true)};
+  st.install(std::move(snap));
+  CHECK(st.friend_ids() == std::vector<std::string>{"bob", "cid"});
+  CHECK(st.friend_count() == 2);
+  CHECK(st.state_of("amy") == friendship_state::pending);
+  CHECK(st.state_of("dan") == friendship_state::none);
+  auto mutual = st.mutual_with({"cid", "amy", "bob"});
+  REQUIRE(mutual.size() == 2);
+  CHECK(mutual[0]->user.user_id == "bob"); // by name: "First bob" before "First cid"
+  CHECK(mutual[1]->user.user_id == "cid");
+}
