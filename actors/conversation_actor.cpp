@@ -14,12 +14,27 @@ namespace tandem {
 
 // -- state ----------------------------------------------------------------------------------
 
+namespace {
+
+/// The key of `sent`: a sender id holds no NUL, so the first one ends it.
+std::string sent_key(const std::string& sender, const std::string& temp_id) {
+  std::string key;
+  key.reserve(sender.size() + 1 + temp_id.size());
+  key.append(sender).push_back('\0');
+  key.append(temp_id);
+  return key;
+}
+
+} // namespace
+
 const chat_message* conversation_state::find_sent(const std::string& sender,
                                                   const std::string& temp_id) const {
-  for (auto i = ring.rbegin(); i != ring.rend(); ++i)
-    if (i->sender_id == sender && i->client_message_id == temp_id)
-      return &*i;
-  return nullptr;
+  auto i = sent.find(sent_key(sender, temp_id));
+  return i == sent.end() ? nullptr : i->second;
+}
+
+void conversation_state::index(const chat_message& m) {
+  sent[sent_key(m.sender_id, m.client_message_id)] = &m;
 }
 
 void conversation_state::install(conversation_snapshot snap) {
@@ -28,6 +43,9 @@ void conversation_state::install(conversation_snapshot snap) {
     cursors[snap.members[i]] = snap.last_read[i];
   last_seq = snap.last_seq;
   ring.assign(snap.recent.begin(), snap.recent.end());
+  sent.clear();
+  for (const auto& m : ring)
+    index(m);
 }
 
 void conversation_state::done_reading(const std::string& reader, int64_t seq) {
@@ -37,8 +55,13 @@ void conversation_state::done_reading(const std::string& reader, int64_t seq) {
 
 void conversation_state::remember(const chat_message& m) {
   ring.push_back(m);
-  while (ring.size() > settings.ring_size)
+  index(ring.back());
+  while (ring.size() > settings.ring_size) {
+    auto i = sent.find(sent_key(ring.front().sender_id, ring.front().client_message_id));
+    if (i != sent.end() && i->second == &ring.front())
+      sent.erase(i);
     ring.pop_front();
+  }
 }
 
 chat_settings chat_settings_from(const config::app_config& cfg) {

@@ -19,6 +19,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace tandem {
@@ -119,6 +120,10 @@ struct conversation_state {
   std::map<std::string, int64_t> reading; ///< the seq of a member's read being stored
   int64_t last_seq = 0;
   std::deque<chat_message> ring;          ///< the newest messages, oldest first
+  /// The ring's messages by sender and tempMessageId (`sent_key`): a send checks for a
+  /// resend without scanning the ring. Kept by `install` and `remember` (deque elements
+  /// stay put while others are added at the back or taken from the front).
+  std::unordered_map<std::string, const chat_message*> sent;
   caf::error failure;                     ///< the load failed: answered to everyone
   int64_t epoch = 0;                      ///< the claim's, in a cluster (else 0)
   // -- sends, one at a time
@@ -148,6 +153,9 @@ struct conversation_state {
 
   /// Appends a committed message, keeping at most ring_size.
   void remember(const chat_message& m);
+
+private:
+  void index(const chat_message& m);
 };
 
 /// The behavior of the actor of conversation `id`; spawned by the registry only

@@ -172,6 +172,23 @@ TEST_CASE_METHOD(chat_fixture,
   CHECK(next->value->seq == 6);
 }
 
+TEST_CASE_METHOD(chat_fixture,
+                 "a resend of a message loaded with the conversation is answered from the ring",
+                 "[chat]") {
+  store.messages.push_back({conv, 1, "m-1", "ann", "loaded", "2026-12-07T00:00:00.000Z", "t0"});
+  store.messages.push_back({conv, 2, "m-2", "bob", "loaded too", "2026-12-07T00:00:01.000Z", "t0"});
+  auto again = message("ann", "t0", "loaded");
+  settle();
+  REQUIRE(again->value);
+  CHECK(again->value->message_id == "m-1");
+  CHECK(again->value->seq == 1);
+  // Found in the ring: nothing went to the writer, nothing was looked up.
+  CHECK(counters->messages == 0);
+  CHECK(store.batches.empty());
+  CHECK(seqs_pushed_to("ann") == std::vector<int64_t>{1});
+  CHECK(seqs_pushed_to("bob").empty());
+}
+
 TEST_CASE_METHOD(chat_fixture, "non-members can neither send, read nor type", "[chat]") {
   auto sent = message("eve", "t1");
   auto read = send<int64_t>(atom::mark_read_v, std::string{conv}, std::string{"eve"});
