@@ -115,9 +115,9 @@ void insert_shares(db_self self, share_batch batch, std::function<void()> done) 
 }
 
 /// Commits the oldest waiting shares, at most `max_shares_per_transaction`, in one
-/// transaction.
-/// Shares that arrive meanwhile wait and then go together: under load, one commit (one
-/// wait for the disk's flush) serves many shares; an idle node commits each at once.
+/// transaction. Shares that arrive meanwhile wait and then go together: under load, one
+/// commit (one wait for the disk's flush) serves many shares; an idle node commits each
+/// at once.
 void commit_shares(db_self self) {
   auto& st = self->state;
   auto n = std::min(st.shares.size(), max_shares_per_transaction);
