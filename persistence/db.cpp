@@ -94,6 +94,8 @@ db_actor::behavior_type db_impl(db_self self, config::db_config cfg, caf::timesp
   pool_settings settings{"db", size, cfg.queue_limit, job_deadline, cfg.max_expensive_per_user};
   settings.gauges = std::move(gauges);
   self->state.pool.emplace(self, std::move(settings), db_worker_factory(cfg));
+  self->state.make_worker = db_worker_factory(cfg);
+  self->state.share_queue_limit = cfg.queue_limit;
   return join(core_handlers(self), social_handlers(self), chat_handlers(self),
               lease_handlers(self));
 }

@@ -9,12 +9,33 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace tandem::persistence {
 
-/// The facade's state: its pool of workers, each owning one connection.
+/// A share waiting for its batch (see `commit_shares` in db_social.cpp).
+struct pending_share {
+  std::string sender;
+  share_request req;
+  write_fence fence;
+  caf::typed_response_promise<share_receipt> rp;
+};
+
+/// The facade's state: its pool of workers, each owning one connection, and the worker
+/// that commits shares in batches on a connection of its own (see commit_shares).
 struct db_state {
   std::optional<worker_pool<db_session, db_actor::base>> pool;
+  worker_factory<db_session> make_worker;
+  pool_worker<db_session> share_worker; ///< Started for the first batch, again after it died.
+  /// Shares that arrived while a batch of shares commits, oldest first.
+  std::vector<pending_share> shares;
+  bool shares_committing = false;
+  std::size_t share_queue_limit = 0; ///< db.queue_limit: most shares waiting
+
+  ~db_state() {
+    if (share_worker)
+      caf::anon_send_exit(share_worker, caf::exit_reason::user_shutdown);
+  }
 
   /// Runs `fn(pqxx::work&)` as one transaction on a worker; see submit_transaction.
   /// An expensive read names the user it runs for, whose concurrent ones are bounded.

@@ -1,29 +1,135 @@
 // The database facade's profiles, social graph and share notifications (social_db and
-// social_queries): one handler each, its name, then its work inside one transaction.
+// social_queries): one handler each, its name, then its work inside one transaction;
+// shares are committed in batches (see commit_shares).
 #include "persistence/db_facade.hpp"
 #include "persistence/media_repo.hpp"
 #include "persistence/ownership_repo.hpp"
+#include "persistence/pq_errors.hpp"
 #include "persistence/social_repo.hpp"
 #include "persistence/users_repo.hpp"
+
+#include <algorithm>
+#include <functional>
+#include <memory>
 
 namespace tandem::persistence {
 
 namespace {
 
+/// `errc::moved` when the user's claim moved on from `fence.epoch` (docs/cluster.md,
+/// Ownership), else none; locks the user's key_owners row until the transaction ends.
+/// Epoch 0 fences nothing and runs no statement.
+caf::error fenced_out(pqxx::work& tx, const write_fence& fence) {
+  if (fence.epoch != 0 && !ownership::hold(tx, ownership::key_kind::user, fence.key, fence.epoch))
+    return caf::make_error(errc::moved, "The user moved to another node");
+  return caf::none;
+}
+
 /// Runs `fn(tx)` as one transaction on a worker (see db_state::transact), fenced by the
-/// user's claim: its first statement locks the user's key_owners row, and the write is
-/// refused when the epoch moved on (see social_db). Epoch 0 adds no statement.
+/// user's claim (see fenced_out and social_db).
 template <class F>
 auto transact_fenced(db_self self, std::string operation, write_fence fence, F fn) {
   using reply = detail::reply_type_t<std::invoke_result_t<F&, pqxx::work&>>;
   return self->state.transact(
     std::move(operation),
     [fence = std::move(fence), fn = std::move(fn)](pqxx::work& tx) -> caf::expected<reply> {
-      if (fence.epoch != 0
-          && !ownership::hold(tx, ownership::key_kind::user, fence.key, fence.epoch))
-        return caf::make_error(errc::moved, "The user moved to another node");
+      if (auto err = fenced_out(tx, fence))
+        return err;
       return fn(tx);
     });
+}
+
+// -- the group commit of shares ---------------------------------------------------
+
+using share_batch = std::shared_ptr<std::vector<pending_share>>;
+
+share_batch take(std::vector<pending_share>& from, std::size_t first, std::size_t last) {
+  auto begin = from.begin();
+  return std::make_shared<std::vector<pending_share>>(
+    std::make_move_iterator(begin + static_cast<std::ptrdiff_t>(first)),
+    std::make_move_iterator(begin + static_cast<std::ptrdiff_t>(last)));
+}
+
+/// Most shares committed in one transaction: a batch's commit answers them all, a
+/// failed one is tried again in halves (see insert_shares).
+constexpr std::size_t max_shares_per_transaction = 64;
+
+/// Stores `batch` in one transaction on the share worker, answers each share once it
+/// committed, then calls `done`. A share's own refusal (its sender has no profile,
+/// `sent_to` is no friend, the user moved) is its answer alone. An error that one row may
+/// cause (a constraint) fails the transaction: a batch of several is then tried again in
+/// halves, and so on down, so that only the offending share fails. An unreachable or slow
+/// database fails the whole batch, which no retry would help.
+void insert_shares(db_self self, share_batch batch, std::function<void()> done) {
+  auto failed = [self, batch, done](const caf::error& err) {
+    if (batch->size() > 1 && is_row_error(err)) {
+      auto second = take(*batch, batch->size() / 2, batch->size());
+      auto first = take(*batch, 0, batch->size() / 2);
+      insert_shares(self, first, [self, second, done] { insert_shares(self, second, done); });
+      return;
+    }
+    for (auto& share : *batch)
+      share.rp.deliver(err);
+    done();
+  };
+  pool_job<db_session> job;
+  job.name = "insert_shares";
+  // Runs on the worker's thread: reads the batch's requests, never its promises.
+  job.run = [batch, done](db_session& session) -> completion {
+    auto receipts = with_transaction(session.connection(), [&batch](pqxx::work& tx) {
+      std::vector<caf::expected<share_receipt>> out;
+      out.reserve(batch->size());
+      for (const auto& share : *batch) {
+        if (auto err = fenced_out(tx, share.fence))
+          out.emplace_back(std::move(err));
+        else
+          out.push_back(social::insert_share(tx, share.sender, share.req));
+      }
+      return out;
+    });
+    return {[batch, done, receipts = std::move(receipts)]() mutable {
+      for (std::size_t i = 0; i < batch->size(); ++i) {
+        if (receipts[i])
+          (*batch)[i].rp.deliver(std::move(*receipts[i]));
+        else
+          (*batch)[i].rp.deliver(std::move(receipts[i].error()));
+      }
+      done();
+    }};
+  };
+  job.fail = [failed](caf::error err) -> completion {
+    return {[failed, err] { failed(err); }};
+  };
+  auto& st = self->state;
+  if (!st.share_worker)
+    st.share_worker = st.make_worker(self->system());
+  // No timeout, as in the pool: statement_timeout bounds the work.
+  self->request(st.share_worker, caf::infinite, atom::run_v, std::move(job))
+    .then([](completion& answer) { answer.deliver(); },
+          [self, failed](caf::error& err) {
+            // The worker died (it never throws): the next batch starts another.
+            log::error("share worker failed", {{"error", describe(err)}});
+            self->state.share_worker = pool_worker<db_session>{};
+            failed(caf::make_error(errc::internal));
+          });
+}
+
+/// Commits the oldest waiting shares, at most `max_shares_per_transaction`, in one
+/// transaction. Shares that arrive meanwhile wait and then go together: under load, one
+/// commit (one wait for the disk's flush) serves many shares; an idle node commits each
+/// at once.
+void commit_shares(db_self self) {
+  auto& st = self->state;
+  auto n = std::min(st.shares.size(), max_shares_per_transaction);
+  auto batch = take(st.shares, 0, n);
+  st.shares.erase(st.shares.begin(), st.shares.begin() + static_cast<std::ptrdiff_t>(n));
+  st.shares_committing = true;
+  insert_shares(self, std::move(batch), [self] {
+    auto& st = self->state;
+    st.shares_committing = false;
+    if (!st.shares.empty())
+      commit_shares(self);
+  });
 }
 
 } // namespace
@@ -90,10 +196,16 @@ social_area::behavior_type social_handlers(db_self self) {
       });
     },
     [self](atom::insert_share, const std::string& sender, const share_request& req,
-           const write_fence& fence) {
-      return transact_fenced(self, "insert_share", fence, [sender, req](pqxx::work& tx) {
-        return social::insert_share(tx, sender, req);
-      });
+           const write_fence& fence) -> caf::result<share_receipt> {
+      auto& st = self->state;
+      if (st.shares_committing && st.shares.size() >= st.share_queue_limit)
+        return caf::make_error(errc::overloaded, "Too many shares waiting to be stored",
+                               int64_t{1});
+      auto rp = self->make_response_promise<share_receipt>();
+      st.shares.push_back({sender, req, fence, rp});
+      if (!st.shares_committing)
+        commit_shares(self);
+      return rp;
     },
     [self](atom::mark_shares, const std::string& user, const std::vector<std::string>& ids,
            int32_t unread_limit, const write_fence& fence) {

@@ -3,6 +3,7 @@
 #include "common/published.hpp"
 #include "common/text.hpp"
 #include "config/log.hpp"
+#include "persistence/pq_errors.hpp"
 
 #include <algorithm>
 #include <functional>
@@ -35,22 +36,6 @@ struct writer_state {
 using self_pointer = message_writer_actor::stateful_pointer<writer_state>;
 
 using batch_ptr = std::shared_ptr<std::vector<writer_state::pending_write>>;
-
-/// Whether `err` may come from one row of a batch (a constraint, a value the database
-/// refuses) rather than from the database as a whole (unreachable, slow, overloaded, or
-/// no answer in time): only then does trying the rows apart help.
-bool is_row_error(const caf::error& err) {
-  if (err.category() != caf::atom("tandem"))
-    return false;
-  switch (code_of(err)) {
-    case errc::db_unavailable:
-    case errc::db_timeout:
-    case errc::overloaded:
-      return false;
-    default:
-      return true;
-  }
-}
 
 /// Records the writes of `batch`, answered now: how long each waited since it arrived, and
 /// what waits in the writer's mailbox.

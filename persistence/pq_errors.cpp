@@ -55,4 +55,17 @@ caf::error db_error(const std::exception_ptr& ep, const std::string& operation) 
   }
 }
 
+bool is_row_error(const caf::error& err) {
+  if (err.category() != caf::atom("tandem"))
+    return false;
+  switch (code_of(err)) {
+    case errc::db_unavailable:
+    case errc::db_timeout:
+    case errc::overloaded:
+      return false;
+    default:
+      return true;
+  }
+}
+
 } // namespace tandem::persistence

@@ -23,4 +23,9 @@ constexpr const char* sqlstate_query_canceled = "57014";
 /// The error's context names the operation.
 caf::error db_error(const std::exception_ptr& ep, const std::string& operation);
 
+/// Whether `err` may come from one row of a batch (a constraint, a value the database
+/// refuses) rather than from the database as a whole (unreachable, slow, overloaded, or
+/// no answer in time): only then does trying a batch's rows apart help.
+bool is_row_error(const caf::error& err);
+
 } // namespace tandem::persistence
