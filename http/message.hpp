@@ -49,6 +49,9 @@ response error_response(unsigned status, const std::string& detail);
 /// A JSON body with the given status.
 response json_response(unsigned status, const json& body);
 
+/// A 200 with JSON text rendered beforehand (a user actor's polled view).
+response rendered_json(std::string body);
+
 /// Parses the body as JSON whatever the Content-Type (PageNow's registration
 /// form sends text/plain), through wire::parse_client_json: so every string of the body
 /// is UTF-8 without NUL. Returns nullopt and fills `error` (a 400 response) when the
