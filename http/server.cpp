@@ -339,7 +339,7 @@ private:
         return;  // a handler may answer once only
       // Answered on the io thread (a polled view, /ping): written at once, without a
       // second trip through the io_context's queue.
-      if (self->stream_.get_executor().running_in_this_thread())
+      if (self->on_own_strand())
         return self->send(std::move(res));
       net::post(self->stream_.get_executor(),
                 [self, res = std::move(res)]() mutable { self->send(std::move(res)); });
@@ -418,6 +418,12 @@ private:
                        [self = shared_from_this(), msg](beast::error_code ec, std::size_t) {
                          self->on_write(ec, msg->keep_alive());
                        });
+  }
+
+  /// Whether this thread runs the connection's strand now (the handler answered at once).
+  bool on_own_strand() {
+    const auto* strand = stream_.get_executor().target<net::strand<net::io_context::executor_type>>();
+    return strand != nullptr && strand->running_in_this_thread();
   }
 
   void on_write(beast::error_code ec, bool keep_alive) {
