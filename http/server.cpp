@@ -422,7 +422,8 @@ private:
 
   /// Whether this thread runs the connection's strand now (the handler answered at once).
   bool on_own_strand() {
-    const auto* strand = stream_.get_executor().target<net::strand<net::io_context::executor_type>>();
+    using strand_type = net::strand<net::io_context::executor_type>;
+    const auto* strand = stream_.get_executor().target<strand_type>();
     return strand != nullptr && strand->running_in_this_thread();
   }
 
