@@ -598,8 +598,8 @@ void install_without_profile(self_pointer self) {
   auto& st = self->state;
   social_snapshot empty;
   empty.profile.user_id = st.id;
+  st.profile_missing = true; // before the view goes out: it has no profile either
   st.install(std::move(empty));
-  st.profile_missing = true;
   st.stale = true;
 }
 
@@ -614,6 +614,7 @@ caf::error user_not_found() {
 /// live actors of related users get the new card.
 void profile_committed(self_pointer self) {
   auto& st = self->state;
+  st.publish_view(user_state::profile_part);
   recheck_presence(self);
   auto card = card_of(st.profile);
   for (const auto& rel : st.relations)
@@ -686,8 +687,8 @@ void run_create(self_pointer self, const new_profile& p,
           .then(
             [self, done, created](social_snapshot& snap) mutable {
               auto& st = self->state;
-              st.install(std::move(snap));
               st.profile_missing = false;
+              st.install(std::move(snap));
               st.stale = false;
               arm_expiry(self);
               recheck_presence(self);
@@ -700,6 +701,7 @@ void run_create(self_pointer self, const new_profile& p,
                         {{"user", self->state.id}, {"error", describe(err)}});
               self->state.profile = created;
               self->state.profile_missing = false;
+              self->state.publish_view(user_state::profile_part);
               recheck_presence(self);
               done(created);
             });

@@ -1,5 +1,6 @@
 #include "actors/user_state.hpp"
 
+#include "wire/user_json.hpp"
 #include "wire/wire_json.hpp"
 
 #include <algorithm>
@@ -254,6 +255,15 @@ void user_state::publish_view(uint8_t parts) {
     v->friends = json_entries::of(std::move(friends));
   } else {
     v->friends = view->friends;
+  }
+  if (!(parts & profile_part)) {
+    v->own_profile = view->own_profile;
+    v->public_profile = view->public_profile;
+  } else if (!profile_missing) {
+    v->own_profile = std::make_shared<const std::string>(
+      wire::to_text(wire::user_private_json(profile)));
+    v->public_profile = std::make_shared<const std::string>(
+      wire::to_text(wire::user_public_json(profile)));
   }
   settings.views->publish(id, v);
   view = std::move(v);

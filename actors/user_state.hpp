@@ -235,7 +235,13 @@ struct user_state {
 
   /// The parts of the polled view a transition changes besides the unread entries,
   /// which the transitions that change them keep rendered (`unread_entries`).
-  enum view_part : uint8_t { unread_only = 0, requests_part = 1, friends_part = 2, all_parts = 3 };
+  enum view_part : uint8_t {
+    unread_only = 0,
+    requests_part = 1,
+    friends_part = 2,
+    profile_part = 4,
+    all_parts = 7
+  };
 
   /// Renders the `parts` of the polled reads that changed and publishes them, with the
   /// rest of the last view, to `settings.views` (if any); every transition above ends

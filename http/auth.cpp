@@ -120,16 +120,18 @@ guarded_handler protected_route(const services& svc, authed_handler fn) {
   // on the io thread and a refused request never reaches an actor. The server runs the
   // head check on the headers, so a refused client sends no body; mapping an external
   // identity is not needed to refuse, so it waits for the handler.
-  auto head_check = [tokens = svc.tokens](const request& req) -> std::optional<response> {
+  auto head_check = [tokens = svc.tokens](request& req) -> std::optional<response> {
     auto checked = authenticate(*tokens, req.header("authorization").value_or(""));
-    if (checked.accepted())
-      return std::nullopt;
-    return unauthorized_response(checked.failure);
+    if (!checked.accepted())
+      return unauthorized_response(checked.failure);
+    req.token = std::make_shared<const token_check>(std::move(checked));
+    return std::nullopt;
   };
   auto handle = [tokens = svc.tokens, identities = svc.identities,
                  fn = std::make_shared<const authed_handler>(std::move(fn))](request& req,
                                                                             responder respond) {
-    auto check = authenticate(*tokens, req.header("authorization").value_or(""));
+    auto check = req.token ? *req.token
+                           : authenticate(*tokens, req.header("authorization").value_or(""));
     if (auto now = principal_now(check, *identities)) {
       if (now->who)
         (*fn)(req, *now->who, std::move(respond));

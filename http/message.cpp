@@ -22,6 +22,12 @@ response json_response(unsigned status, const json& body) {
   return res;
 }
 
+response rendered_json(std::string body) {
+  response res;
+  res.body = std::move(body);
+  return res;
+}
+
 std::optional<json> parse_json_object(const request& req, response& error) {
   std::string bad_text;
   auto parsed = wire::parse_client_json(req.body, bad_text);

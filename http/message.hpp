@@ -6,10 +6,15 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
+
+namespace tandem {
+struct token_check; // auth/tokens.hpp
+} // namespace tandem
 
 namespace tandem::http {
 
@@ -24,6 +29,9 @@ struct request {
   std::string body;
   std::string request_id;
   std::string remote_address;                              ///< the peer's IP address
+  /// The access token as the route's head check verified it, so that the handler does
+  /// not verify it again; null when no check ran.
+  std::shared_ptr<const token_check> token;
 
   /// The first header named `name` (lower case), if any.
   std::optional<std::string> header(const std::string& name) const;
@@ -48,6 +56,9 @@ response error_response(unsigned status, const std::string& detail);
 
 /// A JSON body with the given status.
 response json_response(unsigned status, const json& body);
+
+/// A 200 with JSON text rendered beforehand (a user actor's polled view).
+response rendered_json(std::string body);
 
 /// Parses the body as JSON whatever the Content-Type (PageNow's registration
 /// form sends text/plain), through wire::parse_client_json: so every string of the body

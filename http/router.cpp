@@ -78,21 +78,19 @@ router::match_result router::match(const std::string& method, const std::string&
   for (auto& r : routes_) {
     if (r.segments.size() != segments.size())
       continue;
-    std::map<std::string, std::string> params;
     bool ok = true;
-    for (std::size_t i = 0; i < segments.size() && ok; ++i) {
-      if (is_param(r.segments[i]))
-        params[r.segments[i].substr(1, r.segments[i].size() - 2)] = segments[i];
-      else
-        ok = r.segments[i] == segments[i];
-    }
+    for (std::size_t i = 0; i < segments.size() && ok; ++i)
+      ok = is_param(r.segments[i]) || r.segments[i] == segments[i];
     if (!ok)
       continue;
     if (std::find(result.allowed.begin(), result.allowed.end(), r.method) == result.allowed.end())
       result.allowed.push_back(r.method);
     if (r.method == method && result.matched == nullptr) {
       result.matched = &r;
-      result.params = std::move(params);
+      // Captured for the route that matched only: most routes tried do not.
+      for (std::size_t i = 0; i < segments.size(); ++i)
+        if (is_param(r.segments[i]))
+          result.params[r.segments[i].substr(1, r.segments[i].size() - 2)] = segments[i];
     }
   }
   if (result.matched != nullptr)

@@ -19,8 +19,9 @@ using url::percent_decode;
 std::map<std::string, std::string> parse_query(const std::string& query);
 
 /// Checks a request from its head alone (method, path, query, headers, params), before
-/// any byte of its body is read: the refusal to answer, or nullopt to go on. Must not block.
-using head_check = std::function<std::optional<response>(const request&)>;
+/// any byte of its body is read: the refusal to answer, or nullopt to go on (and what it
+/// verified may stay in the request for the handler). Must not block.
+using head_check = std::function<std::optional<response>(request&)>;
 
 /// A handler that requires a check of the request's head first (a token, a signature):
 /// the server runs `check` before reading the body, so a refused client sends no body.

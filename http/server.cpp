@@ -109,8 +109,8 @@ bool is_ordinary_close(const boost::system::error_code& ec) {
 class session : public live_session, public std::enable_shared_from_this<session> {
 public:
   session(tcp::socket&& socket, server::impl& srv)
-    : live_session(srv), peer_(peer_of(socket)), stream_(std::move(socket)),
-      buffer_(srv.cfg.header_limit), srv_(srv) {
+    : live_session(srv), peer_(peer_of(socket)), address_(address_of(socket)),
+      stream_(std::move(socket)), buffer_(srv.cfg.header_limit), srv_(srv) {
     ++srv_.stats.open_connections;
   }
 
@@ -209,8 +209,7 @@ private:
     if (qpos != std::string::npos)
       req_.query = parse_query(target.substr(qpos + 1));
     req_.path = percent_decode(raw_path, false).value_or(raw_path);
-    beast::error_code ignored;
-    req_.remote_address = stream_.socket().remote_endpoint(ignored).address().to_string();
+    req_.remote_address = address_;
     // Matched once per request: handle() dispatches on this same result.
     match_ = srv_.routes.match(req_.method, raw_path);
 
@@ -338,6 +337,10 @@ private:
     responder respond = [self = shared_from_this(), answered](response res) {
       if (answered->exchange(true))
         return;  // a handler may answer once only
+      // Answered on the io thread (a polled view, /ping): written at once, without a
+      // second trip through the io_context's queue.
+      if (self->on_own_strand())
+        return self->send(std::move(res));
       net::post(self->stream_.get_executor(),
                 [self, res = std::move(res)]() mutable { self->send(std::move(res)); });
     };
@@ -417,6 +420,13 @@ private:
                        });
   }
 
+  /// Whether this thread runs the connection's strand now (the handler answered at once).
+  bool on_own_strand() {
+    using strand_type = net::strand<net::io_context::executor_type>;
+    const auto* strand = stream_.get_executor().target<strand_type>();
+    return strand != nullptr && strand->running_in_this_thread();
+  }
+
   void on_write(beast::error_code ec, bool keep_alive) {
     busy_ = false;
     if (ec)
@@ -470,6 +480,7 @@ private:
   }
 
   std::string peer_;  ///< "address:port", for the log
+  std::string address_;  ///< the peer's IP address, for every request's remote_address
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;  ///< at most http.header_limit bytes (its max_size)
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;

@@ -37,6 +37,13 @@ inline std::string peer_of(const tcp::socket& socket) {
   return ec ? std::string{} : peer.address().to_string() + ":" + std::to_string(peer.port());
 }
 
+/// The IP address of the socket's peer; "0.0.0.0" when the socket has none (as an
+/// unset endpoint's).
+inline std::string address_of(const tcp::socket& socket) {
+  beast::error_code ignored;
+  return socket.remote_endpoint(ignored).address().to_string();
+}
+
 /// The headers of every response the node writes, whoever made it (a route, the server
 /// before routing, the WebSocket handshake or its refusal): the server's name, and
 /// `nosniff`, so that a browser takes each body as its declared type only (a JSON error

@@ -66,13 +66,6 @@ std::optional<list_window> page_of(const request& req, int32_t default_limit, in
   return page;
 }
 
-/// A 200 with JSON a user's actor rendered into its polled view.
-response rendered(std::string body) {
-  response res;
-  res.body = std::move(body);
-  return res;
-}
-
 json count_json(int64_t n) {
   // SQLAlchemy's default label, which the client reads (U9, docs/api.md).
   return {{"count_1", n}};
@@ -248,7 +241,7 @@ void received(const services& svc, request& req, const identity& who, responder 
   };
   if (is_read == false) {
     if (auto view = svc.views->find(who.user_id); view && view->unread_serves(*page)) {
-      respond(rendered(json_page(view->unread, *page)));
+      respond(rendered_json(json_page(view->unread, *page)));
       return;
     }
     ask<std::vector<share_notification>>(svc, std::move(respond), svc.users, "unread_shares",
@@ -293,7 +286,7 @@ void add_social_routes(router& r, const services& svc) {
   add(r, svc, "GET", "/friendship/requests",
       [](const services& svc, request&, const identity& who, responder respond) {
         if (auto view = svc.views->find(who.user_id)) {
-          respond(rendered(*view->requests));
+          respond(rendered_json(*view->requests));
           return;
         }
         ask<std::vector<relation>>(
@@ -362,7 +355,7 @@ void add_social_routes(router& r, const services& svc) {
         const auto& target = req.params.at("id");
         if (target == who.user_id)
           if (auto view = svc.views->find(who.user_id)) {
-            respond(rendered(json_page(view->friends, *page)));
+            respond(rendered_json(json_page(view->friends, *page)));
             return;
           }
         ask<std::vector<user_summary>>(

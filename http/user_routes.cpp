@@ -1,6 +1,8 @@
 // The profile routes of docs/api.md, Profiles (U2-U7, U18): each decodes and validates on
 // the io thread, then hands one request through a one-shot actor (http/actor_bridge.hpp)
-// to the user's actor, which owns the profile, or for U7 to the database facade.
+// to the user's actor, which owns the profile, or for U7 to the database facade. The
+// profile reads (U3, U6) of a user whose actor is live come from the view it published
+// (wire/polled_views.hpp), on the io thread.
 #include "http/actor_bridge.hpp"
 #include "http/auth.hpp"
 #include "http/error_mapping.hpp"
@@ -109,6 +111,10 @@ void add_user_routes(router& r, const services& svc) {
         }));
   r.add("GET", "/users/me",
         protected_route(svc, [svc](request&, const identity& who, responder respond) {
+          if (auto view = svc.views->find(who.user_id); view && view->own_profile) {
+            respond(rendered_json(*view->own_profile));
+            return;
+          }
           ask_actor<user_profile>(svc, std::move(respond), private_profile,
                                   profile_error("get_profile"), svc.users,
                                   atom::get_profile_v, who.user_id);
@@ -123,6 +129,10 @@ void add_user_routes(router& r, const services& svc) {
         }));
   // U6 and U7 need no token: PageNow shows public profiles to anyone.
   r.add("GET", "/users/id/{id}", [svc](request& req, responder respond) {
+    if (auto view = svc.views->find(req.params.at("id")); view && view->public_profile) {
+      respond(rendered_json(*view->public_profile));
+      return;
+    }
     ask_actor<user_profile>(svc, std::move(respond), public_profile,
                             profile_error("get_profile"), svc.users, atom::get_profile_v,
                             req.params.at("id"));

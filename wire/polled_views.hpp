@@ -1,4 +1,5 @@
-// The hot polled reads of a user (F4, N3 unread, U10 about oneself), rendered to JSON
+// The hot polled reads of a user (F4, N3 unread, U10 about oneself, and the profile as
+// U3 and U6 answer it), rendered to JSON
 // by the user's actor whenever its state changes and pinned here, so that an io thread
 // answers them with no hand-off to the actors (BENCHMARKS.md, Targets: 50k polled
 // reads/s per node). The actor stays the only writer of its state: a view is immutable,
@@ -125,6 +126,10 @@ struct polled_view {
   bool unread_complete = true;
   /// U10 about the user themselves: one entry per accepted friend, by name.
   json_entries friends;
+  /// The profile as U3 `GET /users/me` (private) and U6 `GET /users/id/{id}` (public)
+  /// answer it; null while the user has no profile (the actor answers 404).
+  std::shared_ptr<const std::string> own_profile;
+  std::shared_ptr<const std::string> public_profile;
   /// Reads served from this view since the actor last looked: a user who only polls
   /// is still active, so the actor does not idle away under them.
   mutable std::atomic<uint64_t> reads{0};

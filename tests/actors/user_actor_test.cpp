@@ -1,5 +1,6 @@
 // User actors and their registry: friendships, shares, passivation and failures
 // (the fixture: tests/support/users_fixture.hpp).
+#include "wire/user_json.hpp"
 #include "wire/wire_json.hpp"
 #include "tests/support/users_fixture.hpp"
 
@@ -445,6 +446,54 @@ TEST_CASE_METHOD(users_fixture,
   REQUIRE(write(friendship_op::remove, "bob", "ann").value == true);
   CHECK(views->find("ann")->friends.empty());
   CHECK(views->find("bob")->friends.empty());
+}
+
+TEST_CASE_METHOD(users_fixture,
+                 "the profile in the polled view follows every profile write before it is "
+                 "answered, and a user without a profile has none there",
+                 "[users][views][profiles]") {
+  auto own = [this](const std::string& user) {
+    auto view = views->find(user);
+    REQUIRE(view);
+    REQUIRE(view->own_profile);
+    REQUIRE(view->public_profile);
+    return std::make_pair(nlohmann::json::parse(*view->own_profile),
+                          nlohmann::json::parse(*view->public_profile));
+  };
+  // What the actor path answers (U3 and U6 shape the actor's profile).
+  auto answered = [this](const std::string& user) {
+    auto p = ask<user_profile>(atom::get_profile_v, user);
+    REQUIRE(p.value);
+    return std::make_pair(wire::user_private_json(*p.value), wire::user_public_json(*p.value));
+  };
+  warm({"ann"});
+  CHECK(own("ann") == answered("ann"));
+  CHECK(own("ann").first.at("first_name") == "Ann");
+
+  REQUIRE(update_profile("ann", [](profile_update& u) { u.first_name = "Anna"; }).value);
+  CHECK(own("ann") == answered("ann"));
+  CHECK(own("ann").second.at("first_name") == "Anna");
+  REQUIRE(ask<user_profile>(atom::set_profile_domains_v, std::string{"ann"}, domain_list::deny,
+                            std::vector<std::string>{"bank.com"})
+            .value);
+  CHECK(own("ann").first.at("domain_deny_array") == nlohmann::json{"bank.com"});
+  REQUIRE(ask<user_profile>(atom::set_profile_image_v, std::string{"ann"}, std::string{"png"})
+            .value);
+  CHECK(own("ann") == answered("ann"));
+  REQUIRE(ask<std::string>(atom::clear_profile_image_v, std::string{"ann"}).value);
+  CHECK(own("ann") == answered("ann"));
+
+  // Before U2 the actor serves the user's polls, but no profile: the routes ask it (404).
+  auto ghost = send<std::vector<relation>>(atom::incoming_requests_v, std::string{"ghost"});
+  while (!ghost->value && sched.try_run_once())
+    if (auto view = views->find("ghost"))
+      CHECK_FALSE(view->own_profile);
+  REQUIRE(ghost->value);
+  // Created through the actor that had none: in the view once answered.
+  REQUIRE(ask<user_profile>(atom::create_profile_v, std::string{"dan"},
+                            new_profile{"dan", "dan@example.com", "Dan", "Dawn"})
+            .value);
+  CHECK(own("dan") == answered("dan"));
 }
 
 TEST_CASE_METHOD(users_fixture,
