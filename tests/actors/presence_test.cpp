@@ -184,10 +184,9 @@ TEST_CASE_METHOD(presence_fixture,
                  "[presence]") {
   share_all("ann");
   befriend("ann", "bob");
-  inbox ann_box, bob_tab1, bob_tab2, bob_chat;
+  inbox ann_box, bob_tab, bob_chat;
   connect("ann", &ann_box);
-  connect("bob", &bob_tab1);
-  connect("bob", &bob_tab2);
+  connect("bob", &bob_tab);
   connect("bob", &bob_chat, event_kind::chat);
   auto bob = user_actors.at("bob")->id();
   caf::anon_send(caf::actor_cast<user_actor>(user_actors.at("ann")), atom::update_presence_v,
@@ -197,8 +196,7 @@ TEST_CASE_METHOD(presence_fixture,
     ran.insert(dynamic_cast<caf::abstract_actor*>(sched.jobs.front())->id());
     sched.run_once();
   }
-  CHECK(bob_tab1.of_type("update-presence").size() == 1);
-  CHECK(bob_tab2.of_type("update-presence").size() == 1);
+  CHECK(bob_tab.of_type("update-presence").size() == 1);
   CHECK(bob_chat.frames.empty());
   CHECK(ran.count(bob) == 0);
 }
