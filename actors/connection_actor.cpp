@@ -52,15 +52,20 @@ void flush(self_pointer self) {
   st.link->write(st.queue.take_all());
 }
 
-void enqueue(self_pointer self, std::string frame, const std::string& key) {
+void enqueue(self_pointer self, shared_frame frame) {
   auto& st = self->state;
   if (st.closing)
     return;
-  if (!st.queue.push(std::move(frame), key)) {
+  if (!st.queue.push(std::move(frame))) {
     log::warn("websocket send queue overflow", {{"user", st.params.user_id}});
     return close(self, close_code::try_again_later, "send queue overflow");
   }
   flush(self);
+}
+
+/// A frame of the connection's own (an error, a notice): never coalesced.
+void enqueue(self_pointer self, std::string text) {
+  enqueue(self, std::make_shared<const ws_frame>(ws_frame{std::move(text), {}}));
 }
 
 /// Counts a push taken for the socket under its kind (gateway_counters).
@@ -79,7 +84,7 @@ void count_push(self_pointer self, uint8_t kind) {
 void strike(self_pointer self, const std::string& detail,
             const caf::optional<std::string>& action = caf::none) {
   auto& st = self->state;
-  enqueue(self, frames::error(detail, action), {});
+  enqueue(self, frames::error(detail, action));
   if (++st.strikes >= st.params.settings.max_strikes)
     close(self, close_code::policy_violation, "too many bad frames");
 }
@@ -128,7 +133,7 @@ caf::optional<std::string> conversation_of(self_pointer self, const json& frame,
               : std::nullopt;
   if (!id) {
     enqueue(self, frames::error("'conversationId' must be a conversation id (a UUID)", action,
-                                temp_id), {});
+                                temp_id));
     if (++self->state.strikes >= self->state.params.settings.max_strikes)
       close(self, close_code::policy_violation, "too many bad frames");
     return caf::none;
@@ -142,7 +147,7 @@ auto chat_error(self_pointer self, std::string action, caf::optional<std::string
     if (err.category() != caf::atom("tandem") && err != caf::sec::request_timeout)
       log::warn("chat request failed", {{"user", self->state.params.user_id},
                                         {"error", describe(err)}});
-    enqueue(self, frames::error(wire::client_detail(err), action, temp_id), {});
+    enqueue(self, frames::error(wire::client_detail(err), action, temp_id));
   };
 }
 
@@ -159,7 +164,7 @@ void on_send_message(self_pointer self, const json& frame, const std::string& ac
     return;
   auto c = frame.find("content");
   if (c == frame.end() || !c->is_string()) {
-    enqueue(self, frames::error("'content' must be a string", action, temp_id), {});
+    enqueue(self, frames::error("'content' must be a string", action, temp_id));
     return;
   }
   std::string content{text::trim(c->get_ref<const std::string&>())};
@@ -167,8 +172,7 @@ void on_send_message(self_pointer self, const json& frame, const std::string& ac
   if (length == 0 || length > st.params.max_message_length) {
     enqueue(self, frames::error("'content' must be 1 to " + std::to_string(st.params.max_message_length)
                                   + " characters, not blank",
-                                action, temp_id),
-            {});
+                                action, temp_id));
     return;
   }
   st.strikes = 0;
@@ -201,8 +205,7 @@ void on_conversation_action(self_pointer self, const json& frame, const std::str
           auto rate = read ? gw.receipts_per_s : gw.typing_per_s;
           enqueue(self, frames::error("Rate limit exceeded: at most " + std::to_string(rate) + " "
                                         + action + " frames per second for this user",
-                                      action),
-                  {});
+                                      action));
           return;
         }
         if (read)
@@ -236,8 +239,7 @@ void on_token_due(self_pointer self) {
     st.warned = true;
     enqueue(self,
             frames::token_expiring(st.params.expires_at,
-                                   std::chrono::duration_cast<std::chrono::seconds>(close_at).count()),
-            {});
+                                   std::chrono::duration_cast<std::chrono::seconds>(close_at).count()));
   }
   st.link->alarm((st.warned ? close_at : notice_at) - now);
 }
@@ -249,14 +251,13 @@ void reauthenticate(self_pointer self, const identity& who, const std::string& s
   auto& st = self->state;
   const std::string action = "authenticate";
   if (who.user_id != st.params.user_id)
-    return enqueue(self, frames::error("The token is for another user", action), {});
+    return enqueue(self, frames::error("The token is for another user", action));
   if (session != st.params.session)
     return enqueue(self,
-                   frames::error("The token is of another session; reconnect with it", action),
-                   {});
+                   frames::error("The token is of another session; reconnect with it", action));
   st.params.expires_at = expires_at;
   st.warned = false;
-  enqueue(self, frames::authenticated(expires_at), {});
+  enqueue(self, frames::authenticated(expires_at));
   on_token_due(self);
 }
 
@@ -274,7 +275,7 @@ void on_authenticate(self_pointer self, const json& frame, const std::string& ac
   if (check.who)
     return reauthenticate(self, *check.who, check.session, check.expires_at);
   if (!check.external)
-    return enqueue(self, frames::error(check.failure, action), {});
+    return enqueue(self, frames::error(check.failure, action));
   if (auto who = st.params.identities->cached(*check.external))
     return reauthenticate(self, *who, check.session, check.expires_at);
   // Mapping asks the database: the answer comes back as a message.
@@ -437,11 +438,11 @@ connection_actor::behavior_type connection_impl(self_pointer self, connection_pa
         refused);
   }
   return {
-    [self](atom::push, ws_push& push) {
+    [self](atom::push, const ws_push& push) {
       if ((push.kind & self->state.params.kinds) == 0)
         return;
       count_push(self, push.kind);
-      enqueue(self, std::move(push.frame), push.coalesce_key);
+      enqueue(self, push.frame);
     },
     [self](atom::websocket_opened) {
       self->state.open = true;
@@ -482,7 +483,7 @@ connection_actor::behavior_type connection_impl(self_pointer self, connection_pa
       if (self->state.closing)
         return;
       if (who.user_id.empty())
-        return enqueue(self, frames::error(failure, std::string{"authenticate"}), {});
+        return enqueue(self, frames::error(failure, std::string{"authenticate"}));
       reauthenticate(self, who, {}, expires_at);
     },
     [self](atom::connection_lost) { lose_session(self); },

@@ -34,8 +34,9 @@ public:
   virtual void accept() = 0;
   /// Answers the upgrade request with the HTTP error that `err` maps to instead.
   virtual void refuse(caf::error err) = 0;
-  /// Writes `frames` in order; the actor gets `websocket_sent` after the last.
-  virtual void write(std::vector<std::string> frames) = 0;
+  /// Writes `frames` in order, sharing their bytes (never copied); the actor gets
+  /// `websocket_sent` after the last.
+  virtual void write(std::vector<shared_frame> frames) = 0;
   /// One inbound frame was handled: the link may read one more.
   virtual void read_more() = 0;
   /// Closes the WebSocket with `code` and `reason`.

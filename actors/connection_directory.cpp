@@ -81,8 +81,8 @@ connection_directory_impl(self_pointer self, node_identity node, node_proxy prox
       st.connections.emplace(conn.id(), conn);
       st.counters->registered = st.connections.size();
     },
-    [self](atom::push a, const connection_ref& ref, ws_push& push) {
-      deliver(self, a, ref, std::move(push));
+    [self](atom::push a, const connection_ref& ref, const ws_push& push) {
+      deliver(self, a, ref, push);
     },
     [self](atom::evict a, const connection_ref& ref) { deliver(self, a, ref); },
     [self](atom::session_end a, const connection_ref& ref, const std::string& session) {

@@ -127,18 +127,26 @@ void push_to_friends(self_pointer self, const ws_push& push) {
     self->send(self->state.registry, atom::fanout_v, std::move(ids), push);
 }
 
-/// Tells the registry which event kinds the user's live connections subscribe to,
-/// when that changed: pushes toward a user without one are not sent at all.
-void report_live_kinds(self_pointer self) {
+/// Tells the registry which event kinds the user's live connections subscribe to
+/// (pushes toward a user without one are not sent at all) and, when all of them are on
+/// this node, their actors: the registry hands other users' pushes to them directly,
+/// not through this actor (one hop less per delivered frame).
+void report_live_connections(self_pointer self) {
   auto& st = self->state;
   uint8_t kinds = 0;
-  for (const auto& c : st.connections)
-    if (!c.evicted)
-      kinds |= c.kinds;
-  if (kinds == st.reported_kinds)
-    return;
-  st.reported_kinds = kinds;
-  self->send(st.registry, atom::live_connections_v, st.id, kinds);
+  std::vector<live_socket> sockets;
+  bool all_here = true;
+  for (const auto& c : st.connections) {
+    if (c.evicted)
+      continue;
+    kinds |= c.kinds;
+    all_here = all_here && static_cast<bool>(c.handle);
+    if (c.handle)
+      sockets.push_back({caf::actor_cast<caf::actor>(c.handle), c.kinds});
+  }
+  if (!all_here)
+    sockets.clear();
+  self->send(st.registry, atom::live_connections_v, st.id, kinds, std::move(sockets));
 }
 
 /// How long the actor waits for a token a bucket lacks: rounded up, so that the
@@ -297,7 +305,7 @@ void seat_waiting(self_pointer self) {
     }
   }
   // The registry knows before the new sockets do: whatever they cause comes after.
-  report_live_kinds(self);
+  report_live_connections(self);
   for (auto& [rp, by_ref] : seated)
     if (by_ref)
       rp.deliver(self->state.settings.cluster.node);

@@ -1,5 +1,7 @@
 #include "actors/user_registry.hpp"
 
+#include "actors/connection_actor.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <string>
@@ -10,13 +12,21 @@ namespace tandem {
 
 namespace {
 
+/// A user with live connections, as the user's actor last reported them.
+struct live_user {
+  uint8_t kinds = 0; ///< the event kinds the connections subscribe to
+  /// The connections' actors when all are on this node (pushes go to them directly);
+  /// empty: through the user's actor, which knows where they are.
+  std::vector<live_socket> sockets;
+};
+
 struct user_registry_state {
   persistence::social_db db;
   user_settings settings;
   keyed_actors<user_actor, cluster::cluster_placement> actors{"user"};
-  /// Users with live connections, and the event kinds those subscribe to (from their
-  /// actors, `live_connections`): pushes toward anyone else are not sent.
-  std::unordered_map<std::string, uint8_t> connected;
+  /// Users with live connections (from their actors, `live_connections`): pushes
+  /// toward anyone else are not sent.
+  std::unordered_map<std::string, live_user> connected;
 
   static inline const char* name = "tandem.user_registry";
 };
@@ -46,8 +56,8 @@ void send_if_live(self_pointer self, const std::string& user, Ts&&... xs) {
   self->state.actors.send_if_live(self, user, std::forward<Ts>(xs)...);
 }
 
-/// Routes `push` to the actor of `user` if the user has a live connection for its
-/// kind; returns whether it did. A user homed on another node gets it through that
+/// Hands `push` to the connections of `user` that subscribe to its kind, if any;
+/// returns whether there were. A user homed on another node gets it through that
 /// node's registry, which knows the user's connections.
 bool push_if_connected(self_pointer self, const std::string& user, const ws_push& push) {
   if (auto home = self->state.actors.home_elsewhere(self, user)) {
@@ -55,9 +65,15 @@ bool push_if_connected(self_pointer self, const std::string& user, const ws_push
     return true;
   }
   auto i = self->state.connected.find(user);
-  if (i == self->state.connected.end() || (i->second & push.kind) == 0)
+  if (i == self->state.connected.end() || (i->second.kinds & push.kind) == 0)
     return false;
-  send_if_live(self, user, atom::push_v, user, push);
+  if (i->second.sockets.empty()) {
+    send_if_live(self, user, atom::push_v, user, push);
+    return true;
+  }
+  for (const auto& socket : i->second.sockets)
+    if ((socket.kinds & push.kind) != 0)
+      self->send(caf::actor_cast<connection_actor>(socket.connection), atom::push_v, push);
   return true;
 }
 
@@ -181,13 +197,14 @@ user_registry_impl(self_pointer self, persistence::social_db db, user_settings s
     [self](atom::fanout, const std::vector<std::string>& to, const ws_push& push) {
       fan_out(self, to, push);
     },
-    [self](atom::live_connections, const std::string& user, uint8_t kinds) {
+    [self](atom::live_connections, const std::string& user, uint8_t kinds,
+           std::vector<live_socket>& sockets) {
       if (!self->state.actors.from_live(self, user))
         return;
       if (kinds == 0)
         self->state.connected.erase(user);
       else
-        self->state.connected[user] = kinds;
+        self->state.connected[user] = {kinds, std::move(sockets)};
     },
     [self](atom::session_end a, const std::string& user, const std::string& session) {
       send_if_live(self, user, a, user, session);

@@ -185,8 +185,6 @@ struct user_state {
   /// The latest update-presence that came past the presence budget: it goes out, in
   /// place of any earlier one, when the budget allows (`atom::flush_presence`).
   caf::optional<page_info> coalesced;
-  /// The event kinds of live connections last reported to the registry (`live_connections`).
-  uint8_t reported_kinds = 0;
 
   // -- life cycle -----------------------------------------------------------------------
   /// Routed messages handled, compared by the registry before passivating.

@@ -6,13 +6,12 @@
 #include "actors/connection_actor.hpp"
 #include "config/log.hpp"
 #include "http/error_mapping.hpp"
+#include "http/ws_stream.hpp"
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/websocket.hpp>
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -33,7 +32,7 @@ class ws_session : public live_session, public std::enable_shared_from_this<ws_s
 public:
   ws_session(server::impl& srv, beast::tcp_stream&& stream,
              bhttp::request<bhttp::string_body>&& req)
-    : live_session(srv), srv_(srv), peer_(peer_of(stream.socket())), ws_(std::move(stream)),
+    : live_session(srv), srv_(srv), peer_(peer_of(stream.socket())), ws_(stream.release_socket()),
       deadline_(ws_.get_executor()), alarm_(ws_.get_executor()), req_(std::move(req)) {
     ++srv_.stats.open_websockets;
   }
@@ -60,9 +59,8 @@ public:
     if (finished_)
       return;
     auto& sock = srv_.gateway->socket;
-    // Beast's own timeouts replace the HTTP stream's: pings at half the idle timeout,
-    // and a peer that answers nothing is dropped.
-    beast::get_lowest_layer(ws_).expires_never();
+    // Beast's own timeouts: pings at half the idle timeout, and a peer that answers
+    // nothing is dropped.
     websocket::stream_base::timeout timeouts{};
     timeouts.handshake_timeout = std::chrono::seconds(10);
     timeouts.idle_timeout = std::chrono::seconds(sock.idle_timeout_s);
@@ -104,20 +102,32 @@ public:
                        });
   }
 
-  void write(std::vector<std::string> frames) {
+  void write(std::vector<shared_frame> frames) {
     // Nothing more goes out once closing (shutdown closes without the actor).
     if (finished_ || closing_)
       return;
     out_ = std::move(frames);
-    out_next_ = 0;
     // A peer that stops reading blocks the write, and everything behind it (the close
     // handshake too): past the deadline the socket is cut.
     arm_deadline(srv_.gateway->socket.write_timeout_ms);
-    // Beast writes one frame per call; corked, a batch leaves in as few TCP segments as
-    // it fits in (one wake-up of the peer, not one per frame), flushed at its end.
-    if (out_.size() > 1)
-      cork(true);
-    write_next();
+    // The whole batch in one gather write (one system call, one TCP push, one wake-up
+    // of the peer), the frames' bytes shared, not copied: each frame's header here,
+    // then its text.
+    for (const auto& f : out_)
+      append_text_frame_header(headers_, f->text.size());
+    std::vector<net::const_buffer> buffers;
+    buffers.reserve(2 * out_.size());
+    const char* header = headers_.data();
+    for (const auto& f : out_) {
+      auto length = frame_header_size(f->text.size());
+      buffers.emplace_back(header, length);
+      header += length;
+      buffers.emplace_back(f->text.data(), f->text.size());
+    }
+    ws_.next_layer().async_write_batch(
+      std::move(buffers), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+        self->written(ec);
+      });
   }
 
   void read_more() {
@@ -132,7 +142,7 @@ public:
     closing_ = true;
     if (!accepted_)
       return finish();
-    // Beast's close waits for the write in flight, then for the peer's close frame:
+    // Beast's close waits for the batch in flight (ws_socket), then for the peer's close frame:
     // neither may keep the socket (and its seat among the user's connections) open.
     arm_deadline(srv_.gateway->socket.close_timeout_ms);
     ws_.async_close(websocket::close_reason{static_cast<websocket::close_code>(code), reason},
@@ -199,37 +209,21 @@ private:
     read();
   }
 
-  void write_next() {
-    if (finished_)
-      return;
-    if (out_next_ == out_.size()) {
-      if (out_.size() > 1)
-        cork(false);
-      if (!closing_)
-        disarm_deadline();
-      out_.clear();
-      out_.shrink_to_fit();
-      caf::anon_send(actor_, atom::websocket_sent_v);
-      return;
-    }
-    ws_.text(true);
-    ws_.async_write(net::buffer(out_[out_next_]),
-                    [self = shared_from_this()](beast::error_code ec, std::size_t bytes) {
-                      if (ec)
-                        return self->fail("websocket write", ec);
-                      ++self->srv_.stats.websocket_frames_sent;
-                      self->srv_.stats.websocket_bytes_sent += bytes;
-                      ++self->out_next_;
-                      self->write_next();
-                    });
-  }
-
-  /// Sets TCP_CORK: while on, the kernel holds partial segments back; turning it off
-  /// sends what is held at once. A failure only costs the coalescing, so it is ignored.
-  void cork(bool on) {
-    int value = on ? 1 : 0;
-    auto fd = beast::get_lowest_layer(ws_).socket().native_handle();
-    ::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &value, sizeof value);
+  void written(beast::error_code ec) {
+    if (ec)
+      return fail("websocket write", ec);
+    std::size_t bytes = 0;
+    for (const auto& f : out_)
+      bytes += f->text.size();
+    srv_.stats.websocket_frames_sent += out_.size();
+    srv_.stats.websocket_bytes_sent += bytes;
+    if (!closing_)
+      disarm_deadline();
+    out_.clear();
+    out_.shrink_to_fit();
+    headers_.clear();
+    headers_.shrink_to_fit();
+    caf::anon_send(actor_, atom::websocket_sent_v);
   }
 
   /// Cuts the socket at `ms` from now unless disarmed (or re-armed) before.
@@ -254,7 +248,7 @@ private:
       return;
     log::warn("websocket cut: the peer did not take its frames or the close in time",
               {{"closing", closing_}});
-    auto fd = beast::get_lowest_layer(ws_).socket().native_handle();
+    auto fd = beast::get_lowest_layer(ws_).native_handle();
     linger hard{1, 0};
     ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
     finish();
@@ -279,7 +273,7 @@ private:
     beast::error_code ignored;
     deadline_.cancel();
     alarm_.cancel();
-    beast::get_lowest_layer(ws_).socket().close(ignored);
+    beast::get_lowest_layer(ws_).close(ignored);
     caf::anon_send(actor_, atom::websocket_closed_v);
     actor_ = nullptr;
   }
@@ -288,7 +282,7 @@ private:
   std::string peer_;  ///< "address:port", for the log
   // Without permessage-deflate support: never negotiated (frames are small JSON), and
   // its state would sit in every idle socket's stream.
-  websocket::stream<beast::tcp_stream, false> ws_;
+  websocket::stream<ws_socket, false> ws_;
   /// The write deadline while a batch is out, then the close deadline once closing.
   net::steady_timer deadline_;
   /// The connection actor's alarm (`ws_link::alarm`): token expiry.
@@ -296,8 +290,8 @@ private:
   bhttp::request<bhttp::string_body> req_;  // the upgrade request, until answered
   connection_actor actor_;
   beast::flat_buffer in_;
-  std::vector<std::string> out_;
-  std::size_t out_next_ = 0;
+  std::vector<shared_frame> out_;  ///< the batch being written
+  std::string headers_;            ///< its frames' headers, one after the other
   int unacked_ = 0;        // frames handed to the actor and not yet handled
   bool reading_ = false;
   bool oversized_ = false; // the frame being read is over ws.frame_limit
@@ -323,7 +317,7 @@ public:
     s_->post([err = std::move(err)](ws_session& s) { s.refuse(err); });
   }
 
-  void write(std::vector<std::string> frames) override {
+  void write(std::vector<shared_frame> frames) override {
     s_->post([frames = std::move(frames)](ws_session& s) mutable { s.write(std::move(frames)); });
   }
 

@@ -27,17 +27,54 @@ constexpr uint8_t chat = 4;     ///< new-message, read-messages, read-receipt, t
 constexpr uint8_t all = presence | social | chat;
 } // namespace event_kind
 
+/// A frame rendered once: every recipient's message and send queue holds the same
+/// bytes (a shared pointer), so a fan-out to N sockets copies no text.
+struct ws_frame {
+  std::string text;         ///< JSON text
+  std::string coalesce_key; ///< non-empty: replaces a queued frame with the same key
+};
+
+using shared_frame = std::shared_ptr<const ws_frame>;
+
 /// One frame for the connections of a user that subscribe to `kind`.
 struct ws_push {
   uint8_t kind = 0;
-  std::string frame;        ///< JSON text, rendered once for every recipient
-  std::string coalesce_key; ///< non-empty: replaces a queued frame with the same key
-  bool sheddable = false;   ///< may be dropped under overload (typing: nothing depends on it)
+  shared_frame frame;
+  bool sheddable = false; ///< may be dropped under overload (typing: nothing depends on it)
+};
+
+/// A push of `text` (with `coalesce_key`, if any) for connections subscribing to `kind`.
+inline ws_push make_push(uint8_t kind, std::string text, std::string coalesce_key = {}) {
+  return {kind, std::make_shared<const ws_frame>(ws_frame{std::move(text), std::move(coalesce_key)}),
+          false};
+}
+
+/// Serialized (to another node, or to a log) as its text and key; shared within a node.
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ws_push& x) {
+  auto text = x.frame ? x.frame->text : std::string{};
+  auto key = x.frame ? x.frame->coalesce_key : std::string{};
+  auto load = caf::meta::load_callback([&]() -> caf::error {
+    x.frame = std::make_shared<const ws_frame>(ws_frame{std::move(text), std::move(key)});
+    return caf::none;
+  });
+  return f(caf::meta::type_name("ws_push"), x.kind, text, key, x.sheddable, load);
+}
+
+/// A connection of a user on this node as the user registry's fan-out reaches it:
+/// straight to its actor, without a hop through the user's actor.
+struct live_socket {
+  caf::actor connection;
+  uint8_t kinds = 0; ///< the event kinds its path subscribes to
+
+  friend bool operator==(const live_socket& a, const live_socket& b) {
+    return a.connection == b.connection && a.kinds == b.kinds;
+  }
 };
 
 template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, ws_push& x) {
-  return f(caf::meta::type_name("ws_push"), x.kind, x.frame, x.coalesce_key, x.sheddable);
+typename Inspector::result_type inspect(Inspector& f, live_socket& x) {
+  return f(caf::meta::type_name("live_socket"), x.connection, x.kinds);
 }
 
 /// A page as friends see it (after the owner's privacy rules).

@@ -169,8 +169,10 @@ using user_registry_actor = user_routed::extend<
   /// only when it routed exactly that many, i.e. none is still on its way.
   caf::reacts_to<atom::idle, std::string, uint64_t>,
   /// From a user actor: the event kinds its live connections subscribe to, 0 when it
-  /// has none. Pushes and fan-outs skip users without a connection for their kind.
-  caf::reacts_to<atom::live_connections, std::string, uint8_t>,
+  /// has none, and those connections when all are on this node. Pushes and fan-outs
+  /// skip users without a connection for their kind, and go to the listed
+  /// connections' actors directly (else through the user's actor).
+  caf::reacts_to<atom::live_connections, std::string, uint8_t, std::vector<live_socket>>,
   /// One frame for many users (friends, members), in one message: delivered to the
   /// actors of those with a live connection for its kind, nothing for the others.
   /// Typing is shed (counted) while more than ws.fanout_backlog messages wait.

@@ -3,8 +3,9 @@
 // latest presence of a friend replaces the one still queued).
 #pragma once
 
+#include "vocabulary/realtime_types.hpp"
+
 #include <cstddef>
-#include <string>
 #include <vector>
 
 namespace tandem {
@@ -14,10 +15,10 @@ public:
   explicit outbound_queue(std::size_t limit) : limit_(limit) {
   }
 
-  /// Queues `frame`, replacing a queued frame with the same non-empty `key` in place.
+  /// Queues `frame`, replacing a queued frame with the same non-empty key in place.
   /// Returns false, queuing nothing, when `limit` frames wait already: the caller
   /// closes the connection rather than buffer without bound.
-  bool push(std::string frame, const std::string& key);
+  bool push(shared_frame frame);
 
   bool empty() const {
     return frames_.empty();
@@ -28,14 +29,13 @@ public:
   }
 
   /// Everything queued, in order; the queue is empty afterwards.
-  std::vector<std::string> take_all();
+  std::vector<shared_frame> take_all();
 
 private:
   std::size_t limit_;
-  std::vector<std::string> frames_;
-  /// The key of each queued frame (parallel to `frames_`); empty when none. Linear
-  /// search: the queue is short and usually empty (no memory for idle connections).
-  std::vector<std::string> keys_;
+  /// Linear search for a key: the queue is short and usually empty (no memory for
+  /// idle connections).
+  std::vector<shared_frame> frames_;
 };
 
 } // namespace tandem

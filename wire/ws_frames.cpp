@@ -10,7 +10,7 @@ namespace {
 using wire::json;
 
 ws_push make(uint8_t kind, const json& body, std::string coalesce_key = {}) {
-  return {kind, wire::to_text(body), std::move(coalesce_key)};
+  return make_push(kind, wire::to_text(body), std::move(coalesce_key));
 }
 
 /// Presence frames about one user replace each other in a send queue: latest wins.

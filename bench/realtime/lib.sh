@@ -30,6 +30,9 @@ bench_setup() {
   export TANDEM_DB_DSN="$TANDEM_TEST_PG_DSN dbname=$db"
   export TANDEM_REDIS_HOST=$TANDEM_TEST_REDIS_HOST TANDEM_REDIS_PORT=$TANDEM_TEST_REDIS_PORT
   export TANDEM_LOG_REQUESTS=false TANDEM_LOG_LEVEL=warn
+  # Every socket of a run is open at once: past http.max_connections (1000 by default)
+  # the rest would be answered 503.
+  export TANDEM_HTTP_MAX_CONNECTIONS=${TANDEM_HTTP_MAX_CONNECTIONS:-100000}
   export TANDEM_AUTH_JWT_KEY="bench-$1-$RANDOM-$RANDOM-key-not-secret-0123456789"
 }
 

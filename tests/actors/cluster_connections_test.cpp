@@ -314,7 +314,7 @@ TEST_CASE_METHOD(cluster_fixture,
                  "[cluster][connections]") {
   auto ann = connect("ann", node_a);
   REQUIRE(ann->link->accepted);
-  ws_push push{event_kind::social, R"({"type":"x"})", {}};
+  auto push = make_push(event_kind::social, R"({"type":"x"})");
   auto old_run = ref_of(*ann, node_identity{node_a.id, node_a.incarnation - 1});
   caf::anon_send(dir_a, atom::push_v, old_run, push);
   caf::anon_send(dir_a, atom::push_v, connection_ref{node_a, ann->actor.id() + 1000}, push);

@@ -55,7 +55,7 @@ struct connection_fixture : users_fixture {
   }
 
   void push(const std::string& frame_text, const std::string& key = {}) {
-    caf::anon_send(conn, atom::push_v, ws_push{event_kind::presence, frame_text, key});
+    caf::anon_send(conn, atom::push_v, make_push(event_kind::presence, frame_text, key));
     sched.run();
   }
 };

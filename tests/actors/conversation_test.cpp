@@ -48,11 +48,11 @@ struct chat_fixture : tandem_test::sim_fixture {
     pushes = sys.spawn([this](caf::event_based_actor*) -> caf::behavior {
       return {
         [this](atom::push, const std::string& user, const ws_push& p) {
-          pushed[user].push_back(json::parse(p.frame));
+          pushed[user].push_back(json::parse(p.frame->text));
         },
         [this](atom::fanout, const std::vector<std::string>& users, const ws_push& p) {
           for (const auto& user : users)
-            pushed[user].push_back(json::parse(p.frame));
+            pushed[user].push_back(json::parse(p.frame->text));
         },
       };
     });

@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <set>
+
 using namespace tandem_test;
 using json = nlohmann::json;
 
@@ -14,6 +16,7 @@ namespace {
 /// What a stand-in connection received.
 struct inbox {
   std::vector<json> frames;
+  std::vector<const ws_frame*> bytes; ///< where each frame's text lives
   bool evicted = false;
 
   std::vector<json> of_type(const std::string& type) const {
@@ -41,7 +44,10 @@ struct presence_fixture : users_fixture {
   caf::actor stand_in(inbox* box) {
     auto conn = sys.spawn([box](caf::event_based_actor*) -> caf::behavior {
       return {
-        [box](atom::push, const ws_push& p) { box->frames.push_back(json::parse(p.frame)); },
+        [box](atom::push, const ws_push& p) {
+          box->frames.push_back(json::parse(p.frame->text));
+          box->bytes.push_back(p.frame.get());
+        },
         [box](atom::evict) { box->evicted = true; },
       };
     });
@@ -153,6 +159,46 @@ TEST_CASE_METHOD(presence_fixture, "a page on a domain the user does not share g
     CHECK(bob_box.frames[2]["url"] == "");
     CHECK(bob_box.frames[2]["latestUrl"] == "");
   }
+}
+
+TEST_CASE_METHOD(presence_fixture,
+                 "an update is rendered once: the friends' connections and the user's own share its bytes",
+                 "[presence]") {
+  share_all("ann");
+  befriend("ann", "bob");
+  befriend("ann", "cid");
+  inbox ann_box, bob_box, cid_box;
+  connect("ann", &ann_box);
+  connect("bob", &bob_box);
+  connect("cid", &cid_box);
+  update("ann", "https://example.org/", "Example");
+  REQUIRE(ann_box.bytes.size() == 1);
+  REQUIRE(bob_box.bytes.size() == 1);
+  REQUIRE(cid_box.bytes.size() == 1);
+  CHECK(bob_box.bytes[0] == ann_box.bytes[0]);
+  CHECK(cid_box.bytes[0] == ann_box.bytes[0]);
+}
+
+TEST_CASE_METHOD(presence_fixture,
+                 "the registry hands a friend's update to the connections, not to the friend's actor",
+                 "[presence]") {
+  share_all("ann");
+  befriend("ann", "bob");
+  inbox ann_box, bob_tab, bob_chat;
+  connect("ann", &ann_box);
+  connect("bob", &bob_tab);
+  connect("bob", &bob_chat, event_kind::chat);
+  auto bob = user_actors.at("bob")->id();
+  caf::anon_send(caf::actor_cast<user_actor>(user_actors.at("ann")), atom::update_presence_v,
+                 page_info{"https://example.org/", "Example"});
+  std::set<caf::actor_id> ran;
+  while (!sched.jobs.empty()) {
+    ran.insert(dynamic_cast<caf::abstract_actor*>(sched.jobs.front())->id());
+    sched.run_once();
+  }
+  CHECK(bob_tab.of_type("update-presence").size() == 1);
+  CHECK(bob_chat.frames.empty());
+  CHECK(ran.count(bob) == 0);
 }
 
 TEST_CASE_METHOD(presence_fixture,

@@ -18,6 +18,7 @@ namespace tandem_test {
 struct recording_link : tandem::ws_link {
   bool accepted = false;
   std::optional<caf::error> refused;
+  /// The text of each frame of each batch written.
   std::vector<std::vector<std::string>> batches;
   int reads = 0;
   std::optional<uint16_t> closed;
@@ -28,8 +29,10 @@ struct recording_link : tandem::ws_link {
   void refuse(caf::error err) override {
     refused.emplace(std::move(err));
   }
-  void write(std::vector<std::string> frames) override {
-    batches.push_back(std::move(frames));
+  void write(std::vector<tandem::shared_frame> frames) override {
+    auto& batch = batches.emplace_back();
+    for (const auto& f : frames)
+      batch.push_back(f->text);
   }
   void read_more() override {
     ++reads;

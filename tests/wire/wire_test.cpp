@@ -154,7 +154,7 @@ TEST_CASE("a chat message has one shape over REST and in the new-message frame",
   auto rest = message_json(m);
   CHECK(rest == json{{"messageId", "m1"}, {"conversationId", "c1"}, {"sentAt", m.sent_at},
                      {"senderId", "ann"}, {"content", "hello"}, {"seq", 3}});
-  auto frame = json::parse(frames::new_message(m).frame);
+  auto frame = json::parse(frames::new_message(m).frame->text);
   CHECK(frame["type"] == "new-message");
   CHECK(frame["tempMessageId"] == "temp-1");
   frame.erase("type");
@@ -166,7 +166,7 @@ TEST_CASE("a page has one domain rule in P1 and in update-presence", "[wire]") {
   page_info page{"https://www.pagenow.io/x", "t"};
   CHECK(page_json(page)["domain"] == "pagenow.io");
   CHECK(page_json({"http://127.0.0.1/", "t"})["domain"].is_null());
-  auto frame = json::parse(frames::update_presence("ann", page, caf::none).frame);
+  auto frame = json::parse(frames::update_presence("ann", page, caf::none).frame->text);
   CHECK(frame["domain"] == page_json(page)["domain"]);
   CHECK(frame["latestDomain"] == "");
 }
