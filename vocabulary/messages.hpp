@@ -289,8 +289,6 @@ CAF_BEGIN_TYPE_ID_BLOCK(tandem, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(tandem, (tandem::page_info))
   CAF_ADD_TYPE_ID(tandem, (tandem::presence_state))
   CAF_ADD_TYPE_ID(tandem, (tandem::presence_overview))
-  CAF_ADD_TYPE_ID(tandem, (tandem::live_socket))
-  CAF_ADD_TYPE_ID(tandem, (std::vector<tandem::live_socket>))
   // -- message types of the cluster: membership and placement --------------------
   CAF_ADD_TYPE_ID(tandem, (tandem::node_identity))
   CAF_ADD_TYPE_ID(tandem, (tandem::cluster_node))

@@ -62,7 +62,8 @@ typename Inspector::result_type inspect(Inspector& f, ws_push& x) {
 }
 
 /// A connection of a user on this node as the user registry's fan-out reaches it:
-/// straight to its actor, without a hop through the user's actor.
+/// straight to its actor, without a hop through the user's actor. Node-local (it holds
+/// an actor handle), so it stays out of the type-id block that may cross nodes.
 struct live_socket {
   caf::actor connection;
   uint8_t kinds = 0; ///< the event kinds its path subscribes to

@@ -70,11 +70,6 @@ struct sample_filler {
       x.resize(2);
       for (auto& element : x)
         fill(element);
-    } else if constexpr (std::is_same_v<U, tandem::live_socket>) {
-      // Node-local: a user actor reports its sockets to its own node's registry only.
-      // It belongs out of the block (it holds an actor handle); left here for now.
-      x.kinds = static_cast<uint8_t>(++counter);
-      ++fields;
     } else {
       static_assert(std::is_class_v<U> && !caf::is_actor_handle<U>::value
                       && !std::is_same_v<U, caf::strong_actor_ptr>,
