@@ -154,6 +154,8 @@ struct user_state {
   std::size_t reads_in_flight = 0;
   /// Writes run one at a time, in arrival order: the running one is in front.
   std::deque<std::function<void()>> writes;
+  /// Told to go (passivated): it finishes its writes and reads, then releases its user.
+  bool passivating = false;
 
   static inline const char* name = "tandem.user";
 
