@@ -458,11 +458,26 @@ caf::result<T> queue_write(self_pointer self, Job job) {
   return rp;
 }
 
+/// A passivated actor goes once nothing it accepted is in flight, like a conversation
+/// actor: its writes commit and are answered here before it releases its user (so that
+/// the next owner loads them), rather than dropped to a retry. Returns whether it went.
+bool leave_when_done(self_pointer self) {
+  auto& st = self->state;
+  if (!st.passivating || !st.writes.empty() || st.reads_in_flight != 0)
+    return false;
+  // Released (when still owned) so that the next owner claims it without waiting for
+  // this node's lease.
+  if (st.epoch != 0 && !st.failure)
+    caf::anon_send(st.db, atom::release_user_v, st.id, *st.settings.cluster_node, st.epoch);
+  self->quit();
+  return true;
+}
+
 void finish_write(self_pointer self) {
   self->state.writes.pop_front();
   if (!self->state.writes.empty())
     start_write(self);
-  else if (self->state.stale)
+  else if (!leave_when_done(self) && self->state.stale)
     self->send(self, atom::tick_v, false);
 }
 
@@ -720,7 +735,7 @@ void run_create(self_pointer self, const new_profile& p,
 // -- reads that need another actor -----------------------------------------------------------
 
 void read_done(self_pointer self) {
-  if (--self->state.reads_in_flight == 0 && self->state.stale)
+  if (--self->state.reads_in_flight == 0 && !leave_when_done(self) && self->state.stale)
     self->send(self, atom::tick_v, false);
 }
 
@@ -1138,13 +1153,10 @@ user_actor::behavior_type user_actor_impl(user_actor::stateful_pointer<user_stat
     // -- life cycle ------------------------------------------------------------------------
     [self](atom::tick, bool periodic) { on_tick(self, periodic); },
     [self](atom::passivate) {
-      auto& st = self->state;
-      // Released (when still owned) so that the next owner claims it without waiting
-      // for this node's lease; a registry passivates only a quiet actor.
-      if (st.epoch != 0 && !st.failure)
-        caf::anon_send(st.db, atom::release_user_v, st.id, *st.settings.cluster_node, st.epoch);
+      // The registry routes it nothing more: what it was routed before is handled first.
+      self->state.passivating = true;
       release_connections(self);
-      self->quit();
+      leave_when_done(self);
     },
   };
 }

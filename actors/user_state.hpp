@@ -197,6 +197,8 @@ struct user_state {
   /// Writes run one at a time, in arrival order: the running one is in front (a list
   /// for the reason `waiting` is one).
   std::list<std::function<void()>> writes;
+  /// Told to go (passivated): it finishes its writes and reads, then releases its user.
+  bool passivating = false;
 
   static inline const char* name = "tandem.user";
 

@@ -677,3 +677,28 @@ TEST_CASE_METHOD(cluster_users_fixture,
   CHECK(ask<std::vector<relation>>(atom::incoming_requests_v, std::string{"ann"}).code()
         == errc::moved);
 }
+
+TEST_CASE_METHOD(cluster_users_fixture,
+                 "a passivated user actor answers the write it was running before it releases "
+                 "its user",
+                 "[users][cluster]") {
+  warm({"ann"});
+  // Ann's actor, as a connection gets it on a single node.
+  auto socket = sys.spawn([]() -> caf::behavior { return {[](atom::ping) {}}; });
+  auto ann = ask<caf::actor>(atom::open_connection_v, std::string{"ann"}, event_kind::chat,
+                             socket);
+  REQUIRE(ann.value);
+  auto written = send<bool>(atom::write_friendship_v,
+                            friendship_command{friendship_op::request, "ann", "bob"});
+  // Until the write waits for the database; then the registry's passivate comes first.
+  auto* db_job = dynamic_cast<caf::resumable*>(caf::actor_cast<caf::abstract_actor*>(db));
+  while (std::find(sched.jobs.begin(), sched.jobs.end(), db_job) == sched.jobs.end())
+    sched.run_once();
+  caf::anon_send(*ann.value, atom::passivate_v);
+  sched.run();
+  CHECK(written->value == std::optional<bool>{true});
+  CHECK(store.pairs.size() == 1);
+  CHECK(store.owners.owners["ann"].node.id.empty());  // released once it was done
+  caf::anon_send_exit(socket, caf::exit_reason::user_shutdown);
+  sched.run();
+}

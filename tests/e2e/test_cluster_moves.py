@@ -16,7 +16,15 @@ class MovesTest(ClusterCase):
     # whenever its socket closes, and two planned moves ~0.3 s apart can each close the socket
     # one send is on: the draining node closes its own sockets (1001) without letting their
     # requests in flight finish, and a user actor handed over to a rejoined node closes its
-    # user's sockets elsewhere (1011) instead of handing them to the new actor. Run it by
+    # user's sockets elsewhere (1011) instead of handing them to the new actor. Tried
+    # (issue 17): closing the draining node's sockets only once their requests in flight are
+    # answered, and re-registering a moved user's sockets with the new actor instead of
+    # closing them. Then, in 3 runs at load average 10-12 (not repeated at a lower load), 3 of
+    # 9 conversations stopped acknowledging for up to the client's 10 s ack timeout. Likely
+    # cause: while the nodes' views differ, a peer refuses a push for a user homed elsewhere
+    # in its view, so a send's new-message echo is dropped; a closed socket hid that by
+    # forcing a retry. A socket kept open needs its echo from the send's answer
+    # (deduplicated), not only from the push. Run it by
     # name: python3 -m unittest test_cluster_moves.MovesTest.pending_rolling_restart_with_sigterm_under_load
     def pending_rolling_restart_with_sigterm_under_load(self):
         """Each node in turn drains on SIGTERM and starts again: each key is unavailable at
