@@ -485,6 +485,7 @@ class ChatTraffic:
         self.stop = asyncio.Event()
         self.sent = asyncio.Event()
         self.retries = collections.Counter()     # tempMessageId -> attempts beyond the first
+        self.why = collections.defaultdict(list)  # tempMessageId -> why each attempt failed
 
     async def sender(self, i, person, cid, pause=0.05):
         ws, port, n, attempt = None, self.first_port(i), 0, 0
@@ -498,9 +499,13 @@ class ChatTraffic:
                                           "conversationId": cid, "content": f"m{n}"}))
                 seq = await asyncio.wait_for(self._echo(ws, temp), self.ack_timeout)
             except (Refused, asyncio.TimeoutError, OSError, EOFError,
-                    websockets.exceptions.WebSocketException):
+                    websockets.exceptions.WebSocketException) as failure:
                 self.history.unacknowledged(handle)
                 self.retries[temp] += 1
+                # A refused upgrade: who answered (the balancer's own 503 has no request id)
+                by = getattr(failure, "headers", None)
+                by = "" if by is None else f" (node: {'X-Request-Id' in by})"
+                self.why[temp].append(f"port {port}: {type(failure).__name__} {failure}"[:160] + by)
                 await close_quietly(ws)
                 ws, port = None, self.balancer_port
                 await backoff(attempt)
@@ -645,7 +650,7 @@ class ClusterCase(ChatCase):
             await asyncio.wait_for(asyncio.gather(*senders), 120)
             traffic.sent.set()
             await asyncio.wait_for(asyncio.gather(*followers), 120)
-            self.retries = traffic.retries
+            self.retries, self.retry_reasons = traffic.retries, traffic.why
         asyncio.run(main())
         return hist, marks["fault"]
 

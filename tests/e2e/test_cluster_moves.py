@@ -24,7 +24,13 @@ class MovesTest(ClusterCase):
     # cause: while the nodes' views differ, a peer refuses a push for a user homed elsewhere
     # in its view, so a send's new-message echo is dropped; a closed socket hid that by
     # forcing a retry. A socket kept open needs its echo from the send's answer
-    # (deduplicated), not only from the push. Run it by
+    # (deduplicated), not only from the push. What the second failure is (the failing run
+    # prints each retried send's reasons and the nodes' refused sockets): after a 1011 the
+    # reconnect's upgrade is refused with 503 by the node the balancer still sends it to, the
+    # draining one, whose registry refuses to seat a socket (errc::moved, "not serving")
+    # until the health checks take it out; or a 1001 followed by "moving to another node".
+    # Passes at load average ~4 (5 of 6 runs), fails most runs with two other CPU hogs
+    # beside it. Balancer retries of GETs on 503 (redispatched) did not change that. Run it by
     # name: python3 -m unittest test_cluster_moves.MovesTest.pending_rolling_restart_with_sigterm_under_load
     def pending_rolling_restart_with_sigterm_under_load(self):
         """Each node in turn drains on SIGTERM and starts again: each key is unavailable at
@@ -54,8 +60,14 @@ class MovesTest(ClusterCase):
                   if s.seq is not None and s.start >= marks["restarted"]}
         self.assertEqual(recent, {cid for _, _, cid in pairs},
                          "conversations that acknowledged nothing after the restarts")
-        self.assertEqual({t: n for t, n in self.retries.items() if n > 1}, {},
-                         "sends that needed more than one retry")
+        twice = {t: self.retry_reasons[t] for t, n in self.retries.items() if n > 1}
+        for temp, reasons in twice.items():
+            print(f"{temp} retried {len(reasons)} times:\n  " + "\n  ".join(reasons))
+        if twice:   # why the nodes refused sockets (a refused upgrade's answer has no detail)
+            print(collections.Counter(
+                (node.name, entry.get("error")) for node in self.cluster.nodes
+                for entry in node.logs if entry.get("msg") == "websocket registration failed"))
+        self.assertEqual(twice, {}, "sends that needed more than one retry")
 
     def test_a_node_joining_moves_about_one_in_n_of_the_keys(self):
         pairs = self.pairs(40)
