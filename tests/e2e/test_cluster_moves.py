@@ -29,8 +29,8 @@ class MovesTest(ClusterCase):
     # reconnect's upgrade is refused with 503 by the node the balancer still sends it to, the
     # draining one, whose registry refuses to seat a socket (errc::moved, "not serving")
     # until the health checks take it out; or a 1001 followed by "moving to another node".
-    # Passes at load average ~4 (5 of 6 runs), fails most runs with two other CPU hogs
-    # beside it. Balancer retries of GETs on 503 (redispatched) did not change that. Run it by
+    # Passed 5 of 6 runs on an otherwise idle machine; failed 6 of 6 beside a compile and
+    # 12 of 12 beside three CPU hogs. Balancer retries of GETs on 503 (redispatched) did not change that. Run it by
     # name: python3 -m unittest test_cluster_moves.MovesTest.pending_rolling_restart_with_sigterm_under_load
     def pending_rolling_restart_with_sigterm_under_load(self):
         """Each node in turn drains on SIGTERM and starts again: each key is unavailable at
