@@ -26,9 +26,9 @@ struct checking_link : ws_link {
   }
   void refuse(caf::error) override {
   }
-  void write(std::vector<std::string> frames) override {
+  void write(std::vector<shared_frame> frames) override {
     for (const auto& f : frames)
-      if (nlohmann::json::parse(f, nullptr, false).is_discarded())
+      if (nlohmann::json::parse(f->text, nullptr, false).is_discarded())
         std::abort();  // a frame the client cannot parse
   }
   void read_more() override {
