@@ -423,7 +423,9 @@ private:
   /// Whether this thread runs the connection's strand now (the handler answered at once).
   bool on_own_strand() {
     using strand_type = net::strand<net::io_context::executor_type>;
-    const auto* strand = stream_.get_executor().target<strand_type>();
+    // A copy that outlives `strand`: target() points into the executor it is called on.
+    auto executor = stream_.get_executor();
+    const auto* strand = executor.target<strand_type>();
     return strand != nullptr && strand->running_in_this_thread();
   }
 
