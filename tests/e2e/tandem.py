@@ -160,6 +160,27 @@ class Node:
                 chunks.append(chunk)
             return b"".join(chunks).decode(errors="replace")
 
+    def counted_connection(self, timeout=10):
+        """A kept-alive connection the node has accepted and answered, so that it counts
+        against http.max_connections. A connection of an earlier request may still be counted
+        for a moment after its close, and the node refuses this one meanwhile: try again."""
+        deadline = time.monotonic() + timeout
+        while True:
+            s = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+            s.sendall(b"GET /ping HTTP/1.1\r\nHost: t\r\n\r\n")
+            reply = b""
+            while b"\r\n\r\n" not in reply:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                reply += chunk
+            if reply.startswith(b"HTTP/1.1 200 "):
+                return s
+            s.close()
+            if time.monotonic() > deadline:
+                raise AssertionError("the node kept refusing a connection: %r" % reply[:200])
+            time.sleep(0.05)
+
     def wait_for(self, predicate, timeout=20, interval=0.1):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -232,8 +232,7 @@ class HttpConnectionCap(NodeTestCase):
         self.node.wait_for(alone, timeout=10, interval=0.05)
 
     def test_connections_over_the_cap_get_503_and_service_resumes(self):
-        self.wait_until_no_other_connection()
-        held = [connect(self.node) for _ in range(self.cap)]
+        held = [self.node.counted_connection() for _ in range(self.cap)]
         try:
             with connect(self.node) as s:
                 s.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")

@@ -6,7 +6,6 @@ refusals and handlers' errors all show); what the server answers before any rout
 /metrics; a profile image; the WebSocket handshake and both of its refusals."""
 import select
 import socket
-import time
 import unittest
 import urllib.parse
 import uuid
@@ -148,7 +147,7 @@ class OverTheConnectionCap(NodeTestCase):
     node_env = {"TANDEM_HTTP_MAX_CONNECTIONS": "2"}
 
     def test_the_503_over_the_cap_says_nosniff(self):
-        held = [self.counted_connection() for _ in range(2)]
+        held = [self.node.counted_connection() for _ in range(2)]
         try:
             status, headers = first_answer(self.node, b"GET /ping HTTP/1.1\r\nHost: t\r\n\r\n")
         finally:
@@ -156,27 +155,6 @@ class OverTheConnectionCap(NodeTestCase):
                 s.close()
         self.assertEqual(status, 503)
         self.assertEqual(headers.get(NOSNIFF[0]), NOSNIFF[1], headers)
-
-    def counted_connection(self):
-        """A kept-alive connection the node has accepted and answered, so it counts against the
-        cap. A connection of an earlier request may still be counted for a moment after its
-        close, and then the node refuses this one: try again until it is let in."""
-        deadline = time.monotonic() + 10
-        while True:
-            s = socket.create_connection(("127.0.0.1", self.node.port), timeout=5)
-            s.sendall(b"GET /ping HTTP/1.1\r\nHost: t\r\n\r\n")
-            reply = b""
-            while b"\r\n\r\n" not in reply:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                reply += chunk
-            status = head_of(reply.decode(errors="replace"))[0] if reply else None
-            if status == 200:
-                return s
-            s.close()
-            self.assertLess(time.monotonic(), deadline, f"the node kept refusing: {status}")
-            time.sleep(0.05)
 
 
 if __name__ == "__main__":
