@@ -386,7 +386,8 @@ private:
     --srv_.stats.requests_in_flight;
     busy_ = false;
     closed_ = true;  // the WebSocket session owns the socket now
-    start_websocket(srv_, std::move(stream_), parser_->release(), kinds, std::move(p));
+    start_websocket(srv_, std::move(stream_), parser_->release(), kinds, std::move(p),
+                    request_id_);
   }
 
   void send(response res) {

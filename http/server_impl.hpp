@@ -115,9 +115,10 @@ inline live_session::~live_session() {
 
 /// Takes over an HTTP connection whose request `req` asked for a WebSocket on a path
 /// subscribing to `kinds`, for the verified user `who`: registers a connection actor
-/// with the user's actor, then completes (or refuses) the handshake. Defined in
-/// http/ws_session.cpp.
+/// with the user's actor, then completes (or refuses) the handshake, whose answer
+/// carries `request_id` as every answer does. Defined in http/ws_session.cpp.
 void start_websocket(server::impl& srv, beast::tcp_stream stream,
-                     bhttp::request<bhttp::string_body> req, uint8_t kinds, principal who);
+                     bhttp::request<bhttp::string_body> req, uint8_t kinds, principal who,
+                     std::string request_id);
 
 } // namespace tandem::http

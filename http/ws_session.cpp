@@ -31,9 +31,10 @@ std::size_t hard_frame_limit(std::size_t frame_limit) {
 class ws_session : public live_session, public std::enable_shared_from_this<ws_session> {
 public:
   ws_session(server::impl& srv, beast::tcp_stream&& stream,
-             bhttp::request<bhttp::string_body>&& req)
+             bhttp::request<bhttp::string_body>&& req, std::string request_id)
     : live_session(srv), srv_(srv), peer_(peer_of(stream.socket())), ws_(stream.release_socket()),
-      deadline_(ws_.get_executor()), alarm_(ws_.get_executor()), req_(std::move(req)) {
+      deadline_(ws_.get_executor()), alarm_(ws_.get_executor()), req_(std::move(req)),
+      request_id_(std::move(request_id)) {
     ++srv_.stats.open_websockets;
   }
 
@@ -67,7 +68,10 @@ public:
     timeouts.keep_alive_pings = true;
     ws_.set_option(timeouts);
     ws_.set_option(websocket::stream_base::decorator(
-      [](websocket::response_type& res) { set_common_headers(res); }));
+      [id = request_id_](websocket::response_type& res) {
+        set_common_headers(res);
+        res.set("X-Request-Id", id);
+      }));
     ws_.read_message_max(hard_frame_limit(sock.frame_limit));
     auto req = std::make_shared<bhttp::request<bhttp::string_body>>(std::move(req_));
     ws_.async_accept(*req, [self = shared_from_this(), req](beast::error_code ec) {
@@ -90,6 +94,7 @@ public:
     auto res = std::make_shared<bhttp::response<bhttp::string_body>>(
       static_cast<bhttp::status>(answer.status), req_.version());
     set_common_headers(*res);
+    res->set("X-Request-Id", request_id_);
     res->set(bhttp::field::content_type, answer.content_type);
     for (auto& [name, value] : answer.headers)
       res->insert(name, value);
@@ -288,6 +293,7 @@ private:
   /// The connection actor's alarm (`ws_link::alarm`): token expiry.
   net::steady_timer alarm_;
   bhttp::request<bhttp::string_body> req_;  // the upgrade request, until answered
+  std::string request_id_;                  // the upgrade's, on its answer (101 or refusal)
   connection_actor actor_;
   beast::flat_buffer in_;
   std::vector<shared_frame> out_;  ///< the batch being written
@@ -345,8 +351,10 @@ void ws_session::start(connection_params params) {
 } // namespace
 
 void start_websocket(server::impl& srv, beast::tcp_stream stream,
-                     bhttp::request<bhttp::string_body> req, uint8_t kinds, principal who) {
-  auto session = std::make_shared<ws_session>(srv, std::move(stream), std::move(req));
+                     bhttp::request<bhttp::string_body> req, uint8_t kinds, principal who,
+                     std::string request_id) {
+  auto session = std::make_shared<ws_session>(srv, std::move(stream), std::move(req),
+                                              std::move(request_id));
   srv.track(session);
   const auto& gw = *srv.gateway;
   session->start({std::move(who.who->user_id), kinds, gw.users, gw.settings,

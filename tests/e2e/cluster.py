@@ -58,6 +58,9 @@ CLUSTER_ENV = {
     "TANDEM_CLUSTER_FENCE_AFTER_MS": "2000",
     "TANDEM_CLUSTER_REQUEST_TIMEOUT_MS": "1000",
     "TANDEM_CLUSTER_DRAIN_TIMEOUT_MS": "3000",
+    # HAProxy's checks (scripts/cluster haproxy-config) take a failing node out within
+    # about 0.8 s: a node on SIGTERM is unready this long before it stops serving.
+    "TANDEM_HTTP_SHUTDOWN_DELAY_MS": "1500",
 }
 
 
@@ -502,9 +505,9 @@ class ChatTraffic:
                     websockets.exceptions.WebSocketException) as failure:
                 self.history.unacknowledged(handle)
                 self.retries[temp] += 1
-                # A refused upgrade: who answered (the balancer's own 503 has no request id)
+                # A refused upgrade: who answered (the node's answers are JSON, the balancer's HTML)
                 by = getattr(failure, "headers", None)
-                by = "" if by is None else f" (node: {'X-Request-Id' in by})"
+                by = "" if by is None else f" ({by.get('Content-Type')})"
                 self.why[temp].append(f"port {port}: {type(failure).__name__} {failure}"[:160] + by)
                 await close_quietly(ws)
                 ws, port = None, self.balancer_port

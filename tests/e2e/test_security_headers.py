@@ -127,6 +127,7 @@ class EveryResponse(MediaClient, NodeTestCase):
         status, headers = first_answer(self.node, upgrade(self.new_user()))
         self.assertEqual(status, 101)
         self.assert_nosniff("the handshake", headers)
+        self.assertRegex(headers.get("x-request-id", ""), r"^[0-9a-f]{16}$", headers)
 
 
 class SessionRefusal(NodeTestCase):
@@ -141,6 +142,8 @@ class SessionRefusal(NodeTestCase):
             services("pg-start")
         self.assertEqual(status, 503, headers)
         self.assertEqual(headers.get(NOSNIFF[0]), NOSNIFF[1], headers)
+        # Like every answer: the id that names it in the node's log.
+        self.assertRegex(headers.get("x-request-id", ""), r"^[0-9a-f]{16}$", headers)
 
 
 class OverTheConnectionCap(NodeTestCase):
