@@ -6,6 +6,7 @@
 
 #include "persistence/db.hpp"
 #include "persistence/db_session.hpp"
+#include "persistence/group_commit.hpp"
 
 #include <optional>
 #include <string>
@@ -27,9 +28,8 @@ struct db_state {
   std::optional<worker_pool<db_session, db_actor::base>> pool;
   worker_factory<db_session> make_worker;
   pool_worker<db_session> share_worker; ///< Started for the first batch, again after it died.
-  /// Shares that arrived while a batch of shares commits, oldest first.
-  std::vector<pending_share> shares;
-  bool shares_committing = false;
+  /// Shares waiting for their batch while one commits.
+  group_commit<pending_share> shares;
   std::size_t share_queue_limit = 0; ///< db.queue_limit: most shares waiting
 
   ~db_state() {

@@ -41,14 +41,7 @@ auto transact_fenced(db_self self, std::string operation, write_fence fence, F f
 
 // -- the group commit of shares ---------------------------------------------------
 
-using share_batch = std::shared_ptr<std::vector<pending_share>>;
-
-share_batch take(std::vector<pending_share>& from, std::size_t first, std::size_t last) {
-  auto begin = from.begin();
-  return std::make_shared<std::vector<pending_share>>(
-    std::make_move_iterator(begin + static_cast<std::ptrdiff_t>(first)),
-    std::make_move_iterator(begin + static_cast<std::ptrdiff_t>(last)));
-}
+using share_batch = group_commit<pending_share>::batch;
 
 /// Most shares committed in one transaction: a batch's commit answers them all, a
 /// failed one is tried again in halves (see insert_shares).
@@ -63,9 +56,9 @@ constexpr std::size_t max_shares_per_transaction = 64;
 void insert_shares(db_self self, share_batch batch, std::function<void()> done) {
   auto failed = [self, batch, done](const caf::error& err) {
     if (batch->size() > 1 && is_row_error(err)) {
-      auto second = take(*batch, batch->size() / 2, batch->size());
-      auto first = take(*batch, 0, batch->size() / 2);
-      insert_shares(self, first, [self, second, done] { insert_shares(self, second, done); });
+      auto halves = split_in_halves(*batch);
+      insert_shares(self, halves.first,
+                    [self, second = halves.second, done] { insert_shares(self, second, done); });
       return;
     }
     for (auto& share : *batch)
@@ -119,15 +112,8 @@ void insert_shares(db_self self, share_batch batch, std::function<void()> done) 
 /// commit (one wait for the disk's flush) serves many shares; an idle node commits each
 /// at once.
 void commit_shares(db_self self) {
-  auto& st = self->state;
-  auto n = std::min(st.shares.size(), max_shares_per_transaction);
-  auto batch = take(st.shares, 0, n);
-  st.shares.erase(st.shares.begin(), st.shares.begin() + static_cast<std::ptrdiff_t>(n));
-  st.shares_committing = true;
-  insert_shares(self, std::move(batch), [self] {
-    auto& st = self->state;
-    st.shares_committing = false;
-    if (!st.shares.empty())
+  insert_shares(self, self->state.shares.start(max_shares_per_transaction), [self] {
+    if (self->state.shares.finish())
       commit_shares(self);
   });
 }
@@ -198,12 +184,12 @@ social_area::behavior_type social_handlers(db_self self) {
     [self](atom::insert_share, const std::string& sender, const share_request& req,
            const write_fence& fence) -> caf::result<share_receipt> {
       auto& st = self->state;
-      if (st.shares_committing && st.shares.size() >= st.share_queue_limit)
+      if (st.shares.committing() && st.shares.waiting().size() >= st.share_queue_limit)
         return caf::make_error(errc::overloaded, "Too many shares waiting to be stored",
                                int64_t{1});
       auto rp = self->make_response_promise<share_receipt>();
-      st.shares.push_back({sender, req, fence, rp});
-      if (!st.shares_committing)
+      st.shares.add({sender, req, fence, rp});
+      if (!st.shares.committing())
         commit_shares(self);
       return rp;
     },

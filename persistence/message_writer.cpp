@@ -3,6 +3,7 @@
 #include "common/published.hpp"
 #include "common/text.hpp"
 #include "config/log.hpp"
+#include "persistence/group_commit.hpp"
 #include "persistence/pq_errors.hpp"
 
 #include <algorithm>
@@ -26,8 +27,7 @@ struct writer_state {
   chat_db db;
   message_writer_settings settings;
   std::shared_ptr<message_writer_counters> counters;
-  std::vector<pending_write> pending;
-  bool committing = false;
+  group_commit<pending_write> pending;
   bool timer_armed = false;
 
   static inline const char* name = "tandem.message_writer";
@@ -35,7 +35,7 @@ struct writer_state {
 
 using self_pointer = message_writer_actor::stateful_pointer<writer_state>;
 
-using batch_ptr = std::shared_ptr<std::vector<writer_state::pending_write>>;
+using batch_ptr = group_commit<writer_state::pending_write>::batch;
 
 /// Records the writes of `batch`, answered now: how long each waited since it arrived, and
 /// what waits in the writer's mailbox.
@@ -78,12 +78,9 @@ void answer(self_pointer self, const batch_ptr& batch, const std::vector<std::st
 void insert(self_pointer self, batch_ptr batch, std::function<void()> done) {
   auto on_error = [self, batch, done](caf::error& err) {
     if (batch->size() > 1 && is_row_error(err)) {
-      auto middle = batch->begin() + static_cast<std::ptrdiff_t>(batch->size() / 2);
-      auto first = std::make_shared<std::vector<writer_state::pending_write>>(
-        std::make_move_iterator(batch->begin()), std::make_move_iterator(middle));
-      auto second = std::make_shared<std::vector<writer_state::pending_write>>(
-        std::make_move_iterator(middle), std::make_move_iterator(batch->end()));
-      insert(self, first, [self, second, done] { insert(self, second, done); });
+      auto halves = split_in_halves(*batch);
+      insert(self, halves.first,
+             [self, second = halves.second, done] { insert(self, second, done); });
       return;
     }
     ++self->state.counters->failed_batches;
@@ -125,20 +122,15 @@ void insert(self_pointer self, batch_ptr batch, std::function<void()> done) {
 void commit(self_pointer self) {
   auto& st = self->state;
   // A batch is fenced or not as a whole: the prefix of writes alike in that.
-  auto limit = std::min(st.pending.size(), st.settings.commit_batch);
+  const auto& waiting = st.pending.waiting();
+  auto limit = std::min(waiting.size(), st.settings.commit_batch);
   std::size_t n = 1;
-  while (n < limit && (st.pending[n].epoch == 0) == (st.pending.front().epoch == 0))
+  while (n < limit && (waiting[n].epoch == 0) == (waiting.front().epoch == 0))
     ++n;
-  auto batch = std::make_shared<std::vector<writer_state::pending_write>>(
-    std::make_move_iterator(st.pending.begin()), std::make_move_iterator(st.pending.begin() + n));
-  st.pending.erase(st.pending.begin(), st.pending.begin() + n);
-  st.counters->waiting = st.pending.size();
-  st.committing = true;
+  auto batch = st.pending.start(n);
+  st.counters->waiting = waiting.size();
   insert(self, std::move(batch), [self] {
-    auto& st = self->state;
-    st.committing = false;
-    // What arrived during the commit goes at once: it has waited long enough.
-    if (!st.pending.empty())
+    if (self->state.pending.finish())
       commit(self);
   });
 }
@@ -160,16 +152,16 @@ caf::result<bool> enqueue(self_pointer self, chat_message m, int64_t epoch) {
   sample_mailbox(self, st.counters->mailbox);
   if (auto err = check_row(m))
     return err;
-  if (st.pending.size() >= st.settings.queue_limit) {
+  if (st.pending.waiting().size() >= st.settings.queue_limit) {
     ++st.counters->refused;
     return caf::make_error(errc::overloaded, "Too many messages waiting to be stored");
   }
   auto rp = self->make_response_promise<bool>();
-  st.pending.push_back({std::move(m), rp, epoch, self->clock().now()});
-  st.counters->waiting = st.pending.size();
-  if (st.committing)
+  st.pending.add({std::move(m), rp, epoch, self->clock().now()});
+  st.counters->waiting = st.pending.waiting().size();
+  if (st.pending.committing())
     return rp;
-  if (st.pending.size() >= st.settings.commit_batch)
+  if (st.pending.waiting().size() >= st.settings.commit_batch)
     commit(self);
   else if (!st.timer_armed) {
     st.timer_armed = true;
@@ -194,7 +186,7 @@ message_writer_actor::behavior_type writer_impl(self_pointer self, chat_db db,
     [self](atom::flush) {
       auto& st = self->state;
       st.timer_armed = false;
-      if (!st.committing && !st.pending.empty())
+      if (!st.pending.committing() && !st.pending.waiting().empty())
         commit(self);
     },
   };
