@@ -89,6 +89,18 @@ def http_request(port, method, path, body=None, headers=None, timeout=10):
         conn.close()
 
 
+def read_head(s):
+    """What a socket receives until the end of an HTTP head (with what came after it in the
+    same reads), or until the peer closes."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
 class Node:
     """A tandem process on a free port, with its JSON log lines collected."""
 
@@ -168,12 +180,7 @@ class Node:
         while True:
             s = socket.create_connection(("127.0.0.1", self.port), timeout=5)
             s.sendall(b"GET /ping HTTP/1.1\r\nHost: t\r\n\r\n")
-            reply = b""
-            while b"\r\n\r\n" not in reply:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                reply += chunk
+            reply = read_head(s)
             if reply.startswith(b"HTTP/1.1 200 "):
                 return s
             s.close()
@@ -583,12 +590,7 @@ class RealtimeCase(NodeTestCase):
         lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
         with socket.create_connection(("127.0.0.1", self.node.port), timeout=10) as s:
             s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
-            data = b""
-            while b"\r\n\r\n" not in data:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
+            data = read_head(s)
             head, _, body = data.partition(b"\r\n\r\n")
             status_line, *header_lines = head.decode(errors="replace").split("\r\n")
             status = int(status_line.split()[1])
