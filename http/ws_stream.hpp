@@ -69,23 +69,29 @@ public:
   /// Beast's writes: after the batch being written, if any.
   template <class ConstBuffers, class Handler>
   void async_write_some(const ConstBuffers& buffers, Handler&& handler) {
-    if (!batch_out_)
-      return write_beasts(buffers, std::forward<Handler>(handler));
-    auto held = std::make_shared<std::decay_t<Handler>>(std::forward<Handler>(handler));
-    waiting_ = [this, buffers, held] { write_beasts(buffers, std::move(*held)); };
+    write_after(batch_out_, &ws_socket::write_beasts<ConstBuffers, std::decay_t<Handler>>,
+                buffers, std::forward<Handler>(handler));
   }
 
   /// Writes all of `buffers` (whole frames) once none of Beast's writes is partly done,
   /// then calls `handler(error, bytes)`. One batch at a time.
   template <class ConstBuffers, class Handler>
   void async_write_batch(const ConstBuffers& buffers, Handler&& handler) {
-    if (!beast_out_)
-      return write_batch(buffers, std::forward<Handler>(handler));
-    auto held = std::make_shared<std::decay_t<Handler>>(std::forward<Handler>(handler));
-    waiting_ = [this, buffers, held] { write_batch(buffers, std::move(*held)); };
+    write_after(beast_out_, &ws_socket::write_batch<ConstBuffers, std::decay_t<Handler>>,
+                buffers, std::forward<Handler>(handler));
   }
 
 private:
+  /// Runs `write` now, or once the other kind of write (`other_out`) is done.
+  template <class Write, class ConstBuffers, class Handler>
+  void write_after(bool other_out, Write write, const ConstBuffers& buffers, Handler&& handler) {
+    std::decay_t<Handler> own(std::forward<Handler>(handler));
+    if (!other_out)
+      return (this->*write)(buffers, std::move(own));
+    auto held = std::make_shared<std::decay_t<Handler>>(std::move(own));
+    waiting_ = [this, write, buffers, held] { (this->*write)(buffers, std::move(*held)); };
+  }
+
   template <class ConstBuffers, class Handler>
   void write_beasts(const ConstBuffers& buffers, Handler&& handler) {
     auto size = boost::asio::buffer_size(buffers);
