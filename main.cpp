@@ -36,6 +36,8 @@
 #include <pqxx/pqxx>
 
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <iostream>
@@ -152,6 +154,47 @@ sigset_t block_stop_signals() {
   return set;
 }
 
+/// Tells every peer of `view` that this node is about to drain and waits (each at most
+/// `timeout`) for their answers: from then on they place this node's keys on themselves
+/// and send it nothing new, so that once it hands its keys over, what it passes on finds
+/// peers that agree on the keys' new homes instead of refusing it until they renew.
+void announce_drain(caf::scoped_actor& self, const cluster::membership_view& view,
+                    cluster::bus& bus, std::chrono::milliseconds timeout) {
+  using answer_handle = decltype(self->request(caf::actor{}, timeout, atom::membership_changed_v,
+                                               view.self));
+  std::vector<std::pair<std::string, answer_handle>> asked;
+  for (const auto& n : view.live)
+    if (n.identity != view.self)
+      asked.emplace_back(n.identity.id, self->request(bus.proxy(n.identity, "membership"),
+                                                      timeout, atom::membership_changed_v,
+                                                      view.self));
+  for (auto& [peer, answer] : asked)
+    answer.receive([](bool) {},
+                   [&peer = peer](caf::error& err) {
+                     log::warn("drain: a peer did not take the announcement",
+                               {{"peer", peer}, {"error", describe(err)}});
+                   });
+}
+
+/// Waits up to `ms` for another stop signal: whether one came (the operator insists: no
+/// more waiting).
+bool second_signal_within(const sigset_t& stop_signals, int ms) {
+  auto ts = timespec{ms / 1000, (ms % 1000) * 1000000L};
+  while (true) {
+    auto t0 = std::chrono::steady_clock::now();
+    if (sigtimedwait(&stop_signals, nullptr, &ts) >= 0)
+      return true;
+    if (errno != EINTR)
+      return false; // EAGAIN: the delay is over
+    auto left = std::chrono::nanoseconds(ts.tv_sec * 1000000000LL + ts.tv_nsec)
+                - (std::chrono::steady_clock::now() - t0);
+    if (left <= std::chrono::nanoseconds::zero())
+      return false;
+    ts = timespec{static_cast<time_t>(left.count() / 1000000000LL),
+                  static_cast<long>(left.count() % 1000000000LL)};
+  }
+}
+
 /// The route table that `serve` builds, from the same make_routes, without connecting to
 /// anything: the handlers are made, never called, so no actor is spawned behind them.
 int print_routes(const config::app_config& cfg) {
@@ -161,7 +204,7 @@ int print_routes(const config::app_config& cfg) {
   caf::actor_system sys{sys_cfg};
   http::metrics stats;
   auto routes = http::make_routes({sys, cfg, {}, {}, stats, nullptr, nullptr, {}, {}, nullptr,
-                                   {}, nullptr, {}, nullptr});
+                                   {}, nullptr, {}, nullptr, nullptr});
   for (const auto& r : routes.routes())
     std::cout << r.method << ' ' << r.pattern << ' ' << r.guard << '\n';
   for (const auto& path : ws_paths())
@@ -334,10 +377,11 @@ int serve(const config::app_config& cfg) {
     http::ws_gateway{sys, tokens, identities, users, chats, cfg.chat.max_message_length,
                      user_cfg.gateway, cfg.ws,
                      std::chrono::milliseconds(cfg.http.request_timeout_ms), connections_link});
+  auto shutting_down = std::make_shared<std::atomic<bool>>(false);
   http::server server{cfg.http, cfg.log,
                       http::make_routes(
                         {sys, cfg, db, redis, stats, tokens, identities, accounts, media,
-                         media_urls, users, views, chats, board}),
+                         media_urls, users, views, chats, board, shutting_down}),
                       stats, gateway};
   // E-mail invitations (smtp.*): off while smtp.url is empty; the sender stops with db.
   auto outbox_counters = std::make_shared<email_outbox_counters>();
@@ -384,22 +428,27 @@ int serve(const config::app_config& cfg) {
     hooks.on_unfence.emplace_back([] { log::info("lease renewed: serving keys"); });
     // A node that left the live set (or restarted: another incarnation) holds none of
     // this node's users' sockets any more, and none of its users' actors.
+    // A peer that announced its drain is not gone until its lease is: it still holds
+    // sockets and the keys it has not released.
     hooks.on_view.emplace_back(
       [users, chats, directory = connections_link.directory, tell_peers,
-       before = std::make_shared<std::vector<cluster_node>>()](
+       before = std::make_shared<std::vector<cluster_node>>(),
+       present_before = std::make_shared<std::vector<cluster_node>>()](
         const std::shared_ptr<const cluster::membership_view>& view) {
         if (view->live != *before) {
           // Keys whose home moved are handed over (a node joined or left).
           caf::anon_send(users, atom::hand_over_v);
           caf::anon_send(chats, atom::hand_over_v);
         }
-        auto listed = [](const std::vector<cluster_node>& live, const node_identity& node) {
-          return std::any_of(live.begin(), live.end(),
+        auto listed = [](const std::vector<cluster_node>& nodes, const node_identity& node) {
+          return std::any_of(nodes.begin(), nodes.end(),
                              [&](const cluster_node& n) { return n.identity == node; });
         };
+        auto present = view->live;
+        present.insert(present.end(), view->leaving.begin(), view->leaving.end());
         // Leaving, this node drops out of its own view: it is not gone to itself.
-        for (const auto& old : *before)
-          if (!listed(view->live, old.identity) && old.identity != view->self) {
+        for (const auto& old : *present_before)
+          if (!listed(present, old.identity) && old.identity != view->self) {
             caf::anon_send(users, atom::node_gone_v, old.identity);
             caf::anon_send(chats, atom::node_gone_v, old.identity);
             caf::anon_send(directory, atom::node_gone_v, old.identity);
@@ -409,6 +458,7 @@ int serve(const config::app_config& cfg) {
         if (listed(view->live, view->self) && !listed(*before, view->self))
           tell_peers(*view);
         *before = view->live;
+        *present_before = std::move(present);
       });
     membership = cluster::spawn_membership(
       sys, leases,
@@ -423,6 +473,13 @@ int serve(const config::app_config& cfg) {
   int sig = 0;
   sigwait(&stop_signals, &sig);
   log::info("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  // Unready first, serving as before: the balancer sends nothing new here once its checks
+  // have seen /readyz fail, so no client is sent to a node that has stopped serving.
+  shutting_down->store(true);
+  if (cfg.http.shutdown_delay_ms > 0 && !second_signal_within(stop_signals,
+                                                              cfg.http.shutdown_delay_ms))
+    log::info("unready for http.shutdown_delay_ms, now stopping",
+              {{"delay_ms", cfg.http.shutdown_delay_ms}});
   // The drain (docs/cluster.md, Planned moves): this node leaves its own view, so its
   // actors finish what they were sent, release their keys and stop, while whatever still
   // reaches it is passed on to the keys' new homes; then its sockets close, its lease row
@@ -443,6 +500,8 @@ int serve(const config::app_config& cfg) {
   };
   if (membership) {
     drainer.emplace(sys);
+    announce_drain(*drainer, *board->view(), *bus,
+                   std::chrono::milliseconds(cfg.cluster.request_timeout_ms));
     drain_step("leaving the live set", membership, atom::leave_cluster_v);
     drain_step("handing the users over", users, atom::hand_over_v);
     drain_step("handing the conversations over", chats, atom::hand_over_v);

@@ -50,6 +50,8 @@ struct membership_state {
   uint64_t renewals = 0;
   bool failing = false;       ///< The last renewal failed (logged once per run of failures).
   std::vector<cluster_node> nodes;
+  /// Peers that announced their drain, until a renewal no longer lists them.
+  std::vector<node_identity> leaving_peers;
   /// The drain's reply, waiting for the renewal in flight: a renewal that committed
   /// after the row was deleted would put it back.
   std::optional<caf::typed_response_promise<bool>> leaving_reply;
@@ -58,24 +60,28 @@ struct membership_state {
 
 using membership_self = membership_actor::stateful_pointer<membership_state>;
 
-/// Publishes a new view when the live set or the fenced flag changed. A leaving node's
-/// view no longer lists it: every key's home is another node (the registries hand their
-/// keys over and pass on what still comes in).
+/// Publishes a new view when the live set, the leaving peers or the fenced flag changed.
+/// A leaving node's view no longer lists it: every key's home is another node (the
+/// registries hand their keys over and pass on what still comes in). Peers that announced
+/// their drain are listed as leaving, not live.
 void publish(membership_self self) {
   auto& st = self->state;
-  auto live = st.nodes;
-  if (st.leaving)
-    live.erase(std::remove_if(live.begin(), live.end(),
-                              [&](const cluster_node& n) {
-                                return n.identity.id == st.settings.self.id;
-                              }),
-               live.end());
+  std::vector<cluster_node> live;
+  std::vector<cluster_node> leaving;
+  for (const auto& n : st.nodes) {
+    if (n.identity.id == st.settings.self.id && st.leaving)
+      continue;
+    bool announced = std::find(st.leaving_peers.begin(), st.leaving_peers.end(), n.identity)
+                     != st.leaving_peers.end();
+    (announced ? leaving : live).push_back(n);
+  }
   auto current = st.board->view();
-  if (current->fenced == !st.live && current->live == live)
+  if (current->fenced == !st.live && current->live == live && current->leaving == leaving)
     return;
   auto next = std::make_shared<membership_view>();
   next->self = st.settings.self;
   next->live = std::move(live);
+  next->leaving = std::move(leaving);
   next->fenced = !st.live;
   next->version = current->version + 1;
   std::shared_ptr<const membership_view> view = std::move(next);
@@ -100,6 +106,15 @@ void on_renewed(membership_self self, time_point sent, lease_renewal& renewal) {
     log::info("lease renewed again", {{"node", st.settings.self.id}});
   st.failing = false;
   st.nodes = std::move(renewal.live);
+  // A peer whose lease is gone (or that runs again, another incarnation) left.
+  auto listed = [&](const node_identity& peer) {
+    return std::any_of(st.nodes.begin(), st.nodes.end(),
+                       [&](const cluster_node& n) { return n.identity == peer; });
+  };
+  st.leaving_peers.erase(
+    std::remove_if(st.leaving_peers.begin(), st.leaving_peers.end(),
+                   [&](const node_identity& peer) { return !listed(peer); }),
+    st.leaving_peers.end());
   auto was_live = std::exchange(st.live, true);
   publish(self);
   if (!was_live) {
@@ -215,6 +230,20 @@ membership_actor::behavior_type membership_impl(membership_self self, persistenc
       auto& st = self->state;
       if (!st.leaving && !st.renewing)
         renew(self);
+    },
+    [self](atom::membership_changed, const node_identity& peer) {
+      // A peer is about to drain: from now on its keys are placed on the others, which
+      // claim each once the peer has released it. Its lease still holds them meanwhile.
+      auto& st = self->state;
+      auto listed = [&](const cluster_node& n) { return n.identity == peer; };
+      // At most one entry per live peer: the renewals prune it.
+      if (std::any_of(st.nodes.begin(), st.nodes.end(), listed)
+          && std::find(st.leaving_peers.begin(), st.leaving_peers.end(), peer)
+               == st.leaving_peers.end()) {
+        st.leaving_peers.push_back(peer);
+        publish(self);
+      }
+      return true;
     },
   };
 }

@@ -24,8 +24,12 @@ namespace tandem::cluster {
 struct membership_view {
   node_identity self;
   /// The nodes with a live lease at the last successful renewal, by node id (this node
-  /// among them); empty before the first one.
+  /// among them), but for those leaving: where keys are placed. Empty before the first one.
   std::vector<cluster_node> live;
+  /// Peers that announced their drain and still hold a lease: no key is placed on them,
+  /// but they still own what they have not released and still hold sockets, so they are
+  /// not gone yet.
+  std::vector<cluster_node> leaving;
   /// True until the first renewal, while the last one is older than fence_after_ms, and
   /// once the node leaves: it must then serve no key.
   bool fenced = true;
@@ -97,8 +101,9 @@ struct membership_hooks {
 };
 
 /// The membership actor: renews at once and then every renew_interval; `tick` and
-/// `fence_due` are its own timers; `membership_changed` (a peer joined or is leaving,
-/// over the bus) renews at once. The drain: `leave_cluster` stops renewing and publishes
+/// `fence_due` are its own timers; `membership_changed` (a peer joined or left, over the
+/// bus) renews at once; `membership_changed` with a peer's identity (that peer is about to
+/// drain) takes it out of placement at once, until its lease is gone, and replies then. The drain: `leave_cluster` stops renewing and publishes
 /// a fenced view without this node (without running the fence callbacks), so that the
 /// registries hand every key over, and replies once no renewal is in flight;
 /// `drop_lease` then deletes the node's row so that others may take what was not
@@ -106,6 +111,8 @@ struct membership_hooks {
 using membership_actor = caf::typed_actor<caf::reacts_to<atom::tick>,
                                           caf::reacts_to<atom::fence_due, uint64_t>,
                                           caf::reacts_to<atom::membership_changed>,
+                                          caf::replies_to<atom::membership_changed,
+                                                          node_identity>::with<bool>,
                                           caf::replies_to<atom::leave_cluster>::with<bool>,
                                           caf::replies_to<atom::drop_lease>::with<bool>>;
 

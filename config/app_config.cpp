@@ -258,6 +258,10 @@ const std::vector<key_spec>& key_table() {
      [](const app_config& c) { return join(c.http.cors_origins); }},
     int_key<int>("http.shutdown_timeout_ms", "time in-flight requests get on SIGTERM", 0, max_ms,
                  [](app_config& c) { return &c.http.shutdown_timeout_ms; }),
+    int_key<int>("http.shutdown_delay_ms",
+                 "SIGTERM: /readyz answers 503 this long while the node serves on, so the "
+                 "balancer takes it out of rotation before it stops (a second signal cuts it short)",
+                 0, max_ms, [](app_config& c) { return &c.http.shutdown_delay_ms; }),
     int_key<std::size_t>("http.header_limit",
                          "largest header block, chunk-size line or trailer block in bytes", 1024,
                          max_size, [](app_config& c) { return &c.http.header_limit; }),

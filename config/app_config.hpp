@@ -19,6 +19,7 @@ struct http_config {
   int idle_timeout_ms = 60000;             // keep-alive connection without a request
   std::vector<std::string> cors_origins = {"*"};  // "*" echoes any Origin
   int shutdown_timeout_ms = 10000;         // in-flight requests get this long on SIGTERM
+  int shutdown_delay_ms = 0;               // SIGTERM: /readyz fails this long before stopping
   std::size_t header_limit = 16 * 1024;    // bytes of a header block, chunk line or trailers
   int header_timeout_ms = 10000;           // a request's headers must arrive within this
   int body_timeout_ms = 30000;             // a request's body (and a response's write) within this

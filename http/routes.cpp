@@ -21,6 +21,10 @@ struct readiness {
 };
 
 void readyz(const services& svc, responder respond) {
+  if (svc.shutting_down && svc.shutting_down->load(std::memory_order_relaxed)) {
+    respond(json_response(503, {{"checks", {{"node", "shutting down"}}}, {"detail", "Not ready"}}));
+    return;
+  }
   auto timeout = std::chrono::milliseconds(svc.cfg.http.request_timeout_ms);
   auto db = svc.db;
   auto redis = svc.redis;

@@ -16,6 +16,7 @@
 #include "persistence/media_store.hpp"
 #include "persistence/redis.hpp"
 
+#include <atomic>
 #include <memory>
 
 namespace tandem::http {
@@ -51,6 +52,9 @@ struct services {
   /// The node's membership view; null on a node that is not part of a cluster. A
   /// fenced node is not ready.
   std::shared_ptr<const cluster::membership_board> cluster;
+  /// Set on SIGTERM (main.cpp): /readyz answers 503 from then on, so that the balancer
+  /// takes the node out of rotation during http.shutdown_delay_ms, before it stops serving.
+  std::shared_ptr<const std::atomic<bool>> shutting_down;
 };
 
 /// The whole route table of a node.

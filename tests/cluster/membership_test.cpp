@@ -265,3 +265,51 @@ TEST_CASE_METHOD(membership_fixture, "a peer's news of a change renews at once",
   sched.run();
   CHECK(store.renewals == renewals + 1);
 }
+
+TEST_CASE_METHOD(membership_fixture,
+                 "a peer that announces its drain leaves placement at once and is gone once "
+                 "its lease is",
+                 "[membership]") {
+  other_node("b", 60000);
+  other_node("c", 60000);
+  run_until(1000);
+  REQUIRE(live() == names{"a", "b", "c"});
+  auto b = node_identity{"b", 5};
+  auto answer = request_from<bool>(sys, member, atom::membership_changed_v, b);
+  sched.run();
+  REQUIRE(answer->value);
+  CHECK(*answer->value);
+  CHECK(live() == names{"a", "c"});
+  REQUIRE(view()->leaving.size() == 1);
+  CHECK(view()->leaving.front().identity == b);
+  // Its row is still there (the drain has not deleted it yet): renewals keep it out.
+  run_until(3000);
+  CHECK(live() == names{"a", "c"});
+  CHECK(view()->leaving.size() == 1);
+  // Announced twice (a retried request): no second entry.
+  request_from<bool>(sys, member, atom::membership_changed_v, b);
+  sched.run();
+  CHECK(view()->leaving.size() == 1);
+  // The row is deleted: gone, and nothing of it is kept.
+  store.rows.erase("b");
+  run_until(4000);
+  CHECK(live() == names{"a", "c"});
+  CHECK(view()->leaving.empty());
+  // The same node id back as a new run is live again.
+  store.rows["b"] = fake_lease_store::row{6, "http://b", start + 60000ms};
+  run_until(5000);
+  CHECK(live() == names{"a", "b", "c"});
+  CHECK(view()->leaving.empty());
+}
+
+TEST_CASE_METHOD(membership_fixture,
+                 "the announcement of a node this member does not know changes nothing",
+                 "[membership]") {
+  run_until(1000);
+  auto version = view()->version;
+  auto answer = request_from<bool>(sys, member, atom::membership_changed_v, node_identity{"z", 1});
+  sched.run();
+  REQUIRE(answer->value);
+  CHECK(view()->version == version);
+  CHECK(view()->leaving.empty());
+}

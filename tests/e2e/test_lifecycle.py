@@ -1,7 +1,9 @@
 """Start-up errors, readiness across a PostgreSQL restart, and graceful shutdown."""
 import json
 import os
+import signal
 import subprocess
+import time
 import unittest
 
 from tandem import Node, create_database, required_env, services
@@ -52,6 +54,31 @@ class Lifecycle(unittest.TestCase):
             self.assertTrue(any(e.get("msg") == "stopped" for e in node.logs))
         finally:
             node.stop()
+
+    def test_on_sigterm_the_node_is_unready_but_serves_for_the_shutdown_delay(self):
+        node = Node({"TANDEM_HTTP_SHUTDOWN_DELAY_MS": "3000"})
+        self.addCleanup(node.stop)
+        self.assertEqual(node.request("GET", "/readyz")[0], 200)
+        node.proc.send_signal(signal.SIGTERM)
+        sent = time.monotonic()
+        status, _, body = node.wait_for(
+            lambda: (lambda r: r if r[0] == 503 else None)(node.request("GET", "/readyz")),
+            timeout=2, interval=0.02)
+        self.assertEqual(json.loads(body)["checks"], {"node": "shutting down"})
+        # Still serving: a balancer that has not noticed yet loses nothing.
+        self.assertEqual(node.request("GET", "/ping")[0], 200)
+        self.assertIsNone(node.proc.poll(), "the node stopped before its delay")
+        self.assertEqual(node.proc.wait(15), 0)
+        self.assertGreaterEqual(time.monotonic() - sent, 3.0)
+        self.assertTrue(any(e.get("msg") == "stopped" for e in node.logs))
+
+    def test_a_second_signal_cuts_the_shutdown_delay_short(self):
+        node = Node({"TANDEM_HTTP_SHUTDOWN_DELAY_MS": "60000"})
+        self.addCleanup(node.stop)
+        node.proc.send_signal(signal.SIGTERM)
+        node.wait_for(lambda: node.request("GET", "/readyz")[0] == 503, timeout=2, interval=0.02)
+        node.proc.send_signal(signal.SIGINT)
+        self.assertEqual(node.proc.wait(15), 0)
 
     def test_readyz_reports_postgres_down_and_recovers_when_it_returns(self):
         node = Node({"TANDEM_HTTP_REQUEST_TIMEOUT_MS": "3000"})
