@@ -15,6 +15,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <optional>
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -168,14 +170,28 @@ bool not_after(const json& claims, const char* name, int64_t latest) {
   return t == claims.end() || (t->is_number() && t->get<double>() <= static_cast<double>(latest));
 }
 
+/// The `exp` claim in whole seconds: none when it is missing, not a number, or too large
+/// for the seconds of a date (a forged or fuzzed 1.7e25 must not reach a conversion to
+/// int64, whose overflow is undefined).
+std::optional<int64_t> expiry_of(const json& claims) {
+  constexpr double latest = 1e15; // about 31 million years from 1970
+  auto exp = claims.find("exp");
+  if (exp == claims.end() || !exp->is_number())
+    return std::nullopt;
+  auto seconds = exp->get<double>();
+  if (!(seconds > -latest && seconds < latest)) // NaN too
+    return std::nullopt;
+  return static_cast<int64_t>(std::floor(seconds));
+}
+
 /// Empty when `claims` are current at `now`: `exp` after it, `iat` and `nbf` (when
 /// present) no later than `now + leeway_s`, which absorbs the issuer's clock running
 /// ahead of ours. Otherwise the failure text.
 std::string check_times(const json& claims, int64_t now, int64_t leeway_s) {
-  auto exp = claims.find("exp");
-  if (exp == claims.end() || !exp->is_number())
+  auto exp = expiry_of(claims);
+  if (!exp)
     return invalid_token;
-  if (exp->get<double>() <= static_cast<double>(now))
+  if (*exp <= now)
     return expired_token;
   if (!not_after(claims, "iat", now + leeway_s) || !not_after(claims, "nbf", now + leeway_s))
     return premature_token;
@@ -459,8 +475,7 @@ token_check token_service::verify_own(const std::string& token, int64_t now) con
   identity who{string_member(*claims, "sub"), string_member(*claims, "email")};
   if (!valid_user_id(who.user_id))
     return refused(invalid_token);
-  return {std::move(who), std::nullopt, {}, string_member(*claims, "sid"),
-          claims->at("exp").get<int64_t>()};
+  return {std::move(who), std::nullopt, {}, string_member(*claims, "sid"), *expiry_of(*claims)};
 }
 
 token_check token_service::verify_external(const std::string& token, const std::string& kid,
@@ -483,7 +498,7 @@ token_check token_service::verify_external(const std::string& token, const std::
                        string_member(*claims, "email")};
   if (!valid_subject(who.subject))
     return refused(invalid_token);
-  return {std::nullopt, std::move(who), {}, {}, claims->at("exp").get<int64_t>()};
+  return {std::nullopt, std::move(who), {}, {}, *expiry_of(*claims)};
 }
 
 } // namespace tandem
