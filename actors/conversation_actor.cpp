@@ -136,9 +136,7 @@ void leave_when_done(self_pointer self) {
   auto& st = self->state;
   if (!st.passivating || !st.sends.empty() || st.sending || st.reads_in_flight != 0)
     return;
-  if (st.epoch != 0 && !st.failure)
-    caf::anon_send(st.db, atom::release_conversation_v, st.id, *st.settings.cluster_node,
-                   st.epoch);
+  release_key(self, atom::release_conversation_v);
   self->quit();
 }
 

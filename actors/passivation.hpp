@@ -5,13 +5,16 @@
 // reports itself idle at once. In a cluster an actor claims its key before it loads.
 #pragma once
 
+#include "config/log.hpp"
 #include "vocabulary/messages.hpp"
 
 #include <caf/all.hpp>
 
 #include <algorithm>
 #include <chrono>
+#include <memory>
 #include <optional>
+#include <string>
 
 namespace tandem {
 
@@ -96,6 +99,52 @@ void claim_then_load(Self self, Atom claim, const std::optional<node_identity>& 
     return load(self);
   claim_key(self, claim, *node, load, fail, self->state.settings.claim_wait,
             std::chrono::milliseconds(10));
+}
+
+/// Tries of a release before it is given up (about 11 s: 100 ms doubling to 2 s apart).
+inline constexpr int release_attempts = 10;
+
+/// The actor of `release_key`: asks `db` to release `key` (`release`: release_user or
+/// release_conversation) and, when that fails, asks again after a pause.
+template <class Db, class Atom>
+caf::behavior key_releaser(caf::event_based_actor* self, caf::actor registry, Db db, Atom release,
+                           std::string key, node_identity node, int64_t epoch,
+                           caf::timespan timeout) {
+  self->link_to(registry);
+  auto left = std::make_shared<int>(release_attempts);
+  auto pause = std::make_shared<caf::timespan>(std::chrono::milliseconds(100));
+  self->send(self, atom::tick_v);
+  return {
+    [=](atom::tick) {
+      self->request(db, timeout, release, key, node, epoch)
+        .then([self](bool) { self->quit(); },
+              [=](caf::error& err) {
+                if (--*left == 0) {
+                  log::warn("key not released; it stays this node's until its lease ends",
+                            {{"key", key}, {"error", describe(err)}});
+                  return self->quit();
+                }
+                self->delayed_send(self, *pause, atom::tick_v);
+                *pause = std::min<caf::timespan>(*pause * 2, std::chrono::seconds(2));
+              });
+    },
+  };
+}
+
+/// Releases the key an actor claimed with `epoch`, so that its next owner claims it at
+/// once, trying again while the database fails: a lost release leaves the key owned by
+/// this node, which no actor here holds any more, and every other node's claim refused for
+/// as long as this node's lease lives, i.e. as long as it runs. Harmless once the key moved
+/// on (the release is guarded by the epoch), so also after a failed load. The releasing
+/// actor is linked to the actor's `registry`: it stops with the node.
+template <class Self, class Atom>
+void release_key(Self self, Atom release) {
+  auto& st = self->state;
+  if (st.epoch == 0)
+    return;
+  self->system().spawn(key_releaser<decltype(st.db), Atom>,
+                       caf::actor_cast<caf::actor>(st.registry), st.db, release, st.id,
+                       *st.settings.cluster_node, st.epoch, st.settings.request_timeout);
 }
 
 } // namespace tandem

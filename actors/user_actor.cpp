@@ -465,10 +465,7 @@ bool leave_when_done(self_pointer self) {
   auto& st = self->state;
   if (!st.passivating || !st.writes.empty() || st.reads_in_flight != 0)
     return false;
-  // Released (when still owned) so that the next owner claims it without waiting for
-  // this node's lease.
-  if (st.epoch != 0 && !st.failure)
-    caf::anon_send(st.db, atom::release_user_v, st.id, *st.settings.cluster_node, st.epoch);
+  release_key(self, atom::release_user_v);
   self->quit();
   return true;
 }

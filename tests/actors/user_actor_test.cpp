@@ -1,5 +1,6 @@
 // User actors and their registry: friendships, shares, passivation and failures
 // (the fixture: tests/support/users_fixture.hpp).
+#include "actors/passivation.hpp"
 #include "wire/user_json.hpp"
 #include "wire/wire_json.hpp"
 #include "tests/support/users_fixture.hpp"
@@ -702,4 +703,47 @@ TEST_CASE_METHOD(cluster_users_fixture,
   CHECK(store.owners.owners["ann"].node.id.empty());  // released once it was done
   caf::anon_send_exit(socket, caf::exit_reason::user_shutdown);
   sched.run();
+}
+
+TEST_CASE_METHOD(cluster_users_fixture,
+                 "a release the database fails is tried again until it goes through, and "
+                 "given up after release_attempts",
+                 "[users][cluster]") {
+  warm({"ann", "bob"});
+  store.owners.failing_releases = 3;
+  sched.advance_time(idle_timeout);
+  sched.run();
+  REQUIRE(stats().passivated == 2);
+  // Both first tries failed: still node a's (one more failure is left for the retries).
+  CHECK(store.owners.failing_releases == 1);
+  CHECK(store.owners.owners["ann"].node == node_a);
+  CHECK(store.owners.owners["bob"].node == node_a);
+  for (int i = 0; i < 30; ++i) {
+    sched.advance_time(100ms);
+    sched.run();
+  }
+  CHECK(store.owners.owners["ann"].node.id.empty());
+  CHECK(store.owners.owners["bob"].node.id.empty());
+  // A database that stays down: ten tries, then the releaser goes (the lease ends it).
+  warm({"cid"});
+  store.owners.failing_releases = 1000;
+  sched.advance_time(idle_timeout);
+  sched.run();
+  for (int i = 0; i < 300; ++i) {
+    sched.advance_time(100ms);
+    sched.run();
+  }
+  CHECK(store.owners.failing_releases == 1000 - tandem::release_attempts);
+  CHECK(store.owners.owners["cid"].node == node_a);
+}
+
+TEST_CASE_METHOD(cluster_users_fixture,
+                 "a user actor whose load failed after its claim releases the claim",
+                 "[users][cluster]") {
+  store.fail_next_load = caf::make_error(errc::db_timeout, "slow");
+  auto r = ask<std::vector<relation>>(atom::incoming_requests_v, std::string{"ann"});
+  CHECK(r.code() == errc::db_timeout);
+  sched.run();
+  REQUIRE(store.owners.owners.count("ann") == 1);
+  CHECK(store.owners.owners["ann"].node.id.empty());  // not left to node a's lease
 }

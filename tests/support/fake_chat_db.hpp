@@ -134,7 +134,12 @@ inline persistence::chat_db::behavior_type fake_chat_db(persistence::chat_db::po
       return *epoch;
     },
     [=](atom::release_conversation, const std::string& id, const node_identity& node,
-        int64_t epoch) { return store->owners.release(id, node, epoch); },
+        int64_t epoch) -> caf::result<bool> {
+      auto released = store->owners.release_request(id, node, epoch);
+      if (!released)
+        return std::move(released.error());
+      return *released;
+    },
     [=](atom::owned_conversations, const node_identity& node, int32_t limit) {
       return store->owners.owned_by(node, limit);
     },

@@ -23,6 +23,8 @@ struct fake_key_owners {
   /// The nodes whose lease lives: cluster_nodes rows with lease_expires_at > now().
   std::map<std::string, int64_t> live;
   int claims = 0;
+  /// Releases the fake database fails (db_unavailable) before it takes them again.
+  int failing_releases = 0;
 
   caf::expected<int64_t> claim(const std::string& key, const tandem::node_identity& self) {
     ++claims;
@@ -36,6 +38,16 @@ struct fake_key_owners {
       return caf::make_error(tandem::errc::moved, "Owned by another node");
     o.node = self;
     return ++o.epoch;
+  }
+
+  /// A release as the fake database answers it: failing while `failing_releases` lasts.
+  caf::expected<bool> release_request(const std::string& key, const tandem::node_identity& self,
+                                      int64_t epoch) {
+    if (failing_releases > 0) {
+      --failing_releases;
+      return caf::make_error(tandem::errc::db_unavailable, "The database is down");
+    }
+    return release(key, self, epoch);
   }
 
   bool release(const std::string& key, const tandem::node_identity& self, int64_t epoch) {

@@ -219,7 +219,12 @@ fake_social_db(persistence::social_db::pointer, fake_social_store* store) {
       return *epoch;
     },
     [=](atom::release_user, const std::string& user, const node_identity& node,
-        int64_t epoch) { return store->owners.release(user, node, epoch); },
+        int64_t epoch) -> caf::result<bool> {
+      auto released = store->owners.release_request(user, node, epoch);
+      if (!released)
+        return std::move(released.error());
+      return *released;
+    },
     [=](atom::create_user, const new_profile& p,
         const write_fence& fence) -> caf::result<user_profile> {
       if (auto err = store->owners.check(fence))
