@@ -93,8 +93,9 @@ db_actor::behavior_type db_impl(db_self self, config::db_config cfg, caf::timesp
   auto size = static_cast<std::size_t>(std::max(cfg.pool_size, 1));
   pool_settings settings{"db", size, cfg.queue_limit, job_deadline, cfg.max_expensive_per_user};
   settings.gauges = std::move(gauges);
-  self->state.pool.emplace(self, std::move(settings), db_worker_factory(cfg));
+  // The share worker (db_social.cpp) is made like the pool's.
   self->state.make_worker = db_worker_factory(cfg);
+  self->state.pool.emplace(self, std::move(settings), self->state.make_worker);
   self->state.share_queue_limit = cfg.queue_limit;
   return join(core_handlers(self), social_handlers(self), chat_handlers(self),
               lease_handlers(self));
