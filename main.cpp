@@ -427,9 +427,8 @@ int serve(const config::app_config& cfg) {
       });
     hooks.on_unfence.emplace_back([] { log::info("lease renewed: serving keys"); });
     // A node that left the live set (or restarted: another incarnation) holds none of
-    // this node's users' sockets any more, and none of its users' actors.
-    // A peer that announced its drain is not gone until its lease is: it still holds
-    // sockets and the keys it has not released.
+    // this node's users' sockets any more, and none of its users' actors; one that only
+    // announced its drain is not gone yet (it still holds sockets and unreleased keys).
     hooks.on_view.emplace_back(
       [users, chats, directory = connections_link.directory, tell_peers,
        before = std::make_shared<std::vector<cluster_node>>(),
