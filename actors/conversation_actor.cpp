@@ -77,6 +77,7 @@ chat_settings chat_settings_from(const config::app_config& cfg) {
   s.request_timeout = std::chrono::milliseconds(cfg.http.request_timeout_ms);
   s.takeover_limit = cfg.cluster.takeover_limit;
   s.claim_wait = std::chrono::milliseconds(cfg.cluster.renew_interval_ms);
+  s.sweep_interval = std::chrono::milliseconds(cfg.cluster.sweep_interval_ms);
   return s;
 }
 

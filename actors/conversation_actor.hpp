@@ -72,7 +72,10 @@ using conversation_registry_actor = conversation_routed::extend<
   caf::replies_to<atom::hand_over>::with<bool>,
   /// A node left the live set: the conversations it still owned and that are homed
   /// here now are activated at once (each claims its key as it starts).
-  caf::reacts_to<atom::node_gone, node_identity>>;
+  caf::reacts_to<atom::node_gone, node_identity>,
+  /// Cluster only, sent by the registry to itself (actors/key_sweep.hpp): the page of
+  /// the conversations this node owns after that key is swept ("" starts a sweep).
+  caf::reacts_to<atom::sweep_keys, std::string>>;
 
 /// The chat.* keys, and http.request_timeout_ms for the requests actors make.
 struct chat_settings {
@@ -94,6 +97,9 @@ struct chat_settings {
   int32_t takeover_limit = 10000;
   /// How long a refused claim is tried again (user_settings::claim_wait).
   caf::timespan claim_wait{};
+  /// How often the registry releases keys this node owns without an actor
+  /// (user_settings::sweep_interval).
+  caf::timespan sweep_interval{};
 };
 
 chat_settings chat_settings_from(const config::app_config& cfg);

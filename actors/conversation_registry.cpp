@@ -1,5 +1,6 @@
 #include "actors/conversation_registry.hpp"
 
+#include "actors/key_sweep.hpp"
 #include "common/token_bucket.hpp"
 
 #include <cmath>
@@ -46,6 +47,7 @@ conversation_registry_impl(self_pointer self, persistence::chat_db db,
     },
     std::move(counters), std::move(placement));
   self->set_down_handler([self](caf::down_msg& msg) { self->state.actors.on_down(msg); });
+  schedule_sweeps(self);
   auto route = [self](const std::string& id, auto... xs) {
     return self->state.actors.route(self, id, xs...);
   };
@@ -95,9 +97,13 @@ conversation_registry_impl(self_pointer self, persistence::chat_db db,
       auto& st = self->state;
       self
         ->request(st.db, st.settings.request_timeout, atom::owned_conversations_v, gone,
-                  st.settings.takeover_limit)
+                  std::string{}, st.settings.takeover_limit)
         .then(
-          [self](const std::vector<std::string>& keys) {
+          [self](const std::vector<owned_key>& owned) {
+            std::vector<std::string> keys;
+            keys.reserve(owned.size());
+            for (const auto& k : owned)
+              keys.push_back(k.key);
             auto started = self->state.actors.adopt(self, keys);
             if (started > 0)
               log::info("took over conversations of a node that left",
@@ -108,6 +114,10 @@ conversation_registry_impl(self_pointer self, persistence::chat_db db,
                       "claimed as they are used",
                       {{"node", gone.id}, {"error", describe(err)}});
           });
+    },
+    [self](atom::sweep_keys, const std::string& after) {
+      sweep_keys(self, atom::owned_conversations_v, atom::release_conversations_v,
+                 "conversation", after);
     },
   };
 }

@@ -237,6 +237,20 @@ public:
     return true;
   }
 
+  /// Those of `owned` (keys the database says this node owns) that no actor here holds:
+  /// none is live for the key, and none is passivating (it releases its key itself once
+  /// it has flushed). What the sweep releases (actors/key_sweep.hpp).
+  std::vector<owned_key> unheld(const std::vector<owned_key>& owned) const {
+    std::unordered_set<std::string> passivating;
+    for (const auto& kvp : leaving_)
+      passivating.insert(kvp.second);
+    std::vector<owned_key> out;
+    for (const auto& k : owned)
+      if (entries_.count(k.key) == 0 && passivating.count(k.key) == 0)
+        out.push_back(k);
+    return out;
+  }
+
   /// A monitored actor terminated on its own: its key, no longer registered, or none
   /// when it was not one of these actors.
   std::optional<std::string> on_down(const caf::down_msg& msg) {
@@ -326,8 +340,8 @@ private:
   template <class Self>
   void passivate(Self self, typename entry_map::iterator i) {
     auto actor = i->second.actor;
+    leaving_.emplace(actor.address(), i->first);
     forget(i);
-    leaving_.insert(actor.address());
     ++counters_->passivated;
     self->send(actor, atom::passivate_v);
   }
@@ -345,8 +359,9 @@ private:
   entry_map entries_;
   /// The key of each live actor, to match a down message to its entry.
   std::unordered_map<caf::actor_addr, std::string> keys_;
-  /// Actors told to passivate that have not ended yet, and who waits for none to be left.
-  std::unordered_set<caf::actor_addr> leaving_;
+  /// Actors told to passivate that have not ended yet, with their keys, and who waits
+  /// for none to be left.
+  std::unordered_map<caf::actor_addr, std::string> leaving_;
   std::vector<caf::typed_response_promise<bool>> settle_waiters_;
   /// Keys handed over to another node, and when (see `away`).
   std::unordered_map<std::string, caf::actor_clock::time_point> handed_over_;

@@ -1,6 +1,7 @@
 #include "actors/user_registry.hpp"
 
 #include "actors/connection_actor.hpp"
+#include "actors/key_sweep.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -121,6 +122,7 @@ user_registry_impl(self_pointer self, persistence::social_db db, user_settings s
     if (auto user = self->state.actors.on_down(msg))
       self->state.connected.erase(*user);
   });
+  schedule_sweeps(self);
   return {
     [self](atom::lookup_friendship a, const std::string& user, const std::string& other) {
       return route(self, user, a, user, other);
@@ -181,6 +183,9 @@ user_registry_impl(self_pointer self, persistence::social_db db, user_settings s
     },
     [self](atom::node_gone a, const node_identity& node) {
       self->state.actors.broadcast(self, a, node);
+    },
+    [self](atom::sweep_keys, const std::string& after) {
+      sweep_keys(self, atom::owned_users_v, atom::release_users_v, "user", after);
     },
     [self](atom::get_presence a, const std::string& user) { return route(self, user, a, user); },
     [self](atom::peek_presence a, const std::string& user, const std::string& target) {
@@ -262,6 +267,7 @@ user_settings user_settings_from(const config::app_config& cfg) {
   s.shares_burst = cfg.users.shares_burst;
   s.request_timeout = std::chrono::milliseconds(cfg.http.request_timeout_ms);
   s.claim_wait = std::chrono::milliseconds(cfg.cluster.renew_interval_ms);
+  s.sweep_interval = std::chrono::milliseconds(cfg.cluster.sweep_interval_ms);
   s.gateway = gateway_settings_from(cfg);
   return s;
 }

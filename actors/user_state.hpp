@@ -49,6 +49,10 @@ struct user_settings {
   /// planned move's previous owner releases the key within about one renewal of the
   /// views (cluster.renew_interval_ms).
   caf::timespan claim_wait{};
+  /// How often the registry pages through the keys this node owns in the database and
+  /// releases those no actor here holds (cluster.sweep_interval_ms; actors/key_sweep.hpp);
+  /// zero: never.
+  caf::timespan sweep_interval{};
   /// Cluster mode (docs/cluster.md, Connections on other nodes); empty on a single node.
   cluster_link cluster = {};
 };

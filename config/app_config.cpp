@@ -137,6 +137,10 @@ const std::vector<key_spec>& key_table() {
                  "most conversations of a node that left which a node claims at once; the rest "
                  "are claimed as they are used",
                  0, 10000000, [](app_config& c) { return &c.cluster.takeover_limit; }),
+    int_key<int>("cluster.sweep_interval_ms",
+                 "how often the node releases the keys it still owns that no actor of its holds; "
+                 "0: never",
+                 0, 3600000, [](app_config& c) { return &c.cluster.sweep_interval_ms; }),
     string_key("auth.jwt_key", "HS256 signing key of access tokens (or auth.jwt_key_file)",
                [](app_config& c) { return &c.auth.jwt_key; }, true),
     string_key("auth.jwt_key_file", "file holding the HS256 signing key",

@@ -112,6 +112,7 @@ struct cluster_config {
   std::size_t bus_queue_limit = 10000;     // messages waiting to be published; more: refused
   int drain_timeout_ms = 5000;             // SIGTERM: handing the node's keys over takes at most this
   int takeover_limit = 10000;              // conversations of a node that left activated at once, per node
+  int sweep_interval_ms = 30000;           // keys this node owns but no actor holds are released this often; 0: never
 };
 
 struct auth_config {

@@ -32,10 +32,14 @@ using chat_db = caf::typed_actor<
   /// Cluster only: frees the conversation claimed with this epoch (see
   /// ownership::release); replies whether it was.
   caf::replies_to<atom::release_conversation, std::string, node_identity, int64_t>::with<bool>,
-  /// Cluster only: the conversations a node (that incarnation) still owns, at most
-  /// `limit` (see ownership::owned_by).
-  caf::replies_to<atom::owned_conversations, node_identity, int32_t>::with<
-    std::vector<std::string>>,
+  /// Cluster only: the conversations a node (that incarnation) still owns, with their
+  /// epochs, at most `limit` after the key `after` (see ownership::owned_by).
+  caf::replies_to<atom::owned_conversations, node_identity, std::string, int32_t>::with<
+    std::vector<owned_key>>,
+  /// Cluster only: frees those of the conversations still owned by the node with their
+  /// epochs (see ownership::release_all); replies how many were.
+  caf::replies_to<atom::release_conversations, std::vector<owned_key>, node_identity>::with<
+    int32_t>,
   /// The message `sender` sent with this tempMessageId (conversation, sender,
   /// tempMessageId); `errc::not_found` when there is none.
   caf::replies_to<atom::find_message, std::string, std::string, std::string>::with<chat_message>,

@@ -28,9 +28,16 @@ chat_area::behavior_type chat_handlers(db_self self) {
         return ownership::claim(tx, ownership::key_kind::conversation, id, node);
       });
     },
-    [self](atom::owned_conversations, const node_identity& node, int32_t limit) {
-      return self->state.transact("owned_conversations", [node, limit](pqxx::work& tx) {
-        return ownership::owned_by(tx, ownership::key_kind::conversation, node, limit);
+    [self](atom::owned_conversations, const node_identity& node, const std::string& after,
+           int32_t limit) {
+      return self->state.transact("owned_conversations", [node, after, limit](pqxx::work& tx) {
+        return ownership::owned_by(tx, ownership::key_kind::conversation, node, after, limit);
+      });
+    },
+    [self](atom::release_conversations, const std::vector<owned_key>& keys,
+           const node_identity& node) {
+      return self->state.transact("release_conversations", [keys, node](pqxx::work& tx) {
+        return ownership::release_all(tx, ownership::key_kind::conversation, keys, node);
       });
     },
     [self](atom::release_conversation, const std::string& id, const node_identity& node,

@@ -138,6 +138,17 @@ social_area::behavior_type social_handlers(db_self self) {
         return ownership::release(tx, ownership::key_kind::user, user, node, epoch);
       });
     },
+    [self](atom::owned_users, const node_identity& node, const std::string& after,
+           int32_t limit) {
+      return self->state.transact("owned_users", [node, after, limit](pqxx::work& tx) {
+        return ownership::owned_by(tx, ownership::key_kind::user, node, after, limit);
+      });
+    },
+    [self](atom::release_users, const std::vector<owned_key>& keys, const node_identity& node) {
+      return self->state.transact("release_users", [keys, node](pqxx::work& tx) {
+        return ownership::release_all(tx, ownership::key_kind::user, keys, node);
+      });
+    },
     // -- profiles: written by their user's actor -----------------------------------
     [self](atom::create_user, const new_profile& p, const write_fence& fence) {
       return transact_fenced(self, "create_user", fence,

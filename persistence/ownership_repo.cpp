@@ -27,11 +27,11 @@ SELECT 1 FROM key_owners
  WHERE kind = $1::"char" AND key = $2 AND epoch = $3 AND node_id <> ''
    FOR UPDATE)";
 
-// key_owners_node_idx (node_id, incarnation) finds them.
+// key_owners_node_idx (node_id, incarnation, kind, key) finds them in order.
 const std::string owned_by_sql = R"(
-SELECT key FROM key_owners
- WHERE node_id = $1 AND incarnation = $2 AND kind = $3::"char"
- ORDER BY key LIMIT $4)";
+SELECT key, epoch FROM key_owners
+ WHERE node_id = $1 AND incarnation = $2 AND kind = $3::"char" AND key > $4
+ ORDER BY key LIMIT $5)";
 
 std::string kind_text(key_kind kind) {
   return std::string(1, static_cast<char>(kind));
@@ -54,13 +54,21 @@ bool release(pqxx::work& tx, key_kind kind, const std::string& key, const node_i
          == 1;
 }
 
-std::vector<std::string> owned_by(pqxx::work& tx, key_kind kind, const node_identity& node,
-                                  int32_t limit) {
-  std::vector<std::string> out;
-  for (const auto& row :
-       tx.exec_params(owned_by_sql, node.id, node.incarnation, kind_text(kind), limit))
-    out.push_back(row[0].as<std::string>());
+std::vector<owned_key> owned_by(pqxx::work& tx, key_kind kind, const node_identity& node,
+                                const std::string& after, int32_t limit) {
+  std::vector<owned_key> out;
+  for (const auto& row : tx.exec_params(owned_by_sql, node.id, node.incarnation,
+                                        kind_text(kind), after, limit))
+    out.push_back({row[0].as<std::string>(), row[1].as<int64_t>()});
   return out;
+}
+
+int32_t release_all(pqxx::work& tx, key_kind kind, const std::vector<owned_key>& keys,
+                    const node_identity& self) {
+  int32_t released = 0;
+  for (const auto& k : keys)
+    released += release(tx, kind, k.key, self, k.epoch) ? 1 : 0;
+  return released;
 }
 
 bool hold(pqxx::work& tx, key_kind kind, const std::string& key, int64_t epoch) {

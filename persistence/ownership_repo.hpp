@@ -30,10 +30,17 @@ caf::expected<int64_t> claim(pqxx::work& tx, key_kind kind, const std::string& k
 bool release(pqxx::work& tx, key_kind kind, const std::string& key, const node_identity& self,
              int64_t epoch);
 
-/// The keys of `kind` that `node` (that incarnation) still owns, at most `limit`, by
-/// key: what a node that left the live set held, for the nodes that take it over.
-std::vector<std::string> owned_by(pqxx::work& tx, key_kind kind, const node_identity& node,
-                                  int32_t limit);
+/// The keys of `kind` that `node` (that incarnation) still owns, with their epochs, by
+/// key: at most `limit` of those after `after` ("" for the first). What a node that
+/// left the live set held, for the nodes that take it over; a page of a node's own
+/// keys, for its sweep.
+std::vector<owned_key> owned_by(pqxx::work& tx, key_kind kind, const node_identity& node,
+                                const std::string& after, int32_t limit);
+
+/// Releases each of `keys` that `self` still owns with its epoch (see `release`);
+/// returns how many were.
+int32_t release_all(pqxx::work& tx, key_kind kind, const std::vector<owned_key>& keys,
+                    const node_identity& self);
 
 /// Locks the row of `key` (a claim waits for the lock) and tells whether it is still
 /// owned with `epoch`: the first statement of a fenced write transaction.

@@ -28,6 +28,13 @@ using social_db = caf::typed_actor<
   /// Cluster only: frees the user claimed with this epoch (see ownership::release);
   /// replies whether it was.
   caf::replies_to<atom::release_user, std::string, node_identity, int64_t>::with<bool>,
+  /// Cluster only: the users a node still owns, with their epochs, at most `limit`
+  /// after the key `after` (see ownership::owned_by).
+  caf::replies_to<atom::owned_users, node_identity, std::string, int32_t>::with<
+    std::vector<owned_key>>,
+  /// Cluster only: frees those of the users still owned by the node with their epochs
+  /// (see ownership::release_all); replies how many were.
+  caf::replies_to<atom::release_users, std::vector<owned_key>, node_identity>::with<int32_t>,
   // -- the user's profile, written by their actor only ------------------------------
   /// Creates the profile of `p.user_id` with the default domain lists and replies it;
   /// `errc::already_exists` when there is one.

@@ -210,8 +210,12 @@ CAF_BEGIN_TYPE_ID_BLOCK(tandem, caf::first_custom_type_id)
   CAF_ADD_ATOM(tandem, tandem::atom, claim_conversation, "claim_c")
   CAF_ADD_ATOM(tandem, tandem::atom, release_conversation, "release_c")
   CAF_ADD_ATOM(tandem, tandem::atom, owned_conversations, "owned_c")
+  CAF_ADD_ATOM(tandem, tandem::atom, release_conversations, "release_cs")
   CAF_ADD_ATOM(tandem, tandem::atom, claim_user, "claim_u")
   CAF_ADD_ATOM(tandem, tandem::atom, release_user, "release_u")
+  CAF_ADD_ATOM(tandem, tandem::atom, owned_users, "owned_u")
+  CAF_ADD_ATOM(tandem, tandem::atom, release_users, "release_us")
+  CAF_ADD_ATOM(tandem, tandem::atom, sweep_keys, "cl_sweep")
   CAF_ADD_ATOM(tandem, tandem::atom, insert_fenced_messages, "ch_fenced")
 
   // -- atoms of the cluster: the bus between nodes -------------------------------
@@ -298,6 +302,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(tandem, caf::first_custom_type_id)
   // -- message types of the cluster: ownership (claims, epochs, fencing) ----------
   CAF_ADD_TYPE_ID(tandem, (tandem::fenced_batch))
   CAF_ADD_TYPE_ID(tandem, (tandem::write_fence))
+  CAF_ADD_TYPE_ID(tandem, (tandem::owned_key))
+  CAF_ADD_TYPE_ID(tandem, (std::vector<tandem::owned_key>))
 
   // -- message types of the cluster: the bus between nodes ------------------------
 

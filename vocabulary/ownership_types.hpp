@@ -35,4 +35,16 @@ typename Inspector::result_type inspect(Inspector& f, write_fence& x) {
   return f(caf::meta::type_name("write_fence"), x.key, x.epoch);
 }
 
+/// A key a node owns, with the epoch it was claimed with: a row of key_owners as the
+/// node's sweep pages through them, and what it releases.
+struct owned_key {
+  std::string key;
+  int64_t epoch = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, owned_key& x) {
+  return f(caf::meta::type_name("owned_key"), x.key, x.epoch);
+}
+
 } // namespace tandem

@@ -186,6 +186,9 @@ using user_registry_actor = user_routed::extend<
   caf::replies_to<atom::stats>::with<user_registry_stats>,
   /// A node left the cluster's live set (from the membership view): every live user
   /// actor here drops its connections on that node and recomputes its presence.
-  caf::reacts_to<atom::node_gone, node_identity>>;
+  caf::reacts_to<atom::node_gone, node_identity>,
+  /// Cluster only, sent by the registry to itself (actors/key_sweep.hpp): the page of
+  /// the users this node owns after that key is swept ("" starts a sweep).
+  caf::reacts_to<atom::sweep_keys, std::string>>;
 
 } // namespace tandem

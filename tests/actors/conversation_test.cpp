@@ -511,6 +511,33 @@ TEST_CASE_METHOD(cluster_chat_fixture,
 }
 
 TEST_CASE_METHOD(cluster_chat_fixture,
+                 "a sweep releases the conversations this node owns without an actor here, "
+                 "and keeps the one whose actor lives",
+                 "[chat][cluster]") {
+  auto sent = message("ann", "t1");
+  commit();
+  REQUIRE(sent->value);
+  const std::string lost = "00000000-0000-4000-8000-000000000002";
+  store.owners.owners[lost] = {node_a, 5};  // its actor's release was lost
+  caf::anon_send(registry, atom::sweep_keys_v, std::string{});
+  sched.run();
+  CHECK(store.owners.owners[lost].node.id.empty());
+  CHECK(store.owners.owners[lost].epoch == 5);
+  CHECK(store.owners.owners[conv].node == node_a);
+  CHECK(actors->live == 1);
+  SECTION("a release that fails is tried at the next sweep, not given up") {
+    store.owners.owners[lost] = {node_a, 6};
+    store.owners.failing_releases = 1;
+    caf::anon_send(registry, atom::sweep_keys_v, std::string{});
+    sched.run();
+    CHECK(store.owners.owners[lost].node == node_a);
+    caf::anon_send(registry, atom::sweep_keys_v, std::string{});
+    sched.run();
+    CHECK(store.owners.owners[lost].node.id.empty());
+  }
+}
+
+TEST_CASE_METHOD(cluster_chat_fixture,
                  "in a cluster a resend is found before a seq is taken: no gap",
                  "[chat][cluster]") {
   auto first = message("ann", "old", "first");

@@ -1,5 +1,6 @@
 // User actors and their registry: friendships, shares, passivation and failures
 // (the fixture: tests/support/users_fixture.hpp).
+#include "actors/key_sweep.hpp"
 #include "actors/passivation.hpp"
 #include "wire/user_json.hpp"
 #include "wire/wire_json.hpp"
@@ -735,6 +736,55 @@ TEST_CASE_METHOD(cluster_users_fixture,
   }
   CHECK(store.owners.failing_releases == 1000 - tandem::release_attempts);
   CHECK(store.owners.owners["cid"].node == node_a);
+}
+
+TEST_CASE_METHOD(cluster_users_fixture,
+                 "every cluster.sweep_interval_ms the registry releases the users this node "
+                 "owns that no actor here holds, page by page, and keeps the others",
+                 "[users][cluster]") {
+  caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
+  sched.run();
+  auto swept = settings();
+  swept.sweep_interval = 5s;  // shorter than idle_timeout: live actors stay through one
+  registry = spawn_user_registry(sys, db, swept);
+  sched.run();
+  warm({"ann", "bob"});
+  // Claims of this node without an actor (lost releases): more than one page of them.
+  auto lost = [](int i) {
+    auto n = std::to_string(i);
+    return "lost-" + std::string(5 - n.size(), '0') + n;
+  };
+  const int lost_count = tandem::sweep_page_size + 500;
+  for (int i = 0; i < lost_count; ++i)
+    store.owners.owners[lost(i)] = {node_a, 3};
+  store.owners.owners["zed"] = {node_b, 2};  // another live node's
+  store.owners.live[node_b.id] = node_b.incarnation;
+  auto owned_by_a = [&] {
+    std::vector<std::string> keys;
+    for (const auto& [key, o] : store.owners.owners)
+      if (o.node == node_a)
+        keys.push_back(key);
+    return keys;
+  };
+  REQUIRE(owned_by_a().size() == static_cast<std::size_t>(lost_count) + 2);
+  sched.advance_time(4s);
+  sched.run();
+  CHECK(owned_by_a().size() == static_cast<std::size_t>(lost_count) + 2);  // not yet
+  sched.advance_time(1s);
+  sched.run();
+  CHECK(owned_by_a() == std::vector<std::string>{"ann", "bob"});  // their actors live
+  CHECK(stats().live == 2);
+  CHECK(store.owners.owners["zed"].node == node_b);
+  CHECK(store.owners.owners[lost(0)].epoch == 3);  // released, the epoch kept
+  SECTION("a fenced node's claims go at its next sweep") {
+    caf::anon_send(registry, atom::stop_serving_v);
+    sched.run();
+    REQUIRE(stats().live == 0);
+    CHECK(owned_by_a() == std::vector<std::string>{"ann", "bob"});  // stopped, not released
+    sched.advance_time(5s);
+    sched.run();
+    CHECK(owned_by_a().empty());
+  }
 }
 
 TEST_CASE_METHOD(cluster_users_fixture,

@@ -9,7 +9,7 @@ import time
 import unittest
 
 from cluster import LEASE_MS, ClusterCase, ack_gaps
-from tandem import path_of
+from tandem import PROFILE_KEYS, path_of
 
 LEASE_S = LEASE_MS / 1000
 RECOVERY_S = 10.0          # every conversation acknowledges sends again within this
@@ -162,6 +162,40 @@ class FailoverTest(ClusterCase):
         self.cluster.wait(lambda: victim.request("GET", path_of("users", "id", p.id))[0] == 200,
                           20, "n1 reaches the others again")
 
+
+
+class SweepTest(ClusterCase):
+    """A key a live node owns without an actor (a release lost while the database was
+    down, or a fenced node's claims once it renews) is released by that node's sweep
+    (docs/cluster.md, Ownership), not left until the node stops."""
+    nodes = 2
+    cluster_env = {"TANDEM_CLUSTER_SWEEP_INTERVAL_MS": "1000"}
+
+    def test_a_claim_no_actor_holds_is_released_by_the_owners_sweep(self):
+        ann = self.person("Ann")
+        self.assertEqual(ann.ok("GET", "/users/me")["first_name"], "Ann")
+        home, epoch = self.cluster.owners("u")[ann.id]
+        other = next(n.name for n in self.cluster.nodes if n.name != home)
+        [[incarnation]] = self.cluster.query(
+            f"SELECT incarnation FROM cluster_nodes WHERE node_id = '{other}'")
+        # The other node claims her without an actor there: its lease lives, so nothing
+        # but its own sweep frees the key, and her home's next claim is refused until then.
+        self.cluster.execute(
+            f"UPDATE key_owners SET node_id = '{other}', incarnation = {incarnation}, "
+            f"epoch = epoch + 1 WHERE kind = 'u' AND key = '{ann.id}'")
+        self.cluster.wait(lambda: self.cluster.owners("u")[ann.id] == ("", epoch + 1), 5,
+                          f"{other}'s sweep releases the claim it holds without an actor")
+        self.assertEqual(self.cluster.live_nodes(), {home, other})
+        # Her home's actor was fenced by the epoch; her next write claims her again there.
+        profile = ann.ok("GET", "/users/me")
+        profile["first_name"] = "Annette"
+        body = {k: profile[k] for k in PROFILE_KEYS if k in profile}
+        self.cluster.wait(lambda: ann.status("PUT", "/users/me", body) == 200, 10,
+                          "a write of hers succeeds again")
+        self.assertEqual(ann.ok("GET", "/users/me")["first_name"], "Annette")
+        owner, now = self.cluster.owners("u")[ann.id]
+        self.assertEqual(owner, home)
+        self.assertGreater(now, epoch + 1)
 
 if __name__ == "__main__":
     unittest.main()

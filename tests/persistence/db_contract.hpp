@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace tandem_test::contract {
@@ -471,6 +472,60 @@ void ownership_contract(Subject& s) {
       REQUIRE(released);
       CHECK(*released);
       CHECK(user(a) == 2);
+    }
+  }
+
+  SECTION("a node's keys page in key order with their epochs; releasing them frees those "
+          "still owned with that epoch only") {
+    auto third = s.conversation({"amy", "bob"}, true);
+    std::vector<std::string> ids{group, other, third};
+    std::sort(ids.begin(), ids.end());
+    for (const auto& id : ids)
+      REQUIRE(claim(id, a) == 1);
+    REQUIRE(claim(ids[1], a) == 2);
+    auto owned = [&](const node_identity& node, const std::string& after, int32_t limit) {
+      auto page = s.template ask<std::vector<owned_key>>(chat, atom::owned_conversations_v, node,
+                                                         after, limit);
+      REQUIRE(page);
+      std::vector<std::pair<std::string, int64_t>> out;
+      for (const auto& k : *page)
+        out.emplace_back(k.key, k.epoch);
+      return out;
+    };
+    using rows = std::vector<std::pair<std::string, int64_t>>;
+    CHECK(owned(a, "", 2) == rows{{ids[0], 1}, {ids[1], 2}});
+    CHECK(owned(a, ids[1], 2) == rows{{ids[2], 1}});
+    CHECK(owned(a, ids[2], 2).empty());
+    CHECK(owned(b, "", 10).empty());
+    CHECK(owned(a_restarted, "", 10).empty());  // another incarnation owns nothing
+    // ids[1] with an old epoch and ids[2] claimed by b after a's lease: kept.
+    s.set_lease(a, false);
+    REQUIRE(claim(ids[2], b) == 2);
+    s.set_lease(a, true);
+    auto released = s.template ask<int32_t>(
+      chat, atom::release_conversations_v,
+      std::vector<owned_key>{{ids[0], 1}, {ids[1], 1}, {ids[2], 1}}, a);
+    REQUIRE(released);
+    CHECK(*released == 1);
+    CHECK(owned(a, "", 10) == rows{{ids[1], 2}});
+    CHECK(owned(b, "", 10) == rows{{ids[2], 2}});
+    CHECK(claim(ids[0], b) == 2);  // free at once
+    SECTION("users page and release the same way, apart from conversations") {
+      auto user_page = s.template ask<std::vector<owned_key>>(social, atom::owned_users_v, a,
+                                                              std::string{}, int32_t{10});
+      REQUIRE(user_page);
+      CHECK(user_page->empty());
+      REQUIRE(s.template ask<int64_t>(social, atom::claim_user_v, std::string{"bob"}, a) == 1);
+      user_page = s.template ask<std::vector<owned_key>>(social, atom::owned_users_v, a,
+                                                         std::string{}, int32_t{10});
+      REQUIRE(user_page);
+      REQUIRE(user_page->size() == 1);
+      CHECK(user_page->front().key == "bob");
+      CHECK(user_page->front().epoch == 1);
+      auto freed = s.template ask<int32_t>(social, atom::release_users_v, *user_page, a);
+      REQUIRE(freed);
+      CHECK(*freed == 1);
+      CHECK(owned(a, "", 10) == rows{{ids[1], 2}});  // conversations untouched
     }
   }
 

@@ -140,8 +140,14 @@ inline persistence::chat_db::behavior_type fake_chat_db(persistence::chat_db::po
         return std::move(released.error());
       return *released;
     },
-    [=](atom::owned_conversations, const node_identity& node, int32_t limit) {
-      return store->owners.owned_by(node, limit);
+    [=](atom::owned_conversations, const node_identity& node, const std::string& after,
+        int32_t limit) { return store->owners.owned_by(node, after, limit); },
+    [=](atom::release_conversations, const std::vector<owned_key>& keys,
+        const node_identity& node) -> caf::result<int32_t> {
+      auto released = store->owners.release_all_request(keys, node);
+      if (!released)
+        return std::move(released.error());
+      return *released;
     },
     [=](atom::find_message, const std::string& id, const std::string& sender,
         const std::string& temp) -> caf::result<chat_message> {

@@ -40,13 +40,19 @@ struct fake_key_owners {
     return ++o.epoch;
   }
 
+  /// The error of a release while `failing_releases` lasts (counting it), else none.
+  caf::error failed_release() {
+    if (failing_releases == 0)
+      return caf::none;
+    --failing_releases;
+    return caf::make_error(tandem::errc::db_unavailable, "The database is down");
+  }
+
   /// A release as the fake database answers it: failing while `failing_releases` lasts.
   caf::expected<bool> release_request(const std::string& key, const tandem::node_identity& self,
                                       int64_t epoch) {
-    if (failing_releases > 0) {
-      --failing_releases;
-      return caf::make_error(tandem::errc::db_unavailable, "The database is down");
-    }
+    if (auto err = failed_release())
+      return err;
     return release(key, self, epoch);
   }
 
@@ -58,13 +64,26 @@ struct fake_key_owners {
     return true;
   }
 
-  /// The keys `node` still owns, at most `limit`, by key.
-  std::vector<std::string> owned_by(const tandem::node_identity& node, int32_t limit) const {
-    std::vector<std::string> out;
-    for (const auto& [key, o] : owners)
-      if (o.node == node && out.size() < static_cast<std::size_t>(limit))
-        out.push_back(key);
+  /// The keys `node` still owns after `after`, with their epochs, at most `limit`, by key.
+  std::vector<tandem::owned_key> owned_by(const tandem::node_identity& node,
+                                          const std::string& after, int32_t limit) const {
+    std::vector<tandem::owned_key> out;
+    for (auto i = owners.upper_bound(after);
+         i != owners.end() && out.size() < static_cast<std::size_t>(limit); ++i)
+      if (i->second.node == node)
+        out.push_back({i->first, i->second.epoch});
     return out;
+  }
+
+  /// A release of many keys in one request: failing as one release does.
+  caf::expected<int32_t> release_all_request(const std::vector<tandem::owned_key>& keys,
+                                             const tandem::node_identity& self) {
+    if (auto err = failed_release())
+      return err;
+    int32_t released = 0;
+    for (const auto& k : keys)
+      released += release(k.key, self, k.epoch) ? 1 : 0;
+    return released;
   }
 
   /// What a write fenced by `f` gets: none when it may commit (epoch 0: no fence).
