@@ -55,9 +55,11 @@ void sweep_keys(Self self, OwnedAtom owned, ReleaseAtom release, const char* wha
         self->request(self->state.db, timeout, release, std::move(unheld), node)
           .then(
             [=](int32_t released) {
-              if (released > 0)
+              if (released > 0) {
+                self->state.actors.count_swept(static_cast<uint64_t>(released));
                 log::info("released keys this node owned without an actor",
                           {{"kind", what}, {"keys", released}});
+              }
               next(rest);
             },
             [=](caf::error& err) {

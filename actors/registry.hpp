@@ -34,6 +34,8 @@ struct registry_counters {
   std::atomic<uint64_t> passivated{0}; ///< Actors stopped after their idle time.
   std::atomic<uint64_t> died{0};       ///< Actors that terminated on their own.
   std::atomic<uint64_t> routed{0};     ///< Messages handed to an actor.
+  /// Keys the sweep released: owned by this node with no actor here (actors/key_sweep.hpp).
+  std::atomic<uint64_t> swept{0};
   /// Messages waiting in the registry's mailbox, as it last saw routing a request.
   std::atomic<uint64_t> mailbox{0};
 };
@@ -249,6 +251,11 @@ public:
       if (entries_.count(k.key) == 0 && passivating.count(k.key) == 0)
         out.push_back(k);
     return out;
+  }
+
+  /// Counts keys the sweep released.
+  void count_swept(uint64_t keys) {
+    counters_->swept += keys;
   }
 
   /// A monitored actor terminated on its own: its key, no longer registered, or none

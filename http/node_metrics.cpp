@@ -20,7 +20,10 @@ std::string registry_samples(const std::string& kind, const registry_counters& c
          + sample("counter", "_actors_died_total",
                   "Crashed " + kind + " actors: terminated on their own.", c.died)
          + sample("counter", "_registry_routed_total",
-                  "Messages the " + kind + " registry handed to its actors.", c.routed);
+                  "Messages the " + kind + " registry handed to its actors.", c.routed)
+         + sample("counter", "_keys_swept_total",
+                  "Keys of " + kind + "s this node owned with no actor here, released by its "
+                  "sweep.", c.swept);
 }
 
 /// tandem_pool_*{pool=...}: each pool's published stats, and how long its jobs waited.

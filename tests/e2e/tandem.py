@@ -160,6 +160,16 @@ class Node:
     def request(self, method, path, body=None, headers=None):
         return http_request(self.port, method, path, body, headers)
 
+    def metric(self, name):
+        """The value of the unlabelled sample `name` on /metrics."""
+        status, _, text = self.request("GET", "/metrics")
+        if status != 200:
+            raise AssertionError(f"/metrics answered {status}")
+        for line in text.splitlines():
+            if line.startswith(name + " "):
+                return int(float(line.split()[1]))
+        raise AssertionError("no metric " + name)
+
     def raw(self, data, timeout=5):
         """Sends raw bytes and returns everything the server sends until it closes."""
         with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as s:

@@ -185,6 +185,8 @@ class SweepTest(ClusterCase):
             f"epoch = epoch + 1 WHERE kind = 'u' AND key = '{ann.id}'")
         self.cluster.wait(lambda: self.cluster.owners("u")[ann.id] == ("", epoch + 1), 5,
                           f"{other}'s sweep releases the claim it holds without an actor")
+        swept = {n.name: n.metric("tandem_user_keys_swept_total") for n in self.cluster.nodes}
+        self.assertEqual(swept, {home: 0, other: 1})
         self.assertEqual(self.cluster.live_nodes(), {home, other})
         # Her home's actor was fenced by the epoch; her next write claims her again there.
         profile = ann.ok("GET", "/users/me")

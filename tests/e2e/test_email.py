@@ -151,14 +151,6 @@ class OutboxCase(unittest.TestCase):
         node = self.node(smtp_env(sink, **settings))
         return node, self.settled(node, self.invite(node))
 
-    def metric(self, node, name):
-        status, _, text = node.request("GET", "/metrics")
-        self.assertEqual(status, 200)
-        for line in text.splitlines():
-            if line.startswith(name + " "):
-                return int(float(line.split()[1]))
-        raise AssertionError("no metric " + name)
-
 
 class Delivery(OutboxCase):
     def test_an_invitation_is_sent_once_over_starttls_with_the_configured_login(self):
@@ -190,7 +182,7 @@ class Delivery(OutboxCase):
         second = self.invite(node)
         self.settled(node, second)
         self.assertEqual([rcpt for _, (rcpt,), _ in sink.mails()], [recipient, second])
-        self.assertEqual(self.metric(node, "tandem_emails_sent_total"), 2)
+        self.assertEqual(node.metric("tandem_emails_sent_total"), 2)
         # The password is a secret: `help` does not show it.
         help_text = subprocess.run([os.environ["TANDEM_TEST_BIN"], "help"],
                                    env=dict(os.environ, TANDEM_SMTP_PASSWORD="s3cret"),
@@ -213,7 +205,7 @@ class Retries(OutboxCase):
         node, row = self.send_one(sink)
         self.assertEqual(row[1:], ("2", "t", "f", "", "t"))
         self.assertEqual((sink.refused, len(sink.mails())), (1, 1))
-        self.assertEqual([self.metric(node, "tandem_emails_%s_total" % kind)
+        self.assertEqual([node.metric("tandem_emails_%s_total" % kind)
                           for kind in ("retried", "sent", "failed")], [1, 1, 0])
 
     def test_a_server_that_always_defers_fails_the_row_after_max_attempts(self):
@@ -221,7 +213,7 @@ class Retries(OutboxCase):
         node, row = self.send_one(sink, max_attempts=3)
         self.assertEqual(row[1:4] + (row[4][-11:],), ("3", "f", "t", "(reply 452)"))
         self.assertEqual((sink.refused, sink.mails()), (3, []))
-        self.assertEqual([self.metric(node, "tandem_emails_%s_total" % kind)
+        self.assertEqual([node.metric("tandem_emails_%s_total" % kind)
                           for kind in ("retried", "sent", "failed")], [2, 0, 1])
 
     def test_a_permanent_refusal_fails_the_row_at_once(self):
@@ -249,7 +241,7 @@ class TwoNodes(OutboxCase):
         self.assertEqual(delivered, recipients)
         ids = [message["Message-ID"] for _, _, message in sink.mails()]
         self.assertEqual(len(set(ids)), count)
-        sent = [self.metric(n, "tandem_emails_sent_total") for n in (first, second)]
+        sent = [n.metric("tandem_emails_sent_total") for n in (first, second)]
         self.assertEqual(sum(sent), count)
         # Both nodes took part, so the claims really met.
         self.assertTrue(all(n > 0 for n in sent), sent)

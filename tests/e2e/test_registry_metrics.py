@@ -38,7 +38,7 @@ class RegistryMetrics(NodeTestCase):
         before = self.registries()
         for kind in KINDS:
             for suffix in ("actors", "actors_spawned_total", "actors_passivated_total",
-                           "actors_died_total", "registry_routed_total"):
+                           "actors_died_total", "registry_routed_total", "keys_swept_total"):
                 self.assertIn(f"tandem_{kind}_{suffix}", before)
         self.assertEqual(before["tandem_conversation_actors"], 0)
         self.assertEqual(before["tandem_conversation_actors_spawned_total"], 0)
