@@ -97,6 +97,7 @@ db_actor::behavior_type db_impl(db_self self, config::db_config cfg, caf::timesp
   self->state.make_worker = db_worker_factory(cfg);
   self->state.pool.emplace(self, std::move(settings), self->state.make_worker);
   self->state.share_queue_limit = cfg.queue_limit;
+  self->state.share_deadline = job_deadline;
   return join(core_handlers(self), social_handlers(self), chat_handlers(self),
               lease_handlers(self));
 }

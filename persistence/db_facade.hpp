@@ -20,6 +20,7 @@ struct pending_share {
   share_request req;
   write_fence fence;
   caf::typed_response_promise<share_receipt> rp;
+  caf::actor_clock::time_point arrived; ///< when the facade took it
 };
 
 /// The facade's state: its pool of workers, each owning one connection, and the worker
@@ -31,6 +32,9 @@ struct db_state {
   /// Shares waiting for their batch while one commits.
   group_commit<pending_share> shares;
   std::size_t share_queue_limit = 0; ///< db.queue_limit: most shares waiting
+  /// The callers' request deadline, as the pool's: a share that waited this long for its
+  /// batch is answered errc::db_timeout and not stored. Zero: none.
+  caf::timespan share_deadline{0};
 
   ~db_state() {
     if (share_worker)

@@ -110,8 +110,21 @@ void insert_shares(db_self self, share_batch batch, std::function<void()> done) 
 /// Commits the oldest waiting shares, at most `max_shares_per_transaction`, in one
 /// transaction. Shares that arrive meanwhile wait and then go together: under load, one
 /// commit (one wait for the disk's flush) serves many shares; an idle node commits each
-/// at once.
+/// at once. A share that waited past the callers' deadline is answered and dropped
+/// first: its caller has given up on it (its client was told it failed), so storing it
+/// now would show a share the sender believes lost, and a retry twice.
 void commit_shares(db_self self) {
+  auto& st = self->state;
+  if (st.share_deadline > caf::timespan{0}) {
+    auto now = self->clock().now();
+    st.shares.drop_expired(
+      [&](const pending_share& s) { return now - s.arrived >= st.share_deadline; },
+      [](pending_share& s) {
+        s.rp.deliver(caf::make_error(errc::db_timeout, "The share waited too long to be stored"));
+      });
+    if (st.shares.waiting().empty())
+      return;
+  }
   insert_shares(self, self->state.shares.start(max_shares_per_transaction), [self] {
     if (self->state.shares.finish())
       commit_shares(self);
@@ -199,7 +212,7 @@ social_area::behavior_type social_handlers(db_self self) {
         return caf::make_error(errc::overloaded, "Too many shares waiting to be stored",
                                int64_t{1});
       auto rp = self->make_response_promise<share_receipt>();
-      st.shares.add({sender, req, fence, rp});
+      st.shares.add({sender, req, fence, rp, self->clock().now()});
       if (!st.shares.committing())
         commit_shares(self);
       return rp;

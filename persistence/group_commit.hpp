@@ -33,6 +33,16 @@ public:
     waiting_.push_back(std::move(w));
   }
 
+  /// Hands each waiting write at the front for which `expired(write)` holds to `drop`,
+  /// and removes it: writes wait in arrival order, so the oldest expire first.
+  template <class Expired, class Drop>
+  void drop_expired(Expired expired, Drop drop) {
+    while (!waiting_.empty() && expired(waiting_.front())) {
+      drop(waiting_.front());
+      waiting_.pop_front();
+    }
+  }
+
   /// Moves the oldest `n` waiting writes (at most all) into a batch, which commits from
   /// now on until `finish`.
   batch start(std::size_t n) {

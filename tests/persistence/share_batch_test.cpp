@@ -1,7 +1,7 @@
 // The group commit of shares in the database actor against a real PostgreSQL: shares
 // that arrive while a batch commits go together in the next one, at most 64 of them; a
 // share the database refuses fails alone; past db.queue_limit waiting shares, one is
-// refused at once.
+// refused at once; one that waited past the callers' deadline is answered and not stored.
 #include "persistence/db.hpp"
 #include "persistence/users_repo.hpp"
 
@@ -9,6 +9,8 @@
 
 #include <catch2/catch.hpp>
 #include <pqxx/pqxx>
+
+#include <thread>
 
 using namespace tandem;
 using namespace tandem::persistence;
@@ -39,9 +41,9 @@ struct share_fixture : test::actor_system_fixture {
     caf::anon_send_exit(db, caf::exit_reason::user_shutdown);
   }
 
-  void start(std::size_t queue_limit) {
+  void start(std::size_t queue_limit, caf::timespan deadline = caf::timespan{0}) {
     cfg.queue_limit = queue_limit;
-    db = spawn_db(sys, cfg, caf::timespan{0});
+    db = spawn_db(sys, cfg, deadline);
   }
 
   /// Sends every share at once, as the user actors of a busy node do: the first commits
@@ -126,4 +128,33 @@ TEST_CASE_METHOD(share_fixture, "shares past db.queue_limit waiting are refused 
   CHECK(scalar("SELECT count(*) FROM share_events") == "4");
   // The waiting three went in one transaction.
   CHECK(largest_transaction() == "3");
+}
+
+TEST_CASE_METHOD(share_fixture,
+                 "shares that waited past the callers' deadline are answered db_timeout and "
+                 "not stored",
+                 "[share][pg]") {
+  start(64, 300ms);
+  // u0's share commits alone and waits for u0's row, locked here (its foreign key needs
+  // it), while u1 and u2 wait for the next batch past the deadline.
+  pqxx::connection locker{cfg.dsn};
+  pqxx::work lock{locker};
+  lock.exec("SELECT 1 FROM users WHERE user_id = 'u0' FOR UPDATE");
+  std::thread unlock([&lock] {
+    std::this_thread::sleep_for(800ms);
+    lock.commit();
+  });
+  auto replies = share_all({page(0), page(1), page(2)});
+  unlock.join();
+  REQUIRE(replies[0]);
+  for (std::size_t i : {1, 2}) {
+    REQUIRE_FALSE(replies[i]);
+    CHECK(code_of(replies[i].error()) == errc::db_timeout);
+  }
+  CHECK(scalar("SELECT string_agg(sender, ',') FROM share_events") == "u0");
+  SECTION("a share that did not wait past it is stored") {
+    auto later = share_all({page(3)});
+    REQUIRE(later[0]);
+    CHECK(scalar("SELECT count(*) FROM share_events") == "2");
+  }
 }
