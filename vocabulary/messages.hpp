@@ -302,8 +302,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(tandem, caf::first_custom_type_id)
   // -- message types of the cluster: ownership (claims, epochs, fencing) ----------
   CAF_ADD_TYPE_ID(tandem, (tandem::fenced_batch))
   CAF_ADD_TYPE_ID(tandem, (tandem::write_fence))
-  CAF_ADD_TYPE_ID(tandem, (tandem::owned_key))
-  CAF_ADD_TYPE_ID(tandem, (std::vector<tandem::owned_key>))
+  CAF_ADD_TYPE_ID(tandem, (std::vector<tandem::write_fence>))
 
   // -- message types of the cluster: the bus between nodes ------------------------
 

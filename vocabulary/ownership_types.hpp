@@ -35,16 +35,8 @@ typename Inspector::result_type inspect(Inspector& f, write_fence& x) {
   return f(caf::meta::type_name("write_fence"), x.key, x.epoch);
 }
 
-/// A key a node owns, with the epoch it was claimed with: a row of key_owners as the
-/// node's sweep pages through them, and what it releases.
-struct owned_key {
-  std::string key;
-  int64_t epoch = 0;
-};
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, owned_key& x) {
-  return f(caf::meta::type_name("owned_key"), x.key, x.epoch);
-}
+/// A key a node owns and the epoch of its claim, as the node's sweep pages through
+/// key_owners and releases them: the same pair that fences the key's writes.
+using owned_key = write_fence;
 
 } // namespace tandem

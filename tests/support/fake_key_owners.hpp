@@ -75,9 +75,10 @@ struct fake_key_owners {
     return out;
   }
 
-  /// A release of many keys in one request: failing as one release does.
-  caf::expected<int32_t> release_all_request(const std::vector<tandem::owned_key>& keys,
-                                             const tandem::node_identity& self) {
+  /// A release of many keys in one request, as the fake databases answer it: failing as
+  /// one release does.
+  caf::result<int32_t> release_all_request(const std::vector<tandem::owned_key>& keys,
+                                           const tandem::node_identity& self) {
     if (auto err = failed_release())
       return err;
     int32_t released = 0;

@@ -228,12 +228,7 @@ fake_social_db(persistence::social_db::pointer, fake_social_store* store) {
     [=](atom::owned_users, const node_identity& node, const std::string& after,
         int32_t limit) { return store->owners.owned_by(node, after, limit); },
     [=](atom::release_users, const std::vector<owned_key>& keys,
-        const node_identity& node) -> caf::result<int32_t> {
-      auto released = store->owners.release_all_request(keys, node);
-      if (!released)
-        return std::move(released.error());
-      return *released;
-    },
+        const node_identity& node) { return store->owners.release_all_request(keys, node); },
     [=](atom::create_user, const new_profile& p,
         const write_fence& fence) -> caf::result<user_profile> {
       if (auto err = store->owners.check(fence))
