@@ -35,6 +35,8 @@ template <class Self, class OwnedAtom, class ReleaseAtom>
 void sweep_keys(Self self, OwnedAtom owned, ReleaseAtom release, const char* what,
                 const std::string& after) {
   auto& settings = self->state.settings;
+  if (!settings.cluster_node)
+    return;  // a single node claims nothing
   auto node = *settings.cluster_node;
   auto timeout = settings.request_timeout;
   auto next = [self](std::string from) {
