@@ -89,15 +89,17 @@ class HttpLimits(NodeTestCase):
 
     def assert_bounded(self, head, filler):
         before = rss_kib(self.node)
-        reply, sent = stream_until_answered(self.node, head, filler, 64 * 1024 * 1024)
+        reply, sent = stream_until_answered(self.node, head, filler, 128 * 1024 * 1024)
         grown = rss_kib(self.node) - before
         self.assertTrue(reply.startswith("HTTP/1.1 400"), (reply, sent))
         self.assertIn('"detail"', reply)
         self.assertIn(str(HEADER_LIMIT), reply)
         self.assertIn("connection: close", reply.lower())
-        # Unbounded, the buffer would hold all of the up to 64 MiB sent; the node's own
-        # allocations move its RSS by a few MiB either way.
-        self.assertLess(grown, 24 * 1024, f"RSS grew by {grown} KiB after {sent} bytes")
+        # Unbounded, the buffer would hold all of the up to 128 MiB sent. Bounded, the
+        # node's own allocations move its RSS by a few MiB either way in the plain tree;
+        # in the sanitized one, ASan's quarantine keeps freed memory resident, so the RSS
+        # grows with all the node allocates meanwhile (29 MiB in one run).
+        self.assertLess(grown, 48 * 1024, f"RSS grew by {grown} KiB after {sent} bytes")
         self.assertEqual(self.node.request("GET", "/ping")[0], 200)
 
     def test_a_chunk_extension_that_never_ends_is_refused_with_bounded_memory(self):
